@@ -1,0 +1,66 @@
+"""`passbridge app ...`"""
+
+from __future__ import annotations
+
+import click
+
+from passbridge.cli.base import emit, json_option, root, unit
+from passbridge.graph.shapes import application_json
+from passbridge.services.apps import ApplicationService
+
+
+@root.group()
+def app() -> None:
+    """Register applications (OAuth clients)."""
+
+
+@app.command("add")
+@click.argument("name")
+@click.option(
+    "--permission",
+    "permissions",
+    multiple=True,
+    metavar="P",
+    help="Application permission, e.g. UserAuthenticationMethod.ReadWrite.All (repeatable).",
+)
+@click.option(
+    "--redirect-uri",
+    "redirect_uris",
+    multiple=True,
+    metavar="URI",
+    help="Redirect URI for sign-in (repeatable).",
+)
+@json_option
+def app_add(name: str, permissions: tuple[str, ...], redirect_uris: tuple[str, ...], as_json: bool) -> None:
+    """Register an application; prints its client secret once."""
+    with unit() as (session, env, who):
+        created = ApplicationService(session, env, who).register(
+            name, permissions=list(permissions), redirect_uris=list(redirect_uris)
+        )
+        data = application_json(created.application)
+        data["clientId"] = created.application.app_id
+        data["clientSecret"] = created.client_secret
+
+    def human() -> None:
+        click.echo(f"Registered {data['displayName']}")
+        click.echo(f"  clientId:     {data['clientId']}")
+        click.echo(f"  clientSecret: {data['clientSecret']}")
+        click.echo("  Store the secret now: it is not shown again.")
+        if data["requiredPermissions"]:
+            click.echo(f"  permissions:  {', '.join(data['requiredPermissions'])}")
+
+    emit(data, as_json=as_json, human=human)
+
+
+@app.command("list")
+@json_option
+def app_list(as_json: bool) -> None:
+    """List registered applications (never their secrets)."""
+    with unit(readonly=True) as (session, env, who):
+        rows = [application_json(a) for a in ApplicationService(session, env, who).list()]
+
+    def human() -> None:
+        for row in rows:
+            click.echo(f"{row['displayName']:<32} {row['appId']}  {', '.join(row['requiredPermissions'])}")
+
+    emit({"value": rows}, as_json=as_json, human=human)

@@ -1,0 +1,166 @@
+"""`passbridge user|group|role ...`"""
+
+from __future__ import annotations
+
+import click
+
+from passbridge.cli.base import emit, json_option, root, unit
+from passbridge.clock import iso_z
+from passbridge.graph.shapes import group_json, user_json
+from passbridge.services.directory import DirectoryService
+
+
+@root.group()
+def user() -> None:
+    """Manage users."""
+
+
+@user.command("add")
+@click.argument("upn")
+@click.option("--display-name", help="Display name (default: the part of the UPN before @).")
+@click.option("--mail", help="Email address.")
+@json_option
+def user_add(upn: str, display_name: str | None, mail: str | None, as_json: bool) -> None:
+    """Create a user named UPN (alias@domain)."""
+    with unit() as (session, env, who):
+        created = DirectoryService(session, env, who).add_user(upn, display_name=display_name, mail=mail)
+        data = user_json(created)
+    emit(
+        data, as_json=as_json, human=lambda: click.echo(f"Created {data['userPrincipalName']} ({data['id']})")
+    )
+
+
+@user.command("list")
+@json_option
+def user_list(as_json: bool) -> None:
+    """List users."""
+    with unit(readonly=True) as (session, env, who):
+        rows = [user_json(u) for u in DirectoryService(session, env, who).list_users()]
+
+    def human() -> None:
+        for row in rows:
+            state = "" if row["accountEnabled"] else "  (disabled)"
+            click.echo(f"{row['userPrincipalName']:<40} {row['displayName']:<28} {row['id']}{state}")
+
+    emit({"value": rows}, as_json=as_json, human=human)
+
+
+@user.command("show")
+@click.argument("upn")
+@json_option
+def user_show(upn: str, as_json: bool) -> None:
+    """Show one user, by UPN or id, with groups and roles."""
+    with unit(readonly=True) as (session, env, who):
+        service = DirectoryService(session, env, who)
+        found = service.get_user(upn)
+        data = user_json(found)
+        data["memberOf"] = [g.display_name for g in service.groups_of(found)]
+        data["directoryRoles"] = [r.display_name for r in service.roles_of(found)]
+
+    def human() -> None:
+        for key in ("userPrincipalName", "displayName", "id", "mail", "accountEnabled"):
+            click.echo(f"{key + ':':<18} {data[key]}")
+        click.echo(f"{'created:':<18} {data['createdDateTime']}")
+        click.echo(f"{'groups:':<18} {', '.join(data['memberOf']) or '-'}")
+        click.echo(f"{'roles:':<18} {', '.join(data['directoryRoles']) or '-'}")
+
+    emit(data, as_json=as_json, human=human)
+
+
+@user.command("disable")
+@click.argument("upn")
+def user_disable(upn: str) -> None:
+    """Block sign-in for a user and end their sessions."""
+    with unit() as (session, env, who):
+        found = DirectoryService(session, env, who).set_account_enabled(upn, False)
+        name = found.user_principal_name
+    click.echo(f"Disabled {name}")
+
+
+@user.command("enable")
+@click.argument("upn")
+def user_enable(upn: str) -> None:
+    """Allow a disabled user to sign in again."""
+    with unit() as (session, env, who):
+        name = DirectoryService(session, env, who).set_account_enabled(upn, True).user_principal_name
+    click.echo(f"Enabled {name}")
+
+
+@user.command("delete")
+@click.argument("upn")
+def user_delete(upn: str) -> None:
+    """Delete a user with their methods, memberships and roles."""
+    with unit() as (session, env, who):
+        DirectoryService(session, env, who).delete_user(upn)
+    click.echo(f"Deleted {upn}")
+
+
+@root.group()
+def group() -> None:
+    """Manage groups."""
+
+
+@group.command("add")
+@click.argument("name")
+@click.option("--description", help="What the group is for.")
+@json_option
+def group_add(name: str, description: str | None, as_json: bool) -> None:
+    """Create a group. Names must be unique here so commands can refer to them."""
+    with unit() as (session, env, who):
+        created = DirectoryService(session, env, who).add_group(
+            name, description=description, unique_name=True
+        )
+        data = group_json(created)
+    emit(
+        data, as_json=as_json, human=lambda: click.echo(f"Created group {data['displayName']} ({data['id']})")
+    )
+
+
+@group.command("list")
+@json_option
+def group_list(as_json: bool) -> None:
+    """List groups."""
+    with unit(readonly=True) as (session, env, who):
+        rows = [group_json(g) for g in DirectoryService(session, env, who).list_groups()]
+
+    def human() -> None:
+        for row in rows:
+            click.echo(f"{row['displayName']:<40} {row['id']}")
+
+    emit({"value": rows}, as_json=as_json, human=human)
+
+
+@group.command("add-member")
+@click.argument("group_name", metavar="GROUP")
+@click.argument("upn")
+def group_add_member(group_name: str, upn: str) -> None:
+    """Add the user UPN to GROUP (name or id)."""
+    with unit() as (session, env, who):
+        DirectoryService(session, env, who).add_member(group_name, upn)
+    click.echo(f"Added {upn} to {group_name}")
+
+
+@group.command("remove-member")
+@click.argument("group_name", metavar="GROUP")
+@click.argument("upn")
+def group_remove_member(group_name: str, upn: str) -> None:
+    """Remove the user UPN from GROUP (name or id)."""
+    with unit() as (session, env, who):
+        DirectoryService(session, env, who).remove_member(group_name, upn)
+    click.echo(f"Removed {upn} from {group_name}")
+
+
+@root.group()
+def role() -> None:
+    """Directory roles."""
+
+
+@role.command("assign")
+@click.argument("role_name", metavar="ROLE")
+@click.argument("upn")
+def role_assign(role_name: str, upn: str) -> None:
+    """Give UPN a directory role, e.g. 'Authentication Administrator' or authentication-administrator."""
+    with unit() as (session, env, who):
+        assigned, target = DirectoryService(session, env, who).assign_role(role_name, upn)
+        name, at = target.user_principal_name, iso_z(env.clock.now())
+    click.echo(f"{name} now holds {assigned.display_name} (since {at})")

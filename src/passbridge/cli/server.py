@@ -1,0 +1,162 @@
+"""`passbridge init|serve|demo|db ...`: bringing a store and a server up."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import click
+
+from passbridge.cli.base import Failure, fail, json_option, root, settings
+from passbridge.clock import iso_z
+from passbridge.config import Settings
+from passbridge.domain.errors import AlreadyInitialised
+from passbridge.security.secrets import create_pepper_file
+from passbridge.services import tenant as tenant_service
+from passbridge.services.context import Env, operator
+from passbridge.store import directory as directory_store
+from passbridge.store.db import Database
+
+
+def _prepare_store(config: Settings) -> Database:
+    """Make the data dir (SQLite lives there) and bring the schema to head."""
+    if config.database_url is None:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(config.effective_database_url)
+    db.upgrade()
+    return db
+
+
+def _has_tenant(db: Database) -> bool:
+    with db.unit_of_work(readonly=True) as session:
+        return directory_store.tenant(session) is not None
+
+
+def _ensure_pepper(config: Settings) -> None:
+    if config.pepper is None and not config.pepper_file.exists():
+        create_pepper_file(config.pepper_file)
+
+
+def _initialise(config: Settings, admin: str, tenant_name: str) -> dict[str, str]:
+    db = _prepare_store(config)
+    try:
+        if _has_tenant(db):
+            raise AlreadyInitialised("this store is already initialised; nothing was changed")
+    finally:
+        db.dispose()
+    _ensure_pepper(config)
+    env = Env.from_settings(config)
+    try:
+        with env.db.unit_of_work() as session:
+            done = tenant_service.initialise(
+                session, env, operator(), admin_upn=admin, tenant_name=tenant_name
+            )
+            return {
+                "tenantId": done.tenant.id,
+                "tenantName": done.tenant.display_name,
+                "adminUserId": done.admin.id,
+                "adminUpn": done.admin.user_principal_name,
+                "temporaryAccessPass": done.bootstrap_pass.value,
+                "temporaryAccessPassExpires": iso_z(done.bootstrap_pass.view.end) or "",
+                "signInUrl": done.sign_in_url,
+            }
+    finally:
+        env.db.dispose()
+
+
+def print_sign_in(data: dict[str, str]) -> None:
+    click.echo(f"Tenant:     {data['tenantName']} ({data['tenantId']})")
+    click.echo(f"Admin:      {data['adminUpn']}")
+    click.echo(f"Sign in at: {data['signInUrl']}")
+    click.echo(f"One-time Temporary Access Pass: {data['temporaryAccessPass']}")
+    click.echo(f"  valid until {data['temporaryAccessPassExpires']}; shown only now.")
+
+
+@root.command()
+@click.option("--admin", "admin", required=True, metavar="UPN", help="The first Global Administrator.")
+@click.option("--tenant-name", default="Passbridge", show_default=True, help="The organisation's name.")
+@json_option
+def init(admin: str, tenant_name: str, as_json: bool) -> None:
+    """Create the tenant, its first administrator, and that administrator's one-time pass."""
+    data = _initialise(settings(), admin, tenant_name)
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo("Initialised.")
+        print_sign_in(data)
+
+
+@root.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations."""
+    database = _prepare_store(settings())
+    try:
+        click.echo(f"Schema at revision {database.current_revision()}")
+    finally:
+        database.dispose()
+
+
+def _serve(config: Settings, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    database = _prepare_store(config)
+    database.dispose()
+    Env.from_settings(config).db.dispose()  # fail now, in one line, if the pepper is missing
+    uvicorn.run(
+        "passbridge.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=False,
+    )
+
+
+@root.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes (use PostgreSQL for more than one).",
+)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the API and pages (runs pending migrations first)."""
+    config = settings()
+    if workers > 1 and config.effective_database_url.startswith("sqlite"):
+        click.echo(
+            "passbridge: note: several workers on SQLite share one file; PostgreSQL suits them better",
+            err=True,
+        )
+    _serve(config, host, port, workers)
+
+
+@root.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+def demo(host: str, port: int) -> None:
+    """Create a demo tenant in the data dir if there is none, then serve it."""
+    from passbridge.demo import seed_demo
+
+    config = settings()
+    if port != 8000 and "PASSBRIDGE_BASE_URL" not in os.environ:
+        config = config.model_copy(update={"base_url": f"http://localhost:{port}"})
+        os.environ["PASSBRIDGE_BASE_URL"] = config.base_url
+    try:
+        info = seed_demo(config)
+    except Failure:
+        raise
+    except AlreadyInitialised:
+        fail("the data dir holds a store that is not a demo tenant; choose another PASSBRIDGE_DATA_DIR")
+    click.echo("Passbridge demo")
+    for line in info:
+        click.echo(line)
+    _serve(config, host, port, 1)

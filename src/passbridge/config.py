@@ -1,0 +1,80 @@
+"""Configuration from the environment (12-factor).
+
+Every setting is read once at start-up; an invalid value stops the process with one
+clear line (`ConfigError`) rather than a traceback deep inside a request.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """The environment describes a configuration Passbridge cannot run with."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PASSBRIDGE_", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    base_url: str = "http://localhost:8000"
+    # When set, used instead of the pepper file: lets several nodes share one pepper.
+    pepper: str | None = Field(default=None, repr=False)
+    # Argon2id parameters for low-entropy secrets (passes). OWASP's minimum is m=19 MiB, t=2, p=1.
+    argon2_memory_kib: int = Field(default=19456, ge=19456)
+    argon2_time_cost: int = Field(default=2, ge=2)
+    argon2_parallelism: int = Field(default=1, ge=1, le=16)
+    access_token_minutes: int = Field(default=60, ge=5, le=1440)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_http(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http(s) URL such as http://localhost:8000")
+        if parts.query or parts.fragment:
+            raise ValueError("must not carry a query or fragment")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_supported(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        scheme = value.split("://", 1)[0]
+        if scheme not in ("sqlite", "postgresql", "postgresql+psycopg"):
+            raise ValueError("must start with sqlite:// or postgresql+psycopg://")
+        if scheme == "postgresql":
+            # psycopg 3 is the driver we ship; SQLAlchemy's bare "postgresql" means psycopg2.
+            value = "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'passbridge.db').resolve()}"
+
+    @property
+    def pepper_file(self) -> Path:
+        return self.data_dir / "pepper"
+
+    @property
+    def is_local(self) -> bool:
+        return urlsplit(self.base_url).hostname in ("localhost", "127.0.0.1", "::1")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; raise `ConfigError` with one readable line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "PASSBRIDGE_" + str(first["loc"][0]).upper() if first["loc"] else "configuration"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"invalid {name}: {message}") from None

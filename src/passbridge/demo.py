@@ -1,0 +1,73 @@
+"""A ready demo tenant: a few people, groups and roles, and a fresh pass for the administrator."""
+
+from __future__ import annotations
+
+from passbridge.clock import iso_z
+from passbridge.config import Settings
+from passbridge.domain.errors import AlreadyInitialised
+from passbridge.domain.tap import PassRequest
+from passbridge.security.secrets import create_pepper_file
+from passbridge.services import tenant as tenant_service
+from passbridge.services.context import Env, operator
+from passbridge.services.directory import DirectoryService
+from passbridge.services.taps import TapService
+from passbridge.store import directory as directory_store
+from passbridge.store.db import Database
+
+DEMO_TENANT = "Contoso (demo)"
+DEMO_ADMIN = "admin@contoso.example"
+PEOPLE = [
+    ("adele.vance@contoso.example", "Adele Vance", ["New hires"], None),
+    ("lee.gu@contoso.example", "Lee Gu", ["Engineering"], None),
+    ("megan.bowen@contoso.example", "Megan Bowen", ["Helpdesk"], "Authentication Administrator"),
+    ("nestor.wilke@contoso.example", "Nestor Wilke", ["Engineering", "New hires"], None),
+]
+
+
+def seed_demo(config: Settings) -> list[str]:
+    """Create the demo tenant if the store is empty; always issue the admin a fresh one-time pass."""
+    if config.database_url is None:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(config.effective_database_url)
+    db.upgrade()
+    db.dispose()
+    if config.pepper is None and not config.pepper_file.exists():
+        create_pepper_file(config.pepper_file)
+    env = Env.from_settings(config)
+    who = operator("Passbridge demo")
+    try:
+        with env.db.unit_of_work() as session:
+            existing = directory_store.tenant(session)
+            if existing is None:
+                tenant_service.initialise(session, env, who, admin_upn=DEMO_ADMIN, tenant_name=DEMO_TENANT)
+                _add_people(DirectoryService(session, env, who))
+            elif existing.display_name != DEMO_TENANT:
+                raise AlreadyInitialised("not a demo tenant")
+            # The bootstrap pass was shown once, perhaps long ago: a demo start always prints one
+            # that works now (issuing replaces the previous pass, as Graph does).
+            issued = TapService(session, env, who).issue(DEMO_ADMIN, PassRequest(is_usable_once=True))
+            tenant = directory_store.tenant(session)
+            assert tenant is not None
+            return [
+                f"Tenant:     {tenant.display_name} ({tenant.id})",
+                f"Data:       {env.settings.effective_database_url}",
+                f"Admin:      {DEMO_ADMIN}",
+                f"Sign in at: {env.settings.base_url}/login",
+                f"One-time Temporary Access Pass: {issued.value}  (valid until {iso_z(issued.view.end)})",
+                f"Demo users: {', '.join(p[0] for p in PEOPLE)}",
+                f"Health:     {env.settings.base_url}/readyz",
+            ]
+    finally:
+        env.db.dispose()
+
+
+def _add_people(directory: DirectoryService) -> None:
+    groups = {}
+    for name in ("New hires", "Engineering", "Helpdesk"):
+        groups[name] = directory.add_group(name, unique_name=True)
+    for upn, display_name, member_of, role in PEOPLE:
+        person = directory.add_user(upn, display_name=display_name, mail=upn)
+        for group_name in member_of:
+            directory.add_member(groups[group_name].id, person.id)
+        if role:
+            directory.assign_role(role, person.id)

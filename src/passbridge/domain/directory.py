@@ -1,0 +1,129 @@
+"""Directory rules: names, roles and application permissions."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from passbridge.domain.errors import InvalidInput, NotFound
+
+# Graph's alias rules: letters, digits and ' . - _ ! # ^ ~ (we also allow +); no leading,
+# trailing or doubled dot; alias up to 64 characters, the whole name up to 113.
+_ALIAS = re.compile(r"^[A-Za-z0-9'_!#^~+\-]+(\.[A-Za-z0-9'_!#^~+\-]+)*$")
+_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+
+
+def normalise_upn(upn: str) -> str:
+    """Validate a userPrincipalName and return it trimmed (case kept for display)."""
+    value = upn.strip()
+    if value.count("@") != 1:
+        raise InvalidInput(f"userPrincipalName '{value}' must have the form alias@domain.")
+    alias, domain = value.split("@")
+    if not alias or len(alias) > 64 or not _ALIAS.match(alias):
+        raise InvalidInput(
+            f"userPrincipalName '{value}' has an invalid alias: use letters, digits and . - _ ' ! # ^ ~ +, "
+            "at most 64 characters, no leading, trailing or doubled dot."
+        )
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit():
+        raise InvalidInput(f"userPrincipalName '{value}' has an invalid domain '{domain}'.")
+    if len(value) > 113:
+        raise InvalidInput(f"userPrincipalName '{value}' is longer than 113 characters.")
+    return value
+
+
+def upn_key(upn: str) -> str:
+    """The case-insensitive identity of a UPN: two names differing only in case are the same user."""
+    return upn.strip().casefold()
+
+
+def check_display_name(name: str, *, what: str = "displayName", limit: int = 256) -> str:
+    value = name.strip()
+    if not value:
+        raise InvalidInput(f"{what} must not be empty.")
+    if len(value) > limit:
+        raise InvalidInput(f"{what} must be at most {limit} characters.")
+    if any(ord(ch) < 32 for ch in value):
+        raise InvalidInput(f"{what} must not contain control characters.")
+    return value
+
+
+class Role(StrEnum):
+    """Directory roles that matter to passes, keyed by Entra's role template ids."""
+
+    GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
+    PRIVILEGED_AUTHENTICATION_ADMINISTRATOR = "7be44c8a-adaf-4e2a-84d6-ab2649e08a13"
+    AUTHENTICATION_ADMINISTRATOR = "c4e39bd9-1100-46d3-8c65-fb160da0071f"
+    AUTHENTICATION_POLICY_ADMINISTRATOR = "0526716b-113d-4c15-b2c8-68e3c22b9f80"
+    GLOBAL_READER = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
+
+    @property
+    def display_name(self) -> str:
+        return _ROLE_NAMES[self]
+
+
+_ROLE_NAMES = {
+    Role.GLOBAL_ADMINISTRATOR: "Global Administrator",
+    Role.PRIVILEGED_AUTHENTICATION_ADMINISTRATOR: "Privileged Authentication Administrator",
+    Role.AUTHENTICATION_ADMINISTRATOR: "Authentication Administrator",
+    Role.AUTHENTICATION_POLICY_ADMINISTRATOR: "Authentication Policy Administrator",
+    Role.GLOBAL_READER: "Global Reader",
+}
+
+# Roles that make a user an "administrator" for the issuer-tier rules: an Authentication
+# Administrator may act only on users who hold none of these.
+ADMIN_ROLES = frozenset(Role)
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\s_\-]", "", text).casefold()
+
+
+def parse_role(text: str) -> Role:
+    """Accept a role's display name in any case/spacing ('global-administrator') or its template id."""
+    wanted = _squash(text)
+    for role in Role:
+        if wanted in (_squash(role.display_name), _squash(role.value)):
+            return role
+    known = ", ".join(r.display_name for r in Role)
+    raise NotFound(f"Unknown role '{text}'. Known roles: {known}.", kind="role")
+
+
+@dataclass(frozen=True)
+class Permission:
+    name: str
+    description: str
+
+
+# Application permissions (Graph "roles" claim) Passbridge understands, with Graph's names.
+PERMISSIONS: dict[str, Permission] = {
+    p.name.casefold(): p
+    for p in (
+        Permission("User.Read.All", "Read all users' full profiles"),
+        Permission("User.ReadWrite.All", "Read and write all users' full profiles"),
+        Permission("Group.Read.All", "Read all groups"),
+        Permission("Group.ReadWrite.All", "Read and write all groups"),
+        Permission("UserAuthenticationMethod.Read.All", "Read all users' authentication methods"),
+        Permission(
+            "UserAuthenticationMethod.ReadWrite.All", "Read and write all users' authentication methods"
+        ),
+        Permission("UserAuthMethod-TAP.Read.All", "Read all users' Temporary Access Pass methods"),
+        Permission(
+            "UserAuthMethod-TAP.ReadWrite.All", "Read and write all users' Temporary Access Pass methods"
+        ),
+        Permission("Policy.Read.All", "Read your organization's policies"),
+        Permission("Policy.Read.AuthenticationMethod", "Read authentication method policies"),
+        Permission("Policy.ReadWrite.AuthenticationMethod", "Read and write authentication method policies"),
+        Permission("AuditLog.Read.All", "Read all audit log data"),
+    )
+}
+
+
+def parse_permission(text: str) -> str:
+    """Return the canonical name of an application permission, or refuse an unknown one."""
+    found = PERMISSIONS.get(text.strip().casefold())
+    if found is None:
+        known = ", ".join(p.name for p in PERMISSIONS.values())
+        raise NotFound(f"Unknown permission '{text}'. Known permissions: {known}.", kind="permission")
+    return found.name

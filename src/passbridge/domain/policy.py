@@ -1,0 +1,101 @@
+"""The Temporary Access Pass policy: its values, their validation, and who it targets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from passbridge.domain.errors import InvalidInput
+
+LIFETIME_MIN = 10
+LIFETIME_MAX = 43200  # 30 days
+LENGTH_MIN = 8
+LENGTH_MAX = 48
+ALL_USERS = "all_users"
+
+
+class PolicyState(StrEnum):
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+
+
+@dataclass(frozen=True)
+class Target:
+    target_type: str  # "group" or "user"
+    id: str
+    is_registration_required: bool = False
+
+
+@dataclass(frozen=True)
+class TapPolicy:
+    """Entra's documented defaults; state and targets are our choice (TAP is this product's purpose)."""
+
+    state: PolicyState = PolicyState.ENABLED
+    default_lifetime: int = 60
+    default_length: int = 8
+    minimum_lifetime: int = 60
+    maximum_lifetime: int = 480
+    is_usable_once: bool = False
+    include_targets: tuple[Target, ...] = field(default=(Target("group", ALL_USERS),))
+    exclude_targets: tuple[Target, ...] = ()
+
+    @property
+    def enabled(self) -> bool:
+        return self.state is PolicyState.ENABLED
+
+    def with_changes(self, **changes: object) -> TapPolicy:
+        """A copy with `changes` applied, validated as a whole (a PATCH keeps what it omits)."""
+        updated = replace(self, **changes)  # type: ignore[arg-type]
+        updated.validate()
+        return updated
+
+    def validate(self, known_group_ids: Iterable[str] | None = None) -> None:
+        for name, value in (
+            ("minimumLifetimeInMinutes", self.minimum_lifetime),
+            ("maximumLifetimeInMinutes", self.maximum_lifetime),
+            ("defaultLifetimeInMinutes", self.default_lifetime),
+        ):
+            if not LIFETIME_MIN <= value <= LIFETIME_MAX:
+                raise InvalidInput(f"{name} must be between {LIFETIME_MIN} and {LIFETIME_MAX}; got {value}.")
+        if self.minimum_lifetime > self.maximum_lifetime:
+            raise InvalidInput(
+                f"minimumLifetimeInMinutes ({self.minimum_lifetime}) must not exceed "
+                f"maximumLifetimeInMinutes ({self.maximum_lifetime})."
+            )
+        if not self.minimum_lifetime <= self.default_lifetime <= self.maximum_lifetime:
+            raise InvalidInput(
+                f"defaultLifetimeInMinutes ({self.default_lifetime}) must lie between the minimum "
+                f"({self.minimum_lifetime}) and the maximum ({self.maximum_lifetime})."
+            )
+        if not LENGTH_MIN <= self.default_length <= LENGTH_MAX:
+            raise InvalidInput(
+                f"defaultLength must be between {LENGTH_MIN} and {LENGTH_MAX}; got {self.default_length}."
+            )
+        _check_targets(self.include_targets, "includeTargets", known_group_ids, allow_all=True)
+        _check_targets(self.exclude_targets, "excludeTargets", known_group_ids, allow_all=False)
+
+    def targets(self, user_id: str, group_ids: Iterable[str]) -> bool:
+        """Whether the policy applies to this user. Exclusion wins over inclusion (our choice)."""
+        member_of = set(group_ids) | {user_id}
+        if any(t.id in member_of for t in self.exclude_targets):
+            return False
+        return any(t.id == ALL_USERS or t.id in member_of for t in self.include_targets)
+
+
+def _check_targets(
+    targets: Sequence[Target], name: str, known_group_ids: Iterable[str] | None, *, allow_all: bool
+) -> None:
+    known = set(known_group_ids) if known_group_ids is not None else None
+    seen: set[str] = set()
+    for target in targets:
+        if target.target_type not in ("group", "user"):
+            raise InvalidInput(f"{name}: targetType must be 'group' or 'user'; got '{target.target_type}'.")
+        if target.id == ALL_USERS:
+            if not allow_all:
+                raise InvalidInput(f"{name}: '{ALL_USERS}' can only be included, not excluded.")
+        elif target.target_type == "group" and known is not None and target.id not in known:
+            raise InvalidInput(f"{name}: no group with id '{target.id}' exists.")
+        if target.id in seen:
+            raise InvalidInput(f"{name}: target '{target.id}' is listed twice.")
+        seen.add(target.id)

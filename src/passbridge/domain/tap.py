@@ -1,0 +1,134 @@
+"""Temporary Access Pass rules: generating a pass and deciding whether it is usable now."""
+
+from __future__ import annotations
+
+import math
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from passbridge.domain.errors import InvalidInput
+from passbridge.domain.policy import LENGTH_MAX, LENGTH_MIN, TapPolicy
+
+# Easy to read aloud and type: no 0/O/o, 1/l/I/i, and only symbols on every keyboard layout's
+# shifted digit row or main block that cannot be mistaken for each other.
+UPPER = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+LOWER = "abcdefghjkmnpqrstuvwxyz"
+DIGITS = "23456789"
+SYMBOLS = "#%&+=?@"
+ALPHABET = UPPER + LOWER + DIGITS + SYMBOLS
+
+# A start time this far in the past is treated as clock skew between the caller and us.
+START_SKEW = timedelta(minutes=5)
+
+
+def generate_pass(length: int) -> str:
+    """A uniformly random pass holding at least one upper-case letter, lower-case letter and digit.
+
+    Rejection sampling keeps the choice uniform over all strings with that mix.
+    """
+    if not LENGTH_MIN <= length <= LENGTH_MAX:
+        raise InvalidInput(f"pass length must be between {LENGTH_MIN} and {LENGTH_MAX}; got {length}.")
+    while True:
+        candidate = "".join(secrets.choice(ALPHABET) for _ in range(length))
+        if (
+            any(c in UPPER for c in candidate)
+            and any(c in LOWER for c in candidate)
+            and any(c in DIGITS for c in candidate)
+        ):
+            return candidate
+
+
+def entropy_bits(length: int) -> float:
+    """Entropy of a generated pass: log2 of the number of strings `generate_pass` can return."""
+    n, u, lo, d = len(ALPHABET), len(UPPER), len(LOWER), len(DIGITS)
+    # Inclusion-exclusion over the three classes that must appear.
+    count = (
+        n**length
+        - (n - u) ** length
+        - (n - lo) ** length
+        - (n - d) ** length
+        + (n - u - lo) ** length
+        + (n - u - d) ** length
+        + (n - lo - d) ** length
+        - (n - u - lo - d) ** length
+    )
+    return math.log2(count)
+
+
+class UsabilityReason(StrEnum):
+    ENABLED_BY_POLICY = "EnabledByPolicy"
+    DISABLED_BY_POLICY = "DisabledByPolicy"
+    EXPIRED = "Expired"
+    NOT_YET_VALID = "NotYetValid"
+    ONE_TIME_USED = "OneTimeUsed"
+
+
+@dataclass(frozen=True)
+class PassState:
+    """What usability depends on, as read from the store."""
+
+    start: datetime
+    lifetime_minutes: int
+    is_usable_once: bool
+    used_at: datetime | None
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(minutes=self.lifetime_minutes)
+
+
+def usability(state: PassState, policy: TapPolicy, *, targeted: bool, now: datetime) -> UsabilityReason:
+    """Why the pass is, or is not, usable at `now`. Decided afresh at every read and every use."""
+    if not policy.enabled or not targeted:
+        return UsabilityReason.DISABLED_BY_POLICY
+    if policy.is_usable_once and not state.is_usable_once:
+        # The policy now forces one-time passes: a reusable one issued earlier is blocked.
+        return UsabilityReason.DISABLED_BY_POLICY
+    if state.is_usable_once and state.used_at is not None:
+        return UsabilityReason.ONE_TIME_USED
+    if now >= state.end:
+        return UsabilityReason.EXPIRED
+    if now < state.start:
+        return UsabilityReason.NOT_YET_VALID
+    return UsabilityReason.ENABLED_BY_POLICY
+
+
+@dataclass(frozen=True)
+class PassRequest:
+    """What a caller asked for; None means 'use the policy's choice'."""
+
+    start: datetime | None = None
+    lifetime_minutes: int | None = None
+    is_usable_once: bool | None = None
+
+
+@dataclass(frozen=True)
+class PassTerms:
+    start: datetime
+    lifetime_minutes: int
+    is_usable_once: bool
+    length: int
+
+
+def decide_terms(request: PassRequest, policy: TapPolicy, *, now: datetime) -> PassTerms:
+    """Apply the issuance rules to a request: defaults, bounds, one-time, start time."""
+    if not policy.enabled:
+        raise InvalidInput("The Temporary Access Pass policy is disabled; enable it before creating passes.")
+    lifetime = policy.default_lifetime if request.lifetime_minutes is None else request.lifetime_minutes
+    if not policy.minimum_lifetime <= lifetime <= policy.maximum_lifetime:
+        raise InvalidInput(
+            "Invalid LifetimeInMinutes specified. The valid range between "
+            f"{policy.minimum_lifetime} and {policy.maximum_lifetime}."
+        )
+    if request.is_usable_once is False and policy.is_usable_once:
+        raise InvalidInput("The policy requires one-time passes; isUsableOnce cannot be false.")
+    once = policy.is_usable_once if request.is_usable_once is None else request.is_usable_once
+    start = now if request.start is None else request.start
+    if start < now - START_SKEW:
+        raise InvalidInput("startDateTime must not be in the past.")
+    # A start within the skew allowance means "now" as the caller saw it.
+    return PassTerms(
+        start=max(start, now), lifetime_minutes=lifetime, is_usable_once=once, length=policy.default_length
+    )

@@ -1,0 +1,1 @@
+"""Secret handling: the pepper, hashing, sealing and signing keys."""

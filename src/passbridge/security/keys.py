@@ -1,0 +1,70 @@
+"""Token-signing keys (JOSE via joserfc): creation, publication as a JWKS, signing and verifying.
+
+Private keys are stored sealed with a pepper-derived key. Rotation: a new key is published before it
+signs (`activates_at`), and a retired key stays in the JWKS until tokens it signed have expired.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, KeySet
+
+from passbridge.security.secrets import SecretKeeper
+
+ALGORITHM = "ES256"
+
+
+class TokenInvalid(Exception):
+    """A token failed signature, format or claim checks."""
+
+
+@dataclass(frozen=True)
+class NewKey:
+    kid: str
+    alg: str
+    public_jwk: dict[str, Any]
+    private_jwk_sealed: str
+
+
+def generate_key(keeper: SecretKeeper) -> NewKey:
+    key = ECKey.generate_key("P-256")
+    kid = key.thumbprint()
+    public = {**key.as_dict(private=False), "kid": kid, "use": "sig", "alg": ALGORITHM}
+    private = json.dumps(key.as_dict(private=True)).encode()
+    return NewKey(kid, ALGORITHM, public, keeper.seal(private, kid.encode()))
+
+
+def load_private(keeper: SecretKeeper, kid: str, sealed: str) -> ECKey:
+    data = json.loads(keeper.unseal(sealed, kid.encode()))
+    return ECKey.import_key({**data, "kid": kid})
+
+
+def jwks(public_jwks: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"keys": public_jwks}
+
+
+def sign(claims: dict[str, Any], key: ECKey, *, typ: str = "JWT") -> str:
+    header = {"alg": ALGORITHM, "kid": key.kid, "typ": typ}
+    return jwt.encode(header, claims, key, algorithms=[ALGORITHM])
+
+
+def verify(token: str, public_jwks: list[dict[str, Any]], *, now: datetime) -> dict[str, Any]:
+    """Check the signature against the published keys and the time claims; return the claims."""
+    try:
+        key_set = KeySet.import_key_set({"keys": public_jwks})
+        decoded = jwt.decode(token, key_set, algorithms=[ALGORITHM])
+    except (JoseError, ValueError) as exc:
+        raise TokenInvalid(f"token signature or format is invalid ({type(exc).__name__})") from None
+    claims = dict(decoded.claims)
+    stamp = int(now.timestamp())
+    if not isinstance(claims.get("exp"), int) or claims["exp"] <= stamp:
+        raise TokenInvalid("token has expired")
+    if isinstance(claims.get("nbf"), int) and claims["nbf"] > stamp + 300:
+        raise TokenInvalid("token is not valid yet")
+    return claims

@@ -1,0 +1,77 @@
+"""Application (client) registrations."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session
+
+from passbridge.domain.directory import check_display_name, parse_permission
+from passbridge.domain.errors import InvalidInput
+from passbridge.security.secrets import new_client_secret
+from passbridge.services import access, audit
+from passbridge.services.audit import TargetRef
+from passbridge.services.context import Env, Principal
+from passbridge.store import directory as store
+from passbridge.store.models import Application
+
+
+@dataclass(frozen=True)
+class NewApplication:
+    application: Application
+    client_secret: str  # shown once, never stored
+
+
+def check_redirect_uri(uri: str) -> str:
+    parts = urlsplit(uri)
+    local = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise InvalidInput(f"redirect URI '{uri}' must be an absolute https URL.")
+    if parts.scheme == "http" and not local:
+        raise InvalidInput(f"redirect URI '{uri}' must use https (http is allowed only for localhost).")
+    if parts.fragment:
+        raise InvalidInput(f"redirect URI '{uri}' must not contain a fragment.")
+    return uri
+
+
+@dataclass
+class ApplicationService:
+    session: Session
+    env: Env
+    principal: Principal
+
+    def register(
+        self, display_name: str, *, permissions: list[str], redirect_uris: list[str]
+    ) -> NewApplication:
+        access.require_operator(self.principal, "register applications")
+        name = check_display_name(display_name)
+        perms = sorted({parse_permission(p) for p in permissions})
+        uris = list(dict.fromkeys(check_redirect_uri(u) for u in redirect_uris))
+        secret = new_client_secret()
+        app = Application(
+            id=str(uuid.uuid4()),
+            app_id=str(uuid.uuid4()),
+            display_name=name,
+            secret_hash=self.env.keeper.keyed_hash(secret),
+            redirect_uris=uris,
+            permissions=perms,
+            created_at=self.env.clock.now(),
+        )
+        self.session.add(app)
+        audit.record(
+            self.session,
+            now=self.env.clock.now(),
+            principal=self.principal,
+            activity="Add application",
+            category="ApplicationManagement",
+            operation_type="Add",
+            targets=[TargetRef("Application", app.id, app.display_name)],
+            details={"AppId": app.app_id, "Permissions": ", ".join(perms) or "(none)"},
+        )
+        return NewApplication(app, secret)
+
+    def list(self) -> list[Application]:
+        access.require_operator(self.principal, "list applications")
+        return store.applications(self.session)

@@ -1,0 +1,67 @@
+"""Initialising a store: the tenant, its first Global Administrator, and their bootstrap pass."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from passbridge.domain.directory import Role, check_display_name, normalise_upn
+from passbridge.domain.errors import AlreadyInitialised, NotInitialised
+from passbridge.domain.policy import TapPolicy
+from passbridge.domain.tap import PassRequest
+from passbridge.services import audit, keys
+from passbridge.services.audit import TargetRef
+from passbridge.services.context import Env, Principal
+from passbridge.services.directory import DirectoryService
+from passbridge.services.taps import IssuedPass, TapService
+from passbridge.store import directory as directory_store
+from passbridge.store import policy as policy_store
+from passbridge.store.models import Tenant, User
+
+
+@dataclass(frozen=True)
+class Initialised:
+    tenant: Tenant
+    admin: User
+    bootstrap_pass: IssuedPass
+    sign_in_url: str
+
+
+def initialise(
+    session: Session, env: Env, principal: Principal, *, admin_upn: str, tenant_name: str
+) -> Initialised:
+    """Create the tenant; the caller's transaction makes it all-or-nothing."""
+    if directory_store.tenant(session) is not None:
+        raise AlreadyInitialised("this store is already initialised; nothing was changed")
+    upn = normalise_upn(admin_upn)
+    now = env.clock.now()
+    tenant = Tenant(
+        id=str(uuid.uuid4()), display_name=check_display_name(tenant_name, what="tenant name"), created_at=now
+    )
+    session.add(tenant)
+    audit.record(
+        session,
+        now=now,
+        principal=principal,
+        activity="Create company",
+        category="DirectoryManagement",
+        operation_type="Add",
+        targets=[TargetRef("Other", tenant.id, tenant.display_name)],
+    )
+    policy_store.save(session, TapPolicy(), now=now)
+    keys.add_key(session, env)
+    directory = DirectoryService(session, env, principal)
+    admin = directory.add_user(upn, display_name="Administrator")
+    directory.assign_role(Role.GLOBAL_ADMINISTRATOR.display_name, admin.id)
+    # Nobody can sign in yet: the first administrator gets a one-time pass, the product's own story.
+    issued = TapService(session, env, principal).issue(admin.id, PassRequest(is_usable_once=True))
+    return Initialised(tenant, admin, issued, f"{env.settings.base_url}/login")
+
+
+def require_tenant(session: Session) -> Tenant:
+    tenant = directory_store.tenant(session)
+    if tenant is None:
+        raise NotInitialised("this store has no tenant yet; run 'passbridge init --admin UPN'")
+    return tenant

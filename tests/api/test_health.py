@@ -1,0 +1,71 @@
+"""Liveness and readiness, in process and from real server processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from passbridge.app import create_app
+from passbridge.config import load_settings
+from passbridge.services.context import Env
+from passbridge.services.tenant import Initialised
+from tests.servers import PASSBRIDGE, free_port, wait_ready
+
+
+def test_healthz_and_readyz_answer_200_when_schema_at_head(env: Env, tenant: Initialised) -> None:
+    client = TestClient(create_app(env))
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz", headers={"client-request-id": "abc-123"})
+    assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+    assert ready.headers["client-request-id"] == "abc-123"
+    assert len(ready.headers["request-id"]) == 36
+
+
+def test_readyz_503_with_reason_when_schema_missing(tmp_path: Path, clock) -> None:  # type: ignore[no-untyped-def]
+    settings = load_settings(
+        data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'empty.db'}", pepper="p" * 40
+    )
+    env = Env.from_settings(settings, clock)
+    response = TestClient(create_app(env)).get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "unavailable",
+        "reason": "schema at revision none, expected 0001; run 'passbridge db upgrade'",
+    }
+
+
+def test_readyz_503_when_database_unreachable(tmp_path: Path, clock) -> None:  # type: ignore[no-untyped-def]
+    settings = load_settings(
+        data_dir=tmp_path, pepper="p" * 40, database_url="postgresql+psycopg://u:pw@127.0.0.1:1/none"
+    )
+    response = TestClient(create_app(Env.from_settings(settings, clock))).get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["reason"].startswith("database unavailable:")
+
+
+def test_demo_command_serves_a_ready_tenant_and_prints_sign_in(tmp_path: Path) -> None:
+    """The README's demo command, end to end, on SQLite in a fresh data dir."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PASSBRIDGE_")}
+    env["PASSBRIDGE_DATA_DIR"] = str(tmp_path / "var")
+    proc = subprocess.Popen(
+        [str(PASSBRIDGE), "demo", "--port", str(port)],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        ready = wait_ready(f"http://localhost:{port}/readyz", proc)
+        assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=20)
+    assert "Admin:      admin@contoso.example" in output
+    assert f"Sign in at: http://localhost:{port}/login" in output
+    assert "One-time Temporary Access Pass: " in output
+    assert (tmp_path / "var" / "passbridge.db").exists()
+    assert oct((tmp_path / "var" / "pepper").stat().st_mode & 0o777) == "0o600"
