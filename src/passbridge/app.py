@@ -12,6 +12,8 @@ from starlette.concurrency import run_in_threadpool
 
 from passbridge import __version__
 from passbridge.config import load_settings
+from passbridge.graph import errors as graph_errors
+from passbridge.graph import routes as graph_routes
 from passbridge.services.context import Env
 
 log = logging.getLogger("passbridge")
@@ -44,6 +46,8 @@ def create_app(env: Env) -> FastAPI:
             return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
         return JSONResponse({"status": "ready"})
 
+    graph_errors.install(app)
+    graph_routes.install(app)
     return app
 
 

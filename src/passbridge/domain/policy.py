@@ -72,8 +72,10 @@ class TapPolicy:
             raise InvalidInput(
                 f"defaultLength must be between {LENGTH_MIN} and {LENGTH_MAX}; got {self.default_length}."
             )
-        _check_targets(self.include_targets, "includeTargets", known_group_ids, allow_all=True)
-        _check_targets(self.exclude_targets, "excludeTargets", known_group_ids, allow_all=False)
+        # Materialise once: a one-shot iterator would otherwise be empty for the second check.
+        known = set(known_group_ids) if known_group_ids is not None else None
+        _check_targets(self.include_targets, "includeTargets", known, allow_all=True)
+        _check_targets(self.exclude_targets, "excludeTargets", known, allow_all=False)
 
     def targets(self, user_id: str, group_ids: Iterable[str]) -> bool:
         """Whether the policy applies to this user. Exclusion wins over inclusion (our choice)."""

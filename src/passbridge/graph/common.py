@@ -1,0 +1,35 @@
+"""Running a service call from a Graph route: one unit of work, off the event loop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from passbridge.services.context import Env
+
+T = TypeVar("T")
+
+
+def env_of(request: Request) -> Env:
+    env: Env = request.app.state.env
+    return env
+
+
+def is_beta(request: Request) -> bool:
+    return request.url.path.startswith("/beta/")
+
+
+async def in_unit(request: Request, work: Callable[[Session, Env], T], *, readonly: bool = False) -> T:
+    """Run `work` in one transaction in the threadpool; render its result before returning it,
+    since ORM rows must not be touched after the session closes."""
+    env = env_of(request)
+
+    def run() -> T:
+        with env.db.unit_of_work(readonly=readonly) as session:
+            return work(session, env)
+
+    return await run_in_threadpool(run)

@@ -1,0 +1,7 @@
+"""Graph-compatible routes: groups."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

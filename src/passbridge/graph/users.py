@@ -1,0 +1,7 @@
+"""Graph-compatible routes: users."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
