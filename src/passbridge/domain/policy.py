@@ -42,7 +42,7 @@ class TapPolicy:
 
     @property
     def enabled(self) -> bool:
-        return self.state is PolicyState.ENABLED
+        return self.state == PolicyState.ENABLED
 
     def with_changes(self, **changes: object) -> TapPolicy:
         """A copy with `changes` applied, validated as a whole (a PATCH keeps what it omits)."""
