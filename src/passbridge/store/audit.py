@@ -1,15 +1,72 @@
-"""Audit log queries."""
+"""Audit log queries: filtering and paging happen in SQL, on both databases."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from passbridge.store.models import AuditEntry
+from passbridge.store.models import AuditEntry, AuditTarget
+
+Comparison = Literal["ge", "le", "gt", "lt"]
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Conditions that must all hold (the OData filter's `and`)."""
+
+    times: tuple[tuple[Comparison, datetime], ...] = ()
+    activities: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    target_ids: tuple[str, ...] = field(default=())
+
+
+def _where(query: Select[tuple[AuditEntry]], wanted: AuditFilter) -> Select[tuple[AuditEntry]]:
+    column = AuditEntry.activity_date_time
+    for op, when in wanted.times:
+        condition = {
+            "ge": column >= when,
+            "le": column <= when,
+            "gt": column > when,
+            "lt": column < when,
+        }[op]
+        query = query.where(condition)
+    for activity in wanted.activities:
+        query = query.where(AuditEntry.activity_display_name == activity)
+    for category in wanted.categories:
+        query = query.where(AuditEntry.category == category)
+    for target_id in wanted.target_ids:
+        # One EXISTS per target: an entry must name every target the filter asks for.
+        query = query.where(
+            select(AuditTarget.audit_id)
+            .where(AuditTarget.audit_id == AuditEntry.id, AuditTarget.target_id == target_id)
+            .exists()
+        )
+    return query
+
+
+def search(
+    session: Session,
+    wanted: AuditFilter,
+    *,
+    offset: int = 0,
+    limit: int,
+    oldest_first: bool = False,
+) -> list[AuditEntry]:
+    if oldest_first:
+        order = (AuditEntry.activity_date_time.asc(), AuditEntry.id.asc())
+    else:
+        order = (AuditEntry.activity_date_time.desc(), AuditEntry.id.desc())
+    query = _where(select(AuditEntry), wanted).order_by(*order).offset(offset).limit(limit)
+    return list(session.scalars(query))
+
+
+def by_id(session: Session, entry_id: str) -> AuditEntry | None:
+    return session.get(AuditEntry, entry_id)
 
 
 def newest_first(session: Session, *, limit: int) -> list[AuditEntry]:
-    query = (
-        select(AuditEntry).order_by(AuditEntry.activity_date_time.desc(), AuditEntry.id.desc()).limit(limit)
-    )
-    return list(session.scalars(query))
+    return search(session, AuditFilter(), limit=limit)

@@ -153,6 +153,16 @@ class TapPolicyRow(Base):
     last_modified: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class MethodsPolicyRow(Base):
+    """The authentication methods policy as a whole: its version moves on every change to any
+    method configuration, so clients can tell that something changed."""
+
+    __tablename__ = "auth_methods_policy"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    last_modified: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class AuditEntry(Base):
     """A directory audit record in Graph's directoryAudit shape. Never holds a secret."""
 

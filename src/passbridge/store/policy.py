@@ -1,15 +1,28 @@
-"""The Temporary Access Pass policy row, mapped to and from the domain value."""
+"""The authentication methods policy: the TAP configuration row, mapped to and from the domain value,
+and the policy-wide version and change time."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from passbridge.domain.policy import PolicyState, TapPolicy, Target
-from passbridge.store.models import TapPolicyRow
+from passbridge.store.models import Group, MethodsPolicyRow, TapPolicyRow, User
 
 TAP_POLICY_ID = "TemporaryAccessPass"
+METHODS_POLICY_ID = "authenticationMethodsPolicy"
+
+
+@dataclass(frozen=True)
+class PolicyStamp:
+    """The policy-wide version (moves on every change) and when it last changed."""
+
+    version: int
+    last_modified: datetime | None
 
 
 def _targets(rows: list[dict[str, object]]) -> tuple[Target, ...]:
@@ -25,8 +38,10 @@ def _rows(targets: tuple[Target, ...]) -> list[dict[str, object]]:
     ]
 
 
-def load(session: Session) -> tuple[TapPolicy, datetime | None]:
-    row = session.get(TapPolicyRow, TAP_POLICY_ID)
+def load(session: Session, *, for_update: bool = False) -> tuple[TapPolicy, datetime | None]:
+    """The TAP policy. `for_update` locks the row so read-validate-write cannot interleave with
+    another writer (PostgreSQL; SQLite writers are serialised by BEGIN IMMEDIATE)."""
+    row = session.get(TapPolicyRow, TAP_POLICY_ID, with_for_update=for_update or None)
     if row is None:
         return TapPolicy(), None
     policy = TapPolicy(
@@ -56,3 +71,34 @@ def save(session: Session, policy: TapPolicy, *, now: datetime) -> None:
     row.include_targets = _rows(policy.include_targets)
     row.exclude_targets = _rows(policy.exclude_targets)
     row.last_modified = now
+    _bump(session, now)
+
+
+def _bump(session: Session, now: datetime) -> None:
+    stamp = session.get(MethodsPolicyRow, METHODS_POLICY_ID, with_for_update=True)
+    if stamp is None:
+        session.add(MethodsPolicyRow(id=METHODS_POLICY_ID, version=1, last_modified=now))
+        return
+    stamp.version += 1
+    stamp.last_modified = now
+
+
+def stamp(session: Session) -> PolicyStamp:
+    row = session.get(MethodsPolicyRow, METHODS_POLICY_ID)
+    if row is None:
+        return PolicyStamp(0, None)
+    return PolicyStamp(row.version, row.last_modified)
+
+
+def existing_group_ids(session: Session, ids: Iterable[str]) -> set[str]:
+    wanted = set(ids)
+    if not wanted:
+        return set()
+    return set(session.scalars(select(Group.id).where(Group.id.in_(wanted))))
+
+
+def existing_user_ids(session: Session, ids: Iterable[str]) -> set[str]:
+    wanted = set(ids)
+    if not wanted:
+        return set()
+    return set(session.scalars(select(User.id).where(User.id.in_(wanted))))
