@@ -1,15 +1,19 @@
-"""OData query helpers shared by collections: paging with $top and @odata.nextLink."""
+"""OData query helpers shared by collections: paging with $top and @odata.nextLink, $select,
+$filter (eq and startswith joined by and), $count with Graph's ConsistencyLevel rule."""
 
 from __future__ import annotations
 
 import base64
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, NoReturn
 from urllib.parse import urlencode
 
 from fastapi import Request
 
 from passbridge.graph.errors import GraphError
+from passbridge.services.directory import Condition
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 999
@@ -40,6 +44,8 @@ def page_of(request: Request, *, default: int = DEFAULT_PAGE) -> Page:
             offset = int(base64.urlsafe_b64decode(token.encode()).decode().removeprefix("o:"))
         except (ValueError, UnicodeDecodeError):
             raise GraphError(400, "badRequest", "The $skiptoken is invalid.") from None
+        if offset < 0:
+            raise GraphError(400, "badRequest", "The $skiptoken is invalid.")
     return Page(top, offset)
 
 
@@ -68,3 +74,281 @@ def collection(
         body["@odata.nextLink"] = f"{base}{request.url.path}?{urlencode(params)}"
     body["value"] = items
     return body
+
+
+# --- $select ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The properties `$select` names (canonical spelling), or None for the default set."""
+
+    names: tuple[str, ...] | None = None
+
+    def fragment(self, entity_set: str) -> str:
+        return entity_set if self.names is None else f"{entity_set}({','.join(self.names)})"
+
+    def project(self, item: dict[str, Any]) -> dict[str, Any]:
+        if self.names is None:
+            return item
+        # Annotations such as @odata.type stay: typed clients deserialize by them.
+        return {k: v for k, v in item.items() if k.startswith("@odata.") or k in self.names}
+
+
+def select_of(request: Request, *, type_name: str, properties: Sequence[str]) -> Selection:
+    text = request.query_params.get("$select")
+    if text is None:
+        return Selection()
+    canonical = {p.casefold(): p for p in properties}
+    names: list[str] = []
+    for raw in text.split(","):
+        name = raw.strip()
+        found = canonical.get(name.casefold())
+        if found is None:
+            raise GraphError(
+                400,
+                "BadRequest",
+                "Parsing OData Select and Expand failed: "
+                f"Could not find a property named '{name}' on type '{type_name}'.",
+            )
+        if found not in names:
+            names.append(found)
+    return Selection(tuple(names))
+
+
+# --- $count ----------------------------------------------------------------------------------
+
+
+def require_eventual(request: Request) -> None:
+    """Graph counts directory objects only when the caller accepts eventual consistency."""
+    if request.headers.get("consistencylevel", "").strip().lower() != "eventual":
+        raise GraphError(
+            400,
+            "Request_BadRequest",
+            "$count is not currently supported. Send the header 'ConsistencyLevel: eventual' to count.",
+        )
+
+
+def count_of(request: Request) -> bool:
+    text = request.query_params.get("$count")
+    if text is None or text.strip().lower() == "false":
+        return False
+    if text.strip().lower() != "true":
+        raise GraphError(400, "BadRequest", f"Invalid value '{text}' for $count; use true or false.")
+    require_eventual(request)
+    return True
+
+
+# --- $filter ---------------------------------------------------------------------------------
+
+FilterKind = Literal["text", "id", "bool"]
+MAX_FILTER_LENGTH = 2048
+MAX_NESTING = 8
+_TOKEN = re.compile(r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<punct>[(),])|(?P<word>[^\s(),']+))")
+_UNSUPPORTED_OPERATORS = frozenset({"ne", "gt", "ge", "lt", "le", "in", "has", "or", "not", "any", "all"})
+SUPPORTED = "Passbridge supports eq and startswith(property,'text'), joined with and."
+
+
+def _invalid_clause(detail: str) -> GraphError:
+    return GraphError(400, "BadRequest", f"Invalid filter clause: {detail}")
+
+
+def _unsupported(message: str) -> GraphError:
+    return GraphError(400, "Request_UnsupportedQuery", f"{message} {SUPPORTED}")
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    position, text = 0, text.strip()
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if match is None or match.lastgroup is None:
+            at = len(text) - len(text[position:].lstrip())
+            raise _invalid_clause(f"syntax error at position {at} in '{text}'.")
+        out.append((match.lastgroup, match.group(match.lastgroup)))
+        position = match.end()
+    return out
+
+
+class _FilterParser:
+    def __init__(self, text: str, resource: str, fields: Mapping[str, FilterKind]) -> None:
+        self.text, self.resource = text, resource
+        self.fields = {name.casefold(): (name, kind) for name, kind in fields.items()}
+        self.tokens = _tokens(text)
+        self.at = 0
+
+    def parse(self) -> list[Condition]:
+        if not self.tokens:
+            raise _invalid_clause("the filter is empty.")
+        conditions = self._expression(0)
+        if self.at < len(self.tokens):
+            self._unexpected()
+        return conditions
+
+    def _peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.at] if self.at < len(self.tokens) else None
+
+    def _take(self) -> tuple[str, str]:
+        token = self._peek()
+        if token is None:
+            raise _invalid_clause(f"unexpected end of '{self.text}'.")
+        self.at += 1
+        return token
+
+    def _expect(self, punct: str) -> None:
+        if self._take() != ("punct", punct):
+            self.at -= 1
+            self._unexpected()
+
+    def _unexpected(self) -> NoReturn:
+        kind, value = self.tokens[self.at]
+        if kind == "word" and value.lower() in _UNSUPPORTED_OPERATORS:
+            raise _unsupported(f"Filter operator '{value}' is not supported.")
+        raise _invalid_clause(f"unexpected '{value}' in '{self.text}'.")
+
+    def _expression(self, depth: int) -> list[Condition]:
+        if depth > MAX_NESTING:
+            raise _invalid_clause("parentheses are nested too deeply.")
+        conditions = self._term(depth)
+        while (token := self._peek()) is not None and token[0] == "word" and token[1].lower() == "and":
+            self.at += 1
+            conditions += self._term(depth)
+        return conditions
+
+    def _term(self, depth: int) -> list[Condition]:
+        kind, value = self._take()
+        if (kind, value) == ("punct", "("):
+            inner = self._expression(depth + 1)
+            self._expect(")")
+            return inner
+        if kind != "word":
+            self.at -= 1
+            self._unexpected()
+        if value.lower() in _UNSUPPORTED_OPERATORS:
+            raise _unsupported(f"Filter operator '{value}' is not supported.")
+        if self._peek() == ("punct", "("):
+            return [self._function(value)]
+        name, field_kind = self._field(value)
+        operator = self._take()
+        if operator[0] != "word" or operator[1].lower() != "eq":
+            self.at -= 1
+            self._unexpected()
+        literal = self._literal()
+        self._check_type(name, field_kind, literal)
+        return [Condition(name, "eq", literal)]
+
+    def _function(self, function: str) -> Condition:
+        if function.lower() != "startswith":
+            raise _unsupported(f"Filter function '{function}' is not supported.")
+        self._expect("(")
+        kind, prop = self._take()
+        if kind != "word":
+            self.at -= 1
+            self._unexpected()
+        name, field_kind = self._field(prop)
+        if field_kind != "text":
+            raise self._unsupported_property(name)
+        self._expect(",")
+        literal = self._literal()
+        self._expect(")")
+        if not isinstance(literal, str):
+            raise _invalid_clause(f"startswith on '{name}' needs a quoted string.")
+        return Condition(name, "startswith", literal)
+
+    def _field(self, text: str) -> tuple[str, FilterKind]:
+        found = self.fields.get(text.casefold())
+        if found is None:
+            raise self._unsupported_property(text)
+        return found
+
+    def _unsupported_property(self, name: str) -> GraphError:
+        return _unsupported(
+            "Unsupported or invalid query filter clause specified for property "
+            f"'{name}' of resource '{self.resource}'."
+        )
+
+    def _literal(self) -> str | bool | None:
+        kind, value = self._take()
+        if kind == "string":
+            return value[1:-1].replace("''", "'")
+        words: dict[str, bool | None] = {"true": True, "false": False, "null": None}
+        if kind == "word" and value.lower() in words:
+            return words[value.lower()]
+        self.at -= 1
+        self._unexpected()
+
+    @staticmethod
+    def _check_type(name: str, kind: FilterKind, literal: str | bool | None) -> None:
+        fits = {
+            "text": literal is None or isinstance(literal, str),
+            "id": isinstance(literal, str),
+            "bool": isinstance(literal, bool),
+        }[kind]
+        if not fits:
+            wanted = {"text": "a quoted string", "id": "a quoted id", "bool": "true or false"}[kind]
+            raise _invalid_clause(f"'{name}' compares with {wanted}.")
+
+
+def filter_of(request: Request, *, resource: str, fields: Mapping[str, FilterKind]) -> list[Condition]:
+    """Parse `$filter` into ANDed conditions on the given properties; anything else is refused."""
+    text = request.query_params.get("$filter")
+    if text is None:
+        return []
+    if len(text) > MAX_FILTER_LENGTH:
+        raise _invalid_clause(f"the filter is longer than {MAX_FILTER_LENGTH} characters.")
+    return _FilterParser(text, resource, fields).parse()
+
+
+# --- a whole collection query ----------------------------------------------------------------
+
+_UNSUPPORTED_OPTIONS = frozenset({"$orderby", "$search", "$expand", "$skip", "$apply", "$compute", "$format"})
+
+
+def _check_options(request: Request, allowed: frozenset[str]) -> None:
+    for name in request.query_params:
+        if not name.startswith("$") or name in allowed:
+            continue
+        if name in _UNSUPPORTED_OPTIONS:
+            raise GraphError(
+                400, "Request_UnsupportedQuery", f"The query option '{name}' is not supported by Passbridge."
+            )
+        raise GraphError(400, "BadRequest", f"The query parameter '{name}' is not supported.")
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    page: Page
+    selection: Selection
+    conditions: list[Condition]
+    count: bool
+
+
+def list_query(
+    request: Request,
+    *,
+    type_name: str,
+    resource: str,
+    properties: Sequence[str],
+    filters: Mapping[str, FilterKind],
+) -> ListQuery:
+    """The OData options of a directory collection, validated before any work is done."""
+    _check_options(request, frozenset({"$select", "$filter", "$top", "$skiptoken", "$count"}))
+    return ListQuery(
+        page_of(request),
+        select_of(request, type_name=type_name, properties=properties),
+        filter_of(request, resource=resource, fields=filters),
+        count_of(request),
+    )
+
+
+def count_query(request: Request, *, resource: str, filters: Mapping[str, FilterKind]) -> list[Condition]:
+    """`GET .../$count`: needs ConsistencyLevel: eventual; only $filter narrows it."""
+    _check_options(request, frozenset({"$filter"}))
+    require_eventual(request)
+    return filter_of(request, resource=resource, fields=filters)
+
+
+def entity_query(request: Request, *, type_name: str, properties: Sequence[str]) -> Selection:
+    """One object: only $select applies."""
+    _check_options(request, frozenset({"$select"}))
+    return select_of(request, type_name=type_name, properties=properties)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final, Generic, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -11,10 +13,38 @@ from sqlalchemy.orm import Session
 from passbridge.domain.directory import Role, check_display_name, normalise_upn, parse_role, upn_key
 from passbridge.domain.errors import Conflict, InvalidInput, NotFound
 from passbridge.services import access, audit
-from passbridge.services.audit import TargetRef
+from passbridge.services.audit import ModifiedProperty, TargetRef
 from passbridge.services.context import Env, Principal
 from passbridge.store import directory as store
+from passbridge.store.directory import Condition
 from passbridge.store.models import Group, GroupMember, RoleAssignment, User
+
+__all__ = ["UNSET", "Condition", "DirectoryService", "Found", "Unset", "group_ref", "user_ref"]
+
+USER_READ = ("User.Read.All", "User.ReadWrite.All")
+USER_WRITE = ("User.ReadWrite.All",)
+GROUP_READ = ("Group.Read.All", "Group.ReadWrite.All")
+GROUP_WRITE = ("Group.ReadWrite.All",)
+# Delegated scopes that let a signed-in user read their own profile (Graph's /me).
+SELF_READ = ("User.Read", "User.ReadWrite", "User.ReadBasic.All", *USER_READ)
+
+
+class Unset:
+    """Marks a property an update leaves alone (None is a value: it clears `mail`)."""
+
+
+UNSET: Final = Unset()
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Found(Generic[T]):
+    """One page of a filtered listing: `has_more` says whether another page follows."""
+
+    items: list[T]
+    has_more: bool
 
 
 def user_ref(user: User) -> TargetRef:
@@ -52,12 +82,10 @@ class DirectoryService:
         mail: str | None = None,
         account_enabled: bool = True,
     ) -> User:
-        access.require_app_permission(self.principal, "User.ReadWrite.All")
+        access.require_app_permission(self.principal, *USER_WRITE)
         name = normalise_upn(upn)
         if store.user_by_upn(self.session, name) is not None:
-            raise Conflict(
-                f"Another object with the same value for property userPrincipalName already exists: '{name}'."
-            )
+            raise Conflict(_duplicate_upn(name))
         now = self.env.clock.now()
         user = User(
             id=str(uuid.uuid4()),
@@ -74,9 +102,7 @@ class DirectoryService:
             self.session.flush()
         except IntegrityError:
             # Another transaction won the race for this name between our check and insert.
-            raise Conflict(
-                f"Another object with the same value for property userPrincipalName already exists: '{name}'."
-            ) from None
+            raise Conflict(_duplicate_upn(name)) from None
         self._audit("Add user", "Add", [user_ref(user)], "UserManagement")
         return user
 
@@ -91,15 +117,81 @@ class DirectoryService:
         return user
 
     def get_user(self, ref: str) -> User:
-        access.require_app_permission(self.principal, "User.Read.All", "User.ReadWrite.All")
+        access.require_app_permission(self.principal, *USER_READ)
         return self.find_user(ref)
 
+    def me(self) -> User:
+        """The signed-in user behind a delegated token."""
+        if self.principal.kind != "user" or self.principal.id is None:
+            raise InvalidInput("/me request is only valid with delegated authentication flow.")
+        access.require_app_permission(self.principal, *SELF_READ)
+        return self.find_user(self.principal.id)
+
     def list_users(self) -> list[User]:
-        access.require_app_permission(self.principal, "User.Read.All", "User.ReadWrite.All")
+        access.require_app_permission(self.principal, *USER_READ)
         return store.users(self.session)
 
+    def search_users(self, conditions: Sequence[Condition], *, offset: int, limit: int) -> Found[User]:
+        access.require_app_permission(self.principal, *USER_READ)
+        # One row more than asked says whether another page exists without counting.
+        rows = store.find_users(self.session, conditions, offset=offset, limit=limit + 1)
+        return Found(rows[:limit], len(rows) > limit)
+
+    def count_users(self, conditions: Sequence[Condition]) -> int:
+        access.require_app_permission(self.principal, *USER_READ)
+        return store.count_users(self.session, conditions)
+
+    def update_user(
+        self,
+        ref: str,
+        *,
+        display_name: str | Unset = UNSET,
+        account_enabled: bool | Unset = UNSET,
+        user_principal_name: str | Unset = UNSET,
+        mail: str | Unset | None = UNSET,
+    ) -> User:
+        """Change the given properties; one "Update user" audit entry lists what changed."""
+        access.require_app_permission(self.principal, *USER_WRITE)
+        user = self.find_user(ref)
+        changed: list[ModifiedProperty] = []
+        if not isinstance(display_name, Unset):
+            name = check_display_name(display_name)
+            if name != user.display_name:
+                changed.append(ModifiedProperty("DisplayName", user.display_name, name))
+                user.display_name = name
+        if not isinstance(user_principal_name, Unset):
+            upn = normalise_upn(user_principal_name)
+            if upn != user.user_principal_name:
+                other = store.user_by_upn(self.session, upn)
+                if other is not None and other.id != user.id:
+                    raise Conflict(_duplicate_upn(upn))
+                changed.append(ModifiedProperty("UserPrincipalName", user.user_principal_name, upn))
+                user.user_principal_name, user.upn_key = upn, upn_key(upn)
+        if not isinstance(mail, Unset):
+            address = normalise_upn(mail) if mail is not None else None
+            if address != user.mail:
+                changed.append(ModifiedProperty("Mail", user.mail, address))
+                user.mail = address
+        if not isinstance(account_enabled, Unset) and account_enabled != user.account_enabled:
+            changed.append(ModifiedProperty("AccountEnabled", user.account_enabled, account_enabled))
+            user.account_enabled = account_enabled
+            if not account_enabled:
+                user.sessions_valid_from = self.env.clock.now()
+        if not changed:
+            return user
+        try:
+            self.session.flush()
+        except IntegrityError:
+            # Another transaction took this name between our check and the write.
+            raise Conflict(_duplicate_upn(user.user_principal_name)) from None
+        target = TargetRef(
+            "User", user.id, user.display_name, user.user_principal_name, modified_properties=tuple(changed)
+        )
+        self._audit("Update user", "Update", [target], "UserManagement")
+        return user
+
     def set_account_enabled(self, ref: str, enabled: bool) -> User:
-        access.require_app_permission(self.principal, "User.ReadWrite.All")
+        access.require_app_permission(self.principal, *USER_WRITE)
         user = self.find_user(ref)
         if user.account_enabled != enabled:
             user.account_enabled = enabled
@@ -115,7 +207,7 @@ class DirectoryService:
         return user
 
     def delete_user(self, ref: str) -> None:
-        access.require_app_permission(self.principal, "User.ReadWrite.All")
+        access.require_app_permission(self.principal, *USER_WRITE)
         user = self.find_user(ref)
         self._audit("Delete user", "Delete", [user_ref(user)], "UserManagement")
         self.session.delete(user)
@@ -133,7 +225,7 @@ class DirectoryService:
     def add_group(
         self, display_name: str, *, description: str | None = None, unique_name: bool = False
     ) -> Group:
-        access.require_app_permission(self.principal, "Group.ReadWrite.All")
+        access.require_app_permission(self.principal, *GROUP_WRITE)
         name = check_display_name(display_name)
         if unique_name and store.groups_named(self.session, name):
             raise Conflict(f"A group named '{name}' already exists.")
@@ -149,7 +241,8 @@ class DirectoryService:
         group = store.group_by_id(self.session, ref)
         if group is not None:
             return group
-        named = store.groups_named(self.session, ref)
+        # Graph addresses groups by id only; names are a convenience of the operator's CLI.
+        named = store.groups_named(self.session, ref) if self.principal.is_operator else []
         if len(named) == 1:
             return named[0]
         if len(named) > 1:
@@ -160,13 +253,43 @@ class DirectoryService:
             kind="group",
         )
 
+    def get_group(self, ref: str) -> Group:
+        access.require_app_permission(self.principal, *GROUP_READ)
+        return self.find_group(ref)
+
     def list_groups(self) -> list[Group]:
-        access.require_app_permission(self.principal, "Group.Read.All", "Group.ReadWrite.All")
+        access.require_app_permission(self.principal, *GROUP_READ)
         return store.groups(self.session)
 
-    def add_member(self, group_ref_text: str, user_ref_text: str) -> None:
-        access.require_app_permission(self.principal, "Group.ReadWrite.All")
+    def search_groups(self, conditions: Sequence[Condition], *, offset: int, limit: int) -> Found[Group]:
+        access.require_app_permission(self.principal, *GROUP_READ)
+        rows = store.find_groups(self.session, conditions, offset=offset, limit=limit + 1)
+        return Found(rows[:limit], len(rows) > limit)
+
+    def count_groups(self, conditions: Sequence[Condition]) -> int:
+        access.require_app_permission(self.principal, *GROUP_READ)
+        return store.count_groups(self.session, conditions)
+
+    def search_members(
+        self, group_ref_text: str, conditions: Sequence[Condition], *, offset: int, limit: int
+    ) -> Found[User]:
+        access.require_app_permission(self.principal, *GROUP_READ)
         group = self.find_group(group_ref_text)
+        rows = store.find_users(self.session, conditions, offset=offset, limit=limit + 1, group_id=group.id)
+        return Found(rows[:limit], len(rows) > limit)
+
+    def count_members(self, group_ref_text: str, conditions: Sequence[Condition]) -> int:
+        access.require_app_permission(self.principal, *GROUP_READ)
+        group = self.find_group(group_ref_text)
+        return store.count_users(self.session, conditions, group_id=group.id)
+
+    def add_member(self, group_ref_text: str, user_ref_text: str) -> None:
+        access.require_app_permission(self.principal, *GROUP_WRITE)
+        group = self.find_group(group_ref_text)
+        if store.user_by_id_or_upn(self.session, user_ref_text) is None and store.group_by_id(
+            self.session, user_ref_text
+        ):
+            raise InvalidInput("Passbridge groups hold users only; a group cannot be a member of a group.")
         user = self.find_user(user_ref_text)
         if store.is_member(self.session, group.id, user.id):
             raise Conflict(
@@ -177,7 +300,7 @@ class DirectoryService:
         self._audit("Add member to group", "Assign", [user_ref(user), group_ref(group)], "GroupManagement")
 
     def remove_member(self, group_ref_text: str, user_ref_text: str) -> None:
-        access.require_app_permission(self.principal, "Group.ReadWrite.All")
+        access.require_app_permission(self.principal, *GROUP_WRITE)
         group = self.find_group(group_ref_text)
         user = self.find_user(user_ref_text)
         if not store.remove_member(self.session, group.id, user.id):
@@ -211,3 +334,7 @@ class DirectoryService:
             "RoleManagement",
         )
         return role, user
+
+
+def _duplicate_upn(name: str) -> str:
+    return f"Another object with the same value for property userPrincipalName already exists: '{name}'."

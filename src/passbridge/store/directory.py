@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, String, delete, false, func, literal, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from passbridge.domain.directory import upn_key
 from passbridge.store.models import Application, Group, GroupMember, RoleAssignment, Tenant, User
@@ -101,3 +104,108 @@ def application_by_app_id(session: Session, app_id: str) -> Application | None:
 
 def applications(session: Session) -> list[Application]:
     return list(session.scalars(select(Application).order_by(Application.display_name)))
+
+
+# --- filtered, paged queries ($filter, $top, $count) ------------------------------------------
+
+FilterOp = Literal["eq", "startswith"]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One `$filter` clause, named by the Graph property it tests. Clauses are ANDed."""
+
+    field: str
+    op: FilterOp
+    value: str | bool | None
+
+
+def _like_prefix(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def _text_clause(column: InstrumentedAttribute[Any], op: FilterOp, value: str) -> ColumnElement[bool]:
+    # Graph compares directory strings case-insensitively; lowering both sides in SQL keeps the
+    # comparison inside one database's case rules (SQLite lowers ASCII only).
+    if op == "eq":
+        return func.lower(column) == func.lower(literal(value, String))
+    return func.lower(column).like(func.lower(literal(_like_prefix(value), String)), escape="\\")
+
+
+def _user_clause(condition: Condition) -> ColumnElement[bool]:
+    field, op, value = condition.field, condition.op, condition.value
+    if field == "accountEnabled" and isinstance(value, bool):
+        return User.account_enabled.is_(value)
+    if value is None:
+        return User.mail.is_(None) if field == "mail" else false()
+    if not isinstance(value, str):
+        raise ValueError(f"{field} compares with text")
+    if field == "id":
+        return User.id == value.strip().lower()
+    if field == "userPrincipalName":
+        # upn_key holds the casefolded name, so this comparison can use its unique index.
+        key = upn_key(value)
+        return User.upn_key == key if op == "eq" else User.upn_key.like(_like_prefix(key), escape="\\")
+    columns: dict[str, InstrumentedAttribute[Any]] = {"displayName": User.display_name, "mail": User.mail}
+    if field not in columns:
+        raise ValueError(f"users cannot be filtered on {field}")
+    return _text_clause(columns[field], op, value)
+
+
+def _group_clause(condition: Condition) -> ColumnElement[bool]:
+    field, op, value = condition.field, condition.op, condition.value
+    if value is None:
+        return Group.description.is_(None) if field == "description" else false()
+    if not isinstance(value, str):
+        raise ValueError(f"{field} compares with text")
+    if field == "id":
+        return Group.id == value.strip().lower()
+    columns: dict[str, InstrumentedAttribute[Any]] = {
+        "displayName": Group.display_name,
+        "description": Group.description,
+    }
+    if field not in columns:
+        raise ValueError(f"groups cannot be filtered on {field}")
+    return _text_clause(columns[field], op, value)
+
+
+def _users_where(query: Select[Any], conditions: Sequence[Condition], group_id: str | None) -> Select[Any]:
+    if group_id is not None:
+        query = query.join(GroupMember, GroupMember.user_id == User.id).where(
+            GroupMember.group_id == group_id
+        )
+    return query.where(*(_user_clause(c) for c in conditions))
+
+
+def find_users(
+    session: Session,
+    conditions: Sequence[Condition] = (),
+    *,
+    offset: int = 0,
+    limit: int | None = None,
+    group_id: str | None = None,
+) -> list[User]:
+    """Users matching every condition (members of `group_id` when given), by UPN then id."""
+    query = _users_where(select(User), conditions, group_id).order_by(User.upn_key, User.id)
+    return list(session.scalars(query.offset(offset).limit(limit)))
+
+
+def count_users(
+    session: Session, conditions: Sequence[Condition] = (), *, group_id: str | None = None
+) -> int:
+    query = _users_where(select(func.count()).select_from(User), conditions, group_id)
+    return int(session.scalar(query) or 0)
+
+
+def find_groups(
+    session: Session, conditions: Sequence[Condition] = (), *, offset: int = 0, limit: int | None = None
+) -> list[Group]:
+    query = select(Group).where(*(_group_clause(c) for c in conditions))
+    query = query.order_by(Group.display_name, Group.id).offset(offset).limit(limit)
+    return list(session.scalars(query))
+
+
+def count_groups(session: Session, conditions: Sequence[Condition] = ()) -> int:
+    query = select(func.count()).select_from(Group).where(*(_group_clause(c) for c in conditions))
+    return int(session.scalar(query) or 0)
