@@ -1,3 +1,108 @@
-"""`passbridge taps ...` (see the Graph API for the same operations)."""
+"""`passbridge tap issue|show|revoke` (the same service as the Graph API's temporaryAccessPassMethods)."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from passbridge.cli.base import emit, fail, json_option, root, unit
+from passbridge.clock import iso_z
+from passbridge.domain.tap import PassRequest
+from passbridge.graph.shapes import tap_json
+from passbridge.services.directory import DirectoryService
+from passbridge.services.taps import PassView, TapService
+
+
+def _lifetime(text: str | None) -> int | None:
+    # Parsed here rather than by click so a bad value ends as one line and exit 1, like every error.
+    if text is None:
+        return None
+    if not text.strip().isdigit():
+        fail(f"--lifetime must be a whole number of minutes; got '{text}'")
+    return int(text)
+
+
+def _start(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        fail(f"--start must be an ISO 8601 time such as 2026-01-05T09:00:00Z; got '{text}'")
+    # Graph reads a time without an offset as UTC; so does the CLI.
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _terms(data: dict[str, Any], end: str | None) -> str:
+    kind = "one-time" if data["isUsableOnce"] else "reusable"
+    return (
+        f"{kind}, valid {data['startDateTime']} to {end} ({data['lifetimeInMinutes']} minutes); "
+        f"{'usable' if data['isUsable'] else 'not usable'}: {data['methodUsabilityReason']}"
+    )
+
+
+@root.group()
+def tap() -> None:
+    """Temporary Access Passes."""
+
+
+@tap.command("issue")
+@click.argument("upn")
+@click.option("--lifetime", metavar="MIN", help="Minutes the pass lasts (default: the policy's).")
+@click.option("--start", metavar="ISO8601", help="When the pass becomes usable (default: now).")
+@click.option(
+    "--one-time/--reusable",
+    "one_time",
+    default=None,
+    help="One sign-in only, or any number within the lifetime (default: the policy's).",
+)
+@json_option
+def tap_issue(
+    upn: str, lifetime: str | None, start: str | None, one_time: bool | None, as_json: bool
+) -> None:
+    """Issue a pass for UPN, replacing any pass they hold; prints the pass once."""
+    wanted = PassRequest(_start(start), _lifetime(lifetime), one_time)
+    with unit() as (session, env, who):
+        issued = TapService(session, env, who).issue(upn, wanted)
+        data = tap_json(issued.view, value=issued.value)
+        end = iso_z(issued.view.end)
+        name = DirectoryService(session, env, who).find_user(issued.view.row.user_id).user_principal_name
+
+    def human() -> None:
+        click.echo(f"Temporary Access Pass for {name}: {data['temporaryAccessPass']}")
+        click.echo(f"  {_terms(data, end)}")
+        click.echo("  Hand it over now: it is not shown again.")
+
+    emit(data, as_json=as_json, human=human)
+
+
+@tap.command("show")
+@click.argument("upn")
+@json_option
+def tap_show(upn: str, as_json: bool) -> None:
+    """Show UPN's pass (never its value)."""
+    with unit(readonly=True) as (session, env, who):
+        view: PassView | None = TapService(session, env, who).get(upn)
+        data = None if view is None else tap_json(view)
+        end = None if view is None else iso_z(view.end)
+
+    def human() -> None:
+        if data is None:
+            click.echo(f"{upn} has no Temporary Access Pass.")
+            return
+        click.echo(f"Temporary Access Pass {data['id']} for {upn}")
+        click.echo(f"  created {data['createdDateTime']}")
+        click.echo(f"  {_terms(data, end)}")
+
+    emit(data, as_json=as_json, human=human)
+
+
+@tap.command("revoke")
+@click.argument("upn")
+def tap_revoke(upn: str) -> None:
+    """Delete UPN's pass."""
+    with unit() as (session, env, who):
+        TapService(session, env, who).revoke(upn)
+    click.echo(f"Revoked the Temporary Access Pass of {upn}")

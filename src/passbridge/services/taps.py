@@ -9,12 +9,12 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from passbridge.domain import tap as rules
-from passbridge.domain.directory import ADMIN_ROLES, Role
-from passbridge.domain.errors import NotFound, PermissionDenied
+from passbridge.domain.errors import NotFound
 from passbridge.domain.policy import TapPolicy
-from passbridge.services import access, audit
+from passbridge.services import audit
 from passbridge.services.context import Env, Principal
-from passbridge.services.directory import DirectoryService, user_ref
+from passbridge.services.directory import user_ref
+from passbridge.services.method_access import MethodAccess, Scopes
 from passbridge.store import directory as directory_store
 from passbridge.store import policy as policy_store
 from passbridge.store import taps as store
@@ -22,6 +22,11 @@ from passbridge.store.models import TemporaryAccessPass, User
 
 WRITE = ("UserAuthenticationMethod.ReadWrite.All", "UserAuthMethod-TAP.ReadWrite.All")
 READ = ("UserAuthenticationMethod.Read.All", "UserAuthMethod-TAP.Read.All", *WRITE)
+# Graph's "permissions acting on self" (delegated only); the `.All` ones include oneself.
+OWN_WRITE = ("UserAuthenticationMethod.ReadWrite", *WRITE)
+OWN_READ = ("UserAuthenticationMethod.Read", "UserAuthenticationMethod.ReadWrite", *READ)
+READ_SCOPES = Scopes(others=READ, own=OWN_READ)
+WRITE_SCOPES = Scopes(others=WRITE, own=OWN_WRITE)
 SERVICE = "Authentication Methods"
 
 
@@ -31,6 +36,10 @@ class PassView:
 
     row: TemporaryAccessPass
     reason: rules.UsabilityReason
+
+    @property
+    def id(self) -> str:
+        return self.row.id
 
     @property
     def end(self) -> datetime:
@@ -47,55 +56,50 @@ class IssuedPass:
     value: str  # the pass itself: returned to the issuer once, never stored or logged
 
 
+def view_of(
+    session: Session, env: Env, row: TemporaryAccessPass, policy: TapPolicy | None = None
+) -> PassView:
+    """Usability is decided afresh from the current policy and targets at every read."""
+    if policy is None:
+        policy, _ = policy_store.load(session)
+    targeted = policy.targets(row.user_id, directory_store.group_ids_of(session, row.user_id))
+    state = rules.PassState(row.start_at, row.lifetime_minutes, row.is_usable_once, row.used_at)
+    return PassView(row, rules.usability(state, policy, targeted=targeted, now=env.clock.now()))
+
+
+def pass_views(session: Session, env: Env, user: User) -> list[PassView]:
+    """The user's passes (none or one) for the list of every method; the caller checked access."""
+    row = store.of_user(session, user.id)
+    return [] if row is None else [view_of(session, env, row)]
+
+
 @dataclass
 class TapService:
     session: Session
     env: Env
     principal: Principal
 
-    def _directory(self) -> DirectoryService:
-        return DirectoryService(self.session, self.env, self.principal)
-
-    def _check_may_manage(self, user: User) -> None:
-        """Issuer tiers, as Entra has them, for delegated (user) callers."""
-        if self.principal.kind != "user":
-            return
-        if self.principal.id == user.id:
-            raise PermissionDenied("You cannot manage a Temporary Access Pass for yourself.")
-        roles = self.principal.roles
-        if Role.GLOBAL_ADMINISTRATOR in roles or Role.PRIVILEGED_AUTHENTICATION_ADMINISTRATOR in roles:
-            return
-        if Role.AUTHENTICATION_ADMINISTRATOR in roles:
-            target_roles = set(directory_store.role_ids_of(self.session, user.id))
-            if target_roles & {r.value for r in ADMIN_ROLES}:
-                raise PermissionDenied(
-                    "An Authentication Administrator cannot manage passes of users who hold an "
-                    "administrator role; a Privileged Authentication Administrator can."
-                )
-            return
-        raise PermissionDenied(
-            "Managing another user's Temporary Access Pass needs the Authentication "
-            "Administrator role or higher."
-        )
+    def _access(self) -> MethodAccess:
+        return MethodAccess(self.session, self.env, self.principal)
 
     def view(self, row: TemporaryAccessPass, policy: TapPolicy | None = None) -> PassView:
-        if policy is None:
-            policy, _ = policy_store.load(self.session)
-        targeted = policy.targets(row.user_id, directory_store.group_ids_of(self.session, row.user_id))
-        state = rules.PassState(row.start_at, row.lifetime_minutes, row.is_usable_once, row.used_at)
-        return PassView(row, rules.usability(state, policy, targeted=targeted, now=self.env.clock.now()))
+        return view_of(self.session, self.env, row, policy)
+
+    # --- writes ------------------------------------------------------------------------------
 
     def issue(self, user_ref_text: str, request: rules.PassRequest) -> IssuedPass:
-        access.require_app_permission(self.principal, *WRITE)
-        user = self._directory().find_user(user_ref_text)
-        self._check_may_manage(user)
+        """Create a pass, replacing the user's previous one (Graph: one pass per user)."""
+        user = self._access().manager(user_ref_text, WRITE_SCOPES, allow_self=False)
         policy, _ = policy_store.load(self.session)
         now = self.env.clock.now()
         terms = rules.decide_terms(request, policy, now=now)
+        value = rules.generate_pass(terms.length)
+        # Hash before taking the lock: Argon2id is the slow part and needs no lock.
+        secret_hash = self.env.keeper.slow_hash(value)
+        store.lock_owner(self.session, user.id)
         previous = store.of_user(self.session, user.id)
         if previous is not None:
-            self._delete(user, previous)
-        value = rules.generate_pass(terms.length)
+            self._delete(user, previous, by_owner=False)
         row = TemporaryAccessPass(
             id=str(uuid.uuid4()),
             user_id=user.id,
@@ -103,9 +107,9 @@ class TapService:
             start_at=terms.start,
             lifetime_minutes=terms.lifetime_minutes,
             is_usable_once=terms.is_usable_once,
-            secret_hash=self.env.keeper.slow_hash(value),
+            secret_hash=secret_hash,
         )
-        self.session.add(row)
+        store.add(self.session, row)
         audit.record(
             self.session,
             now=now,
@@ -119,32 +123,68 @@ class TapService:
         )
         return IssuedPass(self.view(row, policy), value)
 
-    def _delete(self, user: User, row: TemporaryAccessPass) -> None:
-        self.session.delete(row)
-        self.session.flush()
-        audit.record(
-            self.session,
-            now=self.env.clock.now(),
-            principal=self.principal,
-            activity="Admin deleted security info",
-            category="UserManagement",
-            operation_type="Delete",
-            logged_by_service=SERVICE,
-            result_reason="Admin deleted temporary access pass method for user",
-            targets=[user_ref(user)],
-        )
-
-    def get(self, user_ref_text: str) -> PassView | None:
-        access.require_app_permission(self.principal, *READ)
-        user = self._directory().find_user(user_ref_text)
-        row = store.of_user(self.session, user.id)
-        return None if row is None else self.view(row)
+    def delete(self, user_ref_text: str, method_id: str) -> None:
+        """Delete one pass by id; a user may delete their own."""
+        user = self._access().manager(user_ref_text, WRITE_SCOPES, allow_self=True)
+        store.lock_owner(self.session, user.id)
+        row = self._pass_of(user, method_id)
+        self._delete(user, row, by_owner=self._access().is_self(user), revoke_sessions=True)
 
     def revoke(self, user_ref_text: str) -> None:
-        access.require_app_permission(self.principal, *WRITE)
-        user = self._directory().find_user(user_ref_text)
-        self._check_may_manage(user)
+        """Delete whatever pass the user holds (the CLI's `tap revoke`)."""
+        user = self._access().manager(user_ref_text, WRITE_SCOPES, allow_self=True)
+        store.lock_owner(self.session, user.id)
         row = store.of_user(self.session, user.id)
         if row is None:
             raise NotFound(f"{user.user_principal_name} has no Temporary Access Pass.", kind="method")
-        self._delete(user, row)
+        self._delete(user, row, by_owner=self._access().is_self(user), revoke_sessions=True)
+
+    def _delete(
+        self, user: User, row: TemporaryAccessPass, *, by_owner: bool, revoke_sessions: bool = False
+    ) -> None:
+        now = self.env.clock.now()
+        # Graph: deleting a pass that is still usable revokes the user's sessions, since they may
+        # have been opened with it; the owner removing their own pass keeps their session.
+        if revoke_sessions and not by_owner and self.view(row).is_usable:
+            user.sessions_valid_from = now
+        store.remove(self.session, row.id)
+        who = "User" if by_owner else "Admin"
+        audit.record(
+            self.session,
+            now=now,
+            principal=self.principal,
+            activity=f"{who} deleted security info",
+            category="UserManagement",
+            operation_type="Delete",
+            logged_by_service=SERVICE,
+            result_reason=(
+                "User deleted temporary access pass method"
+                if by_owner
+                else "Admin deleted temporary access pass method for user"
+            ),
+            targets=[user_ref(user)],
+        )
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def list(self, user_ref_text: str) -> list[PassView]:
+        user = self._access().reader(user_ref_text, READ_SCOPES)
+        return pass_views(self.session, self.env, user)
+
+    def get_one(self, user_ref_text: str, method_id: str) -> PassView:
+        user = self._access().reader(user_ref_text, READ_SCOPES)
+        return self.view(self._pass_of(user, method_id))
+
+    def get(self, user_ref_text: str) -> PassView | None:
+        """The user's pass, if any (the CLI's `tap show`)."""
+        views = self.list(user_ref_text)
+        return views[0] if views else None
+
+    def _pass_of(self, user: User, method_id: str) -> TemporaryAccessPass:
+        row = store.of_user(self.session, user.id)
+        if row is None or row.id != method_id.strip().lower():
+            raise NotFound(
+                f"No temporaryAccessPassAuthenticationMethod with id '{method_id}' exists for this user.",
+                kind="method",
+            )
+        return row

@@ -5,11 +5,32 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from passbridge.store.models import TemporaryAccessPass
+from passbridge.store.models import TemporaryAccessPass, User
 
 
 def of_user(session: Session, user_id: str) -> TemporaryAccessPass | None:
     return session.scalars(select(TemporaryAccessPass).where(TemporaryAccessPass.user_id == user_id)).first()
+
+
+def lock_owner(session: Session, user_id: str) -> None:
+    """Serialise pass changes for one user across transactions and processes.
+
+    PostgreSQL holds the user row until commit, so a second issuer waits, then (read committed)
+    sees the first one's pass and replaces it instead of colliding on the unique user_id. SQLite
+    needs nothing here: a writing unit already holds the database's write lock (BEGIN IMMEDIATE).
+    """
+    session.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
+def add(session: Session, row: TemporaryAccessPass) -> None:
+    session.add(row)
+    session.flush()
+
+
+def remove(session: Session, pass_id: str) -> int:
+    # A Core delete reports 0 rows instead of raising when a racing transaction removed it first.
+    result = session.execute(delete(TemporaryAccessPass).where(TemporaryAccessPass.id == pass_id))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def remove_for_user(session: Session, user_id: str) -> int:

@@ -1,0 +1,104 @@
+"""Who may read or manage whose authentication methods (every method kind shares these rules).
+
+Graph distinguishes acting on oneself (delegated scopes without `.All`) from acting on another
+user (`.All` scopes, and for delegated callers a directory role). Application callers always act
+on other users; operators (the CLI on the host) may do anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from passbridge.domain.directory import ADMIN_ROLES, Role
+from passbridge.domain.errors import PermissionDenied
+from passbridge.services import access
+from passbridge.services.context import Env, Principal
+from passbridge.services.directory import DirectoryService
+from passbridge.store import directory as directory_store
+from passbridge.store.models import User
+
+# Delegated roles that may read another user's methods (Graph: Global Reader, Authentication
+# Administrator, Privileged Authentication Administrator; Global Administrator holds every right).
+READER_ROLES = frozenset(
+    {
+        Role.GLOBAL_READER,
+        Role.AUTHENTICATION_ADMINISTRATOR,
+        Role.PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
+        Role.GLOBAL_ADMINISTRATOR,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Scopes:
+    """The permissions an operation accepts: on other users, and (delegated only) on oneself."""
+
+    others: tuple[str, ...]
+    own: tuple[str, ...]
+
+
+@dataclass
+class MethodAccess:
+    session: Session
+    env: Env
+    principal: Principal
+
+    def is_self(self, user: User) -> bool:
+        return self.principal.kind == "user" and self.principal.id == user.id
+
+    def _first_gate(self, scopes: Scopes) -> None:
+        # Refuse a caller holding no fitting permission at all before revealing whether the user exists.
+        if self.principal.kind == "user":
+            access.require_app_permission(self.principal, *scopes.own, *scopes.others)
+        else:
+            access.require_app_permission(self.principal, *scopes.others)
+
+    def reader(self, user_ref_text: str, scopes: Scopes) -> User:
+        """The user named by `user_ref_text`, once the caller may read their methods."""
+        self._first_gate(scopes)
+        user = DirectoryService(self.session, self.env, self.principal).find_user(user_ref_text)
+        if self.is_self(user):
+            access.require_app_permission(self.principal, *scopes.own)
+            return user
+        access.require_app_permission(self.principal, *scopes.others)
+        if self.principal.kind == "user" and not (self.principal.roles & READER_ROLES):
+            raise PermissionDenied(
+                "Reading another user's authentication methods needs the Global Reader, Authentication "
+                "Administrator or Privileged Authentication Administrator role."
+            )
+        return user
+
+    def manager(self, user_ref_text: str, scopes: Scopes, *, allow_self: bool) -> User:
+        """The user named by `user_ref_text`, once the caller may change their methods."""
+        self._first_gate(scopes)
+        user = DirectoryService(self.session, self.env, self.principal).find_user(user_ref_text)
+        if self.is_self(user):
+            if not allow_self:
+                raise PermissionDenied("You cannot create a Temporary Access Pass for yourself.")
+            access.require_app_permission(self.principal, *scopes.own)
+            return user
+        access.require_app_permission(self.principal, *scopes.others)
+        self._check_tier(user)
+        return user
+
+    def _check_tier(self, user: User) -> None:
+        """Issuer tiers, as Entra has them, for delegated (user) callers acting on someone else."""
+        if self.principal.kind != "user":
+            return
+        roles = self.principal.roles
+        if Role.GLOBAL_ADMINISTRATOR in roles or Role.PRIVILEGED_AUTHENTICATION_ADMINISTRATOR in roles:
+            return
+        if Role.AUTHENTICATION_ADMINISTRATOR in roles:
+            target_roles = set(directory_store.role_ids_of(self.session, user.id))
+            if target_roles & {r.value for r in ADMIN_ROLES}:
+                raise PermissionDenied(
+                    "An Authentication Administrator cannot manage the authentication methods of users "
+                    "who hold an administrator role; a Privileged Authentication Administrator can."
+                )
+            return
+        raise PermissionDenied(
+            "Managing another user's authentication methods needs the Authentication Administrator "
+            "role or higher."
+        )
