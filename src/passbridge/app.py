@@ -4,36 +4,55 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from passbridge import __version__
 from passbridge.config import load_settings
 from passbridge.graph import errors as graph_errors
 from passbridge.graph import routes as graph_routes
+from passbridge.oidc import routes as oidc_routes
 from passbridge.services.context import Env
 
 log = logging.getLogger("passbridge")
+
+
+class RequestIds:
+    """Graph sends request-id on every response and echoes the caller's client-request-id.
+
+    A plain ASGI middleware: Starlette's BaseHTTPMiddleware cost more per request than the database
+    work of a whole token grant (bench/README.md)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = str(uuid.uuid4())
+        scope.setdefault("state", {})["request_id"] = request_id
+        echoed = next((v[:128] for k, v in scope["headers"] if k == b"client-request-id" and v), None)
+
+        async def send_with_ids(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", ()), (b"request-id", request_id.encode())]
+                if echoed:
+                    headers.append((b"client-request-id", echoed))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_ids)
 
 
 def create_app(env: Env) -> FastAPI:
     app = FastAPI(title="Passbridge", version=__version__, docs_url=None, redoc_url=None)
     app.state.env = env
 
-    @app.middleware("http")
-    async def request_ids(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        # Graph sends request-id on every response and echoes the caller's client-request-id.
-        request_id = str(uuid.uuid4())
-        request.state.request_id = request_id
-        response = await call_next(request)
-        response.headers["request-id"] = request_id
-        client_request_id = request.headers.get("client-request-id")
-        if client_request_id:
-            response.headers["client-request-id"] = client_request_id[:128]
-        return response
+    app.add_middleware(RequestIds)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -47,6 +66,8 @@ def create_app(env: Env) -> FastAPI:
         return JSONResponse({"status": "ready"})
 
     graph_errors.install(app)
+    # The token endpoint first: routing tries routes in order, and it is the busiest.
+    oidc_routes.install(app)
     graph_routes.install(app)
     return app
 

@@ -54,10 +54,13 @@ def sign(claims: dict[str, Any], key: ECKey, *, typ: str = "JWT") -> str:
     return jwt.encode(header, claims, key, algorithms=[ALGORITHM])
 
 
-def verify(token: str, public_jwks: list[dict[str, Any]], *, now: datetime) -> dict[str, Any]:
-    """Check the signature against the published keys and the time claims; return the claims."""
+def verify(token: str, public_jwks: list[dict[str, Any]] | KeySet, *, now: datetime) -> dict[str, Any]:
+    """Check the signature against the published keys and the time claims; return the claims.
+    Callers verifying often pass a KeySet they imported once: importing costs as much as verifying."""
     try:
-        key_set = KeySet.import_key_set({"keys": public_jwks})
+        key_set = (
+            public_jwks if isinstance(public_jwks, KeySet) else KeySet.import_key_set({"keys": public_jwks})
+        )
         decoded = jwt.decode(token, key_set, algorithms=[ALGORITHM])
     except (JoseError, ValueError) as exc:
         raise TokenInvalid(f"token signature or format is invalid ({type(exc).__name__})") from None

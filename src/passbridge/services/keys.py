@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from passbridge.domain.errors import InvalidInput
 from passbridge.security import keys as jose
-from passbridge.services.context import Env
+from passbridge.services import access, audit
+from passbridge.services.audit import TargetRef
+from passbridge.services.context import Env, Principal
+from passbridge.services.tokens import KEY_SNAPSHOT_TTL
 from passbridge.store import keys as store
 from passbridge.store.models import SigningKey
+
+# How long relying parties may cache the published key set (Cache-Control on the keys endpoint).
+JWKS_MAX_AGE_SECONDS = 300
+# A new key must be published before it signs for longer than any cache of the key set lives (ours
+# in every server process, and relying parties'), or a verifier could meet a kid it has never seen.
+MIN_PUBLISH_AHEAD = timedelta(seconds=JWKS_MAX_AGE_SECONDS + KEY_SNAPSHOT_TTL)
 
 
 def add_key(session: Session, env: Env, *, publish_ahead: timedelta = timedelta(0)) -> SigningKey:
@@ -28,14 +39,70 @@ def add_key(session: Session, env: Env, *, publish_ahead: timedelta = timedelta(
     return row
 
 
-def rotate(session: Session, env: Env, *, publish_ahead: timedelta, keep_old_for: timedelta) -> SigningKey:
+def rotate(
+    session: Session,
+    env: Env,
+    principal: Principal,
+    *,
+    publish_ahead: timedelta,
+    keep_old_for: timedelta,
+) -> SigningKey:
     """Publish a new key; once it activates it signs, and older keys leave the JWKS `keep_old_for` later."""
+    access.require_operator(principal, "rotate signing keys")
+    if publish_ahead < MIN_PUBLISH_AHEAD:
+        raise InvalidInput(
+            f"publish the new key at least {int(MIN_PUBLISH_AHEAD.total_seconds())} seconds ahead, "
+            "longer than caches of the key set live."
+        )
+    lifetime = timedelta(minutes=env.settings.access_token_minutes)
+    if keep_old_for < lifetime:
+        raise InvalidInput(
+            f"keep old keys at least {env.settings.access_token_minutes} minutes (the access token "
+            "lifetime), so tokens they signed verify until they expire."
+        )
     now = env.clock.now()
     row = add_key(session, env, publish_ahead=publish_ahead)
     for old in store.published(session, now=now):
         if old.kid != row.kid and old.retired_at is None:
             old.retired_at = now + publish_ahead + keep_old_for
+    audit.record(
+        session,
+        now=now,
+        principal=principal,
+        activity="Rotate token signing key",
+        category="KeyManagement",
+        operation_type="Add",
+        targets=[TargetRef("Other", row.kid, "Token signing key")],
+        details={"ActivatesAt": row.activates_at.isoformat(), "Algorithm": row.alg},
+    )
     return row
+
+
+@dataclass(frozen=True)
+class KeyState:
+    kid: str
+    alg: str
+    created_at: datetime
+    activates_at: datetime
+    retired_at: datetime | None
+    state: str  # "pending" (published, not signing yet), "active" (signs), "published" (verifies only)
+
+
+def overview(session: Session, env: Env, principal: Principal) -> list[KeyState]:
+    """Published keys, newest first, with what each does now."""
+    access.require_operator(principal, "list signing keys")
+    now = env.clock.now()
+    active = store.active(session, now=now)
+    result = []
+    for key in store.published(session, now=now):
+        if key.activates_at > now:
+            state = "pending"
+        elif active is not None and key.kid == active.kid:
+            state = "active"
+        else:
+            state = "published"
+        result.append(KeyState(key.kid, key.alg, key.created_at, key.activates_at, key.retired_at, state))
+    return result
 
 
 def public_jwks(session: Session, env: Env) -> list[dict[str, object]]:

@@ -1,8 +1,11 @@
-"""Access tokens: minting them for applications and turning a presented token back into a principal.
+"""Access tokens: authenticating clients, minting tokens, and turning a presented token back into a principal.
 
-Signing keys are unsealed once per process and cached by kid (a key never changes); the published
-key set is cached briefly and refreshed when a token names an unknown kid, so rotation (which
-publishes keys ahead of use) needs no restart.
+The grant path is the hottest in the service, so what never changes is cached per process and per store:
+the tenant id (one tenant per store, never renamed or removed) and the unsealed private keys (a kid
+names one key forever). The signing-key list is a snapshot refreshed every KEY_SNAPSHOT_TTL seconds, and
+sooner when a token names a kid the snapshot lacks; rotation publishes keys ahead of use (longer than the
+TTL), so every process sees a key before it signs. Applications are read on every grant, never cached,
+so a removed application or a replaced secret takes effect on the next request.
 """
 
 from __future__ import annotations
@@ -12,20 +15,26 @@ import json
 import threading
 import time
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
 
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, KeySet
 from sqlalchemy.orm import Session
 
 from passbridge.domain.directory import Role
 from passbridge.security import keys as jose
 from passbridge.services.context import Env, Principal
+from passbridge.store import clients as client_store
 from passbridge.store import directory as directory_store
-from passbridge.store import keys as key_store
-from passbridge.store.models import Application
 
-JWKS_TTL_SECONDS = 30.0
+KEY_SNAPSHOT_TTL = 30.0
+# A token naming an unknown kid refreshes the snapshot at most this often, so tokens with made-up
+# kids cannot turn every request into a key query.
+UNKNOWN_KID_REFRESH_INTERVAL = 1.0
+
+# Microsoft Graph's resource, by URI and by application id: unmodified Graph scripts ask for these.
+GRAPH_RESOURCES = ("https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000")
 
 
 class TokenRejected(Exception):
@@ -42,55 +51,173 @@ class IssuedToken:
     expires_in: int
 
 
-class _KeyCache:
+class AppIdentity(Protocol):
+    """What a client-credentials token says about its application (an Application row or a Client)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def app_id(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def permissions(self) -> list[str] | tuple[str, ...]: ...
+
+
+@dataclass(frozen=True)
+class Client:
+    """A registered application as the token endpoint sees it."""
+
+    id: str
+    app_id: str
+    display_name: str
+    permissions: tuple[str, ...]
+    redirect_uris: tuple[str, ...]
+    secret_hash: str = field(repr=False)
+
+
+def _is_guid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return len(value) == 36
+
+
+def find_client(session: Session, client_id: str) -> Client | None:
+    """The application whose appId (Graph's name for the client id) is `client_id`."""
+    if not _is_guid(client_id):
+        return None
+    row = client_store.client_row(session, client_id.lower())
+    if row is None:
+        return None
+    return Client(row[0], row[1], row[2], tuple(row[4] or ()), tuple(row[5] or ()), row[3])
+
+
+def client_secret_matches(env: Env, client: Client, secret: str) -> bool:
+    return env.keeper.keyed_hash_matches(secret, client.secret_hash)
+
+
+def client_credentials_scope_ok(env: Env, scope: str) -> bool:
+    """Client credentials take exactly one `<resource>/.default`: ours, or Microsoft Graph's, which we
+    serve under our base URL so that unmodified Graph scripts work."""
+    parts = scope.split()
+    if len(parts) != 1 or not parts[0].endswith("/.default"):
+        return False
+    resource = parts[0].removesuffix("/.default")
+    return resource == env.settings.base_url or resource in GRAPH_RESOURCES
+
+
+# --- keys and per-store facts, cached -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Key:
+    kid: str
+    public_jwk: dict[str, Any]
+    sealed: str
+    activates_at: datetime
+    retired_at: datetime | None
+
+    def published_at(self, now: datetime) -> bool:
+        return self.retired_at is None or self.retired_at > now
+
+
+class _StoreCache:
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._private: dict[str, ECKey] = {}
-        self._published: list[dict[str, Any]] = []
-        self._published_at = 0.0
+        self.lock = threading.Lock()
+        self.tenant_id: str | None = None
+        self.keys: tuple[_Key, ...] = ()
+        self.keys_at = float("-inf")
+        self.private: dict[str, ECKey] = {}
+        self.key_sets: dict[tuple[str, ...], KeySet] = {}
 
-    def private(self, env: Env, kid: str, sealed: str) -> ECKey:
-        key = self._private.get(kid)
-        if key is None:
-            key = jose.load_private(env.keeper, kid, sealed)
-            with self._lock:
-                self._private[kid] = key
-        return key
+    def refresh_keys(self, session: Session, now: datetime) -> None:
+        rows = client_store.key_rows(session, now=now)
+        keys = tuple(_Key(r[0], dict(r[1]), r[2], r[3], r[4]) for r in rows)
+        with self.lock:
+            self.keys, self.keys_at = keys, time.monotonic()
 
-    def published(self, session: Session, env: Env, *, want_kid: str | None) -> list[dict[str, Any]]:
-        fresh = time.monotonic() - self._published_at < JWKS_TTL_SECONDS
-        known = want_kid is None or any(k.get("kid") == want_kid for k in self._published)
-        if not (fresh and known):
-            rows = key_store.published(session, now=env.clock.now())
-            with self._lock:
-                self._published = [dict(r.public_jwk) for r in rows]
-                self._published_at = time.monotonic()
-        return self._published
+    def key_set(self, keys: list[_Key]) -> KeySet:
+        """The published keys imported once per distinct set of kids."""
+        kids = tuple(k.kid for k in keys)
+        imported = self.key_sets.get(kids)
+        if imported is None:
+            imported = KeySet.import_key_set({"keys": [k.public_jwk for k in keys]})
+            with self.lock:
+                self.key_sets[kids] = imported
+        return imported
+
+    def snapshot(self, session: Session, now: datetime) -> tuple[_Key, ...]:
+        if time.monotonic() - self.keys_at >= KEY_SNAPSHOT_TTL:
+            self.refresh_keys(session, now)
+        return self.keys
 
 
-_cache = _KeyCache()
+_caches: dict[str, _StoreCache] = {}
+_caches_lock = threading.Lock()
+
+
+def _cache(env: Env) -> _StoreCache:
+    cache = _caches.get(env.db.url)
+    if cache is None:
+        with _caches_lock:
+            cache = _caches.setdefault(env.db.url, _StoreCache())
+    return cache
 
 
 def reset_key_cache() -> None:
-    """For tests that rotate keys or move the clock."""
-    global _cache
-    _cache = _KeyCache()
+    """Forget cached keys and tenant ids as a new process would (tests that rotate keys or move the clock)."""
+    with _caches_lock:
+        _caches.clear()
+
+
+def tenant_id(session: Session, env: Env) -> str | None:
+    cache = _cache(env)
+    if cache.tenant_id is None:
+        cache.tenant_id = client_store.tenant_id(session)
+    return cache.tenant_id
+
+
+def _active(keys: tuple[_Key, ...], now: datetime) -> _Key | None:
+    # The newest key that has activated signs; keys arrive newest first.
+    return next((k for k in keys if k.activates_at <= now and k.published_at(now)), None)
 
 
 def _signing_key(session: Session, env: Env) -> ECKey:
-    row = key_store.active(session, now=env.clock.now())
-    if row is None:
+    cache = _cache(env)
+    now = env.clock.now()
+    key = _active(cache.snapshot(session, now), now)
+    if key is None:
+        cache.refresh_keys(session, now)
+        key = _active(cache.keys, now)
+    if key is None:
         raise RuntimeError("no active signing key; run 'passbridge init'")
-    return _cache.private(env, row.kid, row.private_jwk_sealed)
+    private = cache.private.get(key.kid)
+    if private is None:
+        private = jose.load_private(env.keeper, key.kid, key.sealed)
+        with cache.lock:
+            cache.private[key.kid] = private
+    return private
+
+
+def _published(session: Session, env: Env, *, want_kid: str | None) -> KeySet:
+    cache = _cache(env)
+    now = env.clock.now()
+    keys = cache.snapshot(session, now)
+    unknown = want_kid is not None and not any(k.kid == want_kid for k in keys)
+    if unknown and time.monotonic() - cache.keys_at >= UNKNOWN_KID_REFRESH_INTERVAL:
+        cache.refresh_keys(session, now)
+        keys = cache.keys
+    return cache.key_set([k for k in keys if k.published_at(now)])
 
 
 def sign_claims(session: Session, env: Env, claims: dict[str, Any]) -> str:
     return jose.sign(claims, _signing_key(session, env))
 
 
-def issue_app_token(session: Session, env: Env, app: Application) -> IssuedToken:
+def issue_app_token(session: Session, env: Env, app: AppIdentity) -> IssuedToken:
     """A client-credentials access token: Graph's `roles` carry the application permissions."""
-    tenant = directory_store.tenant(session)
     now = int(env.clock.now().timestamp())
     lifetime = env.settings.access_token_minutes * 60
     claims = {
@@ -98,7 +225,7 @@ def issue_app_token(session: Session, env: Env, app: Application) -> IssuedToken
         "aud": env.settings.base_url,
         "sub": app.id,
         "oid": app.id,
-        "tid": tenant.id if tenant else None,
+        "tid": tenant_id(session, env),
         "appid": app.app_id,
         "azp": app.app_id,
         "app_displayname": app.display_name,
@@ -127,7 +254,7 @@ def principal_from_token(
     session: Session, env: Env, token: str, *, ip_address: str | None = None
 ) -> Principal:
     """Verify a bearer token we issued and describe its caller, or raise TokenRejected."""
-    published = _cache.published(session, env, want_kid=_kid_of(token))
+    published = _published(session, env, want_kid=_kid_of(token))
     try:
         claims = jose.verify(token, published, now=env.clock.now())
     except jose.TokenInvalid as exc:
@@ -137,7 +264,7 @@ def principal_from_token(
     if claims.get("iss") != env.settings.base_url or claims.get("aud") != env.settings.base_url:
         raise TokenRejected("Access token validation failure. Invalid audience.")
     if claims.get("idtyp") == "app":
-        app = directory_store.application_by_app_id(session, str(claims.get("appid", "")))
+        app = find_client(session, str(claims.get("appid", "")))
         if app is None:
             raise TokenRejected("Access token validation failure: the application no longer exists.")
         return Principal(

@@ -1,0 +1,230 @@
+"""OpenID Connect discovery, the published keys and the token endpoint, at our own paths and Entra's.
+
+Our paths: `/.well-known/openid-configuration`, `/discovery/v2.0/keys` (also `/jwks`) and
+`/oauth2/v2.0/token`. Entra's: the same under `/{tenant}/`, where `tenant` is our tenant's id or
+`organizations` / `common` (one tenant per store, so both name it); discovery lives at
+`/{tenant}/v2.0/.well-known/openid-configuration` as Microsoft's client libraries expect.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import parse_qs
+
+from authlib.oauth2.rfc6749 import InsecureTransportError
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from passbridge.oidc.provider import (
+    CLIENT_AUTH_METHODS,
+    FormRequest,
+    Server,
+    Unit,
+    error_response,
+    new_correlation_id,
+    quoted,
+)
+from passbridge.security.keys import ALGORITHM
+from passbridge.services import keys as key_service
+from passbridge.services import tokens
+from passbridge.services.context import Env
+
+TENANT_ALIASES = ("organizations", "common")
+FORM = "application/x-www-form-urlencoded"
+MAX_FORM_BYTES = 16 * 1024
+DISCOVERY_MAX_AGE_SECONDS = 3600
+
+
+def _env(request: Request) -> Env:
+    env: Env = request.app.state.env
+    return env
+
+
+def _ids(request: Request) -> tuple[str, str]:
+    trace_id = getattr(request.state, "request_id", None) or str(uuid.uuid4())
+    return trace_id, new_correlation_id(request.headers.get("client-request-id"))
+
+
+def tenant_known(session: Session, env: Env, segment: str) -> bool:
+    if segment.lower() in TENANT_ALIASES:
+        return True
+    tenant_id = tokens.tenant_id(session, env)
+    return tenant_id is not None and segment.lower() == tenant_id.lower()
+
+
+def _unknown_tenant(env: Env, request: Request, segment: str, *, error: str) -> JSONResponse:
+    trace_id, correlation_id = _ids(request)
+    return error_response(
+        env,
+        400,
+        error=error,
+        description=f"Tenant '{quoted(segment)}' not found. "
+        "Check to make sure you have the correct tenant ID.",
+        aadsts=90002,
+        trace_id=trace_id,
+        correlation_id=correlation_id,
+    )
+
+
+def discovery_document(env: Env, server: Server, *, prefix: str) -> dict[str, Any]:
+    """OpenID Connect Discovery 1.0 section 3. `issuer` is always the base URL, the `iss` of every
+    token; the endpoints sit under `prefix`, so a client that found the document under a tenant path
+    (and takes the tenant from the token endpoint, as MSAL does) stays on it."""
+    return {
+        "issuer": env.settings.base_url,
+        # Not served yet: listed because OpenID Connect Discovery and MSAL require it.
+        "authorization_endpoint": f"{prefix}/oauth2/v2.0/authorize",
+        "token_endpoint": f"{prefix}/oauth2/v2.0/token",
+        "jwks_uri": f"{prefix}/discovery/v2.0/keys",
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [ALGORITHM],
+        "token_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
+        "grant_types_supported": server.grant_types,
+        "scopes_supported": [f"{env.settings.base_url}/.default"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "tid", "oid", "azp", "roles"],
+        # Discovery's defaults for these are true for request_uri; say plainly we support none of them.
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "claims_parameter_supported": False,
+    }
+
+
+def _parse_form(content_type: str, body: bytes) -> dict[str, list[str]] | None:
+    if content_type.split(";", 1)[0].strip().lower() != FORM or len(body) > MAX_FORM_BYTES:
+        return None
+    try:
+        return parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=64)
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def install(app: FastAPI) -> None:
+    server = Server()
+    router = APIRouter(include_in_schema=False)
+
+    async def in_unit(request: Request, work: Any) -> Any:
+        env = _env(request)
+
+        def run() -> Any:
+            with env.db.unit_of_work(readonly=True) as session:
+                return work(session, env)
+
+        return await run_in_threadpool(run)
+
+    # --- discovery and keys -------------------------------------------------------------------
+
+    @router.get("/.well-known/openid-configuration")
+    async def discovery(request: Request) -> JSONResponse:
+        env = _env(request)
+        document = discovery_document(env, server, prefix=env.settings.base_url)
+        return JSONResponse(
+            document, headers={"Cache-Control": f"public, max-age={DISCOVERY_MAX_AGE_SECONDS}"}
+        )
+
+    @router.get("/{tenant}/v2.0/.well-known/openid-configuration")
+    async def tenant_discovery(tenant: str, request: Request) -> JSONResponse:
+        def work(session: Session, env: Env) -> JSONResponse:
+            if not tenant_known(session, env, tenant):
+                return _unknown_tenant(env, request, tenant, error="invalid_tenant")
+            # Aliases resolve to the tenant id, so every endpoint a client finds names one tenant.
+            prefix = f"{env.settings.base_url}/{tokens.tenant_id(session, env)}"
+            document = discovery_document(env, server, prefix=prefix)
+            cache = f"public, max-age={DISCOVERY_MAX_AGE_SECONDS}"
+            return JSONResponse(document, headers={"Cache-Control": cache})
+
+        response: JSONResponse = await in_unit(request, work)
+        return response
+
+    def keys_response(session: Session, env: Env) -> JSONResponse:
+        cache = f"public, max-age={key_service.JWKS_MAX_AGE_SECONDS}"
+        return JSONResponse({"keys": key_service.public_jwks(session, env)}, headers={"Cache-Control": cache})
+
+    @router.get("/discovery/v2.0/keys")
+    @router.get("/jwks")
+    async def jwks(request: Request) -> JSONResponse:
+        response: JSONResponse = await in_unit(request, keys_response)
+        return response
+
+    @router.get("/{tenant}/discovery/v2.0/keys")
+    async def tenant_jwks(tenant: str, request: Request) -> JSONResponse:
+        def work(session: Session, env: Env) -> JSONResponse:
+            if not tenant_known(session, env, tenant):
+                return _unknown_tenant(env, request, tenant, error="invalid_tenant")
+            return keys_response(session, env)
+
+        response: JSONResponse = await in_unit(request, work)
+        return response
+
+    # --- token ----------------------------------------------------------------------------------
+
+    async def token(request: Request, tenant: str | None) -> Response:
+        env = _env(request)
+        trace_id, correlation_id = _ids(request)
+        form = _parse_form(request.headers.get("content-type", ""), await request.body())
+        uri = env.settings.base_url + request.url.path
+
+        def run() -> Response:
+            with env.db.unit_of_work(readonly=True) as session:
+                if tenant is not None and not tenant_known(session, env, tenant):
+                    return _unknown_tenant(env, request, tenant, error="invalid_request")
+                if form is None:
+                    return error_response(
+                        env,
+                        400,
+                        error="invalid_request",
+                        description="The request body must contain the following parameter: 'grant_type'. "
+                        f"Send it as {FORM}.",
+                        aadsts=900144,
+                        trace_id=trace_id,
+                        correlation_id=correlation_id,
+                    )
+                try:
+                    oauth_request = FormRequest(
+                        uri, request.headers, form, trace_id=trace_id, correlation_id=correlation_id
+                    )
+                except InsecureTransportError:
+                    return error_response(
+                        env,
+                        400,
+                        error="invalid_request",
+                        description="OAuth 2.0 requires https; PASSBRIDGE_BASE_URL is plain http.",
+                        aadsts=None,
+                        trace_id=trace_id,
+                        correlation_id=correlation_id,
+                    )
+                return server.token_response(Unit(session, env), oauth_request)
+
+        response: Response = await run_in_threadpool(run)
+        return response
+
+    @router.post("/oauth2/v2.0/token")
+    async def root_token(request: Request) -> Response:
+        return await token(request, None)
+
+    @router.post("/{tenant}/oauth2/v2.0/token")
+    async def tenant_token(tenant: str, request: Request) -> Response:
+        return await token(request, tenant)
+
+    @router.api_route("/oauth2/v2.0/token", methods=["GET", "PUT", "PATCH", "DELETE"])
+    @router.api_route("/{tenant}/oauth2/v2.0/token", methods=["GET", "PUT", "PATCH", "DELETE"])
+    async def token_wrong_method(request: Request) -> JSONResponse:
+        env = _env(request)
+        trace_id, correlation_id = _ids(request)
+        response = error_response(
+            env,
+            405,
+            error="invalid_request",
+            description=f"The endpoint only accepts POST requests. Received a {request.method} request.",
+            aadsts=900561,
+            trace_id=trace_id,
+            correlation_id=correlation_id,
+        )
+        response.headers["Allow"] = "POST"
+        return response
+
+    app.state.oauth_server = server
+    app.include_router(router)
