@@ -1,0 +1,172 @@
+"""Microsoft's Graph SDK for Python against a running Passbridge: only the base URL and token change."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kiota_abstractions.authentication import (
+    AccessTokenProvider,
+    AllowedHostsValidator,
+    BaseBearerTokenAuthenticationProvider,
+)
+from msgraph import GraphRequestAdapter, GraphServiceClient
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from msgraph.generated.models.password_profile import PasswordProfile
+from msgraph.generated.models.temporary_access_pass_authentication_method import (
+    TemporaryAccessPassAuthenticationMethod,
+)
+from msgraph.generated.models.temporary_access_pass_authentication_method_configuration import (
+    TemporaryAccessPassAuthenticationMethodConfiguration,
+)
+from msgraph.generated.models.user import User
+
+from passbridge.config import load_settings
+from passbridge.services.context import Env
+from passbridge.services.tokens import issue_app_token
+from passbridge.store import directory as directory_store
+from tests.conftest import TEST_PEPPER
+from tests.servers import PASSBRIDGE, free_port, wait_ready
+
+
+class StaticToken(AccessTokenProvider):
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    async def get_authorization_token(self, uri: str, additional_authentication_context: Any = None) -> str:
+        return self.token
+
+    def get_allowed_hosts_validator(self) -> AllowedHostsValidator:
+        return AllowedHostsValidator(["localhost"])
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    port = free_port()
+    base = f"http://localhost:{port}"
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PASSBRIDGE_")}
+    environ.update(PASSBRIDGE_DATA_DIR=str(tmp_path), PASSBRIDGE_PEPPER=TEST_PEPPER, PASSBRIDGE_BASE_URL=base)
+    subprocess.run(
+        [str(PASSBRIDGE), "init", "--admin", "admin@contoso.example"],
+        env=environ,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            str(PASSBRIDGE),
+            "app",
+            "add",
+            "HR script",
+            "--permission",
+            "User.ReadWrite.All",
+            "--permission",
+            "UserAuthenticationMethod.ReadWrite.All",
+            "--permission",
+            "Policy.ReadWrite.AuthenticationMethod",
+        ],
+        env=environ,
+        check=True,
+        capture_output=True,
+    )
+    proc = subprocess.Popen(
+        [str(PASSBRIDGE), "serve", "--port", str(port)],
+        env=environ,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_ready(f"{base}/readyz", proc)
+        yield base, environ
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+
+
+def token_for_hr_script(environ: dict[str, str]) -> str:
+    settings = load_settings(
+        data_dir=Path(environ["PASSBRIDGE_DATA_DIR"]),
+        pepper=TEST_PEPPER,
+        base_url=environ["PASSBRIDGE_BASE_URL"],
+    )
+    env = Env.from_settings(settings)
+    try:
+        with env.db.unit_of_work(readonly=True) as session:
+            app = directory_store.applications(session)[0]
+            return issue_app_token(session, env, app).access_token
+    finally:
+        env.db.dispose()
+
+
+def graph_client(base: str, token: str) -> GraphServiceClient:
+    adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(StaticToken(token)))
+    adapter.base_url = f"{base}/v1.0"
+    return GraphServiceClient(request_adapter=adapter)
+
+
+def test_microsoft_graph_sdk_issues_lists_and_deletes_a_pass(server: tuple[str, dict[str, str]]) -> None:
+    base, environ = server
+    client = graph_client(base, token_for_hr_script(environ))
+
+    async def scenario() -> None:
+        created = await client.users.post(
+            User(
+                account_enabled=True,
+                display_name="Ada Lovelace",
+                mail_nickname="ada",
+                user_principal_name="ada@contoso.example",
+                password_profile=PasswordProfile(
+                    password="Ignored-by-Passbridge-1", force_change_password_next_sign_in=False
+                ),
+            )
+        )
+        assert created is not None and created.id
+        user = client.users.by_user_id(created.id)
+
+        issued = await user.authentication.temporary_access_pass_methods.post(
+            TemporaryAccessPassAuthenticationMethod()
+        )
+        assert issued is not None and issued.temporary_access_pass is not None
+        assert len(issued.temporary_access_pass) == 8
+        assert issued.is_usable is True and issued.method_usability_reason == "EnabledByPolicy"
+        assert issued.lifetime_in_minutes == 60
+
+        methods = await user.authentication.methods.get()
+        assert methods is not None and methods.value is not None
+        assert [type(m) for m in methods.value] == [TemporaryAccessPassAuthenticationMethod]
+        listed = methods.value[0]
+        assert isinstance(listed, TemporaryAccessPassAuthenticationMethod)
+        assert listed.id == issued.id and listed.temporary_access_pass is None
+
+        configs = client.policies.authentication_methods_policy.authentication_method_configurations
+        tap_config = configs.by_authentication_method_configuration_id("TemporaryAccessPass")
+        policy = await tap_config.get()
+        assert isinstance(policy, TemporaryAccessPassAuthenticationMethodConfiguration)
+        assert (
+            policy.default_length,
+            policy.minimum_lifetime_in_minutes,
+            policy.maximum_lifetime_in_minutes,
+        ) == (8, 60, 480)
+        await tap_config.patch(TemporaryAccessPassAuthenticationMethodConfiguration(default_length=12))
+        policy = await tap_config.get()
+        assert isinstance(policy, TemporaryAccessPassAuthenticationMethodConfiguration)
+        assert policy.default_length == 12
+
+        assert issued.id is not None
+        passes = user.authentication.temporary_access_pass_methods
+        await passes.by_temporary_access_pass_authentication_method_id(issued.id).delete()
+        remaining = await user.authentication.temporary_access_pass_methods.get()
+        assert remaining is not None and remaining.value == []
+
+        with pytest.raises(ODataError) as raised:
+            await client.users.by_user_id("ghost@contoso.example").get()
+        assert raised.value.response_status_code == 404
+        assert raised.value.error is not None and raised.value.error.code == "Request_ResourceNotFound"
+
+    asyncio.run(scenario())
