@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import uuid
 
@@ -74,4 +75,8 @@ def create_app(env: Env) -> FastAPI:
 
 def create_app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory`: each worker process builds its own app from the environment."""
-    return create_app(Env.from_settings(load_settings()))
+    app = create_app(Env.from_settings(load_settings()))
+    # Everything built so far (modules, routes, the app) lives as long as the process: moving it out
+    # of the collector's generations keeps the full collections that requests trigger from walking it.
+    gc.freeze()
+    return app

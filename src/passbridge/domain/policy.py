@@ -77,6 +77,10 @@ class TapPolicy:
         _check_targets(self.include_targets, "includeTargets", known, allow_all=True)
         _check_targets(self.exclude_targets, "excludeTargets", known, allow_all=False)
 
+    def needs_group_ids(self, user_id: str) -> bool:
+        """Whether `targets` can depend on the user's groups: lets callers skip looking them up."""
+        return any(t.id not in (ALL_USERS, user_id) for t in (*self.include_targets, *self.exclude_targets))
+
     def targets(self, user_id: str, group_ids: Iterable[str]) -> bool:
         """Whether the policy applies to this user. Exclusion wins over inclusion (our choice)."""
         member_of = set(group_ids) | {user_id}

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 
 from passbridge.services.context import Env, Principal
-from passbridge.services.tokens import TokenRejected, principal_from_token
+from passbridge.services.tokens import TokenRejected, principal_from_token, principal_without_store
+from passbridge.store.db import run_point_read
 
 
 def _bearer(request: Request) -> str:
@@ -22,9 +22,15 @@ async def caller(request: Request) -> Principal:
     token = _bearer(request)
     env: Env = request.app.state.env
     ip = request.client.host if request.client else None
+    # A token this process verified recently needs neither the database nor a threadpool hop: the
+    # check is a few dictionary lookups, cheap enough for the event loop (services/tokens.py says
+    # what is relied on and for how long).
+    known = principal_without_store(env, token, ip_address=ip)
+    if known is not None:
+        return known
 
     def verify() -> Principal:
         with env.db.unit_of_work(readonly=True) as session:
             return principal_from_token(session, env, token, ip_address=ip)
 
-    return await run_in_threadpool(verify)
+    return await run_point_read(env.db, verify)

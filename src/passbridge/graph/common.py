@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from passbridge.services.context import Env
+from passbridge.store.db import run_point_read
 
 T = TypeVar("T")
 
@@ -23,13 +24,18 @@ def is_beta(request: Request) -> bool:
     return request.url.path.startswith("/beta/")
 
 
-async def in_unit(request: Request, work: Callable[[Session, Env], T], *, readonly: bool = False) -> T:
+async def in_unit(
+    request: Request, work: Callable[[Session, Env], T], *, readonly: bool = False, point_read: bool = False
+) -> T:
     """Run `work` in one transaction in the threadpool; render its result before returning it,
-    since ORM rows must not be touched after the session closes."""
+    since ORM rows must not be touched after the session closes. `point_read` marks a read-only unit
+    of a few indexed lookups, which store/db.py's `run_point_read` may run without the hop."""
     env = env_of(request)
 
     def run() -> T:
-        with env.db.unit_of_work(readonly=readonly) as session:
+        with env.db.unit_of_work(readonly=readonly or point_read) as session:
             return work(session, env)
 
+    if point_read:
+        return await run_point_read(env.db, run)
     return await run_in_threadpool(run)

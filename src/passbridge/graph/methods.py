@@ -109,7 +109,7 @@ async def _list_passes(request: Request, who: Principal, user_id: str) -> JSONRe
     def work(session: Session, env: Env) -> list[dict[str, Any]]:
         return [tap_json(v, beta=beta) for v in TapService(session, env, who).list(user_id)]
 
-    items = await in_unit(request, work, readonly=True)
+    items = await in_unit(request, work, point_read=True)
     context = _entity(request, user_id, "temporaryAccessPassMethods", single=False)
     return JSONResponse({"@odata.context": context, "value": items})
 
@@ -120,7 +120,7 @@ async def _get_pass(request: Request, who: Principal, user_id: str, method_id: s
     def work(session: Session, env: Env) -> dict[str, Any]:
         return tap_json(TapService(session, env, who).get_one(user_id, method_id), beta=beta)
 
-    data = await in_unit(request, work, readonly=True)
+    data = await in_unit(request, work, point_read=True)
     context = _entity(request, user_id, "temporaryAccessPassMethods", single=True)
     return JSONResponse({"@odata.context": context, **data})
 
@@ -172,7 +172,7 @@ async def _list_methods(request: Request, who: Principal, user_id: str) -> JSONR
     def work(session: Session, env: Env) -> list[dict[str, Any]]:
         return [_method_json(m, beta) for m in MethodsService(session, env, who).list(user_id)]
 
-    items = await in_unit(request, work, readonly=True)
+    items = await in_unit(request, work, point_read=True)
     return JSONResponse(
         {"@odata.context": _entity(request, user_id, "methods", single=False), "value": items}
     )
@@ -184,7 +184,7 @@ async def _get_method(request: Request, who: Principal, user_id: str, method_id:
     def work(session: Session, env: Env) -> dict[str, Any]:
         return _method_json(MethodsService(session, env, who).get(user_id, method_id), beta)
 
-    data = await in_unit(request, work, readonly=True)
+    data = await in_unit(request, work, point_read=True)
     return JSONResponse({"@odata.context": _entity(request, user_id, "methods", single=True), **data})
 
 

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from passbridge.flat_routes import add_routes
 from passbridge.oidc.provider import (
     CLIENT_AUTH_METHODS,
     FormRequest,
@@ -31,6 +32,7 @@ from passbridge.security.keys import ALGORITHM
 from passbridge.services import keys as key_service
 from passbridge.services import tokens
 from passbridge.services.context import Env
+from passbridge.store.db import run_point_read
 
 TENANT_ALIASES = ("organizations", "common")
 FORM = "application/x-www-form-urlencoded"
@@ -198,7 +200,8 @@ def install(app: FastAPI) -> None:
                     )
                 return server.token_response(Unit(session, env), oauth_request)
 
-        response: Response = await run_in_threadpool(run)
+        # A grant reads the application and, at most every KEY_SNAPSHOT_TTL, the keys: a point read.
+        response: Response = await run_point_read(env.db, run)
         return response
 
     @router.post("/oauth2/v2.0/token")
@@ -227,4 +230,4 @@ def install(app: FastAPI) -> None:
         return response
 
     app.state.oauth_server = server
-    app.include_router(router)
+    add_routes(app, router)  # flattened: see flat_routes.py

@@ -57,6 +57,13 @@ def sign(claims: dict[str, Any], key: ECKey, *, typ: str = "JWT") -> str:
 def verify(token: str, public_jwks: list[dict[str, Any]] | KeySet, *, now: datetime) -> dict[str, Any]:
     """Check the signature against the published keys and the time claims; return the claims.
     Callers verifying often pass a KeySet they imported once: importing costs as much as verifying."""
+    claims = verify_signature(token, public_jwks)
+    check_times(claims, now=now)
+    return claims
+
+
+def verify_signature(token: str, public_jwks: list[dict[str, Any]] | KeySet) -> dict[str, Any]:
+    """The claims of a token whose signature one of the published keys checks; times are not checked."""
     try:
         key_set = (
             public_jwks if isinstance(public_jwks, KeySet) else KeySet.import_key_set({"keys": public_jwks})
@@ -64,10 +71,13 @@ def verify(token: str, public_jwks: list[dict[str, Any]] | KeySet, *, now: datet
         decoded = jwt.decode(token, key_set, algorithms=[ALGORITHM])
     except (JoseError, ValueError) as exc:
         raise TokenInvalid(f"token signature or format is invalid ({type(exc).__name__})") from None
-    claims = dict(decoded.claims)
+    return dict(decoded.claims)
+
+
+def check_times(claims: dict[str, Any], *, now: datetime) -> None:
+    """Separate from the signature so that a caller may reuse a signature check but never the times."""
     stamp = int(now.timestamp())
     if not isinstance(claims.get("exp"), int) or claims["exp"] <= stamp:
         raise TokenInvalid("token has expired")
     if isinstance(claims.get("nbf"), int) and claims["nbf"] > stamp + 300:
         raise TokenInvalid("token is not valid yet")
-    return claims

@@ -62,7 +62,8 @@ def view_of(
     """Usability is decided afresh from the current policy and targets at every read."""
     if policy is None:
         policy, _ = policy_store.load(session)
-    targeted = policy.targets(row.user_id, directory_store.group_ids_of(session, row.user_id))
+    groups = directory_store.group_ids_of(session, row.user_id) if policy.needs_group_ids(row.user_id) else ()
+    targeted = policy.targets(row.user_id, groups)
     state = rules.PassState(row.start_at, row.lifetime_minutes, row.is_usable_once, row.used_at)
     return PassView(row, rules.usability(state, policy, targeted=targeted, now=env.clock.now()))
 

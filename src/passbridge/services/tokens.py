@@ -6,6 +6,14 @@ names one key forever). The signing-key list is a snapshot refreshed every KEY_S
 sooner when a token names a kid the snapshot lacks; rotation publishes keys ahead of use (longer than the
 TTL), so every process sees a key before it signs. Applications are read on every grant, never cached,
 so a removed application or a replaced secret takes effect on the next request.
+
+Presented tokens: a token whose signature checked out is remembered (bounded), so a client reusing its
+token for the hour it lasts pays for ES256 once; the times, issuer, audience and that its kid is still
+published are checked again on every use. Graph calls with an application token may also rely on the
+application having existed within the last APP_CHECK_TTL seconds (`principal_without_store`): that lets
+the Graph edge answer without a database round trip and a threadpool hop, and the price is that an
+application removed by another process can keep reading for at most that long with tokens it already
+holds. Grants never use it.
 """
 
 from __future__ import annotations
@@ -32,6 +40,12 @@ KEY_SNAPSHOT_TTL = 30.0
 # A token naming an unknown kid refreshes the snapshot at most this often, so tokens with made-up
 # kids cannot turn every request into a key query.
 UNKNOWN_KID_REFRESH_INTERVAL = 1.0
+
+# How long a Graph call may rely on having seen an application token's application in the store
+# (see the module docstring); a few seconds, so a removal elsewhere takes effect almost at once.
+APP_CHECK_TTL = 2.0
+# Remembered signature checks; the cache is cleared when full (tokens last an hour, clients reuse them).
+VERIFIED_TOKENS_MAX = 4096
 
 # Microsoft Graph's resource, by URI and by application id: unmodified Graph scripts ask for these.
 GRAPH_RESOURCES = ("https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000")
@@ -123,6 +137,13 @@ class _Key:
         return self.retired_at is None or self.retired_at > now
 
 
+@dataclass(frozen=True)
+class _SeenApp:
+    id: str
+    app_id: str
+    display_name: str
+
+
 class _StoreCache:
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -131,6 +152,10 @@ class _StoreCache:
         self.keys_at = float("-inf")
         self.private: dict[str, ECKey] = {}
         self.key_sets: dict[tuple[str, ...], KeySet] = {}
+        # token -> (kid, claims) of tokens whose signature a published key checked.
+        self.verified: dict[str, tuple[str, dict[str, Any]]] = {}
+        # appId -> (monotonic time seen, the application as a token's principal names it).
+        self.apps: dict[str, tuple[float, _SeenApp]] = {}
 
     def refresh_keys(self, session: Session, now: datetime) -> None:
         rows = client_store.key_rows(session, now=now)
@@ -250,31 +275,82 @@ def _kid_of(token: str) -> str | None:
     return kid if isinstance(kid, str) else None
 
 
-def principal_from_token(
-    session: Session, env: Env, token: str, *, ip_address: str | None = None
-) -> Principal:
-    """Verify a bearer token we issued and describe its caller, or raise TokenRejected."""
-    published = _published(session, env, want_kid=_kid_of(token))
+def _claims_checked(claims: dict[str, Any], env: Env, now: datetime) -> dict[str, Any]:
+    """The per-use checks of a token whose signature is known good."""
     try:
-        claims = jose.verify(token, published, now=env.clock.now())
+        jose.check_times(claims, now=now)
     except jose.TokenInvalid as exc:
         if "expired" in str(exc):
             raise TokenRejected("Lifetime validation failed, the token is expired.") from None
         raise TokenRejected("Access token validation failure.") from None
     if claims.get("iss") != env.settings.base_url or claims.get("aud") != env.settings.base_url:
         raise TokenRejected("Access token validation failure. Invalid audience.")
+    return claims
+
+
+def _published_now(cache: _StoreCache, kid: str, now: datetime) -> bool:
+    return any(k.kid == kid and k.published_at(now) for k in cache.keys)
+
+
+def _verified_claims(session: Session, env: Env, token: str) -> dict[str, Any]:
+    cache = _cache(env)
+    now = env.clock.now()
+    kid = _kid_of(token)
+    published = _published(session, env, want_kid=kid)
+    seen = cache.verified.get(token)
+    if seen is not None and _published_now(cache, seen[0], now):
+        return _claims_checked(seen[1], env, now)
+    try:
+        claims = jose.verify_signature(token, published)
+    except jose.TokenInvalid:
+        raise TokenRejected("Access token validation failure.") from None
+    if kid is not None:
+        if len(cache.verified) >= VERIFIED_TOKENS_MAX:
+            cache.verified.clear()
+        cache.verified[token] = (kid, claims)
+    return _claims_checked(claims, env, now)
+
+
+def _app_principal(app: _SeenApp, claims: dict[str, Any], ip_address: str | None) -> Principal:
+    return Principal(
+        kind="application",
+        id=app.id,
+        display_name=app.display_name,
+        app_id=app.app_id,
+        app_permissions=frozenset(str(r) for r in claims.get("roles", [])),
+        ip_address=ip_address,
+    )
+
+
+def principal_without_store(env: Env, token: str, *, ip_address: str | None = None) -> Principal | None:
+    """The caller behind an application token this process verified recently, or None when answering
+    needs the store (then call `principal_from_token`). See the module docstring for what is relied on."""
+    cache = _cache(env)
+    seen = cache.verified.get(token)
+    if seen is None or time.monotonic() - cache.keys_at >= KEY_SNAPSHOT_TTL:
+        return None
+    kid, claims = seen
+    now = env.clock.now()
+    if claims.get("idtyp") != "app" or not _published_now(cache, kid, now):
+        return None
+    app = cache.apps.get(str(claims.get("appid", "")))
+    if app is None or time.monotonic() - app[0] >= APP_CHECK_TTL:
+        return None
+    return _app_principal(app[1], _claims_checked(claims, env, now), ip_address)
+
+
+def principal_from_token(
+    session: Session, env: Env, token: str, *, ip_address: str | None = None
+) -> Principal:
+    """Verify a bearer token we issued and describe its caller, or raise TokenRejected."""
+    claims = _verified_claims(session, env, token)
     if claims.get("idtyp") == "app":
-        app = find_client(session, str(claims.get("appid", "")))
-        if app is None:
+        client = find_client(session, str(claims.get("appid", "")))
+        if client is None:
             raise TokenRejected("Access token validation failure: the application no longer exists.")
-        return Principal(
-            kind="application",
-            id=app.id,
-            display_name=app.display_name,
-            app_id=app.app_id,
-            app_permissions=frozenset(str(r) for r in claims.get("roles", [])),
-            ip_address=ip_address,
-        )
+        app = _SeenApp(client.id, client.app_id, client.display_name)
+        _cache(env).apps[app.app_id] = (time.monotonic(), app)
+        return _app_principal(app, claims, ip_address)
     user = directory_store.user_by_id(session, str(claims.get("oid", "")))
     if user is None or not user.account_enabled:
         raise TokenRejected("Access token validation failure: the user is unknown or disabled.")

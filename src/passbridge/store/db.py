@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -15,8 +15,11 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
+T = TypeVar("T")
 MIGRATIONS = Path(__file__).with_name("migrations")
+SQLITE_POOL_SIZE = 40
 
 
 class DatabaseUnavailable(Exception):
@@ -25,7 +28,16 @@ class DatabaseUnavailable(Exception):
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # One pooled connection per threadpool worker (anyio's default limit is 40): QueuePool's
+        # default (5 + 10 overflow) made concurrent requests queue for a connection and opened and
+        # closed overflow connections per request, paying the connect PRAGMAs and SQLite's schema
+        # parse each time. Connections open lazily, so an idle server holds few.
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=SQLITE_POOL_SIZE,
+            max_overflow=SQLITE_POOL_SIZE,
+        )
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -64,6 +76,13 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    @property
+    def point_reads_inline(self) -> bool:
+        """Whether a read-only unit of a few primary-key lookups is cheaper run where it is called than
+        handed to a worker thread. True on SQLite: in WAL mode a reader takes no lock a writer holds,
+        so such a unit does not wait, and it costs less than the hop (see `run_point_read`)."""
+        return self.dialect == "sqlite"
 
     @contextmanager
     def unit_of_work(self, *, readonly: bool = False) -> Iterator[Session]:
@@ -124,3 +143,15 @@ def describe_db_error(exc: BaseException) -> str:
     original = getattr(exc, "orig", None) or exc
     first_line = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
     return f"database unavailable: {first_line}"
+
+
+async def run_point_read(db: Database, read: Callable[[], T]) -> T:
+    """Run `read`, a read-only unit of a few indexed lookups, from async code.
+
+    On SQLite it runs on the event loop: measured on one core, the threadpool hop and the GIL handoffs
+    around each SQLite call cost more than the unit itself (bench/README.md). Elsewhere (PostgreSQL is
+    a network round trip) it goes to the threadpool. Writes and unbounded reads always use the
+    threadpool: a writer may wait for SQLite's write lock, and a scan would stall every request."""
+    if db.point_reads_inline:
+        return read()
+    return await run_in_threadpool(read)

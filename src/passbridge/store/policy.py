@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,10 +39,35 @@ def _rows(targets: tuple[Target, ...]) -> list[dict[str, object]]:
     ]
 
 
+# Every method read loads the policy: a Core select of its columns skips the ORM's per-query work.
+_TAP_POLICY = select(
+    TapPolicyRow.state,
+    TapPolicyRow.default_lifetime,
+    TapPolicyRow.default_length,
+    TapPolicyRow.minimum_lifetime,
+    TapPolicyRow.maximum_lifetime,
+    TapPolicyRow.is_usable_once,
+    TapPolicyRow.include_targets,
+    TapPolicyRow.exclude_targets,
+    TapPolicyRow.last_modified,
+).where(TapPolicyRow.id == TAP_POLICY_ID)
+
+
+def _tracked(session: Session) -> bool:
+    """Whether this session holds the policy row, maybe changed and not flushed: then only the ORM
+    sees what the unit of work has done so far."""
+    key = session.identity_key(TapPolicyRow, TAP_POLICY_ID)
+    return key in session.identity_map or any(isinstance(o, TapPolicyRow) for o in session.new)
+
+
 def load(session: Session, *, for_update: bool = False) -> tuple[TapPolicy, datetime | None]:
     """The TAP policy. `for_update` locks the row so read-validate-write cannot interleave with
     another writer (PostgreSQL; SQLite writers are serialised by BEGIN IMMEDIATE)."""
-    row = session.get(TapPolicyRow, TAP_POLICY_ID, with_for_update=for_update or None)
+    row: Any
+    if for_update or _tracked(session):
+        row = session.get(TapPolicyRow, TAP_POLICY_ID, with_for_update=for_update or None)
+    else:
+        row = session.connection().execute(_TAP_POLICY).first()
     if row is None:
         return TapPolicy(), None
     policy = TapPolicy(

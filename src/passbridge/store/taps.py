@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from passbridge.store.models import TemporaryAccessPass, User
 
+# Built once, so SQLAlchemy computes its cache key once: every method read runs it.
+_OF_USER = select(TemporaryAccessPass).where(TemporaryAccessPass.user_id == bindparam("user_id"))
+
 
 def of_user(session: Session, user_id: str) -> TemporaryAccessPass | None:
-    return session.scalars(select(TemporaryAccessPass).where(TemporaryAccessPass.user_id == user_id)).first()
+    return session.scalars(_OF_USER, {"user_id": user_id}).first()
 
 
 def lock_owner(session: Session, user_id: str) -> None:
