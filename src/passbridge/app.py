@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from passbridge import __version__
 from passbridge.config import load_settings
 from passbridge.graph import errors as graph_errors
+from passbridge.graph import openapi as graph_openapi
 from passbridge.graph import routes as graph_routes
 from passbridge.oidc import routes as oidc_routes
 from passbridge.services.context import Env
@@ -70,6 +71,7 @@ def create_app(env: Env) -> FastAPI:
     # The token endpoint first: routing tries routes in order, and it is the busiest.
     oidc_routes.install(app)
     graph_routes.install(app)
+    graph_openapi.install(app)
     return app
 
 

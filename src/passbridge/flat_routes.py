@@ -38,4 +38,8 @@ def add_routes(
             tags=[*(tags or ()), *route.tags] or None,
             dependencies=[*dependencies, *route.dependencies],  # route's already hold its router's
             response_class=route.response_class,
+            openapi_extra=route.openapi_extra,
+            summary=route.summary,
+            description=route.description,
+            responses=route.responses,
         )

@@ -15,6 +15,7 @@ from passbridge.graph.auth import caller
 from passbridge.graph.body import parse, read_json
 from passbridge.graph.common import in_unit
 from passbridge.graph.errors import GraphError
+from passbridge.graph.openapi import body
 from passbridge.graph.shapes import group_json, user_json
 from passbridge.graph.users import FILTERS as USER_FILTERS
 from passbridge.graph.users import PROPERTIES as USER_PROPERTIES
@@ -95,7 +96,7 @@ async def count_groups(request: Request, principal: Caller) -> PlainTextResponse
     return PlainTextResponse(str(await in_unit(request, work, readonly=True)))
 
 
-@router.post("/groups", status_code=201)
+@router.post("/groups", status_code=201, openapi_extra=body(NewGroup))
 async def create_group(request: Request, principal: Caller) -> dict[str, Any]:
     body = await parse(request, NewGroup, accepted_types=GROUP_TYPES)
     _security_group_only(body)

@@ -23,6 +23,7 @@ from passbridge.graph.body import parse
 from passbridge.graph.common import in_unit, is_beta
 from passbridge.graph.errors import GraphError
 from passbridge.graph.odata import context_url
+from passbridge.graph.openapi import body
 from passbridge.graph.shapes import tap_json
 from passbridge.services.context import Env, Principal
 from passbridge.services.methods import MethodsService, MethodView
@@ -85,7 +86,9 @@ def _method_json(method: MethodView, beta: bool) -> dict[str, Any]:
 # --- Temporary Access Pass methods -------------------------------------------------------------
 
 
-@router.post(f"{USERS}/temporaryAccessPassMethods", status_code=201)
+@router.post(
+    f"{USERS}/temporaryAccessPassMethods", status_code=201, openapi_extra=body(PassBody, required=False)
+)
 async def create_pass(request: Request, user_id: str, who: Caller) -> JSONResponse:
     body = await parse(request, PassBody, accepted_types=TAP_TYPES)
     wanted = PassRequest(body.startDateTime, body.lifetimeInMinutes, body.isUsableOnce)

@@ -14,6 +14,7 @@ from passbridge.graph.body import parse
 from passbridge.graph.common import in_unit
 from passbridge.graph.errors import GraphError
 from passbridge.graph.odata import context_url
+from passbridge.graph.openapi import body
 from passbridge.services.context import Principal
 from passbridge.services.policy import TAP, PolicyService, TapChanges, configuration_id, require_may_change
 
@@ -155,7 +156,7 @@ async def get_configuration(request: Request, config_id: str, who: Caller) -> di
     }
 
 
-@router.patch(CONFIGS_PATH + "/{config_id}", status_code=204)
+@router.patch(CONFIGS_PATH + "/{config_id}", status_code=204, openapi_extra=body(TapConfigurationPatch))
 async def patch_configuration(request: Request, config_id: str, who: Caller) -> Response:
     # Who may, and which configuration, are settled before the body is read.
     require_may_change(who)

@@ -14,6 +14,7 @@ from passbridge.graph.auth import caller
 from passbridge.graph.body import parse
 from passbridge.graph.common import in_unit
 from passbridge.graph.errors import GraphError
+from passbridge.graph.openapi import body
 from passbridge.graph.shapes import user_json
 from passbridge.services.context import Env, Principal
 from passbridge.services.directory import DirectoryService
@@ -125,7 +126,7 @@ async def count_users(request: Request, principal: Caller) -> PlainTextResponse:
     return PlainTextResponse(str(await in_unit(request, work, readonly=True)))
 
 
-@router.post("/users", status_code=201)
+@router.post("/users", status_code=201, openapi_extra=body(NewUser))
 async def create_user(request: Request, principal: Caller) -> dict[str, Any]:
     body = await parse(request, NewUser, accepted_types=USER_TYPES)
 
@@ -166,7 +167,7 @@ async def get_user(ref: str, request: Request, principal: Caller) -> dict[str, A
     return await _read_one(request, principal, ref)
 
 
-@router.patch("/users/{ref}", status_code=204)
+@router.patch("/users/{ref}", status_code=204, openapi_extra=body(UserPatch))
 async def update_user(ref: str, request: Request, principal: Caller) -> Response:
     body = await parse(request, UserPatch, accepted_types=USER_TYPES)
     if "passwordProfile" in body.model_fields_set:
