@@ -21,9 +21,11 @@ from passbridge.config import Settings, load_settings
 from passbridge.services.context import Env, operator
 from passbridge.services.tenant import Initialised, initialise
 from passbridge.store.db import Database
+from tests.servers import TEST_PEPPER
+
+__all__ = ["TEST_PEPPER"]
 
 PG_URL = os.environ.get("PASSBRIDGE_TEST_PG_URL")
-TEST_PEPPER = "test-pepper-" + "x" * 40
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from passbridge.config import load_settings
+from passbridge.services.context import Env
+from passbridge.services.tokens import issue_app_token
+from passbridge.store import directory as directory_store
+
 PASSBRIDGE = Path(sys.executable).with_name("passbridge")
+TEST_PEPPER = "test-pepper-" + "x" * 40
 
 
 def free_port() -> int:
@@ -29,3 +39,55 @@ def wait_ready(url: str, proc: subprocess.Popen[str], timeout: float = 30) -> ht
         except httpx.TransportError:
             time.sleep(0.2)
     raise AssertionError(f"{url} never answered")
+
+
+@dataclass
+class ServedStore:
+    """A real `passbridge serve` on a fresh SQLite store with one registered application."""
+
+    base: str
+    environ: dict[str, str]
+    proc: subprocess.Popen[str]
+    log_file: Path
+
+    def app_token(self) -> str:
+        """An access token for the registered application, minted from the same store and pepper."""
+        settings = load_settings(
+            data_dir=Path(self.environ["PASSBRIDGE_DATA_DIR"]), pepper=TEST_PEPPER, base_url=self.base
+        )
+        env = Env.from_settings(settings)
+        try:
+            with env.db.unit_of_work(readonly=True) as session:
+                return issue_app_token(session, env, directory_store.applications(session)[0]).access_token
+        finally:
+            env.db.dispose()
+
+
+@contextmanager
+def served_store(tmp_path: Path, *permissions: str) -> Iterator[ServedStore]:
+    port = free_port()
+    base = f"http://localhost:{port}"
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PASSBRIDGE_")}
+    environ.update(PASSBRIDGE_DATA_DIR=str(tmp_path), PASSBRIDGE_PEPPER=TEST_PEPPER, PASSBRIDGE_BASE_URL=base)
+    subprocess.run(
+        [str(PASSBRIDGE), "init", "--admin", "admin@contoso.example"],
+        env=environ,
+        check=True,
+        capture_output=True,
+    )
+    grants = [arg for p in permissions for arg in ("--permission", p)]
+    subprocess.run(
+        [str(PASSBRIDGE), "app", "add", "Script", *grants], env=environ, check=True, capture_output=True
+    )
+    log_file = tmp_path / "server.log"
+    with log_file.open("w") as sink:
+        proc = subprocess.Popen(
+            [str(PASSBRIDGE), "serve", "--port", str(port)], env=environ, text=True, stdout=sink, stderr=sink
+        )
+        try:
+            wait_ready(f"{base}/readyz", proc)
+            yield ServedStore(base, environ, proc, log_file)
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=20)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,12 +24,7 @@ from msgraph.generated.models.temporary_access_pass_authentication_method_config
 )
 from msgraph.generated.models.user import User
 
-from passbridge.config import load_settings
-from passbridge.services.context import Env
-from passbridge.services.tokens import issue_app_token
-from passbridge.store import directory as directory_store
-from tests.conftest import TEST_PEPPER
-from tests.servers import PASSBRIDGE, free_port, wait_ready
+from tests.servers import ServedStore, served_store
 
 
 class StaticToken(AccessTokenProvider):
@@ -46,62 +39,14 @@ class StaticToken(AccessTokenProvider):
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    port = free_port()
-    base = f"http://localhost:{port}"
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("PASSBRIDGE_")}
-    environ.update(PASSBRIDGE_DATA_DIR=str(tmp_path), PASSBRIDGE_PEPPER=TEST_PEPPER, PASSBRIDGE_BASE_URL=base)
-    subprocess.run(
-        [str(PASSBRIDGE), "init", "--admin", "admin@contoso.example"],
-        env=environ,
-        check=True,
-        capture_output=True,
+def server(tmp_path: Path) -> Iterator[ServedStore]:
+    permissions = (
+        "User.ReadWrite.All",
+        "UserAuthenticationMethod.ReadWrite.All",
+        "Policy.ReadWrite.AuthenticationMethod",
     )
-    subprocess.run(
-        [
-            str(PASSBRIDGE),
-            "app",
-            "add",
-            "HR script",
-            "--permission",
-            "User.ReadWrite.All",
-            "--permission",
-            "UserAuthenticationMethod.ReadWrite.All",
-            "--permission",
-            "Policy.ReadWrite.AuthenticationMethod",
-        ],
-        env=environ,
-        check=True,
-        capture_output=True,
-    )
-    proc = subprocess.Popen(
-        [str(PASSBRIDGE), "serve", "--port", str(port)],
-        env=environ,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_ready(f"{base}/readyz", proc)
-        yield base, environ
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=20)
-
-
-def token_for_hr_script(environ: dict[str, str]) -> str:
-    settings = load_settings(
-        data_dir=Path(environ["PASSBRIDGE_DATA_DIR"]),
-        pepper=TEST_PEPPER,
-        base_url=environ["PASSBRIDGE_BASE_URL"],
-    )
-    env = Env.from_settings(settings)
-    try:
-        with env.db.unit_of_work(readonly=True) as session:
-            app = directory_store.applications(session)[0]
-            return issue_app_token(session, env, app).access_token
-    finally:
-        env.db.dispose()
+    with served_store(tmp_path, *permissions) as served:
+        yield served
 
 
 def graph_client(base: str, token: str) -> GraphServiceClient:
@@ -110,9 +55,8 @@ def graph_client(base: str, token: str) -> GraphServiceClient:
     return GraphServiceClient(request_adapter=adapter)
 
 
-def test_microsoft_graph_sdk_issues_lists_and_deletes_a_pass(server: tuple[str, dict[str, str]]) -> None:
-    base, environ = server
-    client = graph_client(base, token_for_hr_script(environ))
+def test_microsoft_graph_sdk_issues_lists_and_deletes_a_pass(server: ServedStore) -> None:
+    client = graph_client(server.base, server.app_token())
 
     async def scenario() -> None:
         created = await client.users.post(

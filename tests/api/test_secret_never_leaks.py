@@ -5,28 +5,23 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from passbridge.config import Settings, load_settings
+from passbridge.config import Settings
 from passbridge.services.context import Env
 from passbridge.services.tenant import Initialised
-from passbridge.services.tokens import issue_app_token
-from passbridge.store import directory as directory_store
 from passbridge.store.models import AuditEntry, AuditTarget, TemporaryAccessPass
 from tests.api.conftest import TokenFactory
 from tests.api.tap_helpers import passes_url, user_auth
 from tests.cli.test_cli import cli
-from tests.conftest import TEST_PEPPER
 from tests.factories import make_user
-from tests.servers import PASSBRIDGE, free_port, wait_ready
+from tests.servers import ServedStore, served_store
 
 LOGGERS = (
     "",
@@ -121,63 +116,24 @@ def test_pass_values_never_leak_from_api_or_cli(
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Any:
+def server(tmp_path: Path) -> Iterator[ServedStore]:
     """A real `passbridge serve` (uvicorn, its own logging) on a fresh SQLite store."""
-    port = free_port()
-    base = f"http://localhost:{port}"
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("PASSBRIDGE_")}
-    environ.update(PASSBRIDGE_DATA_DIR=str(tmp_path), PASSBRIDGE_PEPPER=TEST_PEPPER, PASSBRIDGE_BASE_URL=base)
-    subprocess.run(
-        [str(PASSBRIDGE), "init", "--admin", "admin@contoso.example"],
-        env=environ,
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [str(PASSBRIDGE), "app", "add", "HR", "--permission", "UserAuthenticationMethod.ReadWrite.All"],
-        env=environ,
-        check=True,
-        capture_output=True,
-    )
-    log_file = tmp_path / "server.log"
-    with log_file.open("w") as sink:
-        proc = subprocess.Popen(
-            [str(PASSBRIDGE), "serve", "--port", str(port)], env=environ, text=True, stdout=sink, stderr=sink
-        )
-        try:
-            wait_ready(f"{base}/readyz", proc)
-            yield base, environ, proc, log_file
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                proc.wait(timeout=20)
+    with served_store(tmp_path, "UserAuthenticationMethod.ReadWrite.All") as served:
+        yield served
 
 
-def test_pass_value_never_reaches_the_servers_own_output(server: Any) -> None:
-    base, environ, proc, log_file = server
-    settings = load_settings(
-        data_dir=Path(environ["PASSBRIDGE_DATA_DIR"]),
-        pepper=TEST_PEPPER,
-        base_url=environ["PASSBRIDGE_BASE_URL"],
-    )
-    env = Env.from_settings(settings)
-    try:
-        with env.db.unit_of_work(readonly=True) as session:
-            token = issue_app_token(session, env, directory_store.applications(session)[0]).access_token
-            admin = directory_store.user_by_upn(session, "admin@contoso.example")
-            assert admin is not None
-            admin_id = admin.id
-    finally:
-        env.db.dispose()
+def test_pass_value_never_reaches_the_servers_own_output(server: ServedStore) -> None:
+    token = server.app_token()
     headers = {"Authorization": f"Bearer {token}"}
-    url = f"{base}/v1.0/users/{admin_id}/authentication/temporaryAccessPassMethods"
+    # Graph accepts the userPrincipalName in the path, so the script needs no directory read.
+    url = f"{server.base}/v1.0/users/admin@contoso.example/authentication/temporaryAccessPassMethods"
     created = httpx.post(url, json={}, headers=headers, timeout=10)
     assert created.status_code == 201
     value = created.json()["temporaryAccessPass"]
     assert value not in httpx.get(url, headers=headers, timeout=10).text
-    proc.terminate()
-    proc.wait(timeout=20)
-    output = log_file.read_text()
+    server.proc.terminate()
+    server.proc.wait(timeout=20)
+    output = server.log_file.read_text()
     # uvicorn's access log saw the request, so the output is the one that would hold a leak.
     assert "POST /v1.0/users/" in output and "201" in output
     assert value not in output
