@@ -11,7 +11,8 @@ from passbridge.app import create_app
 from passbridge.services.context import Env
 from passbridge.services.tenant import Initialised
 from passbridge.services.tokens import issue_app_token, reset_key_cache
-from tests.factories import make_app
+from passbridge.store.models import User
+from tests.factories import make_app, make_user
 
 
 @pytest.fixture
@@ -35,3 +36,14 @@ def app_auth(env: Env) -> TokenFactory:
         return {"Authorization": f"Bearer {token}"}
 
     return make
+
+
+@pytest.fixture
+def writer(app_auth: TokenFactory) -> dict[str, str]:
+    """Headers for an application holding UserAuthenticationMethod.ReadWrite.All (pass API tests)."""
+    return app_auth("UserAuthenticationMethod.ReadWrite.All")
+
+
+@pytest.fixture
+def ada(env: Env) -> User:
+    return make_user(env, "ada@contoso.example", display_name="Ada Lovelace")

@@ -28,17 +28,6 @@ from tests.api.tap_helpers import (
 from tests.api.test_graph_errors import assert_graph_error
 from tests.factories import make_group, make_user
 
-
-@pytest.fixture
-def writer(app_auth: TokenFactory) -> dict[str, str]:
-    return app_auth(WRITE)
-
-
-@pytest.fixture
-def ada(env: Env) -> User:
-    return make_user(env, "ada@contoso.example", display_name="Ada Lovelace")
-
-
 # --- create -----------------------------------------------------------------------------------
 
 

@@ -14,19 +14,8 @@ from passbridge.domain.policy import PolicyState, TapPolicy
 from passbridge.store import policy as policy_store
 from passbridge.store.db import Database
 from passbridge.store.models import AuditEntry, TemporaryAccessPass
+from tests.api.tap_helpers import PASS_KEYS
 from tests.cli.test_cli import cli, counts
-
-PASS_KEYS = {
-    "@odata.type",
-    "id",
-    "temporaryAccessPass",
-    "createdDateTime",
-    "startDateTime",
-    "lifetimeInMinutes",
-    "isUsableOnce",
-    "isUsable",
-    "methodUsabilityReason",
-}
 
 
 @pytest.fixture
