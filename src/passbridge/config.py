@@ -30,6 +30,16 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=2, ge=2)
     argon2_parallelism: int = Field(default=1, ge=1, le=16)
     access_token_minutes: int = Field(default=60, ge=5, le=1440)
+    # Browser sessions last this long at most (a pass sign-in ends earlier: with its pass).
+    session_minutes: int = Field(default=480, ge=5, le=43200)
+    # A sign-in flow (username, then proof) must be finished within this many minutes.
+    flow_minutes: int = Field(default=15, ge=1, le=120)
+    refresh_token_days: int = Field(default=14, ge=1, le=90)
+    # Brute force: failed proofs for one user within the window before that user is refused until the
+    # window passes (NIST SP 800-63B allows at most 100), and failures from one source address.
+    lockout_threshold: int = Field(default=10, ge=1, le=100)
+    lockout_window_minutes: int = Field(default=15, ge=1, le=1440)
+    lockout_ip_threshold: int = Field(default=100, ge=1, le=100000)
 
     @field_validator("base_url")
     @classmethod

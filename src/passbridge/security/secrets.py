@@ -64,6 +64,7 @@ class SecretKeeper:
         self._argon_pepper = _derive(pepper, b"passbridge argon2 pepper v1")
         self._aead = AESGCM(_derive(pepper, b"passbridge seal v1"))
         p = params or Argon2Params()
+        self._decoy: str | None = None
         self._argon = PasswordHasher(
             time_cost=p.time_cost, memory_cost=p.memory_kib, parallelism=p.parallelism, type=Type.ID
         )
@@ -89,6 +90,13 @@ class SecretKeeper:
             return self._argon.verify(stored, self._peppered(secret))
         except (VerificationError, InvalidHashError):
             return False
+
+    def decoy_hash(self) -> str:
+        """A hash of nothing anyone knows, at the same parameters: checking a guess against it when
+        there is no real hash costs the same time, so timing does not reveal that there was none."""
+        if self._decoy is None:
+            self._decoy = self.slow_hash(secrets.token_urlsafe(32))
+        return self._decoy
 
     # Sealing: AES-256-GCM for secrets we must read back (private keys, TOTP seeds).
     def seal(self, plaintext: bytes, context: bytes) -> str:

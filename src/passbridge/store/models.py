@@ -187,3 +187,132 @@ class AuditTarget(Base):
     __tablename__ = "audit_target"
     audit_id: Mapped[str] = mapped_column(ForeignKey("audit_entry.id", ondelete="CASCADE"), primary_key=True)
     target_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+# --- sign-in ---------------------------------------------------------------------------------------
+
+
+class SignInFlow(Base):
+    """A sign-in in progress (DESIGN.md, "Flows are explicit state"): identify -> prove -> done.
+
+    Any server process can continue it; the browser holds only its id (in a cookie) and posts the
+    CSRF token with every step."""
+
+    __tablename__ = "sign_in_flow"
+    id: Mapped[str] = mapped_column(Guid, primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    # What the person typed, to show it back ("Signing in as ..."); never used to find the user again.
+    username: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    methods_satisfied: Mapped[list[str]] = mapped_column(JSON, default=list)
+    return_to: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # An OpenID Connect authorization request waiting for this sign-in (its validated parameters).
+    auth_request: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    client_id: Mapped[str | None] = mapped_column(Guid, nullable=True)
+    force_login: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class UserSession(Base):
+    """A browser session. The cookie carries a random value; only its keyed hash is stored."""
+
+    __tablename__ = "user_session"
+    id: Mapped[str] = mapped_column(Guid, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    amr: Mapped[list[str]] = mapped_column(JSON)
+    acr: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # After a one-time pass the user must register a method before this instant, then the session ends.
+    register_by: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The pass this session was begun with, if any (not a foreign key: the pass may be deleted).
+    pass_id: Mapped[str | None] = mapped_column(Guid, nullable=True)
+    ip_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SignInFailure(Base):
+    """One failed proof, counted per user and per source address for the brute-force lockout."""
+
+    __tablename__ = "sign_in_failure"
+    id: Mapped[str] = mapped_column(Guid, primary_key=True)
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    ip_address: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class SignInLogEntry(Base):
+    """One sign-in attempt in Graph's signIn shape (`/auditLogs/signIns`). Never holds a secret."""
+
+    __tablename__ = "sign_in_log"
+    id: Mapped[str] = mapped_column(Guid, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    user_id: Mapped[str | None] = mapped_column(Guid, nullable=True, index=True)
+    user_principal_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    user_display_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    app_id: Mapped[str | None] = mapped_column(Guid, nullable=True)
+    app_display_name: Mapped[str] = mapped_column(String(256))
+    ip_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    client_app_used: Mapped[str] = mapped_column(String(64))
+    correlation_id: Mapped[str] = mapped_column(Guid)
+    is_interactive: Mapped[bool] = mapped_column(Boolean)
+    error_code: Mapped[int] = mapped_column(Integer)
+    failure_reason: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    authentication_details: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    authentication_requirement: Mapped[str] = mapped_column(String(64))
+
+
+# --- OpenID Connect --------------------------------------------------------------------------------
+
+
+class AuthorizationCodeRow(Base):
+    """An authorization code, stored by keyed hash and usable once."""
+
+    __tablename__ = "authorization_code"
+    code_hash: Mapped[str] = mapped_column(String(128), primary_key=True)
+    client_id: Mapped[str] = mapped_column(Guid)
+    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[str | None] = mapped_column(Guid, nullable=True)
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text)
+    nonce: Mapped[str | None] = mapped_column(Text, nullable=True)
+    code_challenge: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    code_challenge_method: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    amr: Mapped[list[str]] = mapped_column(JSON)
+    acr: Mapped[str] = mapped_column(String(64))
+    # Everything issued from a pass sign-in ends no later than the pass (and its session).
+    not_after: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class RefreshTokenRow(Base):
+    """A refresh token, stored by keyed hash. Rotated on every use; a family shares one lineage, so
+    presenting a used token revokes the whole family (reuse detection)."""
+
+    __tablename__ = "refresh_token"
+    id: Mapped[str] = mapped_column(Guid, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    family_id: Mapped[str] = mapped_column(Guid, index=True)
+    client_id: Mapped[str] = mapped_column(Guid)
+    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[str | None] = mapped_column(Guid, nullable=True)
+    scope: Mapped[str] = mapped_column(Text)
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    amr: Mapped[list[str]] = mapped_column(JSON)
+    acr: Mapped[str] = mapped_column(String(64))
+    not_after: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1,0 +1,78 @@
+"""Writing sign-in log entries (Graph's signIn resource). Each attempt, success or failure, is one entry;
+never the pass or any other secret."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from passbridge.clock import iso_z
+from passbridge.store import signin_log as store
+from passbridge.store.models import SignInLogEntry
+
+# The sign-in pages and "My apps" act as one first-party application, as Entra's My Apps portal does.
+PORTAL_APP_ID = "2b5c6a8e-5f1d-4c3b-9a77-3d1e0f6c9b10"
+PORTAL_APP_NAME = "Passbridge My Apps"
+
+# Entra's error codes for the outcomes Passbridge reports (0 is success).
+SUCCESS = 0
+INVALID_CREDENTIALS = 50126
+ACCOUNT_LOCKED = 50053
+ACCOUNT_DISABLED = 50057
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """Who tried, from where, through which app, with which method, and how it ended."""
+
+    now: datetime
+    method: str  # Graph's authenticationMethod wording, e.g. "Temporary Access Pass"
+    error_code: int
+    failure_reason: str | None
+    user_id: str | None = None
+    user_principal_name: str | None = None
+    user_display_name: str | None = None
+    app_id: str | None = None
+    app_display_name: str | None = None
+    ip_address: str | None = None
+    correlation_id: str | None = None
+    multi_factor: bool = True
+
+
+def record(session: Session, attempt: Attempt) -> SignInLogEntry:
+    succeeded = attempt.error_code == SUCCESS
+    entry = SignInLogEntry(
+        id=str(uuid.uuid4()),
+        created_at=attempt.now,
+        user_id=attempt.user_id,
+        user_principal_name=attempt.user_principal_name,
+        user_display_name=attempt.user_display_name,
+        app_id=attempt.app_id or PORTAL_APP_ID,
+        app_display_name=attempt.app_display_name or PORTAL_APP_NAME,
+        ip_address=attempt.ip_address,
+        client_app_used="Browser",
+        correlation_id=attempt.correlation_id or str(uuid.uuid4()),
+        is_interactive=True,
+        error_code=attempt.error_code,
+        failure_reason=None if succeeded else attempt.failure_reason,
+        authentication_details=[
+            {
+                "authenticationStepDateTime": iso_z(attempt.now),
+                "authenticationMethod": attempt.method,
+                "authenticationMethodDetail": None,
+                "succeeded": succeeded,
+                "authenticationStepResultDetail": (
+                    "Authentication succeeded" if succeeded else (attempt.failure_reason or "Failed")
+                ),
+                "authenticationStepRequirement": "Primary authentication",
+            }
+        ],
+        authentication_requirement=(
+            "multiFactorAuthentication" if attempt.multi_factor else "singleFactorAuthentication"
+        ),
+    )
+    store.add(session, entry)
+    return entry
