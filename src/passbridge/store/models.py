@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -110,6 +111,9 @@ class Application(Base):
     redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
     permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A public client (a single-page or native app) holds no secret: it must use PKCE, and its
+    # secret_hash is empty, which no presented secret matches.
+    is_public_client: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SigningKey(Base):
