@@ -138,23 +138,24 @@ def end_sessions_of_user(session: Session, user_id: str, now: datetime) -> int:
 def failures_since(
     session: Session, *, user_id: str | None, ip_address: str | None, since: datetime
 ) -> tuple[list[datetime], list[datetime]]:
-    """Times of recent failures for the user and for the source address."""
-    by_user: list[datetime] = []
-    by_ip: list[datetime] = []
-    if user_id is not None:
-        by_user = list(
-            session.scalars(
-                select(SignInFailure.at).where(SignInFailure.user_id == user_id, SignInFailure.at > since)
-            )
+    """Times of recent failures for the user and for the source address, in one query."""
+    wanted = [
+        c
+        for c in (
+            SignInFailure.user_id == user_id if user_id is not None else None,
+            SignInFailure.ip_address == ip_address if ip_address is not None else None,
         )
-    if ip_address is not None:
-        by_ip = list(
-            session.scalars(
-                select(SignInFailure.at).where(
-                    SignInFailure.ip_address == ip_address, SignInFailure.at > since
-                )
-            )
+        if c is not None
+    ]
+    if not wanted:
+        return [], []
+    rows = session.execute(
+        select(SignInFailure.at, SignInFailure.user_id, SignInFailure.ip_address).where(
+            or_(*wanted), SignInFailure.at > since
         )
+    ).all()
+    by_user = [r.at for r in rows if user_id is not None and r.user_id == user_id]
+    by_ip = [r.at for r in rows if ip_address is not None and r.ip_address == ip_address]
     return by_user, by_ip
 
 
