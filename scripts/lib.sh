@@ -44,3 +44,16 @@ SQL
   export PASSBRIDGE_TEST_PG_URL="postgresql+psycopg://passbridge_test:$password@127.0.0.1:$port/passbridge_test"
   echo "== PostgreSQL ready on port $port"
 }
+
+# The browser tests drive Debian's Chromium. Installs it when missing (a fresh CI machine has none);
+# where it cannot be installed the browser tests fail, naming what is missing.
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ]; then return; fi
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    if [ "${CI:-}" = "true" ]; then echo "CI needs Chromium (apt-get, as root)" >&2; exit 1; fi
+    echo "== Chromium missing and not installable here: the browser tests will fail" >&2; return
+  fi
+  echo "== installing Chromium for the browser tests"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+}

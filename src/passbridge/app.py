@@ -18,6 +18,7 @@ from passbridge.graph import openapi as graph_openapi
 from passbridge.graph import routes as graph_routes
 from passbridge.oidc import routes as oidc_routes
 from passbridge.services.context import Env
+from passbridge.web import routes as web_routes
 
 log = logging.getLogger("passbridge")
 
@@ -70,6 +71,7 @@ def create_app(env: Env) -> FastAPI:
     graph_errors.install(app)
     # The token endpoint first: routing tries routes in order, and it is the busiest.
     oidc_routes.install(app)
+    web_routes.install(app)
     graph_routes.install(app)
     graph_openapi.install(app)
     return app

@@ -1,0 +1,101 @@
+"""What the signed-in pages ("My apps", security info, set-up) read: the tenant's name, the apps a
+user can open, and the user's own authentication methods.
+
+Each call takes an open session, so a page reads everything it shows in one read-only unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session
+
+from passbridge.domain.errors import InvalidInput
+from passbridge.services.context import Env, Principal
+from passbridge.services.methods import MethodsService
+from passbridge.services.sessions import SessionView
+from passbridge.services.signin import allowed_return_to
+from passbridge.services.taps import PassView
+from passbridge.store import directory as directory_store
+
+DEFAULT_TENANT_NAME = "Passbridge"
+# A user reading their own methods holds exactly this delegated scope, as Entra's My Sign-ins does.
+OWN_METHODS_SCOPE = "UserAuthenticationMethod.Read"
+
+
+@dataclass(frozen=True)
+class AppLink:
+    display_name: str
+    url: str  # the origin of the app's first redirect URI: its home, not its callback
+
+
+@dataclass(frozen=True)
+class PassSummary:
+    """A pass as its holder sees it: never the value."""
+
+    created_at: datetime
+    starts_at: datetime
+    ends_at: datetime
+    is_usable_once: bool
+    is_usable: bool
+    reason: str  # Graph's methodUsabilityReason
+
+
+def tenant_name(session: Session) -> str:
+    tenant = directory_store.tenant(session)
+    return tenant.display_name if tenant is not None else DEFAULT_TENANT_NAME
+
+
+def _origin(uri: str) -> str | None:
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        # Registration admits only http(s) today; anything else would be a callback, not a place to open.
+        return None
+    return f"{parts.scheme}://{parts.netloc}/"
+
+
+def app_links(session: Session) -> list[AppLink]:
+    """Registered applications a person can open: those with a web redirect URI, by name."""
+    links = []
+    for app in directory_store.applications(session):
+        uris = app.redirect_uris or []
+        origin = _origin(uris[0]) if uris else None
+        if origin is not None:
+            links.append(AppLink(app.display_name, origin))
+    return links
+
+
+def own_passes(session: Session, env: Env, view: SessionView) -> list[PassSummary]:
+    """The signed-in user's methods, read through the same rules as Graph's /me/authentication/methods."""
+    me = Principal(
+        kind="user",
+        id=view.user_id,
+        display_name=view.display_name,
+        user_principal_name=view.user_principal_name,
+        scopes=frozenset({OWN_METHODS_SCOPE}),
+    )
+    summaries = []
+    for method in MethodsService(session, env, me).list(view.user_id):
+        if isinstance(method, PassView):
+            row = method.row
+            summaries.append(
+                PassSummary(
+                    created_at=row.created_at,
+                    starts_at=row.start_at,
+                    ends_at=method.end,
+                    is_usable_once=row.is_usable_once,
+                    is_usable=method.is_usable,
+                    reason=method.reason.value,
+                )
+            )
+    return summaries
+
+
+def checked_return_to(session: Session, value: str | None) -> str | None:
+    """`value` if a signed-in page may send the browser there (the sign-in rule), else None."""
+    try:
+        return allowed_return_to(session, value)
+    except InvalidInput:
+        return None

@@ -1,0 +1,112 @@
+"""Signed-in pages: "My apps", "Set up your sign-in methods", and signing out."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from passbridge.domain.signin import CsrfMismatch
+from passbridge.services import portal
+from passbridge.services.sessions import SessionService, SessionView
+from passbridge.web.pages import (
+    SESSION_COOKIE,
+    FormTooLarge,
+    FormUnreadable,
+    clear_session_cookie,
+    current_session,
+    env_of,
+    page,
+    read,
+    read_form,
+    see_other,
+    tenant_name,
+    to_login,
+    too_large,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+def signed_in_context(request: Request, view: SessionView, tenant: str) -> dict[str, Any]:
+    """What the header of every signed-in page shows: who, and a sign-out form with its CSRF token."""
+    return {
+        "tenant": tenant,
+        "user": view,
+        "signout_csrf": SessionService(env_of(request)).csrf_token(view),
+    }
+
+
+@router.get("/")
+async def home() -> Response:
+    return see_other("/apps")
+
+
+@router.get("/apps")
+async def my_apps(request: Request) -> Response:
+    view = await current_session(request)
+    if view is None:
+        return to_login(request)
+    tenant, apps = await read(
+        request, lambda session, _env: (portal.tenant_name(session), portal.app_links(session))
+    )
+    now = env_of(request).clock.now()
+    return page(
+        "apps.html",
+        apps=apps,
+        register_by=view.register_by if view.register_by and view.register_by > now else None,
+        **signed_in_context(request, view, tenant),
+    )
+
+
+@router.get("/setup-methods")
+async def setup_methods(request: Request) -> Response:
+    view = await current_session(request)
+    if view is None:
+        return to_login(request)
+    wanted = request.query_params.get("return_to")
+    tenant, return_to = await read(
+        request,
+        lambda session, _env: (portal.tenant_name(session), portal.checked_return_to(session, wanted)),
+    )
+    now = env_of(request).clock.now()
+    minutes_left = (
+        max(0, math.ceil((view.register_by - now).total_seconds() / 60)) if view.register_by else None
+    )
+    return page(
+        "setup.html",
+        continue_to=return_to or "/apps",
+        minutes_left=minutes_left,
+        **signed_in_context(request, view, tenant),
+    )
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    try:
+        form = await read_form(request)
+    except FormTooLarge:
+        return too_large()
+    except FormUnreadable:
+        form = {}
+    view = await current_session(request)
+    sessions = SessionService(env_of(request))
+    if view is not None:
+        if not sessions.check_csrf(view, form.get("csrf_token")):
+            # A sign-out from another site's form: the session stays, so a link cannot sign people out.
+            return page(
+                "problem.html",
+                status=400,
+                tenant=await tenant_name(request),
+                title="You're still signed in",
+                message=CsrfMismatch().message,
+                link_href="/apps",
+                link_text="Back to My apps",
+            )
+        await run_in_threadpool(sessions.end, request.cookies.get(SESSION_COOKIE))
+    response = see_other("/login")
+    clear_session_cookie(request, response)
+    return response

@@ -1,0 +1,192 @@
+"""What every page shares: templates, response headers, cookies, bounded form reading, the session."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.types import Message
+
+from passbridge.clock import iso_z
+from passbridge.services import portal
+from passbridge.services.context import Env
+from passbridge.services.sessions import SessionService, SessionView
+from passbridge.services.signin import FlowView
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+
+FLOW_COOKIE = "pb_flow"
+SESSION_COOKIE = "pb_session"
+# Our forms carry two short fields; anything this large is not one of them.
+MAX_FORM_BYTES = 64 * 1024
+MAX_FORM_FIELDS = 16
+
+# Pages load only our own stylesheet and icons: no scripts, no frames, no third parties.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    # Pages show who is signed in and carry CSRF tokens: never from a shared cache or the back button.
+    "Cache-Control": "no-store",
+}
+
+T = TypeVar("T")
+
+
+def when(value: datetime) -> str:
+    """A time as people read it, in UTC: without scripts the page cannot know the browser's zone."""
+    return f"{value.day} {value:%b %Y, %H:%M} UTC"
+
+
+def _templates() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["when"] = when
+    environment.filters["iso"] = iso_z
+    return environment
+
+
+TEMPLATES = _templates()
+
+
+def env_of(request: Request) -> Env:
+    env: Env = request.app.state.env
+    return env
+
+
+def page(
+    template: str, *, status: int = 200, headers: dict[str, str] | None = None, **context: Any
+) -> Response:
+    html = TEMPLATES.get_template(template).render(**context)
+    return HTMLResponse(html, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})})
+
+
+def see_other(location: str) -> RedirectResponse:
+    return RedirectResponse(location, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+def to_login(request: Request) -> RedirectResponse:
+    """Send an anonymous visitor to sign in, and back here afterwards."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return see_other(f"/login?return_to={quote(here, safe='/')}")
+
+
+async def read(request: Request, work: Callable[[Session, Env], T]) -> T:
+    """Run `work(session, env)` in one read-only unit, off the event loop."""
+    env = env_of(request)
+
+    def run() -> T:
+        with env.db.unit_of_work(readonly=True) as session:
+            return work(session, env)
+
+    return await run_in_threadpool(run)
+
+
+async def tenant_name(request: Request) -> str:
+    return await read(request, lambda session, _env: portal.tenant_name(session))
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+# --- cookies ---------------------------------------------------------------------------------
+
+
+def _secure(request: Request) -> bool:
+    # Browsers drop Secure cookies on plain http, so local development over http goes without.
+    return not env_of(request).settings.is_local or request.url.scheme == "https"
+
+
+def _set(request: Request, response: Response, name: str, value: str, until: datetime) -> None:
+    seconds = max(0, math.floor((until - env_of(request).clock.now()).total_seconds()))
+    response.set_cookie(
+        name, value, max_age=seconds, path="/", secure=_secure(request), httponly=True, samesite="lax"
+    )
+
+
+def _clear(request: Request, response: Response, name: str) -> None:
+    response.delete_cookie(name, path="/", secure=_secure(request), httponly=True, samesite="lax")
+
+
+def set_flow_cookie(request: Request, response: Response, flow: FlowView) -> None:
+    _set(request, response, FLOW_COOKIE, flow.id, flow.expires_at)
+
+
+def clear_flow_cookie(request: Request, response: Response) -> None:
+    _clear(request, response, FLOW_COOKIE)
+
+
+def set_session_cookie(request: Request, response: Response, value: str, expires_at: datetime) -> None:
+    _set(request, response, SESSION_COOKIE, value, expires_at)
+
+
+def clear_session_cookie(request: Request, response: Response) -> None:
+    _clear(request, response, SESSION_COOKIE)
+
+
+async def current_session(request: Request) -> SessionView | None:
+    return await run_in_threadpool(
+        SessionService(env_of(request)).current, request.cookies.get(SESSION_COOKIE)
+    )
+
+
+# --- forms -----------------------------------------------------------------------------------
+
+
+class FormTooLarge(Exception):
+    """The body is larger than any of our forms."""
+
+
+class FormUnreadable(Exception):
+    """The body is not a form we can read (wrong encoding, too many fields)."""
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The posted fields, read only up to MAX_FORM_BYTES whatever Content-Length claims."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_FORM_BYTES):
+        raise FormTooLarge()
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise FormTooLarge()
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return {"type": "http.disconnect"}
+        replayed = True
+        return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+    try:
+        form = await Request(request.scope, replay).form(max_files=0, max_fields=MAX_FORM_FIELDS)
+    except HTTPException as exc:
+        raise FormUnreadable() from exc
+    return {key: value for key, value in form.multi_items() if not isinstance(value, UploadFile)}
+
+
+def too_large() -> Response:
+    return HTMLResponse("Request body too large.", status_code=413, headers=SECURITY_HEADERS)

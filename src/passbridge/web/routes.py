@@ -1,0 +1,29 @@
+"""Registers the pages, their stylesheet and the favicon on the application (none in /openapi.json)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from passbridge.flat_routes import add_routes
+from passbridge.web import apps, security_info, signin
+from passbridge.web.pages import STATIC_DIR
+
+_icons = APIRouter(include_in_schema=False)
+
+
+@_icons.get("/favicon.ico")
+async def favicon() -> Response:
+    # Browsers ask for /favicon.ico whatever the page links; answering keeps their consoles clean.
+    return FileResponse(
+        STATIC_DIR / "favicon.ico",
+        media_type="image/x-icon",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
+def install(app: FastAPI) -> None:
+    for router in (signin.router, apps.router, security_info.router, _icons):
+        add_routes(app, router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,0 +1,204 @@
+"""The sign-in pages: `/login` (who are you?) and `/login/pass` (prove it with a Temporary Access Pass).
+
+The flow lives in the database and the browser holds only its id (`pb_flow`), so any server process
+can serve any step. Every failure shows one generic message: never which part was wrong.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from passbridge.domain.errors import DomainError, InvalidInput
+from passbridge.domain.signin import CsrfMismatch, FlowExpired, FlowState, LockedOut, SignInFailed
+from passbridge.services.signin import FlowView, SignInService
+from passbridge.web.pages import (
+    FLOW_COOKIE,
+    SESSION_COOKIE,
+    FormTooLarge,
+    FormUnreadable,
+    clear_flow_cookie,
+    client_ip,
+    env_of,
+    page,
+    read_form,
+    see_other,
+    set_flow_cookie,
+    set_session_cookie,
+    tenant_name,
+    too_large,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+async def start_again(request: Request, message: str) -> Response:
+    """The flow is gone or the form was not ours: nothing was changed; offer a fresh start."""
+    return page(
+        "problem.html",
+        status=400,
+        tenant=await tenant_name(request),
+        title="Start again",
+        message=message,
+        link_href="/login",
+        link_text="Start again",
+    )
+
+
+async def _flow_for_page(service: SignInService, request: Request) -> FlowView:
+    """The flow this visit continues: one named by `?flow=` (begun by the authorize endpoint), a new one
+    for `?return_to=`, else the browser's open flow ("Use another account" keeps where it was going)."""
+    params = request.query_params
+    if "flow" in params:
+        return await run_in_threadpool(service.flow, params["flow"])
+    if "return_to" in params:
+        return await run_in_threadpool(partial(service.begin, return_to=params["return_to"]))
+    try:
+        return await run_in_threadpool(service.flow, request.cookies.get(FLOW_COOKIE))
+    except FlowExpired:
+        return await run_in_threadpool(service.begin)
+
+
+def _username_page(
+    tenant: str, flow: FlowView, *, status: int = 200, username: str = "", error: str | None = None
+) -> Response:
+    return page(
+        "login.html", status=status, tenant=tenant, csrf_token=flow.csrf_token, username=username, error=error
+    )
+
+
+def _pass_page(
+    tenant: str,
+    flow: FlowView,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    return page(
+        "pass.html",
+        status=status,
+        headers=headers,
+        tenant=tenant,
+        csrf_token=flow.csrf_token,
+        username=flow.username or "",
+        error=error,
+    )
+
+
+@router.get("/login")
+async def login_page(request: Request) -> Response:
+    service = SignInService(env_of(request))
+    tenant = await tenant_name(request)
+    try:
+        flow = await _flow_for_page(service, request)
+    except InvalidInput as exc:
+        return page(
+            "problem.html",
+            status=400,
+            tenant=tenant,
+            title="This sign-in link can't be used",
+            message=exc.message,
+            link_href="/login",
+            link_text="Sign in",
+        )
+    except FlowExpired as exc:
+        return await start_again(request, exc.message)
+    response = _username_page(tenant, flow)
+    set_flow_cookie(request, response, flow)
+    return response
+
+
+@router.post("/login")
+async def login_submit(request: Request) -> Response:
+    service = SignInService(env_of(request))
+    flow_id = request.cookies.get(FLOW_COOKIE)
+    try:
+        form = await read_form(request)
+    except FormTooLarge:
+        return too_large()
+    except FormUnreadable:
+        return await start_again(request, CsrfMismatch().message)
+    username = form.get("username", "")
+    try:
+        await run_in_threadpool(service.identify, flow_id, form.get("csrf_token"), username)
+    except InvalidInput as exc:
+        try:
+            flow = await run_in_threadpool(service.flow, flow_id)
+        except FlowExpired as expired:
+            return await start_again(request, expired.message)
+        return _username_page(
+            await tenant_name(request), flow, status=400, username=username, error=exc.message
+        )
+    except (FlowExpired, CsrfMismatch) as exc:
+        return await start_again(request, exc.message)
+    return see_other("/login/pass")
+
+
+@router.get("/login/pass")
+async def pass_page(request: Request) -> Response:
+    flow_id = request.cookies.get(FLOW_COOKIE)
+    if not flow_id:
+        return see_other("/login")
+    try:
+        flow = await run_in_threadpool(SignInService(env_of(request)).flow, flow_id)
+    except FlowExpired as exc:
+        return await start_again(request, exc.message)
+    if flow.state != FlowState.PROVE:
+        return see_other("/login")
+    return _pass_page(await tenant_name(request), flow)
+
+
+@router.post("/login/pass")
+async def pass_submit(request: Request) -> Response:
+    service = SignInService(env_of(request))
+    flow_id = request.cookies.get(FLOW_COOKIE)
+    try:
+        form = await read_form(request)
+    except FormTooLarge:
+        return too_large()
+    except FormUnreadable:
+        return await start_again(request, CsrfMismatch().message)
+    prove = partial(
+        service.prove_with_pass,
+        flow_id,
+        form.get("csrf_token"),
+        form.get("pass", ""),
+        ip_address=client_ip(request),
+        previous_session_cookie=request.cookies.get(SESSION_COOKIE),
+    )
+    refused: DomainError
+    try:
+        signed = await run_in_threadpool(prove)
+    except (FlowExpired, CsrfMismatch) as exc:
+        return await start_again(request, exc.message)
+    except (SignInFailed, LockedOut) as exc:
+        refused = exc
+    else:
+        if signed.needs_setup:
+            after = f"?return_to={quote(signed.return_to, safe='/')}" if signed.return_to else ""
+            location = f"/setup-methods{after}"
+        else:
+            location = signed.return_to or "/apps"
+        response = see_other(location)
+        set_session_cookie(request, response, signed.cookie_value, signed.session.expires_at)
+        clear_flow_cookie(request, response)
+        return response
+    try:
+        flow = await run_in_threadpool(service.flow, flow_id)
+    except FlowExpired as expired:
+        return await start_again(request, expired.message)
+    if isinstance(refused, LockedOut):
+        retry = str(max(1, int(refused.retry_after.total_seconds())))
+        return _pass_page(
+            await tenant_name(request),
+            flow,
+            status=429,
+            error=refused.message,
+            headers={"Retry-After": retry},
+        )
+    return _pass_page(await tenant_name(request), flow, status=401, error=refused.message)
