@@ -9,6 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from passbridge.clock import ManualClock
@@ -276,3 +280,20 @@ def test_token_invalid_message_does_not_echo_the_token(new_key, clock):
     with pytest.raises(TokenInvalid) as caught:
         verify("secret-looking.token-value.here", [new_key.public_jwk], now=clock.now())
     assert "secret-looking" not in str(caught.value)
+
+
+def test_signing_writes_the_header_and_claims_exactly_as_joserfc_does(private):
+    claims = {"iss": "https://idp.example", "roles": ["User.Read.All", "Zoë"], "exp": 1, "n": None}
+    ours = sign(dict(claims), private)
+    theirs = jwt.encode({"alg": ALGORITHM, "kid": private.kid, "typ": "JWT"}, dict(claims), private)
+    assert ours.rsplit(".", 1)[0] == theirs.rsplit(".", 1)[0]
+
+
+def test_signature_is_raw_r_and_s_of_32_bytes_each_verifiable_with_cryptography(private):
+    token = sign({"sub": "x"}, private)
+    signing_input, signature_b64 = token.rsplit(".", 1)
+    assert "=" not in token
+    raw = base64.urlsafe_b64decode(signature_b64 + "=" * (-len(signature_b64) % 4))
+    assert len(raw) == 64
+    der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+    private.get_op_key("verify").verify(der, signing_input.encode(), ec.ECDSA(hashes.SHA256()))

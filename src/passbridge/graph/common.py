@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from fastapi import Request
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -39,3 +40,15 @@ async def in_unit(
     if point_read:
         return await run_point_read(env.db, run)
     return await run_in_threadpool(run)
+
+
+async def in_read(request: Request, work: Callable[[Connection, Env], T]) -> T:
+    """Run `work`, a read of a few indexed Core selects, on a bare pooled connection in one read
+    transaction: no Session and no ORM (the hot Graph reads; bench/README.md). Placed like a point read."""
+    env = env_of(request)
+
+    def run() -> T:
+        with env.db.reading() as connection:
+            return work(connection, env)
+
+    return await run_point_read(env.db, run)

@@ -12,19 +12,21 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, StrictInt
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from passbridge.domain.tap import PassRequest
-from passbridge.graph.auth import caller
+from passbridge.graph.auth import established
 from passbridge.graph.body import parse
-from passbridge.graph.common import in_unit, is_beta
+from passbridge.graph.common import in_read, in_unit, is_beta
 from passbridge.graph.errors import GraphError
 from passbridge.graph.odata import context_url
 from passbridge.graph.openapi import body
 from passbridge.graph.shapes import tap_json
+from passbridge.services import taps
 from passbridge.services.context import Env, Principal
 from passbridge.services.methods import MethodsService, MethodView
 from passbridge.services.taps import PassView, TapService
@@ -37,7 +39,6 @@ TAP_TYPES = (
 )
 USERS = "/users/{user_id}/authentication"
 ME = "/me/authentication"
-Caller = Annotated[Principal, Depends(caller)]
 
 # One renderer per method kind; services/methods.py lists the kinds in the same order.
 RENDERERS: dict[type[Any], Callable[[Any, bool], dict[str, Any]]] = {
@@ -83,13 +84,63 @@ def _method_json(method: MethodView, beta: bool) -> dict[str, Any]:
     return RENDERERS[type(method)](method, beta)
 
 
+# --- every method ------------------------------------------------------------------------------
+
+
+async def _list_methods(request: Request, who: Principal, user_id: str) -> JSONResponse:
+    beta = is_beta(request)
+
+    def work(connection: Connection, env: Env) -> list[dict[str, Any]]:
+        return [_method_json(m, beta) for m in MethodsService(connection, env, who).list(user_id)]
+
+    items = await in_read(request, work)
+    return JSONResponse(
+        {"@odata.context": _entity(request, user_id, "methods", single=False), "value": items}
+    )
+
+
+async def _get_method(request: Request, who: Principal, user_id: str, method_id: str) -> JSONResponse:
+    beta = is_beta(request)
+
+    def work(connection: Connection, env: Env) -> dict[str, Any]:
+        return _method_json(MethodsService(connection, env, who).get(user_id, method_id), beta)
+
+    data = await in_read(request, work)
+    return JSONResponse({"@odata.context": _entity(request, user_id, "methods", single=True), **data})
+
+
+@router.get(f"{USERS}/methods")
+async def list_methods(request: Request, user_id: str) -> JSONResponse:
+    who = established(request)
+    return await _list_methods(request, who, user_id)
+
+
+@router.get(f"{USERS}/methods/{{method_id}}")
+async def get_method(request: Request, user_id: str, method_id: str) -> JSONResponse:
+    who = established(request)
+    return await _get_method(request, who, user_id, method_id)
+
+
+@router.get(f"{ME}/methods")
+async def list_my_methods(request: Request) -> JSONResponse:
+    who = established(request)
+    return await _list_methods(request, who, _own_id(who))
+
+
+@router.get(f"{ME}/methods/{{method_id}}")
+async def get_my_method(request: Request, method_id: str) -> JSONResponse:
+    who = established(request)
+    return await _get_method(request, who, _own_id(who), method_id)
+
+
 # --- Temporary Access Pass methods -------------------------------------------------------------
 
 
 @router.post(
     f"{USERS}/temporaryAccessPassMethods", status_code=201, openapi_extra=body(PassBody, required=False)
 )
-async def create_pass(request: Request, user_id: str, who: Caller) -> JSONResponse:
+async def create_pass(request: Request, user_id: str) -> JSONResponse:
+    who = established(request)
     body = await parse(request, PassBody, accepted_types=TAP_TYPES)
     wanted = PassRequest(body.startDateTime, body.lifetimeInMinutes, body.isUsableOnce)
     beta = is_beta(request)
@@ -109,10 +160,10 @@ async def create_pass(request: Request, user_id: str, who: Caller) -> JSONRespon
 async def _list_passes(request: Request, who: Principal, user_id: str) -> JSONResponse:
     beta = is_beta(request)
 
-    def work(session: Session, env: Env) -> list[dict[str, Any]]:
-        return [tap_json(v, beta=beta) for v in TapService(session, env, who).list(user_id)]
+    def work(connection: Connection, env: Env) -> list[dict[str, Any]]:
+        return [tap_json(v, beta=beta) for v in taps.list_passes(connection, env, who, user_id)]
 
-    items = await in_unit(request, work, point_read=True)
+    items = await in_read(request, work)
     context = _entity(request, user_id, "temporaryAccessPassMethods", single=False)
     return JSONResponse({"@odata.context": context, "value": items})
 
@@ -120,10 +171,10 @@ async def _list_passes(request: Request, who: Principal, user_id: str) -> JSONRe
 async def _get_pass(request: Request, who: Principal, user_id: str, method_id: str) -> JSONResponse:
     beta = is_beta(request)
 
-    def work(session: Session, env: Env) -> dict[str, Any]:
-        return tap_json(TapService(session, env, who).get_one(user_id, method_id), beta=beta)
+    def work(connection: Connection, env: Env) -> dict[str, Any]:
+        return tap_json(taps.get_pass(connection, env, who, user_id, method_id), beta=beta)
 
-    data = await in_unit(request, work, point_read=True)
+    data = await in_read(request, work)
     context = _entity(request, user_id, "temporaryAccessPassMethods", single=True)
     return JSONResponse({"@odata.context": context, **data})
 
@@ -137,75 +188,36 @@ async def _delete_pass(request: Request, who: Principal, user_id: str, method_id
 
 
 @router.get(f"{USERS}/temporaryAccessPassMethods")
-async def list_passes(request: Request, user_id: str, who: Caller) -> JSONResponse:
+async def list_passes(request: Request, user_id: str) -> JSONResponse:
+    who = established(request)
     return await _list_passes(request, who, user_id)
 
 
 @router.get(f"{USERS}/temporaryAccessPassMethods/{{method_id}}")
-async def get_pass(request: Request, user_id: str, method_id: str, who: Caller) -> JSONResponse:
+async def get_pass(request: Request, user_id: str, method_id: str) -> JSONResponse:
+    who = established(request)
     return await _get_pass(request, who, user_id, method_id)
 
 
 @router.delete(f"{USERS}/temporaryAccessPassMethods/{{method_id}}", status_code=204)
-async def delete_pass(request: Request, user_id: str, method_id: str, who: Caller) -> Response:
+async def delete_pass(request: Request, user_id: str, method_id: str) -> Response:
+    who = established(request)
     return await _delete_pass(request, who, user_id, method_id)
 
 
 @router.get(f"{ME}/temporaryAccessPassMethods")
-async def list_my_passes(request: Request, who: Caller) -> JSONResponse:
+async def list_my_passes(request: Request) -> JSONResponse:
+    who = established(request)
     return await _list_passes(request, who, _own_id(who))
 
 
 @router.get(f"{ME}/temporaryAccessPassMethods/{{method_id}}")
-async def get_my_pass(request: Request, method_id: str, who: Caller) -> JSONResponse:
+async def get_my_pass(request: Request, method_id: str) -> JSONResponse:
+    who = established(request)
     return await _get_pass(request, who, _own_id(who), method_id)
 
 
 @router.delete(f"{ME}/temporaryAccessPassMethods/{{method_id}}", status_code=204)
-async def delete_my_pass(request: Request, method_id: str, who: Caller) -> Response:
+async def delete_my_pass(request: Request, method_id: str) -> Response:
+    who = established(request)
     return await _delete_pass(request, who, _own_id(who), method_id)
-
-
-# --- every method ------------------------------------------------------------------------------
-
-
-async def _list_methods(request: Request, who: Principal, user_id: str) -> JSONResponse:
-    beta = is_beta(request)
-
-    def work(session: Session, env: Env) -> list[dict[str, Any]]:
-        return [_method_json(m, beta) for m in MethodsService(session, env, who).list(user_id)]
-
-    items = await in_unit(request, work, point_read=True)
-    return JSONResponse(
-        {"@odata.context": _entity(request, user_id, "methods", single=False), "value": items}
-    )
-
-
-async def _get_method(request: Request, who: Principal, user_id: str, method_id: str) -> JSONResponse:
-    beta = is_beta(request)
-
-    def work(session: Session, env: Env) -> dict[str, Any]:
-        return _method_json(MethodsService(session, env, who).get(user_id, method_id), beta)
-
-    data = await in_unit(request, work, point_read=True)
-    return JSONResponse({"@odata.context": _entity(request, user_id, "methods", single=True), **data})
-
-
-@router.get(f"{USERS}/methods")
-async def list_methods(request: Request, user_id: str, who: Caller) -> JSONResponse:
-    return await _list_methods(request, who, user_id)
-
-
-@router.get(f"{USERS}/methods/{{method_id}}")
-async def get_method(request: Request, user_id: str, method_id: str, who: Caller) -> JSONResponse:
-    return await _get_method(request, who, user_id, method_id)
-
-
-@router.get(f"{ME}/methods")
-async def list_my_methods(request: Request, who: Caller) -> JSONResponse:
-    return await _list_methods(request, who, _own_id(who))
-
-
-@router.get(f"{ME}/methods/{{method_id}}")
-async def get_my_method(request: Request, method_id: str, who: Caller) -> JSONResponse:
-    return await _get_method(request, who, _own_id(who), method_id)

@@ -1,16 +1,25 @@
 """Token-signing keys (JOSE via joserfc): creation, publication as a JWKS, signing and verifying.
 
+Signing, on every grant, is done here with `cryptography` directly: joserfc's compact serialisation
+around the one ECDSA call (header registry checks, algorithm lookup, its signature object) cost about as
+much as the signature. The output is the JWS joserfc produces for the same header and claims (the same
+JSON encodings, raw r||s, base64url without padding); joserfc still verifies tokens and builds the JWKS.
+
 Private keys are stored sealed with a pepper-derived key. Rotation: a new key is published before it
 signs (`activates_at`), and a retired key stays in the JWKS until tokens it signed have expired.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet
@@ -18,6 +27,8 @@ from joserfc.jwk import ECKey, KeySet
 from passbridge.security.secrets import SecretKeeper
 
 ALGORITHM = "ES256"
+_ES256 = ec.ECDSA(hashes.SHA256())
+_P256_BYTES = 32
 
 
 class TokenInvalid(Exception):
@@ -49,9 +60,25 @@ def jwks(public_jwks: list[dict[str, Any]]) -> dict[str, Any]:
     return {"keys": public_jwks}
 
 
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
 def sign(claims: dict[str, Any], key: ECKey, *, typ: str = "JWT") -> str:
-    header = {"alg": ALGORITHM, "kid": key.kid, "typ": typ}
-    return jwt.encode(header, claims, key, algorithms=[ALGORITHM])
+    """A compact ES256 JWS of `claims` (JSON values; times as NumericDate integers)."""
+    if key.curve_name != "P-256":
+        raise ValueError("ES256 needs a P-256 key")
+    # Member order and encodings as joserfc's jwt.encode writes them: typ first, ASCII-escaped header,
+    # UTF-8 claims, compact separators.
+    header = json.dumps(
+        {"typ": typ, "alg": ALGORITHM, "kid": key.kid}, ensure_ascii=True, separators=(",", ":")
+    )
+    payload = json.dumps(claims, ensure_ascii=False, separators=(",", ":"))
+    signing_input = _b64(header.encode("ascii")) + b"." + _b64(payload.encode("utf-8"))
+    private: ec.EllipticCurvePrivateKey = key.get_op_key("sign")
+    r, s = decode_dss_signature(private.sign(signing_input, _ES256))
+    signature = r.to_bytes(_P256_BYTES, "big") + s.to_bytes(_P256_BYTES, "big")
+    return (signing_input + b"." + _b64(signature)).decode("ascii")
 
 
 def verify(token: str, public_jwks: list[dict[str, Any]] | KeySet, *, now: datetime) -> dict[str, Any]:

@@ -47,6 +47,14 @@ class Found(Generic[T]):
     has_more: bool
 
 
+def user_not_found(ref: str) -> NotFound:
+    """Graph's answer for a user path naming no user (by id or userPrincipalName)."""
+    return NotFound(
+        f"Resource '{ref}' does not exist or one of its queried reference-property objects are not present.",
+        kind="user",
+    )
+
+
 def user_ref(user: User) -> TargetRef:
     return TargetRef("User", user.id, user.display_name, user.user_principal_name)
 
@@ -109,11 +117,7 @@ class DirectoryService:
     def find_user(self, ref: str) -> User:
         user = store.user_by_id_or_upn(self.session, ref)
         if user is None:
-            raise NotFound(
-                f"Resource '{ref}' does not exist or one of its queried reference-property "
-                "objects are not present.",
-                kind="user",
-            )
+            raise user_not_found(ref)
         return user
 
     def get_user(self, ref: str) -> User:

@@ -15,9 +15,12 @@ from passbridge.domain.directory import ADMIN_ROLES, Role
 from passbridge.domain.errors import PermissionDenied
 from passbridge.services import access
 from passbridge.services.context import Env, Principal
-from passbridge.services.directory import DirectoryService
+from passbridge.services.directory import DirectoryService, user_not_found
 from passbridge.store import directory as directory_store
+from passbridge.store import taps as tap_store
+from passbridge.store.db import Reader
 from passbridge.store.models import User
+from passbridge.store.taps import UserMethods
 
 # Delegated roles that may read another user's methods (Graph: Global Reader, Authentication
 # Administrator, Privileged Authentication Administrator; Global Administrator holds every right).
@@ -39,6 +42,38 @@ class Scopes:
     own: tuple[str, ...]
 
 
+def _first_gate(principal: Principal, scopes: Scopes) -> None:
+    """Refuse a caller holding no fitting permission at all, before revealing whether the user exists."""
+    if principal.kind == "user":
+        access.require_app_permission(principal, *scopes.own, *scopes.others)
+    else:
+        access.require_app_permission(principal, *scopes.others)
+
+
+def _check_reader(principal: Principal, user_id: str, scopes: Scopes) -> None:
+    """Once the user is known to exist: whether the caller may read their methods."""
+    if principal.kind == "user" and principal.id == user_id:
+        access.require_app_permission(principal, *scopes.own)
+        return
+    access.require_app_permission(principal, *scopes.others)
+    if principal.kind == "user" and not (principal.roles & READER_ROLES):
+        raise PermissionDenied(
+            "Reading another user's authentication methods needs the Global Reader, Authentication "
+            "Administrator or Privileged Authentication Administrator role."
+        )
+
+
+def readable_methods(reader: Reader, principal: Principal, user_ref_text: str, scopes: Scopes) -> UserMethods:
+    """The user named by `user_ref_text` with their methods, once the caller may read them. One select
+    (store/taps.py); the checks come in the same order as for every other user path."""
+    _first_gate(principal, scopes)
+    found = tap_store.user_methods(reader, user_ref_text)
+    if found is None:
+        raise user_not_found(user_ref_text)
+    _check_reader(principal, found.user_id, scopes)
+    return found
+
+
 @dataclass
 class MethodAccess:
     session: Session
@@ -48,31 +83,9 @@ class MethodAccess:
     def is_self(self, user: User) -> bool:
         return self.principal.kind == "user" and self.principal.id == user.id
 
-    def _first_gate(self, scopes: Scopes) -> None:
-        # Refuse a caller holding no fitting permission at all before revealing whether the user exists.
-        if self.principal.kind == "user":
-            access.require_app_permission(self.principal, *scopes.own, *scopes.others)
-        else:
-            access.require_app_permission(self.principal, *scopes.others)
-
-    def reader(self, user_ref_text: str, scopes: Scopes) -> User:
-        """The user named by `user_ref_text`, once the caller may read their methods."""
-        self._first_gate(scopes)
-        user = DirectoryService(self.session, self.env, self.principal).find_user(user_ref_text)
-        if self.is_self(user):
-            access.require_app_permission(self.principal, *scopes.own)
-            return user
-        access.require_app_permission(self.principal, *scopes.others)
-        if self.principal.kind == "user" and not (self.principal.roles & READER_ROLES):
-            raise PermissionDenied(
-                "Reading another user's authentication methods needs the Global Reader, Authentication "
-                "Administrator or Privileged Authentication Administrator role."
-            )
-        return user
-
     def manager(self, user_ref_text: str, scopes: Scopes, *, allow_self: bool) -> User:
         """The user named by `user_ref_text`, once the caller may change their methods."""
-        self._first_gate(scopes)
+        _first_gate(self.principal, scopes)
         user = DirectoryService(self.session, self.env, self.principal).find_user(user_ref_text)
         if self.is_self(user):
             if not allow_self:

@@ -1,7 +1,9 @@
 """Every authentication method a user holds, whatever its kind (Graph's `/authentication/methods`).
 
 Each kind of method (today the Temporary Access Pass; passkeys and authenticator apps later)
-registers one lister in `KINDS`; the list and the lookup by id walk them in order.
+registers one lister in `KINDS`; the list and the lookup by id walk them in order. A lister reads what
+store/taps.py `user_methods` loaded in its one select (a new kind joins its table there) and may run
+further selects on the same reader.
 """
 
 from __future__ import annotations
@@ -10,13 +12,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy.orm import Session
-
 from passbridge.domain.errors import NotFound
 from passbridge.services import taps
 from passbridge.services.context import Env, Principal
-from passbridge.services.method_access import MethodAccess, Scopes
-from passbridge.store.models import User
+from passbridge.services.method_access import Scopes, readable_methods
+from passbridge.store.db import Reader
+from passbridge.store.taps import UserMethods
 
 # Graph documents only the broad permissions for the list of every method: a TAP-only
 # permission does not reveal the user's other methods.
@@ -33,7 +34,7 @@ class MethodView(Protocol):
 @dataclass(frozen=True)
 class MethodKind:
     name: str
-    list_for: Callable[[Session, Env, User], Sequence[MethodView]]
+    list_for: Callable[[Reader, Env, UserMethods], Sequence[MethodView]]
 
 
 KINDS: tuple[MethodKind, ...] = (MethodKind("temporaryAccessPass", taps.pass_views),)
@@ -41,21 +42,24 @@ KINDS: tuple[MethodKind, ...] = (MethodKind("temporaryAccessPass", taps.pass_vie
 
 @dataclass
 class MethodsService:
-    session: Session
+    """Reads only. `reader` is a unit of work's Session or, on the Graph read path, a bare connection
+    (store/db.py `Database.reading`)."""
+
+    reader: Reader
     env: Env
     principal: Principal
 
-    def _methods(self, user: User) -> list[MethodView]:
-        return [m for kind in KINDS for m in kind.list_for(self.session, self.env, user)]
+    def _methods(self, found: UserMethods) -> list[MethodView]:
+        return [m for kind in KINDS for m in kind.list_for(self.reader, self.env, found)]
 
     def list(self, user_ref_text: str) -> list[MethodView]:
-        user = MethodAccess(self.session, self.env, self.principal).reader(user_ref_text, READ_SCOPES)
-        return self._methods(user)
+        found = readable_methods(self.reader, self.principal, user_ref_text, READ_SCOPES)
+        return self._methods(found)
 
     def get(self, user_ref_text: str, method_id: str) -> MethodView:
-        user = MethodAccess(self.session, self.env, self.principal).reader(user_ref_text, READ_SCOPES)
+        found = readable_methods(self.reader, self.principal, user_ref_text, READ_SCOPES)
         wanted = method_id.strip().lower()
-        for method in self._methods(user):
+        for method in self._methods(found):
             if method.id.lower() == wanted:
                 return method
         raise NotFound(f"No authentication method with id '{method_id}' exists for this user.", kind="method")

@@ -14,11 +14,12 @@ from passbridge.domain.policy import TapPolicy
 from passbridge.services import audit
 from passbridge.services.context import Env, Principal
 from passbridge.services.directory import user_ref
-from passbridge.services.method_access import MethodAccess, Scopes
-from passbridge.store import directory as directory_store
+from passbridge.services.method_access import MethodAccess, Scopes, readable_methods
 from passbridge.store import policy as policy_store
 from passbridge.store import taps as store
+from passbridge.store.db import Reader
 from passbridge.store.models import TemporaryAccessPass, User
+from passbridge.store.taps import PassRecord, UserMethods
 
 WRITE = ("UserAuthenticationMethod.ReadWrite.All", "UserAuthMethod-TAP.ReadWrite.All")
 READ = ("UserAuthenticationMethod.Read.All", "UserAuthMethod-TAP.Read.All", *WRITE)
@@ -32,9 +33,9 @@ SERVICE = "Authentication Methods"
 
 @dataclass(frozen=True)
 class PassView:
-    """A pass as every read shows it: never the value."""
+    """A pass as every read shows it: never the value (nor its hash)."""
 
-    row: TemporaryAccessPass
+    row: PassRecord
     reason: rules.UsabilityReason
 
     @property
@@ -56,22 +57,39 @@ class IssuedPass:
     value: str  # the pass itself: returned to the issuer once, never stored or logged
 
 
-def view_of(
-    session: Session, env: Env, row: TemporaryAccessPass, policy: TapPolicy | None = None
-) -> PassView:
+def _view(reader: Reader, env: Env, row: PassRecord, policy: TapPolicy) -> PassView:
     """Usability is decided afresh from the current policy and targets at every read."""
-    if policy is None:
-        policy, _ = policy_store.load(session)
-    groups = directory_store.group_ids_of(session, row.user_id) if policy.needs_group_ids(row.user_id) else ()
+    groups = store.group_ids_of(reader, row.user_id) if policy.needs_group_ids(row.user_id) else ()
     targeted = policy.targets(row.user_id, groups)
     state = rules.PassState(row.start_at, row.lifetime_minutes, row.is_usable_once, row.used_at)
     return PassView(row, rules.usability(state, policy, targeted=targeted, now=env.clock.now()))
 
 
-def pass_views(session: Session, env: Env, user: User) -> list[PassView]:
+def view_of(
+    session: Session, env: Env, row: TemporaryAccessPass, policy: TapPolicy | None = None
+) -> PassView:
+    """The view of a pass this unit of work holds as an ORM row (writes)."""
+    if policy is None:
+        policy, _ = policy_store.load(session)
+    return _view(session, env, PassRecord.of(row), policy)
+
+
+def pass_views(reader: Reader, env: Env, found: UserMethods) -> list[PassView]:
     """The user's passes (none or one) for the list of every method; the caller checked access."""
-    row = store.of_user(session, user.id)
-    return [] if row is None else [view_of(session, env, row)]
+    return [] if found.tap is None else [_view(reader, env, found.tap, found.policy)]
+
+
+def list_passes(reader: Reader, env: Env, principal: Principal, user_ref_text: str) -> list[PassView]:
+    """The user's passes (none or one). Reads only, so the Graph edge may pass a bare connection."""
+    found = readable_methods(reader, principal, user_ref_text, READ_SCOPES)
+    return pass_views(reader, env, found)
+
+
+def get_pass(reader: Reader, env: Env, principal: Principal, user_ref_text: str, method_id: str) -> PassView:
+    found = readable_methods(reader, principal, user_ref_text, READ_SCOPES)
+    if found.tap is None or found.tap.id != method_id.strip().lower():
+        raise _no_such_pass(method_id)
+    return _view(reader, env, found.tap, found.policy)
 
 
 @dataclass
@@ -169,12 +187,10 @@ class TapService:
     # --- reads -------------------------------------------------------------------------------
 
     def list(self, user_ref_text: str) -> list[PassView]:
-        user = self._access().reader(user_ref_text, READ_SCOPES)
-        return pass_views(self.session, self.env, user)
+        return list_passes(self.session, self.env, self.principal, user_ref_text)
 
     def get_one(self, user_ref_text: str, method_id: str) -> PassView:
-        user = self._access().reader(user_ref_text, READ_SCOPES)
-        return self.view(self._pass_of(user, method_id))
+        return get_pass(self.session, self.env, self.principal, user_ref_text, method_id)
 
     def get(self, user_ref_text: str) -> PassView | None:
         """The user's pass, if any (the CLI's `tap show`)."""
@@ -184,8 +200,12 @@ class TapService:
     def _pass_of(self, user: User, method_id: str) -> TemporaryAccessPass:
         row = store.of_user(self.session, user.id)
         if row is None or row.id != method_id.strip().lower():
-            raise NotFound(
-                f"No temporaryAccessPassAuthenticationMethod with id '{method_id}' exists for this user.",
-                kind="method",
-            )
+            raise _no_such_pass(method_id)
         return row
+
+
+def _no_such_pass(method_id: str) -> NotFound:
+    return NotFound(
+        f"No temporaryAccessPassAuthenticationMethod with id '{method_id}' exists for this user.",
+        kind="method",
+    )

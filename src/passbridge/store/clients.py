@@ -1,8 +1,9 @@
 """Lookups on the token hot path: plain Core selects of the few columns a grant needs.
 
 DESIGN.md measured the ORM as the largest cost of a grant. These statements are built once with bound
-parameters (so SQLAlchemy computes their cache keys once) and run on the session's connection, which
-skips the ORM's execution and loading layers; they return rows, never tracked instances.
+parameters (so SQLAlchemy computes their cache keys once) and run on a connection: the grant passes
+a bare pooled Connection (`Database.reading`), other callers may pass their unit of work's Session.
+Either way the ORM's execution and loading layers are skipped; they return rows, never tracked instances.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select
-from sqlalchemy.orm import Session
 
+from passbridge.store.db import Reader, connection_of
 from passbridge.store.models import Application, SigningKey, Tenant
 
 _CLIENT = select(
@@ -25,16 +26,19 @@ _CLIENT = select(
 ).where(Application.app_id == bindparam("app_id"))
 
 
-def client_row(session: Session, app_id: str) -> Any | None:
+def client_row(reader: Reader, app_id: str) -> Any | None:
     """(id, app_id, display_name, secret_hash, permissions, redirect_uris) or None."""
-    return session.connection().execute(_CLIENT, {"app_id": app_id}).first()
+    return connection_of(reader).execute(_CLIENT, {"app_id": app_id}).first()
 
 
-def tenant_id(session: Session) -> str | None:
-    return session.connection().execute(select(Tenant.id).limit(1)).scalar()
+_TENANT = select(Tenant.id).limit(1)
 
 
-def key_rows(session: Session, *, now: datetime) -> list[Any]:
+def tenant_id(reader: Reader) -> str | None:
+    return connection_of(reader).execute(_TENANT).scalar()
+
+
+def key_rows(reader: Reader, *, now: datetime) -> list[Any]:
     """Keys not yet retired as (kid, public_jwk, private_jwk_sealed, activates_at, retired_at); callers
     filter again by their clock, so one snapshot serves both signing and verifying for a while."""
     query = (
@@ -48,4 +52,4 @@ def key_rows(session: Session, *, now: datetime) -> list[Any]:
         .where(or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > now))
         .order_by(SigningKey.activates_at.desc(), SigningKey.kid)
     )
-    return list(session.connection().execute(query).all())
+    return list(connection_of(reader).execute(query).all())

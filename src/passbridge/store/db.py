@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,12 +13,15 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 T = TypeVar("T")
+# What a read-only store function runs on: a unit of work's Session (its transaction's connection)
+# or a bare Connection from `Database.reading`, which skips the Session's own bookkeeping.
+Reader = Session | Connection
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_POOL_SIZE = 40
 
@@ -61,7 +65,14 @@ def _configure_sqlite(engine: Engine) -> None:
         # IMMEDIATE takes the write lock up front: a deferred transaction that later writes can
         # fail with "database is locked" without waiting, which busy_timeout cannot help.
         mode = connection.get_execution_options().get("sqlite_begin", "BEGIN IMMEDIATE")
-        connection.exec_driver_sql(mode)
+        if not mode:  # "" marks single-statement reads: each statement is its own transaction
+            return
+        # Straight to the driver: through exec_driver_sql, SQLAlchemy's execution machinery cost more
+        # than the statement, on every unit of work. Failures still surface as SQLAlchemy's errors.
+        try:
+            connection.connection.driver_connection.execute(mode)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(mode, None, exc, sqlite3.Error) from exc
 
 
 class Database:
@@ -69,8 +80,14 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._read_sessions = sessionmaker(
-            self.engine.execution_options(sqlite_begin="BEGIN"), expire_on_commit=False
+        self._read_engine = self.engine.execution_options(sqlite_begin="BEGIN")
+        self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
+        # pysqlite's AUTOCOMMIT would reset its isolation_level on return and undo the recipe in
+        # _configure_sqlite, so SQLite skips the BEGIN through the listener instead.
+        self._statement_engine = (
+            self.engine.execution_options(sqlite_begin="")
+            if self.dialect == "sqlite"
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
 
     @property
@@ -90,6 +107,16 @@ class Database:
         factory = self._read_sessions if readonly else self._sessions
         with factory() as session, session.begin():
             yield session
+
+    @contextmanager
+    def reading(self, *, transaction: bool = True) -> Iterator[Connection]:
+        """A pooled connection for Core selects only, for hot read paths: no Session, no identity map,
+        no ORM loading. With `transaction` its selects share one read transaction (deferred on SQLite,
+        so it takes no write lock), rolled back when the block ends. Without, each select stands alone
+        (no BEGIN round): for callers whose selects need not agree with each other."""
+        engine = self._read_engine if transaction else self._statement_engine
+        with engine.connect() as connection:
+            yield connection
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -143,6 +170,15 @@ def describe_db_error(exc: BaseException) -> str:
     original = getattr(exc, "orig", None) or exc
     first_line = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
     return f"database unavailable: {first_line}"
+
+
+def connection_of(reader: Reader) -> Connection:
+    """The connection a Core select runs on. A Session's pending ORM changes are flushed first, so a
+    read inside a unit of work sees what the unit has done so far."""
+    if isinstance(reader, Session):
+        reader.flush()
+        return reader.connection()
+    return reader
 
 
 async def run_point_read(db: Database, read: Callable[[], T]) -> T:

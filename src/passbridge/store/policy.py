@@ -39,18 +39,41 @@ def _rows(targets: tuple[Target, ...]) -> list[dict[str, object]]:
     ]
 
 
+# The columns `policy_of` reads, labelled so that a select joining other tables keeps them apart.
+POLICY_COLUMNS = (
+    TapPolicyRow.state.label("policy_state"),
+    TapPolicyRow.default_lifetime.label("policy_default_lifetime"),
+    TapPolicyRow.default_length.label("policy_default_length"),
+    TapPolicyRow.minimum_lifetime.label("policy_minimum_lifetime"),
+    TapPolicyRow.maximum_lifetime.label("policy_maximum_lifetime"),
+    TapPolicyRow.is_usable_once.label("policy_is_usable_once"),
+    TapPolicyRow.include_targets.label("policy_include_targets"),
+    TapPolicyRow.exclude_targets.label("policy_exclude_targets"),
+    TapPolicyRow.last_modified.label("policy_last_modified"),
+)
 # Every method read loads the policy: a Core select of its columns skips the ORM's per-query work.
-_TAP_POLICY = select(
-    TapPolicyRow.state,
-    TapPolicyRow.default_lifetime,
-    TapPolicyRow.default_length,
-    TapPolicyRow.minimum_lifetime,
-    TapPolicyRow.maximum_lifetime,
-    TapPolicyRow.is_usable_once,
-    TapPolicyRow.include_targets,
-    TapPolicyRow.exclude_targets,
-    TapPolicyRow.last_modified,
-).where(TapPolicyRow.id == TAP_POLICY_ID)
+_TAP_POLICY = select(*POLICY_COLUMNS).where(TapPolicyRow.id == TAP_POLICY_ID)
+
+
+def policy_of(row: Any, prefix: str = "policy_") -> TapPolicy:
+    """The policy in a row holding POLICY_COLUMNS (or, with prefix "", a TapPolicyRow); the defaults
+    when the row was never saved (NULLs from an outer join)."""
+
+    def column(name: str) -> Any:
+        return getattr(row, prefix + name)
+
+    if column("state") is None:
+        return TapPolicy()
+    return TapPolicy(
+        state=PolicyState(column("state")),
+        default_lifetime=column("default_lifetime"),
+        default_length=column("default_length"),
+        minimum_lifetime=column("minimum_lifetime"),
+        maximum_lifetime=column("maximum_lifetime"),
+        is_usable_once=column("is_usable_once"),
+        include_targets=_targets(column("include_targets")),
+        exclude_targets=_targets(column("exclude_targets")),
+    )
 
 
 def _tracked(session: Session) -> bool:
@@ -63,24 +86,15 @@ def _tracked(session: Session) -> bool:
 def load(session: Session, *, for_update: bool = False) -> tuple[TapPolicy, datetime | None]:
     """The TAP policy. `for_update` locks the row so read-validate-write cannot interleave with
     another writer (PostgreSQL; SQLite writers are serialised by BEGIN IMMEDIATE)."""
-    row: Any
     if for_update or _tracked(session):
-        row = session.get(TapPolicyRow, TAP_POLICY_ID, with_for_update=for_update or None)
-    else:
-        row = session.connection().execute(_TAP_POLICY).first()
+        tracked = session.get(TapPolicyRow, TAP_POLICY_ID, with_for_update=for_update or None)
+        if tracked is None:
+            return TapPolicy(), None
+        return policy_of(tracked, prefix=""), tracked.last_modified
+    row = session.connection().execute(_TAP_POLICY).first()
     if row is None:
         return TapPolicy(), None
-    policy = TapPolicy(
-        state=PolicyState(row.state),
-        default_lifetime=row.default_lifetime,
-        default_length=row.default_length,
-        minimum_lifetime=row.minimum_lifetime,
-        maximum_lifetime=row.maximum_lifetime,
-        is_usable_once=row.is_usable_once,
-        include_targets=_targets(row.include_targets),
-        exclude_targets=_targets(row.exclude_targets),
-    )
-    return policy, row.last_modified
+    return policy_of(row), row.policy_last_modified
 
 
 def save(session: Session, policy: TapPolicy, *, now: datetime) -> None:

@@ -1,11 +1,121 @@
-"""Temporary Access Pass rows."""
+"""Temporary Access Pass rows, and the one select behind every read of a user's methods.
+
+Writes use the ORM. Reads return `PassRecord`, a plain value: the read of a user's methods
+(`user_methods`) is one prebuilt Core select of the user joined with their pass and the TAP policy,
+run on a bare connection on the hot path (no Session, no identity map; bench/README.md).
+"""
 
 from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
-from passbridge.store.models import TemporaryAccessPass, User
+from passbridge.domain.directory import upn_key
+from passbridge.domain.policy import TapPolicy
+from passbridge.store import policy as policy_store
+from passbridge.store.db import Reader, connection_of
+from passbridge.store.models import GroupMember, TapPolicyRow, TemporaryAccessPass, User
+
+
+@dataclass(frozen=True)
+class PassRecord:
+    """A stored pass without its hash."""
+
+    id: str
+    user_id: str
+    created_at: datetime
+    start_at: datetime
+    lifetime_minutes: int
+    is_usable_once: bool
+    used_at: datetime | None
+    last_used_at: datetime | None
+
+    @classmethod
+    def of(cls, row: TemporaryAccessPass) -> PassRecord:
+        return cls(
+            row.id,
+            row.user_id,
+            row.created_at,
+            row.start_at,
+            row.lifetime_minutes,
+            row.is_usable_once,
+            row.used_at,
+            row.last_used_at,
+        )
+
+
+@dataclass(frozen=True)
+class UserMethods:
+    """A user (by id), the pass they hold if any, and the TAP policy, as of one select."""
+
+    user_id: str
+    tap: PassRecord | None
+    policy: TapPolicy
+
+
+_PASS_COLUMNS = (
+    TemporaryAccessPass.id.label("pass_id"),
+    TemporaryAccessPass.created_at.label("pass_created_at"),
+    TemporaryAccessPass.start_at.label("pass_start_at"),
+    TemporaryAccessPass.lifetime_minutes.label("pass_lifetime_minutes"),
+    TemporaryAccessPass.is_usable_once.label("pass_is_usable_once"),
+    TemporaryAccessPass.used_at.label("pass_used_at"),
+    TemporaryAccessPass.last_used_at.label("pass_last_used_at"),
+)
+# The policy table holds one row per method kind; the join's condition names the TAP's row alone,
+# so the select yields one row per user found, policy columns NULL when the policy was never saved.
+_USER_METHODS = (
+    select(User.id.label("user_id"), *_PASS_COLUMNS, *policy_store.POLICY_COLUMNS)
+    .select_from(User)
+    .outerjoin(TemporaryAccessPass, TemporaryAccessPass.user_id == User.id)
+    .outerjoin(TapPolicyRow, TapPolicyRow.id == policy_store.TAP_POLICY_ID)
+)
+_BY_ID = _USER_METHODS.where(User.id == bindparam("ref"))
+_BY_UPN = _USER_METHODS.where(User.upn_key == bindparam("ref"))
+_GROUP_IDS = select(GroupMember.group_id).where(GroupMember.user_id == bindparam("user_id"))
+
+
+def _is_guid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def user_methods(reader: Reader, ref: str) -> UserMethods | None:
+    """The user named by object id or userPrincipalName (as Graph paths name them), or None."""
+    if _is_guid(ref):
+        statement, key = _BY_ID, ref.lower()
+    else:
+        statement, key = _BY_UPN, upn_key(ref)
+    row: Any = connection_of(reader).execute(statement, {"ref": key}).first()
+    if row is None:
+        return None
+    tap = None
+    if row.pass_id is not None:
+        tap = PassRecord(
+            row.pass_id,
+            row.user_id,
+            row.pass_created_at,
+            row.pass_start_at,
+            row.pass_lifetime_minutes,
+            row.pass_is_usable_once,
+            row.pass_used_at,
+            row.pass_last_used_at,
+        )
+    return UserMethods(row.user_id, tap, policy_store.policy_of(row))
+
+
+def group_ids_of(reader: Reader, user_id: str) -> list[str]:
+    """The groups `user_id` belongs to directly (for policies that target groups)."""
+    return list(connection_of(reader).execute(_GROUP_IDS, {"user_id": user_id}).scalars())
+
 
 # Built once, so SQLAlchemy computes its cache key once: every method read runs it.
 _OF_USER = select(TemporaryAccessPass).where(TemporaryAccessPass.user_id == bindparam("user_id"))

@@ -1,0 +1,65 @@
+"""store/db.py: Session-less reads (`Database.reading`) and SQLite's BEGIN sent from the begin listener."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
+
+from passbridge.store.db import Database
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'store.db'}")
+    with database.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (x INTEGER)"))
+    yield database
+    database.dispose()
+
+
+def _count(connection: Connection) -> int:
+    return int(connection.execute(text("SELECT count(*) FROM t")).scalar_one())
+
+
+def _insert_elsewhere(db: Database) -> None:
+    with db.engine.begin() as other:
+        other.execute(text("INSERT INTO t VALUES (1)"))
+
+
+def test_reading_in_a_transaction_sees_one_snapshot(db: Database) -> None:
+    with db.reading() as connection:
+        before = _count(connection)
+        _insert_elsewhere(db)
+        assert _count(connection) == before == 0
+
+
+def test_reading_without_a_transaction_sees_each_statement_afresh(db: Database) -> None:
+    with db.reading(transaction=False) as connection:
+        assert _count(connection) == 0
+        _insert_elsewhere(db)
+        assert _count(connection) == 1
+
+
+def test_reading_takes_no_write_lock(db: Database) -> None:
+    with db.reading() as connection:
+        _count(connection)
+        _insert_elsewhere(db)  # would wait for the busy timeout if the read held the write lock
+
+
+def test_a_failing_begin_surfaces_as_sqlalchemys_error(db: Database, tmp_path: Path) -> None:
+    holder = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with db.engine.connect() as connection:
+            connection.connection.driver_connection.execute("PRAGMA busy_timeout=10")  # type: ignore[union-attr]
+            with pytest.raises(OperationalError, match="database is locked"):
+                connection.begin()
+    finally:
+        holder.rollback()
+        holder.close()

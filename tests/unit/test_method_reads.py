@@ -1,0 +1,135 @@
+"""The read of a user's methods without the ORM: store/taps.py `user_methods` on a bare connection, and
+the services' reads on it (the Graph edge's path), against the same rules as the unit-of-work path."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import delete
+
+from passbridge.domain.errors import NotFound, PermissionDenied
+from passbridge.domain.policy import PolicyState, TapPolicy, Target
+from passbridge.domain.tap import PassRequest, UsabilityReason
+from passbridge.services import taps
+from passbridge.services.context import Env, Principal, operator
+from passbridge.services.methods import MethodsService
+from passbridge.services.taps import TapService
+from passbridge.services.tenant import Initialised
+from passbridge.store import policy as policy_store
+from passbridge.store import taps as tap_store
+from passbridge.store.models import TapPolicyRow, User
+from tests.factories import make_group, make_user
+
+
+def application(*permissions: str) -> Principal:
+    return Principal(
+        kind="application", id="app-1", display_name="HR script", app_permissions=frozenset(permissions)
+    )
+
+
+def issue(env: Env, ref: str) -> taps.IssuedPass:
+    with env.db.unit_of_work() as session:
+        return TapService(session, env, operator()).issue(ref, PassRequest())
+
+
+def save_policy(env: Env, policy: TapPolicy) -> None:
+    with env.db.unit_of_work() as session:
+        policy_store.save(session, policy, now=env.clock.now())
+
+
+@pytest.fixture
+def ada(env: Env, tenant: Initialised) -> User:
+    return make_user(env, "Ada@Contoso.example")
+
+
+def test_user_methods_finds_the_user_by_id_in_any_case_and_by_upn_in_any_case(env: Env, ada: User) -> None:
+    issued = issue(env, ada.id)
+    with env.db.reading() as connection:
+        by_id = tap_store.user_methods(connection, ada.id.upper())
+        by_upn = tap_store.user_methods(connection, "ADA@contoso.EXAMPLE")
+    assert by_id == by_upn
+    assert by_id is not None
+    assert by_id.user_id == ada.id
+    assert by_id.tap is not None
+    assert by_id.tap.id == issued.view.id
+    assert by_id.tap.user_id == ada.id
+    assert by_id.tap.start_at == issued.view.row.start_at
+    assert by_id.tap.lifetime_minutes == issued.view.row.lifetime_minutes
+
+
+def test_user_methods_is_none_for_an_unknown_id_or_name(env: Env, ada: User) -> None:
+    with env.db.reading() as connection:
+        assert tap_store.user_methods(connection, "00000000-0000-0000-0000-000000000000") is None
+        assert tap_store.user_methods(connection, "nobody@contoso.example") is None
+        assert tap_store.user_methods(connection, "") is None
+
+
+def test_user_methods_without_a_pass_has_none_and_still_the_policy(env: Env, ada: User) -> None:
+    save_policy(env, TapPolicy(default_length=12))
+    with env.db.reading() as connection:
+        found = tap_store.user_methods(connection, ada.id)
+    assert found is not None
+    assert found.tap is None
+    assert found.policy == TapPolicy(default_length=12)
+
+
+def test_user_methods_reads_the_defaults_when_the_policy_was_never_saved(env: Env, ada: User) -> None:
+    with env.db.unit_of_work() as session:
+        session.execute(delete(TapPolicyRow))
+    with env.db.reading() as connection:
+        found = tap_store.user_methods(connection, ada.id)
+    assert found is not None
+    assert found.policy == TapPolicy()
+
+
+def test_a_read_through_a_session_sees_the_units_unflushed_policy_change(env: Env, ada: User) -> None:
+    issue(env, ada.id)
+    with env.db.unit_of_work() as session:
+        policy_store.save(session, TapPolicy(state=PolicyState.DISABLED), now=env.clock.now())
+        views = taps.list_passes(session, env, operator(), ada.id)
+    assert [v.reason for v in views] == [UsabilityReason.DISABLED_BY_POLICY]
+
+
+def test_group_targeting_reads_memberships_on_the_bare_connection(env: Env, ada: User) -> None:
+    issue(env, ada.id)
+    grace = make_user(env, "grace@contoso.example")
+    issue(env, grace.id)
+    group = make_group(env, "Pilot", members=(ada.id,))
+    save_policy(env, TapPolicy(include_targets=(Target("group", group.id),)))
+    reader = application("UserAuthenticationMethod.Read.All")
+    with env.db.reading() as connection:
+        ada_views = MethodsService(connection, env, reader).list(ada.id)
+        grace_views = MethodsService(connection, env, reader).list(grace.id)
+    assert [v.reason for v in ada_views if isinstance(v, taps.PassView)] == [
+        UsabilityReason.ENABLED_BY_POLICY
+    ]
+    assert [v.reason for v in grace_views if isinstance(v, taps.PassView)] == [
+        UsabilityReason.DISABLED_BY_POLICY
+    ]
+
+
+def test_a_caller_without_permission_is_refused_before_learning_whether_the_user_exists(
+    env: Env, ada: User
+) -> None:
+    nobody = application("User.Read.All")
+    with env.db.reading() as connection:
+        with pytest.raises(PermissionDenied):
+            MethodsService(connection, env, nobody).list("00000000-0000-0000-0000-000000000000")
+        with pytest.raises(PermissionDenied):
+            taps.get_pass(connection, env, nobody, "nobody@contoso.example", "x")
+
+
+def test_an_unknown_user_is_not_found_for_a_permitted_caller(env: Env, ada: User) -> None:
+    with env.db.reading() as connection, pytest.raises(NotFound) as raised:
+        MethodsService(connection, env, application("UserAuthenticationMethod.Read.All")).list(
+            "nobody@contoso.example"
+        )
+    assert raised.value.kind == "user"
+
+
+def test_get_pass_on_the_bare_connection_matches_the_id_in_any_case(env: Env, ada: User) -> None:
+    issued = issue(env, ada.id)
+    with env.db.reading() as connection:
+        view = taps.get_pass(connection, env, operator(), ada.id, issued.view.id.upper())
+        with pytest.raises(NotFound):
+            taps.get_pass(connection, env, operator(), ada.id, "00000000-0000-0000-0000-000000000000")
+    assert view.id == issued.view.id
