@@ -1,5 +1,5 @@
-"""Writing sign-in log entries (Graph's signIn resource). Each attempt, success or failure, is one entry;
-never the pass or any other secret."""
+"""Writing and reading sign-in log entries (Graph's signIn resource). Each attempt, success or failure,
+is one entry; never the pass or any other secret."""
 
 from __future__ import annotations
 
@@ -10,8 +10,12 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from passbridge.clock import iso_z
+from passbridge.domain.errors import NotFound
+from passbridge.services.audit import require_may_read
+from passbridge.services.context import Env, Principal
 from passbridge.store import signin_log as store
 from passbridge.store.models import SignInLogEntry
+from passbridge.store.signin_log import SignInFilter
 
 # The sign-in pages and "My apps" act as one first-party application, as Entra's My Apps portal does.
 PORTAL_APP_ID = "2b5c6a8e-5f1d-4c3b-9a77-3d1e0f6c9b10"
@@ -76,3 +80,36 @@ def record(session: Session, attempt: Attempt) -> SignInLogEntry:
     )
     store.add(session, entry)
     return entry
+
+
+# --- reading the log --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignInPage:
+    entries: list[SignInLogEntry]
+    has_more: bool
+
+
+@dataclass
+class SignInLogService:
+    """Reading the sign-in log: the same readers as the directory audit log (services/audit.py)."""
+
+    session: Session
+    env: Env
+    principal: Principal
+
+    def search(
+        self, wanted: SignInFilter, *, offset: int, limit: int, oldest_first: bool = False
+    ) -> SignInPage:
+        require_may_read(self.principal)
+        # One row more than asked tells whether another page exists without counting.
+        rows = store.search(self.session, wanted, offset=offset, limit=limit + 1, oldest_first=oldest_first)
+        return SignInPage(rows[:limit], len(rows) > limit)
+
+    def get(self, entry_id: str) -> SignInLogEntry:
+        require_may_read(self.principal)
+        entry = store.by_id(self.session, entry_id)
+        if entry is None:
+            raise NotFound(f"No sign-in log entry with id '{entry_id}' exists.", kind="signIn")
+        return entry

@@ -1,12 +1,75 @@
-"""Sign-in log entries (Graph's `/auditLogs/signIns`)."""
+"""Sign-in log entries (Graph's `/auditLogs/signIns`): filtering and paging happen in SQL, on both
+databases."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from passbridge.store.models import SignInLogEntry
+
+Comparison = Literal["eq", "ge", "le", "gt", "lt"]
+
+
+@dataclass(frozen=True)
+class SignInFilter:
+    """Conditions that must all hold (the OData filter's `and`)."""
+
+    times: tuple[tuple[Comparison, datetime], ...] = ()
+    user_principal_names: tuple[str, ...] = ()
+    user_ids: tuple[str, ...] = ()
+    app_ids: tuple[str, ...] = ()
+    error_codes: tuple[int, ...] = ()
 
 
 def add(session: Session, row: SignInLogEntry) -> None:
     session.add(row)
     session.flush()
+
+
+def _where(query: Select[tuple[SignInLogEntry]], wanted: SignInFilter) -> Select[tuple[SignInLogEntry]]:
+    column = SignInLogEntry.created_at
+    for op, when in wanted.times:
+        condition = {
+            "eq": column == when,
+            "ge": column >= when,
+            "le": column <= when,
+            "gt": column > when,
+            "lt": column < when,
+        }[op]
+        query = query.where(condition)
+    for name in wanted.user_principal_names:
+        # UPNs compare case-insensitively everywhere else in Passbridge, and a failed attempt stores the
+        # name as typed; lower() on both sides makes the two databases agree (ASCII folding).
+        query = query.where(func.lower(SignInLogEntry.user_principal_name) == name.lower())
+    for user_id in wanted.user_ids:
+        query = query.where(SignInLogEntry.user_id == user_id)
+    for app_id in wanted.app_ids:
+        query = query.where(SignInLogEntry.app_id == app_id)
+    for code in wanted.error_codes:
+        query = query.where(SignInLogEntry.error_code == code)
+    return query
+
+
+def search(
+    session: Session,
+    wanted: SignInFilter,
+    *,
+    offset: int = 0,
+    limit: int,
+    oldest_first: bool = False,
+) -> list[SignInLogEntry]:
+    if oldest_first:
+        order = (SignInLogEntry.created_at.asc(), SignInLogEntry.id.asc())
+    else:
+        order = (SignInLogEntry.created_at.desc(), SignInLogEntry.id.desc())
+    query = _where(select(SignInLogEntry), wanted).order_by(*order).offset(offset).limit(limit)
+    return list(session.scalars(query))
+
+
+def by_id(session: Session, entry_id: str) -> SignInLogEntry | None:
+    return session.get(SignInLogEntry, entry_id)

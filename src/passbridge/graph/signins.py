@@ -1,0 +1,192 @@
+"""Graph-compatible routes: the sign-in log (`/auditLogs/signIns`), with the $filter subset Passbridge
+supports. Shaped as Graph documents the signIn resource: /beta adds authenticationDetails and
+authenticationRequirement, which v1.0 does not document."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.orm import Session
+
+from passbridge.clock import iso_z
+from passbridge.graph.auth import caller
+from passbridge.graph.common import in_unit, is_beta
+from passbridge.graph.errors import GraphError
+from passbridge.graph.odata import collection, context_url, page_of
+from passbridge.services.audit import require_may_read
+from passbridge.services.context import Env, Principal
+from passbridge.services.signin_log import SignInLogService
+from passbridge.store.models import SignInLogEntry
+from passbridge.store.signin_log import Comparison, SignInFilter
+
+router = APIRouter()
+Caller = Annotated[Principal, Depends(caller)]
+
+PATH = "/auditLogs/signIns"
+FRAGMENT = "auditLogs/signIns"
+
+SUPPORTED = (
+    "createdDateTime eq|ge|le|gt|lt <timestamp>, userPrincipalName eq '<upn>', userId eq '<id>', "
+    "appId eq '<id>' and status/errorCode eq <number>, combined with 'and'"
+)
+_STRING = r"'((?:[^']|'')*)'"
+_TIME = re.compile(
+    r"createdDateTime\s+(eq|ge|le|gt|lt)\s+('?)(\d{4}-\d{2}-\d{2}(?:T[0-9:.]+(?:Z|[+-]\d{2}:\d{2})?)?)\2",
+    re.IGNORECASE,
+)
+_EQ = re.compile(r"(userPrincipalName|userId|appId)\s+eq\s+" + _STRING, re.IGNORECASE)
+_CODE = re.compile(r"status/errorCode\s+eq\s+(\d{1,9})(?![\w.])", re.IGNORECASE)
+_AND = re.compile(r"\s+and\s+", re.IGNORECASE)
+
+
+def _unsupported(text: str) -> GraphError:
+    return GraphError(
+        400, "badRequest", f"Unsupported or invalid $filter near '{text[:60]}'. Supported: {SUPPORTED}."
+    )
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise GraphError(400, "badRequest", f"Invalid timestamp '{text}' in $filter.") from None
+    # Graph reads a timestamp without an offset as UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def parse_filter(text: str) -> SignInFilter:
+    """Read the supported subset of OData $filter; anything else is refused, never ignored,
+    because a silently dropped condition would return entries the caller did not ask for."""
+    times: list[tuple[Comparison, datetime]] = []
+    names: list[str] = []
+    user_ids: list[str] = []
+    app_ids: list[str] = []
+    codes: list[int] = []
+    rest = text.strip()
+    if not rest:
+        raise GraphError(400, "badRequest", f"$filter is empty. Supported: {SUPPORTED}.")
+    while True:
+        if found := _TIME.match(rest):
+            times.append((cast(Comparison, found.group(1).lower()), _timestamp(found.group(3))))
+        elif found := _EQ.match(rest):
+            value = found.group(2).replace("''", "'")
+            field = found.group(1).lower()
+            if field == "userprincipalname":
+                names.append(value)
+            else:
+                # Ids are GUIDs, stored in lower case; Graph compares GUIDs without regard to case.
+                (user_ids if field == "userid" else app_ids).append(value.lower())
+        elif found := _CODE.match(rest):
+            codes.append(int(found.group(1)))
+        else:
+            raise _unsupported(rest)
+        rest = rest[found.end() :]
+        if not rest.strip():
+            break
+        joiner = _AND.match(rest)
+        if joiner is None:
+            raise _unsupported(rest.strip())
+        rest = rest[joiner.end() :]
+    return SignInFilter(tuple(times), tuple(names), tuple(user_ids), tuple(app_ids), tuple(codes))
+
+
+def _order(request: Request) -> bool:
+    """Whether the caller asked for oldest first; newest first is the default."""
+    text = request.query_params.get("$orderby")
+    if text is None:
+        return False
+    wanted = " ".join(text.split()).casefold()
+    if wanted == "createddatetime desc":
+        return False
+    if wanted in ("createddatetime", "createddatetime asc"):
+        return True
+    raise GraphError(
+        400, "badRequest", f"Unsupported $orderby '{text}'. Supported: createdDateTime asc|desc."
+    )
+
+
+def sign_in_json(entry: SignInLogEntry, *, beta: bool) -> dict[str, Any]:
+    """One entry in Graph's signIn shape. Passbridge has no risk detection, Conditional Access, device
+    registration or geolocation, so those properties say so in Graph's own words ("none",
+    "notApplied") or stay empty, rather than being left out, which typed clients would trip on."""
+    body: dict[str, Any] = {
+        "id": entry.id,
+        "createdDateTime": iso_z(entry.created_at),
+        "userDisplayName": entry.user_display_name,
+        "userPrincipalName": entry.user_principal_name,
+        "userId": entry.user_id,
+        "appId": entry.app_id,
+        "appDisplayName": entry.app_display_name,
+        "ipAddress": entry.ip_address,
+        "clientAppUsed": entry.client_app_used,
+        "correlationId": entry.correlation_id,
+        "conditionalAccessStatus": "notApplied",
+        "isInteractive": entry.is_interactive,
+        "riskDetail": "none",
+        "riskLevelAggregated": "none",
+        "riskLevelDuringSignIn": "none",
+        "riskState": "none",
+        "riskEventTypes": [],
+        "riskEventTypes_v2": [],
+        # A user signing in to an application signs in to that application: it is its own resource.
+        "resourceDisplayName": entry.app_display_name,
+        "resourceId": entry.app_id,
+        "status": {
+            "errorCode": entry.error_code,
+            "failureReason": entry.failure_reason,
+            "additionalDetails": None,
+        },
+        "deviceDetail": {
+            "deviceId": "",
+            "displayName": "",
+            "operatingSystem": "",
+            "browser": "",
+            "isCompliant": False,
+            "isManaged": False,
+            "trustType": "",
+        },
+        "location": {
+            "city": None,
+            "state": None,
+            "countryOrRegion": None,
+            "geoCoordinates": {"altitude": None, "latitude": None, "longitude": None},
+        },
+        "appliedConditionalAccessPolicies": [],
+    }
+    if beta:
+        body["authenticationRequirement"] = entry.authentication_requirement
+        body["authenticationDetails"] = entry.authentication_details
+    return body
+
+
+@router.get(PATH)
+async def list_sign_ins(request: Request, who: Caller) -> dict[str, Any]:
+    require_may_read(who)
+    page = page_of(request)
+    filter_text = request.query_params.get("$filter")
+    wanted = parse_filter(filter_text) if filter_text is not None else SignInFilter()
+    oldest_first = _order(request)
+    beta = is_beta(request)
+
+    def work(session: Session, env: Env) -> tuple[list[dict[str, Any]], bool]:
+        found = SignInLogService(session, env, who).search(
+            wanted, offset=page.offset, limit=page.top, oldest_first=oldest_first
+        )
+        return [sign_in_json(e, beta=beta) for e in found.entries], found.has_more
+
+    items, has_more = await in_unit(request, work, readonly=True)
+    return collection(request, FRAGMENT, items, page=page, has_more=has_more)
+
+
+@router.get(PATH + "/{entry_id}")
+async def get_sign_in(request: Request, entry_id: str, who: Caller) -> dict[str, Any]:
+    beta = is_beta(request)
+    entry = await in_unit(
+        request,
+        lambda s, e: sign_in_json(SignInLogService(s, e, who).get(entry_id), beta=beta),
+        readonly=True,
+    )
+    return {"@odata.context": context_url(request, f"{FRAGMENT}/$entity"), **entry}
