@@ -45,8 +45,12 @@ def make_app(
     *,
     permissions: tuple[str, ...] = (),
     redirect_uris: tuple[str, ...] = (),
+    public: bool = False,
 ) -> NewApplication:
     with env.db.unit_of_work() as session:
         return ApplicationService(session, env, operator()).register(
-            name or f"App {next(_counter)}", permissions=list(permissions), redirect_uris=list(redirect_uris)
+            name or f"App {next(_counter)}",
+            permissions=list(permissions),
+            redirect_uris=list(redirect_uris),
+            public=public,
         )

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     lockout_threshold: int = Field(default=10, ge=1, le=100)
     lockout_window_minutes: int = Field(default=15, ge=1, le=1440)
     lockout_ip_threshold: int = Field(default=100, ge=1, le=100000)
+    # Serve the demo relying party at /demo-rp (set by `passbridge demo`; never needed in production).
+    demo_rp: bool = False
 
     @field_validator("base_url")
     @classmethod

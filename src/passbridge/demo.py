@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from passbridge.clock import iso_z
 from passbridge.config import Settings
 from passbridge.domain.errors import AlreadyInitialised
 from passbridge.domain.tap import PassRequest
+from passbridge.oidc import demo_rp
 from passbridge.security.secrets import create_pepper_file
 from passbridge.services import tenant as tenant_service
-from passbridge.services.context import Env, operator
+from passbridge.services.apps import ApplicationService
+from passbridge.services.context import Env, Principal, operator
 from passbridge.services.directory import DirectoryService
 from passbridge.services.taps import TapService
 from passbridge.store import directory as directory_store
@@ -43,6 +47,7 @@ def seed_demo(config: Settings) -> list[str]:
                 _add_people(DirectoryService(session, env, who))
             elif existing.display_name != DEMO_TENANT:
                 raise AlreadyInitialised("not a demo tenant")
+            _register_demo_rp(session, env, who)
             # The bootstrap pass was shown once, perhaps long ago: a demo start always prints one
             # that works now (issuing replaces the previous pass, as Graph does).
             issued = TapService(session, env, who).issue(DEMO_ADMIN, PassRequest(is_usable_once=True))
@@ -53,12 +58,27 @@ def seed_demo(config: Settings) -> list[str]:
                 f"Data:       {env.settings.effective_database_url}",
                 f"Admin:      {DEMO_ADMIN}",
                 f"Sign in at: {env.settings.base_url}/login",
+                f"Demo relying party (OpenID Connect code + PKCE): {env.settings.base_url}{demo_rp.PATH}",
                 f"One-time Temporary Access Pass: {issued.value}  (valid until {iso_z(issued.view.end)})",
                 f"Demo users: {', '.join(p[0] for p in PEOPLE)}",
                 f"Health:     {env.settings.base_url}/readyz",
             ]
     finally:
         env.db.dispose()
+
+
+def _register_demo_rp(session: Session, env: Env, who: Principal) -> None:
+    """The demo relying party as a public client; its redirect URIs follow the base URL of this run."""
+    uris = demo_rp.redirect_uris(env.settings.base_url)
+    found = next(
+        (a for a in directory_store.applications(session) if a.display_name == demo_rp.DEMO_RP_NAME), None
+    )
+    if found is None:
+        ApplicationService(session, env, who).register(
+            demo_rp.DEMO_RP_NAME, permissions=[], redirect_uris=uris, public=True
+        )
+    elif found.redirect_uris != uris:
+        found.redirect_uris = uris
 
 
 def _add_people(directory: DirectoryService) -> None:

@@ -306,22 +306,35 @@ def test_neither_secret_nor_token_reaches_the_logs(
 def test_discovery_document_names_our_endpoints_and_capabilities(api: TestClient) -> None:
     response = api.get("/.well-known/openid-configuration")
     assert response.status_code == 200
-    assert response.json() == {
+    document = response.json()
+    assert document == {
         "issuer": BASE,
         "authorization_endpoint": f"{BASE}/oauth2/v2.0/authorize",
         "token_endpoint": f"{BASE}/oauth2/v2.0/token",
+        "userinfo_endpoint": f"{BASE}/oidc/userinfo",
+        "end_session_endpoint": f"{BASE}/oauth2/v2.0/logout",
         "jwks_uri": f"{BASE}/discovery/v2.0/keys",
         "response_types_supported": ["code"],
-        "subject_types_supported": ["public"],
+        "response_modes_supported": ["query"],
+        "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["ES256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-        "grant_types_supported": ["client_credentials"],
-        "scopes_supported": [SCOPE],
-        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "tid", "oid", "azp", "roles"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic", "none"],
+        "grant_types_supported": ["client_credentials", "authorization_code", "refresh_token"],
+        "scopes_supported": document["scopes_supported"],  # tests/oidc/test_discovery.py checks them
+        "claims_supported": document["claims_supported"],
+        "acr_values_supported": ["mfa"],
+        "prompt_values_supported": ["none", "login", "select_account", "consent"],
+        "frontchannel_logout_supported": False,
+        "backchannel_logout_supported": False,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "claims_parameter_supported": False,
     }
+    assert SCOPE in document["scopes_supported"]
+    assert {"iss", "sub", "aud", "exp", "iat", "nbf", "tid", "oid", "azp", "roles"} <= set(
+        document["claims_supported"]
+    )
 
 
 def test_jwks_publishes_public_p256_keys_only(api: TestClient) -> None:

@@ -20,7 +20,7 @@ from passbridge.domain.errors import InvalidInput, NotFound
 
 KNOWN_ROLES = (
     "Global Administrator, Privileged Authentication Administrator, Authentication Administrator, "
-    "Authentication Policy Administrator, Global Reader"
+    "Authentication Policy Administrator, Global Reader, User Administrator, Groups Administrator"
 )
 
 
@@ -209,6 +209,8 @@ def test_role_template_ids_are_entras():
         "AUTHENTICATION_ADMINISTRATOR": "c4e39bd9-1100-46d3-8c65-fb160da0071f",
         "AUTHENTICATION_POLICY_ADMINISTRATOR": "0526716b-113d-4c15-b2c8-68e3c22b9f80",
         "GLOBAL_READER": "f2ef992c-3afb-46b9-b7cf-a126ee74c451",
+        "USER_ADMINISTRATOR": "fe930be7-5e62-47db-91af-98c3a49a38b1",
+        "GROUPS_ADMINISTRATOR": "fdd7a751-b60b-444a-984c-02652fe8fa1c",
     }
 
 
@@ -268,7 +270,7 @@ def test_authentication_administrator_is_not_confused_with_its_longer_siblings()
         "Global Admin",
         "Administrator",
         "Global",
-        "User Administrator",
+        "Helpdesk Administrator",
         "",
         "62e90394",
         "Global Administrators",

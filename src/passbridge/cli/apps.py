@@ -30,22 +30,33 @@ def app() -> None:
     metavar="URI",
     help="Redirect URI for sign-in (repeatable).",
 )
+@click.option(
+    "--public",
+    is_flag=True,
+    help="A public client (browser or native app): no secret; signs users in with PKCE.",
+)
 @json_option
-def app_add(name: str, permissions: tuple[str, ...], redirect_uris: tuple[str, ...], as_json: bool) -> None:
-    """Register an application; prints its client secret once."""
+def app_add(
+    name: str, permissions: tuple[str, ...], redirect_uris: tuple[str, ...], public: bool, as_json: bool
+) -> None:
+    """Register an application; prints its client secret once (public clients get none)."""
     with unit() as (session, env, who):
         created = ApplicationService(session, env, who).register(
-            name, permissions=list(permissions), redirect_uris=list(redirect_uris)
+            name, permissions=list(permissions), redirect_uris=list(redirect_uris), public=public
         )
         data = application_json(created.application)
         data["clientId"] = created.application.app_id
         data["clientSecret"] = created.client_secret
+        data["isPublicClient"] = public
 
     def human() -> None:
         click.echo(f"Registered {data['displayName']}")
         click.echo(f"  clientId:     {data['clientId']}")
-        click.echo(f"  clientSecret: {data['clientSecret']}")
-        click.echo("  Store the secret now: it is not shown again.")
+        if data["clientSecret"] is None:
+            click.echo("  public client: no secret; use PKCE (code_challenge_method=S256).")
+        else:
+            click.echo(f"  clientSecret: {data['clientSecret']}")
+            click.echo("  Store the secret now: it is not shown again.")
         if data["requiredPermissions"]:
             click.echo(f"  permissions:  {', '.join(data['requiredPermissions'])}")
 

@@ -157,6 +157,8 @@ def demo(host: str, port: int) -> None:
     if port != 8000 and "PASSBRIDGE_BASE_URL" not in os.environ:
         config = config.model_copy(update={"base_url": f"http://localhost:{port}"})
         os.environ["PASSBRIDGE_BASE_URL"] = config.base_url
+    # The demo serves its relying party too (PASSBRIDGE_DEMO_RP, read by the server's settings).
+    os.environ["PASSBRIDGE_DEMO_RP"] = "1"
     try:
         info = seed_demo(config)
     except Failure:

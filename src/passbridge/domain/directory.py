@@ -57,6 +57,8 @@ class Role(StrEnum):
     AUTHENTICATION_ADMINISTRATOR = "c4e39bd9-1100-46d3-8c65-fb160da0071f"
     AUTHENTICATION_POLICY_ADMINISTRATOR = "0526716b-113d-4c15-b2c8-68e3c22b9f80"
     GLOBAL_READER = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
+    USER_ADMINISTRATOR = "fe930be7-5e62-47db-91af-98c3a49a38b1"
+    GROUPS_ADMINISTRATOR = "fdd7a751-b60b-444a-984c-02652fe8fa1c"
 
     @property
     def display_name(self) -> str:
@@ -69,6 +71,8 @@ _ROLE_NAMES = {
     Role.AUTHENTICATION_ADMINISTRATOR: "Authentication Administrator",
     Role.AUTHENTICATION_POLICY_ADMINISTRATOR: "Authentication Policy Administrator",
     Role.GLOBAL_READER: "Global Reader",
+    Role.USER_ADMINISTRATOR: "User Administrator",
+    Role.GROUPS_ADMINISTRATOR: "Groups Administrator",
 }
 
 # Roles that make a user an "administrator" for the issuer-tier rules: an Authentication

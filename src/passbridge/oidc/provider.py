@@ -5,7 +5,7 @@ storage hooks and this module's small adapter from an already-parsed form reques
 registered on one process-wide server, so the authorization code, refresh token and OpenID Connect
 grants plug in beside client credentials.
 
-Authlib's hooks (`query_client`, token generators) receive no request, so the unit of work of the
+Authlib's hooks (`query_client`, token generators) receive no request, so the store connection of the
 call in progress is held in a context variable for exactly the duration of `token_response`.
 
 Errors follow RFC 6749 section 5.2 with Entra's extra members (`error_codes` holding the AADSTS
@@ -41,6 +41,7 @@ from starlette.responses import JSONResponse
 
 from passbridge.services import tokens
 from passbridge.services.context import Env
+from passbridge.store.db import Reader
 
 # Authlib's debug lines may carry client ids with request context and, in some grants, token
 # dicts; nothing of the token endpoint is logged below INFO.
@@ -52,8 +53,17 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 @dataclass(frozen=True)
 class Unit:
-    session: Session
+    """What the grant in progress works on: a unit of work's Session, or for client credentials (only
+    Core selects) a bare read connection, which costs a fraction of a Session (oidc/routes.py)."""
+
+    reader: Reader
     env: Env
+
+    @property
+    def session(self) -> Session:
+        if not isinstance(self.reader, Session):
+            raise RuntimeError("this grant runs on a read-only connection, without a unit of work")
+        return self.reader
 
 
 _unit: ContextVar[Unit] = ContextVar("passbridge_oauth_unit")
@@ -317,7 +327,7 @@ def app_token(
     include_refresh_token: bool = True,
 ) -> dict[str, Any]:
     unit = _current()
-    issued = tokens.issue_app_token(unit.session, unit.env, client.client)
+    issued = tokens.issue_app_token(unit.reader, unit.env, client.client)
     return {
         "token_type": "Bearer",
         "expires_in": issued.expires_in,
@@ -343,7 +353,7 @@ class Server(AuthorizationServer):  # type: ignore[misc]
 
     def query_client(self, client_id: str) -> OAuthClient | None:
         unit = _current()
-        client = tokens.find_client(unit.session, client_id)
+        client = tokens.find_client(unit.reader, client_id)
         return OAuthClient(client, unit.env) if client else None
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:

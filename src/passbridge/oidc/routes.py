@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from passbridge.flat_routes import add_routes
+from passbridge.oidc import user_routes
 from passbridge.oidc.provider import (
     CLIENT_AUTH_METHODS,
     FormRequest,
@@ -32,7 +33,7 @@ from passbridge.security.keys import ALGORITHM
 from passbridge.services import keys as key_service
 from passbridge.services import tokens
 from passbridge.services.context import Env
-from passbridge.store.db import run_point_read
+from passbridge.store.db import Reader, run_point_read
 
 TENANT_ALIASES = ("organizations", "common")
 FORM = "application/x-www-form-urlencoded"
@@ -45,15 +46,20 @@ def _env(request: Request) -> Env:
     return env
 
 
+def _env_of_app(app: FastAPI) -> Env:
+    env: Env = app.state.env
+    return env
+
+
 def _ids(request: Request) -> tuple[str, str]:
     trace_id = getattr(request.state, "request_id", None) or str(uuid.uuid4())
     return trace_id, new_correlation_id(request.headers.get("client-request-id"))
 
 
-def tenant_known(session: Session, env: Env, segment: str) -> bool:
+def tenant_known(reader: Reader, env: Env, segment: str) -> bool:
     if segment.lower() in TENANT_ALIASES:
         return True
-    tenant_id = tokens.tenant_id(session, env)
+    tenant_id = tokens.tenant_id(reader, env)
     return tenant_id is not None and segment.lower() == tenant_id.lower()
 
 
@@ -77,8 +83,6 @@ def discovery_document(env: Env, server: Server, *, prefix: str) -> dict[str, An
     (and takes the tenant from the token endpoint, as MSAL does) stays on it."""
     return {
         "issuer": env.settings.base_url,
-        # Not served yet: listed because OpenID Connect Discovery and MSAL require it.
-        "authorization_endpoint": f"{prefix}/oauth2/v2.0/authorize",
         "token_endpoint": f"{prefix}/oauth2/v2.0/token",
         "jwks_uri": f"{prefix}/discovery/v2.0/keys",
         "response_types_supported": ["code"],
@@ -92,6 +96,8 @@ def discovery_document(env: Env, server: Server, *, prefix: str) -> dict[str, An
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "claims_parameter_supported": False,
+        # The code flow's endpoints, scopes, claims and methods (these replace the members above).
+        **user_routes.discovery_metadata(env, prefix=prefix),
     }
 
 
@@ -105,7 +111,7 @@ def _parse_form(content_type: str, body: bytes) -> dict[str, list[str]] | None:
 
 
 def install(app: FastAPI) -> None:
-    server = Server()
+    server: Server = user_routes.OidcServer()
     router = APIRouter(include_in_schema=False)
 
     async def in_unit(request: Request, work: Any) -> Any:
@@ -169,39 +175,52 @@ def install(app: FastAPI) -> None:
         form = _parse_form(request.headers.get("content-type", ""), await request.body())
         uri = env.settings.base_url + request.url.path
 
-        def run() -> Response:
-            with env.db.unit_of_work(readonly=True) as session:
-                if tenant is not None and not tenant_known(session, env, tenant):
-                    return _unknown_tenant(env, request, tenant, error="invalid_request")
-                if form is None:
-                    return error_response(
-                        env,
-                        400,
-                        error="invalid_request",
-                        description="The request body must contain the following parameter: 'grant_type'. "
-                        f"Send it as {FORM}.",
-                        aadsts=900144,
-                        trace_id=trace_id,
-                        correlation_id=correlation_id,
-                    )
-                try:
-                    oauth_request = FormRequest(
-                        uri, request.headers, form, trace_id=trace_id, correlation_id=correlation_id
-                    )
-                except InsecureTransportError:
-                    return error_response(
-                        env,
-                        400,
-                        error="invalid_request",
-                        description="OAuth 2.0 requires https; PASSBRIDGE_BASE_URL is plain http.",
-                        aadsts=None,
-                        trace_id=trace_id,
-                        correlation_id=correlation_id,
-                    )
-                return server.token_response(Unit(session, env), oauth_request)
+        def answer(reader: Reader) -> Response:
+            if tenant is not None and not tenant_known(reader, env, tenant):
+                return _unknown_tenant(env, request, tenant, error="invalid_request")
+            if form is None:
+                return error_response(
+                    env,
+                    400,
+                    error="invalid_request",
+                    description="The request body must contain the following parameter: 'grant_type'. "
+                    f"Send it as {FORM}.",
+                    aadsts=900144,
+                    trace_id=trace_id,
+                    correlation_id=correlation_id,
+                )
+            try:
+                oauth_request = FormRequest(
+                    uri, request.headers, form, trace_id=trace_id, correlation_id=correlation_id
+                )
+            except InsecureTransportError:
+                return error_response(
+                    env,
+                    400,
+                    error="invalid_request",
+                    description="OAuth 2.0 requires https; PASSBRIDGE_BASE_URL is plain http.",
+                    aadsts=None,
+                    trace_id=trace_id,
+                    correlation_id=correlation_id,
+                )
+            return server.token_response(Unit(reader, env), oauth_request)
 
-        # A grant reads the application and, at most every KEY_SNAPSHOT_TTL, the keys: a point read.
-        response: Response = await run_point_read(env.db, run)
+        def run() -> Response:
+            if form is not None and form.get("grant_type") == ["client_credentials"]:
+                # Only Core selects, each answering alone (the application; the tenant id and keys
+                # are cached snapshots): a bare pooled connection costs a fraction of a Session.
+                with env.db.reading(transaction=False) as connection:
+                    return answer(connection)
+            # The user grants write (a code used once, refresh tokens rotated): a writing unit, off the
+            # loop. A request without a form only gets an error: a read-only unit, on the loop.
+            with env.db.unit_of_work(readonly=form is None) as session:
+                return answer(session)
+
+        if form is None or form.get("grant_type") == ["client_credentials"]:
+            # A grant reads the application and, at most every KEY_SNAPSHOT_TTL, the keys: a point read.
+            response: Response = await run_point_read(env.db, run)
+        else:
+            response = await run_in_threadpool(run)
         return response
 
     @router.post("/oauth2/v2.0/token")
@@ -229,5 +248,6 @@ def install(app: FastAPI) -> None:
         response.headers["Allow"] = "POST"
         return response
 
+    user_routes.install(router, server, tenant_known, _env_of_app(app))
     app.state.oauth_server = server
     add_routes(app, router)  # flattened: see flat_routes.py

@@ -21,7 +21,7 @@ from passbridge.store.models import Application
 @dataclass(frozen=True)
 class NewApplication:
     application: Application
-    client_secret: str  # shown once, never stored
+    client_secret: str | None  # shown once, never stored; None for a public client
 
 
 def check_redirect_uri(uri: str) -> str:
@@ -43,21 +43,30 @@ class ApplicationService:
     principal: Principal
 
     def register(
-        self, display_name: str, *, permissions: list[str], redirect_uris: list[str]
+        self, display_name: str, *, permissions: list[str], redirect_uris: list[str], public: bool = False
     ) -> NewApplication:
+        """A confidential client gets a secret; a public client (a browser or native app, which could
+        not keep one) gets none and must sign users in with PKCE."""
         access.require_operator(self.principal, "register applications")
         name = check_display_name(display_name)
         perms = sorted({parse_permission(p) for p in permissions})
         uris = list(dict.fromkeys(check_redirect_uri(u) for u in redirect_uris))
-        secret = new_client_secret()
+        if public and perms:
+            raise InvalidInput(
+                "A public client cannot hold application permissions: it has no secret to prove them."
+            )
+        if public and not uris:
+            raise InvalidInput("A public client needs at least one redirect URI (--redirect-uri).")
+        secret = None if public else new_client_secret()
         app = Application(
             id=str(uuid.uuid4()),
             app_id=str(uuid.uuid4()),
             display_name=name,
-            secret_hash=self.env.keeper.keyed_hash(secret),
+            secret_hash=self.env.keeper.keyed_hash(secret) if secret else "",
             redirect_uris=uris,
             permissions=perms,
             created_at=self.env.clock.now(),
+            is_public_client=public,
         )
         self.session.add(app)
         audit.record(
@@ -68,7 +77,11 @@ class ApplicationService:
             category="ApplicationManagement",
             operation_type="Add",
             targets=[TargetRef("Application", app.id, app.display_name)],
-            details={"AppId": app.app_id, "Permissions": ", ".join(perms) or "(none)"},
+            details={
+                "AppId": app.app_id,
+                "Permissions": ", ".join(perms) or "(none)",
+                "ClientType": "public" if public else "confidential",
+            },
         )
         return NewApplication(app, secret)
 

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from passbridge.domain.directory import Role, check_display_name, normalise_upn, parse_role, upn_key
-from passbridge.domain.errors import Conflict, InvalidInput, NotFound
+from passbridge.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from passbridge.services import access, audit
 from passbridge.services.audit import ModifiedProperty, TargetRef
 from passbridge.services.context import Env, Principal
@@ -25,6 +25,14 @@ USER_READ = ("User.Read.All", "User.ReadWrite.All")
 USER_WRITE = ("User.ReadWrite.All",)
 GROUP_READ = ("Group.Read.All", "Group.ReadWrite.All")
 GROUP_WRITE = ("Group.ReadWrite.All",)
+# Delegated callers need a directory role as well as the scope, as in Entra: the scope says what the
+# application may do for the user, the role what the user may do. Reads need no role (every member
+# may read the directory).
+USER_WRITE_ROLES = frozenset({Role.USER_ADMINISTRATOR, Role.GLOBAL_ADMINISTRATOR})
+GROUP_WRITE_ROLES = frozenset({Role.GROUPS_ADMINISTRATOR, Role.USER_ADMINISTRATOR, Role.GLOBAL_ADMINISTRATOR})
+# The roles whose holders a User Administrator may still change; anyone holding another role (a more
+# privileged one) is for a Global Administrator only.
+USER_ADMINISTRATOR_MAY_MANAGE = frozenset({Role.USER_ADMINISTRATOR, Role.GROUPS_ADMINISTRATOR})
 # Delegated scopes that let a signed-in user read their own profile (Graph's /me).
 SELF_READ = ("User.Read", "User.ReadWrite", "User.ReadBasic.All", *USER_READ)
 
@@ -90,7 +98,7 @@ class DirectoryService:
         mail: str | None = None,
         account_enabled: bool = True,
     ) -> User:
-        access.require_app_permission(self.principal, *USER_WRITE)
+        self._write_users()
         name = normalise_upn(upn)
         if store.user_by_upn(self.session, name) is not None:
             raise Conflict(_duplicate_upn(name))
@@ -113,6 +121,32 @@ class DirectoryService:
             raise Conflict(_duplicate_upn(name)) from None
         self._audit("Add user", "Add", [user_ref(user)], "UserManagement")
         return user
+
+    def _require_role(self, roles: frozenset[Role], what: str) -> None:
+        if self.principal.kind == "user" and not (self.principal.roles & roles):
+            names = " or ".join(sorted(r.display_name for r in roles))
+            raise PermissionDenied(
+                f"Insufficient privileges to {what}: the signed-in user needs the {names} role."
+            )
+
+    def _write_users(self) -> None:
+        access.require_app_permission(self.principal, *USER_WRITE)
+        self._require_role(USER_WRITE_ROLES, "change users")
+
+    def _write_groups(self) -> None:
+        access.require_app_permission(self.principal, *GROUP_WRITE)
+        self._require_role(GROUP_WRITE_ROLES, "change groups")
+
+    def _may_change(self, user: User) -> None:
+        """A delegated User Administrator may not change users holding more privileged roles."""
+        if self.principal.kind != "user" or Role.GLOBAL_ADMINISTRATOR in self.principal.roles:
+            return
+        held = {Role(r) for r in store.role_ids_of(self.session, user.id) if r in Role._value2member_map_}
+        if held - USER_ADMINISTRATOR_MAY_MANAGE:
+            raise PermissionDenied(
+                "Insufficient privileges to change this user: they hold a privileged administrator role, "
+                "which only a Global Administrator may change."
+            )
 
     def find_user(self, ref: str) -> User:
         user = store.user_by_id_or_upn(self.session, ref)
@@ -155,8 +189,9 @@ class DirectoryService:
         mail: str | Unset | None = UNSET,
     ) -> User:
         """Change the given properties; one "Update user" audit entry lists what changed."""
-        access.require_app_permission(self.principal, *USER_WRITE)
+        self._write_users()
         user = self.find_user(ref)
+        self._may_change(user)
         changed: list[ModifiedProperty] = []
         if not isinstance(display_name, Unset):
             name = check_display_name(display_name)
@@ -195,8 +230,9 @@ class DirectoryService:
         return user
 
     def set_account_enabled(self, ref: str, enabled: bool) -> User:
-        access.require_app_permission(self.principal, *USER_WRITE)
+        self._write_users()
         user = self.find_user(ref)
+        self._may_change(user)
         if user.account_enabled != enabled:
             user.account_enabled = enabled
             if not enabled:
@@ -211,8 +247,9 @@ class DirectoryService:
         return user
 
     def delete_user(self, ref: str) -> None:
-        access.require_app_permission(self.principal, *USER_WRITE)
+        self._write_users()
         user = self.find_user(ref)
+        self._may_change(user)
         self._audit("Delete user", "Delete", [user_ref(user)], "UserManagement")
         self.session.delete(user)
         self.session.flush()
@@ -229,7 +266,7 @@ class DirectoryService:
     def add_group(
         self, display_name: str, *, description: str | None = None, unique_name: bool = False
     ) -> Group:
-        access.require_app_permission(self.principal, *GROUP_WRITE)
+        self._write_groups()
         name = check_display_name(display_name)
         if unique_name and store.groups_named(self.session, name):
             raise Conflict(f"A group named '{name}' already exists.")
@@ -288,7 +325,7 @@ class DirectoryService:
         return store.count_users(self.session, conditions, group_id=group.id)
 
     def add_member(self, group_ref_text: str, user_ref_text: str) -> None:
-        access.require_app_permission(self.principal, *GROUP_WRITE)
+        self._write_groups()
         group = self.find_group(group_ref_text)
         if store.user_by_id_or_upn(self.session, user_ref_text) is None and store.group_by_id(
             self.session, user_ref_text
@@ -304,7 +341,7 @@ class DirectoryService:
         self._audit("Add member to group", "Assign", [user_ref(user), group_ref(group)], "GroupManagement")
 
     def remove_member(self, group_ref_text: str, user_ref_text: str) -> None:
-        access.require_app_permission(self.principal, *GROUP_WRITE)
+        self._write_groups()
         group = self.find_group(group_ref_text)
         user = self.find_user(user_ref_text)
         if not store.remove_member(self.session, group.id, user.id):

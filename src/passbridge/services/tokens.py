@@ -35,6 +35,7 @@ from passbridge.security import keys as jose
 from passbridge.services.context import Env, Principal
 from passbridge.store import clients as client_store
 from passbridge.store import directory as directory_store
+from passbridge.store.db import Reader
 
 KEY_SNAPSHOT_TTL = 30.0
 # A token naming an unknown kid refreshes the snapshot at most this often, so tokens with made-up
@@ -98,11 +99,11 @@ def _is_guid(value: str) -> bool:
     return len(value) == 36
 
 
-def find_client(session: Session, client_id: str) -> Client | None:
+def find_client(reader: Reader, client_id: str) -> Client | None:
     """The application whose appId (Graph's name for the client id) is `client_id`."""
     if not _is_guid(client_id):
         return None
-    row = client_store.client_row(session, client_id.lower())
+    row = client_store.client_row(reader, client_id.lower())
     if row is None:
         return None
     return Client(row[0], row[1], row[2], tuple(row[4] or ()), tuple(row[5] or ()), row[3])
@@ -157,8 +158,8 @@ class _StoreCache:
         # appId -> (monotonic time seen, the application as a token's principal names it).
         self.apps: dict[str, tuple[float, _SeenApp]] = {}
 
-    def refresh_keys(self, session: Session, now: datetime) -> None:
-        rows = client_store.key_rows(session, now=now)
+    def refresh_keys(self, reader: Reader, now: datetime) -> None:
+        rows = client_store.key_rows(reader, now=now)
         keys = tuple(_Key(r[0], dict(r[1]), r[2], r[3], r[4]) for r in rows)
         with self.lock:
             self.keys, self.keys_at = keys, time.monotonic()
@@ -173,9 +174,9 @@ class _StoreCache:
                 self.key_sets[kids] = imported
         return imported
 
-    def snapshot(self, session: Session, now: datetime) -> tuple[_Key, ...]:
+    def snapshot(self, reader: Reader, now: datetime) -> tuple[_Key, ...]:
         if time.monotonic() - self.keys_at >= KEY_SNAPSHOT_TTL:
-            self.refresh_keys(session, now)
+            self.refresh_keys(reader, now)
         return self.keys
 
 
@@ -197,10 +198,10 @@ def reset_key_cache() -> None:
         _caches.clear()
 
 
-def tenant_id(session: Session, env: Env) -> str | None:
+def tenant_id(reader: Reader, env: Env) -> str | None:
     cache = _cache(env)
     if cache.tenant_id is None:
-        cache.tenant_id = client_store.tenant_id(session)
+        cache.tenant_id = client_store.tenant_id(reader)
     return cache.tenant_id
 
 
@@ -209,12 +210,12 @@ def _active(keys: tuple[_Key, ...], now: datetime) -> _Key | None:
     return next((k for k in keys if k.activates_at <= now and k.published_at(now)), None)
 
 
-def _signing_key(session: Session, env: Env) -> ECKey:
+def _signing_key(reader: Reader, env: Env) -> ECKey:
     cache = _cache(env)
     now = env.clock.now()
-    key = _active(cache.snapshot(session, now), now)
+    key = _active(cache.snapshot(reader, now), now)
     if key is None:
-        cache.refresh_keys(session, now)
+        cache.refresh_keys(reader, now)
         key = _active(cache.keys, now)
     if key is None:
         raise RuntimeError("no active signing key; run 'passbridge init'")
@@ -226,22 +227,22 @@ def _signing_key(session: Session, env: Env) -> ECKey:
     return private
 
 
-def _published(session: Session, env: Env, *, want_kid: str | None) -> KeySet:
+def _published(reader: Reader, env: Env, *, want_kid: str | None) -> KeySet:
     cache = _cache(env)
     now = env.clock.now()
-    keys = cache.snapshot(session, now)
+    keys = cache.snapshot(reader, now)
     unknown = want_kid is not None and not any(k.kid == want_kid for k in keys)
     if unknown and time.monotonic() - cache.keys_at >= UNKNOWN_KID_REFRESH_INTERVAL:
-        cache.refresh_keys(session, now)
+        cache.refresh_keys(reader, now)
         keys = cache.keys
     return cache.key_set([k for k in keys if k.published_at(now)])
 
 
-def sign_claims(session: Session, env: Env, claims: dict[str, Any]) -> str:
-    return jose.sign(claims, _signing_key(session, env))
+def sign_claims(reader: Reader, env: Env, claims: dict[str, Any]) -> str:
+    return jose.sign(claims, _signing_key(reader, env))
 
 
-def issue_app_token(session: Session, env: Env, app: AppIdentity) -> IssuedToken:
+def issue_app_token(reader: Reader, env: Env, app: AppIdentity) -> IssuedToken:
     """A client-credentials access token: Graph's `roles` carry the application permissions."""
     now = int(env.clock.now().timestamp())
     lifetime = env.settings.access_token_minutes * 60
@@ -250,7 +251,7 @@ def issue_app_token(session: Session, env: Env, app: AppIdentity) -> IssuedToken
         "aud": env.settings.base_url,
         "sub": app.id,
         "oid": app.id,
-        "tid": tenant_id(session, env),
+        "tid": tenant_id(reader, env),
         "appid": app.app_id,
         "azp": app.app_id,
         "app_displayname": app.display_name,
@@ -262,7 +263,7 @@ def issue_app_token(session: Session, env: Env, app: AppIdentity) -> IssuedToken
         "jti": str(uuid.uuid4()),
         "ver": "2.0",
     }
-    return IssuedToken(sign_claims(session, env, claims), lifetime)
+    return IssuedToken(sign_claims(reader, env, claims), lifetime)
 
 
 def _kid_of(token: str) -> str | None:
@@ -292,11 +293,11 @@ def _published_now(cache: _StoreCache, kid: str, now: datetime) -> bool:
     return any(k.kid == kid and k.published_at(now) for k in cache.keys)
 
 
-def _verified_claims(session: Session, env: Env, token: str) -> dict[str, Any]:
+def _verified_claims(reader: Reader, env: Env, token: str) -> dict[str, Any]:
     cache = _cache(env)
     now = env.clock.now()
     kid = _kid_of(token)
-    published = _published(session, env, want_kid=kid)
+    published = _published(reader, env, want_kid=kid)
     seen = cache.verified.get(token)
     if seen is not None and _published_now(cache, seen[0], now):
         return _claims_checked(seen[1], env, now)
@@ -351,6 +352,10 @@ def principal_from_token(
         app = _SeenApp(client.id, client.app_id, client.display_name)
         _cache(env).apps[app.app_id] = (time.monotonic(), app)
         return _app_principal(app, claims, ip_address)
+    if claims.get("idtyp", "user") != "user":
+        raise TokenRejected("Access token validation failure: not a user's access token.")
+    # A delegated token (services/oidc.py) is checked against the store on every call, never cached:
+    # disabling the user or revoking their sessions stops it at the next request.
     user = directory_store.user_by_id(session, str(claims.get("oid", "")))
     if user is None or not user.account_enabled:
         raise TokenRejected("Access token validation failure: the user is unknown or disabled.")

@@ -1,0 +1,210 @@
+"""Refresh-token grants per second on one core, each presenting the current token of its chain.
+
+Starts `passbridge serve` on SQLite in a temporary data dir pinned to core 0 (`taskset -c 0`), seeds
+CHAINS refresh tokens (one per connection) for a public client straight through the services, and
+loads the token endpoint from core 1 with wrk (bench/refresh.lua: one connection per wrk thread, each
+following its own rotating chain: every answer's refresh_token is the next request's). A failed answer
+breaks its chain (the next request reuses a rotated token, which revokes the family), so failures
+show. Warm-up and measurement use separate chains. `--profile` instead runs grants in process under
+cProfile and prints what costs what. Loopback only; everything it started is stopped on exit.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import os
+import platform
+import pstats
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+SERVER_CORE, LOAD_CORE = "0", "1"
+CHAINS = 16
+GOAL = 1200.0
+SCOPE = "openid profile offline_access User.Read"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pinned(argv: list[str], core: str) -> list[str]:
+    return ["taskset", "-c", core, *argv] if shutil.which("taskset") else argv
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    out = subprocess.run([str(BIN / "passbridge"), *args, "--json"], env=env, check=True, capture_output=True)
+    found = re.search(r'"clientId":\s*"([^"]+)"', out.stdout.decode())
+    return found.group(1) if found else ""
+
+
+def seed_chains(data_dir: str, base: str, client_id: str, count: int) -> list[str]:
+    """`count` refresh tokens, each the head of its own family, for the store's administrator."""
+    from passbridge.config import load_settings
+    from passbridge.services import oidc
+    from passbridge.services.context import Env
+    from passbridge.store import directory as directory_store
+
+    env = Env.from_settings(load_settings(data_dir=Path(data_dir), base_url=base))
+    try:
+        with env.db.unit_of_work() as session:
+            admin = directory_store.users(session)[0]
+            now = env.clock.now()
+            heads = []
+            for _ in range(count):
+                grantee = oidc.Grantee(
+                    admin.id, admin.user_principal_name, admin.display_name, admin.mail, None, now,
+                    ("tap", "mfa"), "mfa", now + timedelta(hours=8), str(uuid.uuid4()),
+                )  # fmt: skip
+                heads.append(oidc.new_refresh_token(session, env, grantee, client_id, SCOPE))
+            return heads
+    finally:
+        env.db.dispose()
+
+
+@contextmanager
+def server(env: dict[str, str], port: int) -> Iterator[None]:
+    argv = [str(BIN / "passbridge"), "serve", "--port", str(port)]
+    proc = subprocess.Popen(
+        pinned(argv, SERVER_CORE), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("server did not start")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run_wrk(url: str, seconds: int, tokens_file: Path, client_id: str) -> tuple[float, int]:
+    argv = ["wrk", f"-t{CHAINS}", f"-c{CHAINS}", f"-d{seconds}s", "--timeout", "5s"]
+    argv += ["-s", str(ROOT / "bench" / "refresh.lua"), url]
+    out = subprocess.run(
+        pinned(argv, LOAD_CORE),
+        env={**os.environ, "BENCH_TOKENS": str(tokens_file), "BENCH_CLIENT": client_id},
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    failed = int(bad.group(1)) if bad else 0
+    if errors:
+        failed += sum(int(n) for n in re.findall(r"\d+", errors.group(0)))
+    return rate, failed
+
+
+def profile(data_dir: str, base: str, client_id: str, grants: int) -> None:
+    """Refresh grants called in process (the grant itself: no HTTP, no event loop) under cProfile."""
+    from passbridge.config import load_settings
+    from passbridge.oidc.provider import FormRequest, Unit
+    from passbridge.oidc.user_routes import OidcServer
+    from passbridge.services.context import Env
+
+    [token] = seed_chains(data_dir, base, client_id, 1)
+    env = Env.from_settings(load_settings(data_dir=Path(data_dir), base_url=base))
+    server = OidcServer()
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+
+    def grant() -> None:
+        nonlocal token
+        form = {"grant_type": ["refresh_token"], "client_id": [client_id], "refresh_token": [token]}
+        request = FormRequest(f"{base}/oauth2/v2.0/token", headers, form, trace_id="t", correlation_id="c")
+        with env.db.unit_of_work() as session:
+            response = server.token_response(Unit(session, env), request)
+        assert response.status_code == 200, response.body
+        token = re.search(rb'"refresh_token":"([^"]+)"', response.body).group(1).decode()  # type: ignore[union-attr]
+
+    for _ in range(50):
+        grant()
+    started = time.perf_counter()
+    for _ in range(grants // 4):
+        grant()
+    print(f"{grants // 4} grants in process: {grants // 4 / (time.perf_counter() - started):,.0f}/s")
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.enable()
+    for _ in range(grants):
+        grant()
+    profiler.disable()
+    elapsed = time.perf_counter() - started
+    print(f"{grants} grants in process: {grants / elapsed:,.0f}/s with the profiler on")
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("tottime").print_stats(20)
+    # Where the grant's time goes, by stage.
+    stats.sort_stats("cumulative").print_stats(r"passbridge|authlib|commit|sign'|execute'")
+    env.db.dispose()
+
+
+def main() -> None:
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    seconds = int(args[0]) if args else 10
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="passbridge-bench-refresh-") as data_dir:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PASSBRIDGE_")}
+        env.update(PASSBRIDGE_DATA_DIR=data_dir, PASSBRIDGE_BASE_URL=base)
+        cli(env, "init", "--admin", "admin@bench.example", "--tenant-name", "Bench")
+        client_id = cli(env, "app", "add", "Bench RP", "--public", "--redirect-uri", "http://localhost/cb")
+        if "--profile" in sys.argv:
+            profile(data_dir, base, client_id, 2000)
+            return
+        if not shutil.which("wrk"):
+            raise SystemExit("wrk is needed (bench/run-refresh installs it with apt-get)")
+        warm, measured = Path(data_dir) / "warm.txt", Path(data_dir) / "chains.txt"
+        warm.write_text("\n".join(seed_chains(data_dir, base, client_id, CHAINS)) + "\n")
+        measured.write_text("\n".join(seed_chains(data_dir, base, client_id, CHAINS)) + "\n")
+        with server(env, port):
+            url = f"{base}/oauth2/v2.0/token"
+            run_wrk(url, 2, warm, client_id)
+            rate, failed = run_wrk(url, seconds, measured, client_id)
+    print(
+        f"CPU: {cpu_model()}; server on core {SERVER_CORE}, wrk on core {LOAD_CORE}; SQLite; {CHAINS} chains"
+    )
+    print(
+        f"POST /oauth2/v2.0/token (refresh_token, rotating; scope '{SCOPE}'): {rate:,.0f}/s, {failed} failed"
+    )
+    print(f"goal {GOAL:,.0f}/s: {'met' if rate >= GOAL else 'missed'}")
+    if failed:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

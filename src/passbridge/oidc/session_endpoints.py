@@ -1,0 +1,182 @@
+"""The userinfo endpoint and RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
+
+Logout: Authlib's EndSessionEndpoint validates `id_token_hint` (our signature; expiry ignored, as
+the specification allows), resolves the client, and exact-matches `post_logout_redirect_uri` against
+the application's registered redirect URIs, adding `state`. A request carrying a valid hint signs
+out at once; one without it could be a forged link, so it signs out only after the person confirms
+on our page (a POST carrying the session's CSRF token). Signing out ends the browser session named
+by the cookie, and the session the hint's `sid` names, and revokes every refresh token issued from
+them. Access tokens already issued stay valid until they expire (at most access_token_minutes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+from authlib.oauth2.rfc6749 import InsecureTransportError, OAuth2Error
+from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from passbridge.oidc.authorize import SESSION_COOKIE, QueryRequest
+from passbridge.oidc.grants import OidcServer
+from passbridge.oidc.pages import NO_STORE, confirm_sign_out_page, error_page, signed_out_page
+from passbridge.oidc.provider import Unit, _current, bound
+from passbridge.security.keys import ALGORITHM
+from passbridge.services import keys as key_service
+from passbridge.services import oidc, user_tokens
+from passbridge.services.context import Env
+from passbridge.services.sessions import SessionService
+
+MAX_FORM_BYTES = 16 * 1024
+LOGOUT_FIELDS = ("id_token_hint", "post_logout_redirect_uri", "state", "client_id", "logout_hint")
+
+
+class EndSession(EndSessionEndpoint):  # type: ignore[misc]
+    def get_server_jwks(self) -> dict[str, Any]:
+        unit = _current()
+        return {"keys": key_service.public_jwks(unit.session, unit.env)}
+
+    def get_algorithms(self) -> list[str]:
+        return [ALGORITHM]
+
+    def end_session(self, end_session_request: EndSessionRequest) -> None:
+        """Done by the route after validation, in its own write transaction."""
+
+
+def _hint_is_an_id_token(env: Env, claims: dict[str, Any] | None) -> bool:
+    # Our key also signs access tokens; only an ID token (aud = a client, no idtyp) counts as a hint.
+    return claims is not None and claims.get("iss") == env.settings.base_url and "idtyp" not in claims
+
+
+def logout(
+    env: Env,
+    server: OidcServer,
+    uri: str,
+    path: str,
+    method: str,
+    headers: Any,
+    params: list[tuple[str, str]],
+    cookie: str | None,
+) -> Response:
+    sessions = SessionService(env)
+    current = sessions.current(cookie)
+    try:
+        request = QueryRequest(uri, headers, [(k, v) for k, v in params if k in LOGOUT_FIELDS])
+    except InsecureTransportError:
+        return error_page("OpenID Connect requires https; PASSBRIDGE_BASE_URL is plain http.")
+    with env.db.unit_of_work(readonly=True) as session, bound(Unit(session, env)):
+        try:
+            validated: EndSessionRequest = server.validate_endpoint_request("end_session", request)
+        except OAuth2Error as error:
+            # RP-Initiated Logout section 4: on errors the OP must not redirect.
+            return error_page(f"The sign-out request is not valid: {error.get_error_description()}")
+    claims = validated.id_token_claims
+    if claims is not None and not _hint_is_an_id_token(env, claims):
+        return error_page("The sign-out request is not valid: id_token_hint is not an ID token.")
+    confirmed = claims is not None
+    if not confirmed and current is not None:
+        presented = dict(params).get("csrf_token")
+        if method != "POST" or not sessions.check_csrf(current, presented):
+            fields = {k: v for k, v in request.payload.data.items()}
+            fields["csrf_token"] = sessions.csrf_token(current)
+            return confirm_sign_out_page(path, fields, who=current.user_principal_name)
+        confirmed = True
+    ending: set[str] = set()
+    if confirmed and current is not None:
+        ending.add(current.id)
+    if claims is not None and isinstance(claims.get("sid"), str):
+        ending.add(claims["sid"])
+    if ending:
+        with env.db.unit_of_work() as session:
+            oidc.sign_out(session, env, ending)
+    response: Response
+    if validated.redirect_uri:
+        response = RedirectResponse(validated.redirect_uri, status_code=302, headers=NO_STORE)
+    else:
+        response = signed_out_page()
+    if current is not None and current.id in ending:
+        response.delete_cookie(
+            SESSION_COOKIE, path="/", secure=not env.settings.is_local, httponly=True, samesite="lax"
+        )
+    return response
+
+
+def _bearer(request: Request, form: dict[str, str]) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return form.get("access_token") or None
+
+
+def install(router: APIRouter, server: OidcServer) -> None:
+    server.register_endpoint(EndSession)
+
+    async def form_of(request: Request) -> list[tuple[str, str]]:
+        if request.method != "POST":
+            return []
+        if (
+            request.headers.get("content-type", "").split(";")[0].strip()
+            != "application/x-www-form-urlencoded"
+        ):
+            return []
+        body = await request.body()
+        if len(body) > MAX_FORM_BYTES:
+            return []
+        try:
+            return parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=32)
+        except (UnicodeDecodeError, ValueError):
+            return []
+
+    async def end_session(request: Request) -> Response:
+        env: Env = request.app.state.env
+        params = parse_qsl(request.url.query, keep_blank_values=True, max_num_fields=32) + await form_of(
+            request
+        )
+        response: Response = await run_in_threadpool(
+            logout,
+            env,
+            server,
+            env.settings.base_url + request.url.path,
+            request.url.path,
+            request.method,
+            request.headers,
+            params,
+            request.cookies.get(SESSION_COOKIE),
+        )
+        return response
+
+    router.add_api_route("/oauth2/v2.0/logout", end_session, methods=["GET", "POST"])
+    router.add_api_route("/{tenant}/oauth2/v2.0/logout", end_session, methods=["GET", "POST"])
+
+    async def userinfo(request: Request) -> JSONResponse:
+        env: Env = request.app.state.env
+        bearer = _bearer(request, dict(await form_of(request)))
+
+        def run() -> JSONResponse:
+            if bearer is None:
+                return JSONResponse(
+                    {"error": "invalid_request", "error_description": "A bearer access token is required."},
+                    status_code=401,
+                    headers={**NO_STORE, "WWW-Authenticate": 'Bearer realm="Passbridge"'},
+                )
+            try:
+                with env.db.unit_of_work(readonly=True) as session:
+                    return JSONResponse(user_tokens.userinfo(session, env, bearer), headers=NO_STORE)
+            except user_tokens.UserInfoRefused as refused:
+                challenge = (
+                    f'Bearer realm="Passbridge", error="{refused.error}", '
+                    f'error_description="{refused.description.replace(chr(34), chr(39))}"'
+                )
+                return JSONResponse(
+                    {"error": refused.error, "error_description": refused.description},
+                    status_code=refused.status,
+                    headers={**NO_STORE, "WWW-Authenticate": challenge},
+                )
+
+        response: JSONResponse = await run_in_threadpool(run)
+        return response
+
+    router.add_api_route("/oidc/userinfo", userinfo, methods=["GET", "POST"])

@@ -1,0 +1,92 @@
+"""When an authorization request may use the browser's session, and how it resumes after a sign-in.
+
+A request without a usable session, or whose `prompt=login` / `max_age` demands a fresh sign-in,
+starts a sign-in flow whose `return_to` is the same authorization request plus a *resume mark*:
+`pb_resume=<requested_at>.<MAC>`, the MAC being a keyed hash (the pepper's HMAC key) over the
+request time and the request's own parameters. When the browser comes back after signing in:
+
+- the mark proves when the original request was made (nobody without the pepper can forge or move
+  it, nor graft it onto other parameters);
+- a forced sign-in is satisfied only by a session whose `auth_time` is at or after that instant, so
+  an older session - one that existed before the request, or a stolen resume link replayed in a
+  browser signed in earlier - never gets a code without signing in again;
+- a mark older than the longest a sign-in flow may take (`flow_minutes`) is ignored, so the
+  request counts as new and asks for the sign-in again.
+
+Nothing is stored for this: the flow row keeps the validated parameters for the sign-in pages
+(which application is asking) and the mark keeps the time.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+from passbridge.services.context import Env
+from passbridge.services.sessions import SessionView
+
+RESUME_PARAM = "pb_resume"
+# Leeway for the pages' redirects on top of the flow's own lifetime.
+RESUME_SLACK = timedelta(minutes=1)
+
+
+def _mac(env: Env, stamp: int, params: list[tuple[str, str]]) -> str:
+    return env.keeper.keyed_hash(f"authorize-resume|{stamp}|{urlencode(params)}")[:32]
+
+
+def resume_query(env: Env, params: list[tuple[str, str]], requested_at: datetime) -> str:
+    """The query string that resumes this request after sign-in."""
+    stamp = int(requested_at.timestamp() * 1000)  # milliseconds: a session from just before still loses
+    return urlencode([*params, (RESUME_PARAM, f"{stamp}.{_mac(env, stamp, params)}")])
+
+
+def split_resume(env: Env, params: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], datetime | None]:
+    """The request's own parameters and, when a genuine, recent resume mark came with them, the time
+    of the original request."""
+    own = [(k, v) for k, v in params if k != RESUME_PARAM]
+    marks = [v for k, v in params if k == RESUME_PARAM]
+    if len(marks) != 1:
+        return own, None
+    stamp_text, _, mac = marks[0].partition(".")
+    if not stamp_text.isdigit() or len(stamp_text) > 15:
+        return own, None
+    stamp = int(stamp_text)
+    if not hmac.compare_digest(_mac(env, stamp, own), mac):
+        return own, None
+    requested_at = datetime.fromtimestamp(stamp // 1000, UTC) + timedelta(milliseconds=stamp % 1000)
+    now = env.clock.now()
+    if now - requested_at > timedelta(minutes=env.settings.flow_minutes) + RESUME_SLACK or requested_at > now:
+        return own, None
+    return own, requested_at
+
+
+@dataclass(frozen=True)
+class Decision:
+    sign_in: bool  # begin a sign-in flow (or, with prompt=none, answer login_required)
+    force: bool  # the sign-in must happen even though a session exists
+
+
+def decide(
+    signed_in: SessionView | None,
+    *,
+    prompts: list[str],
+    max_age: int | None,
+    resumed_at: datetime | None,
+    now: datetime,
+) -> Decision:
+    """Whether the session may be used now. `resumed_at` is the original request's time when the
+    browser returns from the sign-in this request started (see the module docstring)."""
+    forcing = "login" in prompts or "select_account" in prompts
+    too_old = (
+        signed_in is not None
+        and max_age is not None
+        and (now - signed_in.auth_time).total_seconds() > max_age
+    )
+    if signed_in is None:
+        return Decision(sign_in=True, force=forcing or max_age is not None)
+    fresh_since_request = resumed_at is not None and signed_in.auth_time >= resumed_at
+    if (forcing or too_old) and not fresh_since_request:
+        return Decision(sign_in=True, force=True)
+    return Decision(sign_in=False, force=False)

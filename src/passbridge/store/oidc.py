@@ -1,0 +1,129 @@
+"""Authorization codes and refresh tokens of the OpenID Connect provider.
+
+Single use is a conditional UPDATE (`used_at IS NULL` in the WHERE clause), atomic on both databases:
+of any number of requests racing to redeem one code or one refresh token, exactly one sees True.
+
+The refresh grant is a hot path (bench/refresh.py): its statements are built once with bound
+parameters and run on the unit of work's connection, skipping the ORM (as store/clients.py does).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from passbridge.store.models import AuthorizationCodeRow, RefreshTokenRow, User
+
+# --- authorization codes -------------------------------------------------------------------------
+
+
+def add_code(session: Session, row: AuthorizationCodeRow) -> None:
+    session.add(row)
+    session.flush()
+
+
+def code_by_hash(session: Session, code_hash: str) -> AuthorizationCodeRow | None:
+    return session.get(AuthorizationCodeRow, code_hash)
+
+
+def use_code(session: Session, code_hash: str, now: datetime) -> bool:
+    result = session.execute(
+        update(AuthorizationCodeRow)
+        .where(AuthorizationCodeRow.code_hash == code_hash, AuthorizationCodeRow.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount) == 1  # type: ignore[attr-defined]
+
+
+def purge_codes(session: Session, before: datetime) -> int:
+    result = session.execute(delete(AuthorizationCodeRow).where(AuthorizationCodeRow.expires_at < before))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- refresh tokens ------------------------------------------------------------------------------
+
+
+_INSERT_REFRESH = insert(RefreshTokenRow)
+
+
+def add_refresh_token(session: Session, values: dict[str, Any]) -> None:
+    """Insert one refresh_token row given every column's value by name."""
+    session.connection().execute(_INSERT_REFRESH, values)
+
+
+_REFRESH_WITH_USER = (
+    select(
+        RefreshTokenRow.id,
+        RefreshTokenRow.family_id,
+        RefreshTokenRow.client_id,
+        RefreshTokenRow.user_id,
+        RefreshTokenRow.session_id,
+        RefreshTokenRow.scope,
+        RefreshTokenRow.auth_time,
+        RefreshTokenRow.amr,
+        RefreshTokenRow.acr,
+        RefreshTokenRow.not_after,
+        RefreshTokenRow.expires_at,
+        RefreshTokenRow.used_at,
+        RefreshTokenRow.revoked_at,
+        User.account_enabled,
+        User.sessions_valid_from,
+        User.user_principal_name,
+        User.display_name,
+        User.mail,
+    )
+    .join(User, User.id == RefreshTokenRow.user_id)
+    .where(RefreshTokenRow.token_hash == bindparam("token_hash"))
+)
+
+
+def refresh_token_with_user(session: Session, token_hash: str) -> Any | None:
+    """The refresh token row's grant columns plus its user's account_enabled, sessions_valid_from,
+    user_principal_name, display_name and mail."""
+    return session.connection().execute(_REFRESH_WITH_USER, {"token_hash": token_hash}).first()
+
+
+_USE_REFRESH = (
+    update(RefreshTokenRow)
+    .where(
+        RefreshTokenRow.id == bindparam("token_id"),
+        RefreshTokenRow.used_at.is_(None),
+        RefreshTokenRow.revoked_at.is_(None),
+    )
+    .values(used_at=bindparam("now"))
+)
+
+
+def use_refresh_token(session: Session, token_id: str, now: datetime) -> bool:
+    """Mark a refresh token used (rotated); False when it was already used or revoked."""
+    result = session.connection().execute(_USE_REFRESH, {"token_id": token_id, "now": now})
+    return int(result.rowcount) == 1
+
+
+def revoke_family(session: Session, family_id: str, now: datetime) -> int:
+    result = session.execute(
+        update(RefreshTokenRow)
+        .where(RefreshTokenRow.family_id == family_id, RefreshTokenRow.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def revoke_session_tokens(session: Session, session_id: str, now: datetime) -> int:
+    result = session.execute(
+        update(RefreshTokenRow)
+        .where(RefreshTokenRow.session_id == session_id, RefreshTokenRow.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def purge_refresh_tokens(session: Session, before: datetime) -> int:
+    result = session.execute(delete(RefreshTokenRow).where(RefreshTokenRow.expires_at < before))
+    return int(result.rowcount)  # type: ignore[attr-defined]

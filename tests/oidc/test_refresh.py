@@ -1,0 +1,146 @@
+"""Refresh tokens: rotation, reuse detection, the pass cap, and revocation through the directory."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from passbridge.clock import ManualClock
+from passbridge.services.context import Env, operator
+from passbridge.services.directory import DirectoryService
+from passbridge.store.models import RefreshTokenRow, User
+from tests.oidc.conftest import ADA, Browser, RelyingParty, claims_of, issue_pass
+
+
+def tokens_for(env: Env, browser: Browser, rp: RelyingParty, *, scope: str = "openid profile offline_access",
+               lifetime: int | None = None) -> dict[str, str]:  # fmt: skip
+    code, auth = browser.code_for(rp, ADA, issue_pass(env, ADA, lifetime=lifetime), scope=scope)
+    answer = browser.redeem(rp, code, auth)
+    assert answer.status_code == 200, answer.text
+    body: dict[str, str] = answer.json()
+    return body
+
+
+def rows(env: Env) -> list[RefreshTokenRow]:
+    with env.db.unit_of_work(readonly=True) as session:
+        return list(session.scalars(select(RefreshTokenRow).order_by(RefreshTokenRow.created_at)))
+
+
+def test_each_refresh_returns_a_new_refresh_token_and_retires_the_old(
+    env: Env, clock: ManualClock, browser: Browser, public_rp: RelyingParty, ada: User
+) -> None:
+    first = tokens_for(env, browser, public_rp)
+    clock.advance(minutes=1)
+    second = browser.refresh(public_rp, first["refresh_token"])
+    assert second.status_code == 200, second.text
+    body = second.json()
+    assert body["refresh_token"] != first["refresh_token"]
+    assert body["scope"] == "openid profile offline_access"
+    old, new = rows(env)
+    assert old.used_at == clock.now() and new.used_at is None
+    assert old.family_id == new.family_id
+    third = browser.refresh(public_rp, body["refresh_token"])
+    assert third.status_code == 200
+
+
+def test_refresh_gives_an_id_token_with_the_original_sign_in_facts(
+    env: Env, clock: ManualClock, browser: Browser, public_rp: RelyingParty, ada: User
+) -> None:
+    first = tokens_for(env, browser, public_rp)
+    signed_in = claims_of(env, first["id_token"])
+    clock.advance(minutes=5)
+    refreshed = claims_of(env, browser.refresh(public_rp, first["refresh_token"]).json()["id_token"])
+    assert refreshed["sub"] == signed_in["sub"]
+    assert refreshed["auth_time"] == signed_in["auth_time"]
+    assert refreshed["amr"] == ["tap", "mfa"]
+    assert refreshed["iat"] == signed_in["iat"] + 300
+    assert "nonce" not in refreshed
+
+
+def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(
+    env: Env, browser: Browser, public_rp: RelyingParty, ada: User
+) -> None:
+    first = tokens_for(env, browser, public_rp)
+    second = browser.refresh(public_rp, first["refresh_token"]).json()
+    replayed = browser.refresh(public_rp, first["refresh_token"])
+    assert (replayed.status_code, replayed.json()["error"]) == (400, "invalid_grant")
+    assert replayed.json()["error_codes"] == [50173]
+    # The legitimate holder's current token died with the family.
+    current = browser.refresh(public_rp, second["refresh_token"])
+    assert (current.status_code, current.json()["error"]) == (400, "invalid_grant")
+    assert all(r.revoked_at is not None for r in rows(env))
+
+
+def test_a_refresh_token_is_bound_to_its_client(
+    env: Env, browser: Browser, public_rp: RelyingParty, confidential_rp: RelyingParty, ada: User
+) -> None:
+    first = tokens_for(env, browser, public_rp)
+    stolen = browser.refresh(confidential_rp, first["refresh_token"])
+    assert stolen.json()["error"] == "invalid_grant"
+    assert browser.refresh(public_rp, first["refresh_token"]).status_code == 200
+
+
+def test_refresh_may_narrow_the_scope_but_not_widen_it(
+    env: Env, browser: Browser, public_rp: RelyingParty, ada: User
+) -> None:
+    first = tokens_for(env, browser, public_rp, scope="openid offline_access User.Read")
+    wider = browser.refresh(public_rp, first["refresh_token"], scope="openid User.Read.All")
+    assert wider.json()["error"] == "invalid_scope"
+    narrower = browser.refresh(
+        public_rp, first["refresh_token"], scope="https://graph.microsoft.com/User.Read"
+    )
+    assert narrower.status_code == 200, narrower.text
+    assert narrower.json()["scope"] == "User.Read"
+    assert "id_token" not in narrower.json()
+
+
+def test_tokens_from_a_pass_sign_in_end_with_the_pass(
+    env: Env, clock: ManualClock, browser: Browser, public_rp: RelyingParty, ada: User
+) -> None:
+    start = clock.now()
+    first = tokens_for(env, browser, public_rp, lifetime=70)  # the pass ends at start + 70 minutes
+    pass_end = int((start + timedelta(minutes=70)).timestamp())
+    clock.advance(minutes=30)
+    body = browser.refresh(public_rp, first["refresh_token"]).json()
+    # 60-minute tokens, cut to the 40 minutes the pass has left.
+    assert body["expires_in"] == 40 * 60
+    assert claims_of(env, body["access_token"])["exp"] == pass_end
+    assert claims_of(env, body["id_token"])["exp"] == pass_end
+    assert rows(env)[-1].expires_at == start + timedelta(minutes=70)
+    clock.advance(minutes=40)
+    expired = browser.refresh(public_rp, body["refresh_token"])
+    assert (expired.json()["error"], expired.json()["error_codes"]) == ("invalid_grant", [700082])
+
+
+def test_refresh_is_refused_once_the_user_is_disabled(
+    env: Env, browser: Browser, public_rp: RelyingParty, ada: User
+) -> None:
+    first = tokens_for(env, browser, public_rp)
+    with env.db.unit_of_work() as session:
+        DirectoryService(session, env, operator()).set_account_enabled(ada.id, False)
+    refused = browser.refresh(public_rp, first["refresh_token"])
+    assert (refused.json()["error"], refused.json()["error_codes"]) == ("invalid_grant", [50057])
+
+
+def test_refresh_is_refused_after_the_users_sessions_are_revoked(
+    env: Env, clock: ManualClock, browser: Browser, public_rp: RelyingParty, ada: User
+) -> None:
+    first = tokens_for(env, browser, public_rp)
+    clock.advance(seconds=1)
+    with env.db.unit_of_work() as session:
+        session.get(User, ada.id).sessions_valid_from = clock.now()  # type: ignore[union-attr]
+    refused = browser.refresh(public_rp, first["refresh_token"])
+    assert (refused.json()["error"], refused.json()["error_codes"]) == ("invalid_grant", [50173])
+
+
+@pytest.mark.parametrize("token", ["", "x" * 300, "not-a-token"])
+def test_unknown_or_malformed_refresh_tokens_are_invalid_grant(
+    env: Env, browser: Browser, public_rp: RelyingParty, token: str
+) -> None:
+    answer = browser.refresh(public_rp, token)
+    assert answer.status_code == 400
+    assert answer.json()["error"] in ("invalid_grant", "invalid_request")
+    if token:
+        assert answer.json()["error"] == "invalid_grant"

@@ -1,0 +1,111 @@
+"""The provider's rules without HTTP: scopes, the resume mark, when a session may be used, apps."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from passbridge.clock import ManualClock
+from passbridge.domain.errors import InvalidInput
+from passbridge.services import authorize, oidc
+from passbridge.services.context import Env
+from passbridge.services.sessions import SessionView
+from passbridge.services.tenant import Initialised
+from tests.factories import make_app
+
+NOW = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+SESSION = SessionView(
+    id="s", user_id="u", user_principal_name="ada@contoso.example", display_name="Ada",
+    auth_time=NOW - timedelta(minutes=10), amr=("tap", "mfa"), acr="mfa",
+    expires_at=NOW + timedelta(hours=1), register_by=None, pass_id="p",
+)  # fmt: skip
+PARAMS = [("client_id", "c"), ("scope", "openid"), ("state", "xyz")]
+
+
+@pytest.mark.parametrize(
+    ("asked", "granted"),
+    [
+        ("openid profile", "openid profile"),
+        ("openid User.Read user.read", "openid User.Read"),
+        ("https://graph.microsoft.com/User.Read", "User.Read"),
+        (
+            "00000003-0000-0000-c000-000000000000/UserAuthenticationMethod.ReadWrite.All",
+            "UserAuthenticationMethod.ReadWrite.All",
+        ),
+        ("http://localhost:8000/Group.Read.All offline_access", "Group.Read.All offline_access"),
+    ],
+)
+def test_graph_scopes_are_granted_by_their_short_names(env: Env, asked: str, granted: str) -> None:
+    assert oidc.normalise_scope(env, asked) == granted
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        "Mail.Send",
+        "https://evil.example/User.Read",
+        "OpenID",
+        "https://graph.microsoft.com/openid",
+        "https://graph.microsoft.com/.default",
+    ],
+)
+def test_scopes_we_do_not_serve_are_refused(env: Env, asked: str) -> None:
+    with pytest.raises(oidc.ScopeRefused) as refused:
+        oidc.normalise_scope(env, f"openid {asked}")
+    assert refused.value.scope == asked
+
+
+def test_resume_mark_round_trips_and_binds_time_and_parameters(env: Env, clock: ManualClock) -> None:
+    requested = clock.now()
+    query = authorize.resume_query(env, PARAMS, requested)
+    from urllib.parse import parse_qsl
+
+    pairs = parse_qsl(query)
+    assert authorize.split_resume(env, pairs) == (PARAMS, requested)
+    moved = [(k, "other" if k == "state" else v) for k, v in pairs]
+    assert authorize.split_resume(env, moved) == (
+        [(k, "other" if k == "state" else v) for k, v in PARAMS],
+        None,
+    )
+    clock.advance(minutes=env.settings.flow_minutes + 2)
+    assert authorize.split_resume(env, pairs)[1] is None
+
+
+def test_no_session_means_sign_in() -> None:
+    decision = authorize.decide(None, prompts=[], max_age=None, resumed_at=None, now=NOW)
+    assert decision == authorize.Decision(sign_in=True, force=False)
+
+
+def test_a_session_is_used_unless_prompt_or_max_age_demand_more() -> None:
+    assert not authorize.decide(SESSION, prompts=[], max_age=None, resumed_at=None, now=NOW).sign_in
+    assert not authorize.decide(SESSION, prompts=[], max_age=600, resumed_at=None, now=NOW).sign_in
+    assert authorize.decide(SESSION, prompts=[], max_age=599, resumed_at=None, now=NOW).force
+    assert authorize.decide(SESSION, prompts=["login"], max_age=None, resumed_at=None, now=NOW).force
+    assert authorize.decide(SESSION, prompts=["select_account"], max_age=None, resumed_at=None, now=NOW).force
+
+
+def test_a_forced_sign_in_is_satisfied_only_by_a_session_from_after_the_request() -> None:
+    requested = NOW - timedelta(minutes=1)
+    older = authorize.decide(SESSION, prompts=["login"], max_age=0, resumed_at=requested, now=NOW)
+    assert older.sign_in
+    newer = replace(SESSION, auth_time=requested + timedelta(milliseconds=1))
+    assert not authorize.decide(newer, prompts=["login"], max_age=0, resumed_at=requested, now=NOW).sign_in
+
+
+def test_public_clients_have_no_secret_and_need_a_redirect_uri(env: Env, tenant: Initialised) -> None:
+    created = make_app(env, "SPA", redirect_uris=("http://localhost:3000/cb",), public=True)
+    assert created.client_secret is None
+    assert created.application.secret_hash == ""
+    assert created.application.is_public_client is True
+    with pytest.raises(InvalidInput):
+        make_app(env, "Nowhere", public=True)
+    with pytest.raises(InvalidInput):
+        make_app(
+            env,
+            "Daemon",
+            redirect_uris=("http://localhost:3000/cb",),
+            permissions=("User.Read.All",),
+            public=True,
+        )
