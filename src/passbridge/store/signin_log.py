@@ -10,6 +10,7 @@ from typing import Literal
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from passbridge.store.db import insert_row
 from passbridge.store.models import SignInLogEntry
 
 Comparison = Literal["eq", "ge", "le", "gt", "lt"]
@@ -27,8 +28,7 @@ class SignInFilter:
 
 
 def add(session: Session, row: SignInLogEntry) -> None:
-    session.add(row)
-    session.flush()
+    insert_row(session, row)
 
 
 def _where(query: Select[tuple[SignInLogEntry]], wanted: SignInFilter) -> Select[tuple[SignInLogEntry]]:
