@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Request
@@ -12,7 +12,16 @@ from sqlalchemy.orm import Session
 from passbridge.graph.auth import caller
 from passbridge.graph.common import in_unit
 from passbridge.graph.errors import GraphError
-from passbridge.graph.odata import collection, context_url, page_of
+from passbridge.graph.odata import (
+    FILTER_AND,
+    FILTER_STRING,
+    collection,
+    context_url,
+    filter_timestamp,
+    page_of,
+    time_comparison,
+    unsupported_filter,
+)
 from passbridge.graph.shapes import audit_json
 from passbridge.services.audit import AuditService, require_may_read
 from passbridge.services.context import Env, Principal
@@ -28,29 +37,15 @@ SUPPORTED = (
     "activityDateTime ge|le|gt|lt <timestamp>, activityDisplayName eq '<text>', category eq '<text>' "
     "and targetResources/any(t: t/id eq '<id>'), combined with 'and'"
 )
-_STRING = r"'((?:[^']|'')*)'"
-_TIME = re.compile(
-    r"activityDateTime\s+(ge|le|gt|lt)\s+('?)(\d{4}-\d{2}-\d{2}(?:T[0-9:.]+(?:Z|[+-]\d{2}:\d{2})?)?)\2",
-    re.IGNORECASE,
-)
+_STRING = FILTER_STRING
+_TIME = time_comparison("activityDateTime", "ge|le|gt|lt")
 _EQ = re.compile(r"(activityDisplayName|category)\s+eq\s+" + _STRING, re.IGNORECASE)
 _ANY = re.compile(r"targetResources/any\(\s*(\w+)\s*:\s*(\w+)/id\s+eq\s+" + _STRING + r"\s*\)", re.IGNORECASE)
-_AND = re.compile(r"\s+and\s+", re.IGNORECASE)
+_AND = FILTER_AND
 
 
 def _unsupported(text: str) -> GraphError:
-    return GraphError(
-        400, "badRequest", f"Unsupported or invalid $filter near '{text[:60]}'. Supported: {SUPPORTED}."
-    )
-
-
-def _timestamp(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise GraphError(400, "badRequest", f"Invalid timestamp '{text}' in $filter.") from None
-    # Graph reads a timestamp without an offset as UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return unsupported_filter(text, SUPPORTED)
 
 
 def parse_filter(text: str) -> AuditFilter:
@@ -65,7 +60,7 @@ def parse_filter(text: str) -> AuditFilter:
         raise GraphError(400, "badRequest", f"$filter is empty. Supported: {SUPPORTED}.")
     while True:
         if found := _TIME.match(rest):
-            times.append((cast(Comparison, found.group(1).lower()), _timestamp(found.group(3))))
+            times.append((cast(Comparison, found.group(1).lower()), filter_timestamp(found.group(3))))
         elif found := _EQ.match(rest):
             value = found.group(2).replace("''", "'")
             (activities if found.group(1).lower() == "activitydisplayname" else categories).append(value)

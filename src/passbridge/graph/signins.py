@@ -5,7 +5,7 @@ authenticationRequirement, which v1.0 does not document."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Request
@@ -15,7 +15,16 @@ from passbridge.clock import iso_z
 from passbridge.graph.auth import caller
 from passbridge.graph.common import in_unit, is_beta
 from passbridge.graph.errors import GraphError
-from passbridge.graph.odata import collection, context_url, page_of
+from passbridge.graph.odata import (
+    FILTER_AND,
+    FILTER_STRING,
+    collection,
+    context_url,
+    filter_timestamp,
+    page_of,
+    time_comparison,
+    unsupported_filter,
+)
 from passbridge.services.audit import require_may_read
 from passbridge.services.context import Env, Principal
 from passbridge.services.signin_log import SignInLogService
@@ -32,29 +41,15 @@ SUPPORTED = (
     "createdDateTime eq|ge|le|gt|lt <timestamp>, userPrincipalName eq '<upn>', userId eq '<id>', "
     "appId eq '<id>' and status/errorCode eq <number>, combined with 'and'"
 )
-_STRING = r"'((?:[^']|'')*)'"
-_TIME = re.compile(
-    r"createdDateTime\s+(eq|ge|le|gt|lt)\s+('?)(\d{4}-\d{2}-\d{2}(?:T[0-9:.]+(?:Z|[+-]\d{2}:\d{2})?)?)\2",
-    re.IGNORECASE,
-)
+_STRING = FILTER_STRING
+_TIME = time_comparison("createdDateTime", "eq|ge|le|gt|lt")
 _EQ = re.compile(r"(userPrincipalName|userId|appId)\s+eq\s+" + _STRING, re.IGNORECASE)
 _CODE = re.compile(r"status/errorCode\s+eq\s+(\d{1,9})(?![\w.])", re.IGNORECASE)
-_AND = re.compile(r"\s+and\s+", re.IGNORECASE)
+_AND = FILTER_AND
 
 
 def _unsupported(text: str) -> GraphError:
-    return GraphError(
-        400, "badRequest", f"Unsupported or invalid $filter near '{text[:60]}'. Supported: {SUPPORTED}."
-    )
-
-
-def _timestamp(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise GraphError(400, "badRequest", f"Invalid timestamp '{text}' in $filter.") from None
-    # Graph reads a timestamp without an offset as UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return unsupported_filter(text, SUPPORTED)
 
 
 def parse_filter(text: str) -> SignInFilter:
@@ -70,7 +65,7 @@ def parse_filter(text: str) -> SignInFilter:
         raise GraphError(400, "badRequest", f"$filter is empty. Supported: {SUPPORTED}.")
     while True:
         if found := _TIME.match(rest):
-            times.append((cast(Comparison, found.group(1).lower()), _timestamp(found.group(3))))
+            times.append((cast(Comparison, found.group(1).lower()), filter_timestamp(found.group(3))))
         elif found := _EQ.match(rest):
             value = found.group(2).replace("''", "'")
             field = found.group(1).lower()

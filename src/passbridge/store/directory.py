@@ -18,7 +18,7 @@ def tenant(session: Session) -> Tenant | None:
     return session.scalars(select(Tenant).limit(1)).first()
 
 
-def _is_guid(value: str) -> bool:
+def is_guid(value: str) -> bool:
     try:
         uuid.UUID(value)
     except ValueError:
@@ -27,7 +27,7 @@ def _is_guid(value: str) -> bool:
 
 
 def user_by_id(session: Session, user_id: str) -> User | None:
-    return session.get(User, user_id.lower()) if _is_guid(user_id) else None
+    return session.get(User, user_id.lower()) if is_guid(user_id) else None
 
 
 def user_by_upn(session: Session, upn: str) -> User | None:
@@ -36,7 +36,7 @@ def user_by_upn(session: Session, upn: str) -> User | None:
 
 def user_by_id_or_upn(session: Session, ref: str) -> User | None:
     """Graph accepts either the object id or the userPrincipalName in a user path."""
-    return user_by_id(session, ref) if _is_guid(ref) else user_by_upn(session, ref)
+    return user_by_id(session, ref) if is_guid(ref) else user_by_upn(session, ref)
 
 
 def users(session: Session) -> list[User]:
@@ -44,7 +44,7 @@ def users(session: Session) -> list[User]:
 
 
 def group_by_id(session: Session, group_id: str) -> Group | None:
-    return session.get(Group, group_id.lower()) if _is_guid(group_id) else None
+    return session.get(Group, group_id.lower()) if is_guid(group_id) else None
 
 
 def groups_named(session: Session, name: str) -> list[Group]:
@@ -97,7 +97,7 @@ def role_assignment(session: Session, role_id: str, user_id: str) -> RoleAssignm
 
 
 def application_by_app_id(session: Session, app_id: str) -> Application | None:
-    if not _is_guid(app_id):
+    if not is_guid(app_id):
         return None
     return session.scalars(select(Application).where(Application.app_id == app_id.lower())).first()
 

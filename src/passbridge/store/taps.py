@@ -7,7 +7,6 @@ run on a bare connection on the hot path (no Session, no identity map; bench/REA
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +18,7 @@ from passbridge.domain.directory import upn_key
 from passbridge.domain.policy import TapPolicy
 from passbridge.store import policy as policy_store
 from passbridge.store.db import Reader, connection_of
+from passbridge.store.directory import is_guid
 from passbridge.store.models import GroupMember, TapPolicyRow, TemporaryAccessPass, User
 
 
@@ -80,17 +80,9 @@ _BY_UPN = _USER_METHODS.where(User.upn_key == bindparam("ref"))
 _GROUP_IDS = select(GroupMember.group_id).where(GroupMember.user_id == bindparam("user_id"))
 
 
-def _is_guid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
-
-
 def user_methods(reader: Reader, ref: str) -> UserMethods | None:
     """The user named by object id or userPrincipalName (as Graph paths name them), or None."""
-    if _is_guid(ref):
+    if is_guid(ref):
         statement, key = _BY_ID, ref.lower()
     else:
         statement, key = _BY_UPN, upn_key(ref)
