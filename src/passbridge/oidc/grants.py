@@ -219,10 +219,9 @@ class AuthorizationCode(AuthorizationCodeGrant):  # type: ignore[misc]
 
 
 class IdToken(OpenIDToken):  # type: ignore[misc]
-    """The ID token, signed by our key service rather than a key handed to Authlib."""
-
-    def generate_user_info(self, user: oidc.Grantee, scope: str) -> dict[str, Any]:
-        raise NotImplementedError("encode_id_token builds every claim")
+    """The ID token, signed by our key service rather than a key handed to Authlib. Authlib's own
+    encode_id_token asks generate_user_info for the claims; ours builds every claim itself (the pairwise
+    sub needs the client id, which that hook is not given), so that hook is never called."""
 
     def encode_id_token(self, token: dict[str, Any], request: Any) -> str:
         unit = _current()
