@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from passbridge import __version__
 from passbridge.config import load_settings
+from passbridge.flat_routes import index_by_first_segment
 from passbridge.graph import errors as graph_errors
 from passbridge.graph import openapi as graph_openapi
 from passbridge.graph import routes as graph_routes
@@ -75,6 +76,7 @@ def create_app(env: Env) -> FastAPI:
     graph_routes.install(app)
     web_routes.install(app)
     graph_openapi.install(app)
+    index_by_first_segment(app)
     return app
 
 

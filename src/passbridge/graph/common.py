@@ -22,7 +22,9 @@ def env_of(request: Request) -> Env:
 
 
 def is_beta(request: Request) -> bool:
-    return request.url.path.startswith("/beta/")
+    # The scope's path, not request.url: building the URL object cost more than a Graph read's JSON.
+    path: str = request.scope["path"]
+    return path.startswith("/beta/")
 
 
 async def in_unit(

@@ -51,7 +51,7 @@ def page_of(request: Request, *, default: int = DEFAULT_PAGE) -> Page:
 
 
 def context_url(request: Request, fragment: str) -> str:
-    version = request.url.path.split("/")[1]
+    version = request.scope["path"].split("/")[1]
     base = request.app.state.env.settings.base_url
     return f"{base}/{version}/$metadata#{fragment}"
 

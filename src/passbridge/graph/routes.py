@@ -6,7 +6,7 @@ from fastapi import Depends, FastAPI
 
 from passbridge.flat_routes import add_routes
 from passbridge.graph import audit, groups, methods, policies, signins, users
-from passbridge.graph.auth import caller
+from passbridge.graph.auth import GraphRoute, caller
 
 
 def install(app: FastAPI) -> None:
@@ -16,4 +16,11 @@ def install(app: FastAPI) -> None:
         # path of one module matches another's, so the order changes nothing else.
         for module in (methods, users, groups, policies, audit, signins):
             prefix = f"/{version}"
-            add_routes(app, module.router, prefix=prefix, dependencies=[Depends(caller)], tags=[version])
+            add_routes(
+                app,
+                module.router,
+                prefix=prefix,
+                dependencies=[Depends(caller)],
+                tags=[version],
+                route_class=GraphRoute,
+            )

@@ -20,6 +20,7 @@ from passbridge.store import policy as policy_store
 from passbridge.store.db import Reader, connection_of
 from passbridge.store.directory import is_guid
 from passbridge.store.models import GroupMember, TapPolicyRow, TemporaryAccessPass, User
+from passbridge.store.prepared import PreparedSelect
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,9 @@ _USER_METHODS = (
     .outerjoin(TemporaryAccessPass, TemporaryAccessPass.user_id == User.id)
     .outerjoin(TapPolicyRow, TapPolicyRow.id == policy_store.TAP_POLICY_ID)
 )
-_BY_ID = _USER_METHODS.where(User.id == bindparam("ref"))
-_BY_UPN = _USER_METHODS.where(User.upn_key == bindparam("ref"))
+# On the driver's cursor (store/prepared.py): SQLAlchemy's execute cost more than SQLite's work here.
+_BY_ID = PreparedSelect(_USER_METHODS.where(User.id == bindparam("ref")))
+_BY_UPN = PreparedSelect(_USER_METHODS.where(User.upn_key == bindparam("ref")))
 _GROUP_IDS = select(GroupMember.group_id).where(GroupMember.user_id == bindparam("user_id"))
 
 
@@ -86,7 +88,7 @@ def user_methods(reader: Reader, ref: str) -> UserMethods | None:
         statement, key = _BY_ID, ref.lower()
     else:
         statement, key = _BY_UPN, upn_key(ref)
-    row: Any = connection_of(reader).execute(statement, {"ref": key}).first()
+    row: Any = statement.first(reader, ref=key)
     if row is None:
         return None
     tap = None

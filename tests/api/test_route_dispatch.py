@@ -1,0 +1,104 @@
+"""flat_routes.py's first-segment index and graph/auth.py's GraphRoute answer exactly as FastAPI would."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from passbridge.app import create_app
+from passbridge.graph.auth import GraphRoute
+from passbridge.services.context import Env
+from passbridge.services.tenant import Initialised
+from tests.api.conftest import TokenFactory
+from tests.api.test_graph_errors import assert_graph_error
+
+# Paths that match fully, by method only (405), by nothing (404 or Graph's 400), with a parameter as
+# the first segment (Entra's /{tenant}/...), with a trailing slash, and at the root.
+PROBES = [
+    ("GET", "/v1.0/users/{user}/authentication/methods"),
+    ("GET", "/beta/users/{user}/authentication/methods/{user}"),
+    ("POST", "/v1.0/users/{user}/authentication/methods"),
+    ("GET", "/v1.0/users/{user}"),
+    ("GET", "/v1.0/nonsense"),
+    ("GET", "/v1.0/users/"),
+    ("GET", "/{tenant}/v2.0/.well-known/openid-configuration"),
+    ("GET", "/{tenant}/oauth2/v2.0/token"),
+    ("GET", "/no-such-tenant/oauth2/v2.0/token"),
+    ("GET", "/.well-known/openid-configuration"),
+    ("GET", "/healthz"),
+    ("GET", "/login"),
+    ("DELETE", "/login"),
+    ("GET", "/"),
+    ("GET", "/nothing/here"),
+]
+
+
+# Per-request values: request ids, trace and correlation ids, timestamps.
+_PER_REQUEST = {"request-id", "client-request-id", "date", "trace_id", "correlation_id", "timestamp"}
+
+
+def _stable(body: object) -> object:
+    if isinstance(body, dict):
+        return {k: _stable(v) for k, v in body.items() if k not in _PER_REQUEST}
+    if isinstance(body, list):
+        return [_stable(v) for v in body]
+    return body
+
+
+def _unindexed(app: FastAPI) -> FastAPI:
+    app.router.middleware_stack = app.router.app
+    return app
+
+
+@pytest.fixture
+def clients(env: Env, tenant: Initialised) -> Iterator[tuple[TestClient, TestClient]]:
+    options = {"base_url": "http://localhost:8000", "follow_redirects": False}
+    with (
+        TestClient(create_app(env), **options) as indexed,  # type: ignore[arg-type]
+        TestClient(_unindexed(create_app(env)), **options) as walked,  # type: ignore[arg-type]
+    ):
+        yield indexed, walked
+
+
+def test_indexed_dispatch_answers_every_path_as_the_full_walk(
+    clients: tuple[TestClient, TestClient], tenant: Initialised, app_auth: TokenFactory
+) -> None:
+    indexed, walked = clients
+    auth = app_auth("User.Read.All", "UserAuthenticationMethod.Read.All")
+    for method, template in PROBES:
+        path = template.format(user=tenant.admin.id, tenant=tenant.tenant.id)
+        ours, theirs = indexed.request(method, path, headers=auth), walked.request(method, path, headers=auth)
+        assert ours.status_code == theirs.status_code, (method, path, ours.text)
+        assert ours.headers.get("allow") == theirs.headers.get("allow"), (method, path)
+        assert ours.headers.get("location") == theirs.headers.get("location"), (method, path)
+        if ours.headers.get("content-type", "").startswith("application/json"):
+            assert _stable(ours.json()) == _stable(theirs.json()), (method, path)
+
+
+def test_plain_graph_routes_take_the_direct_handler_and_others_keep_fastapis(env: Env) -> None:
+    routes = {(r.path, next(iter(r.methods))): r for r in create_app(env).routes if isinstance(r, APIRoute)}
+    plain = routes[("/v1.0/users/{user_id}/authentication/methods", "GET")]
+    with_caller_parameter = routes[("/v1.0/users", "GET")]
+    assert isinstance(plain, GraphRoute) and plain._plain()
+    assert isinstance(with_caller_parameter, GraphRoute) and not with_caller_parameter._plain()
+
+
+def test_direct_handler_still_refuses_a_missing_or_bad_token(api: TestClient, tenant: Initialised) -> None:
+    path = f"/v1.0/users/{tenant.admin.id}/authentication/methods"
+    error = assert_graph_error(api.get(path), 401, "InvalidAuthenticationToken")
+    assert error["message"] == "Access token is empty."
+    assert_graph_error(
+        api.get(path, headers={"Authorization": "Bearer not.a.token"}), 401, "InvalidAuthenticationToken"
+    )
+
+
+def test_direct_handler_still_applies_graph_permissions(
+    api: TestClient, tenant: Initialised, app_auth: TokenFactory
+) -> None:
+    path = f"/v1.0/users/{tenant.admin.id}/authentication/methods"
+    assert_graph_error(api.get(path, headers=app_auth("Group.Read.All")), 403, "accessDenied")
+    assert api.get(path, headers=app_auth("UserAuthenticationMethod.Read.All")).status_code == 200

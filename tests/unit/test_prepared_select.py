@@ -1,0 +1,110 @@
+"""store/prepared.py: a select run on the driver's cursor gives what SQLAlchemy's execute gives."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import DBAPIError
+
+from passbridge.domain.policy import ALL_USERS, TapPolicy, Target
+from passbridge.domain.tap import PassRequest
+from passbridge.services.context import Env, operator
+from passbridge.services.taps import TapService
+from passbridge.services.tenant import Initialised
+from passbridge.store import policy as policy_store
+from passbridge.store import taps as tap_store
+from passbridge.store.models import TapPolicyRow, TemporaryAccessPass, User
+from passbridge.store.prepared import PreparedSelect
+from tests.factories import make_user
+
+
+@pytest.fixture
+def holder(env: Env, tenant: Initialised) -> Iterator[User]:
+    user = make_user(env, "holder@contoso.example")
+    with env.db.unit_of_work() as session:
+        TapService(session, env, operator()).issue(
+            user.id, PassRequest(env.clock.now() + timedelta(minutes=5), 60, True)
+        )
+    yield user
+
+
+def test_prepared_rows_equal_sqlalchemys_rows_column_for_column(env: Env, holder: User) -> None:
+    statement = (
+        select(
+            User.id.label("user_id"),
+            User.account_enabled.label("enabled"),
+            TemporaryAccessPass.start_at.label("start_at"),
+            TemporaryAccessPass.used_at.label("used_at"),
+            TemporaryAccessPass.is_usable_once.label("once"),
+        )
+        .join(TemporaryAccessPass, TemporaryAccessPass.user_id == User.id)
+        .where(User.id == bindparam("ref"))
+    )
+    with env.db.reading() as connection:
+        expected = connection.execute(statement, {"ref": holder.id}).one()
+        got = PreparedSelect(statement).first(connection, ref=holder.id)
+    assert tuple(got) == tuple(expected)
+    assert got._fields == ("user_id", "enabled", "start_at", "used_at", "once")
+    assert got.enabled is True and got.once is True and got.used_at is None
+    assert isinstance(got.start_at, datetime)
+
+
+def test_literal_binds_and_json_columns_come_back_as_sqlalchemy_gives_them(env: Env, holder: User) -> None:
+    with env.db.unit_of_work() as session:
+        policy_store.save(
+            session, TapPolicy(include_targets=(Target("group", ALL_USERS),)), now=env.clock.now()
+        )
+    statement = select(TapPolicyRow.include_targets.label("targets"), TapPolicyRow.last_modified.label("at"))
+    statement = statement.where(TapPolicyRow.id == "TemporaryAccessPass")  # an anonymous bind
+    with env.db.reading() as connection:
+        expected = connection.execute(statement).one()
+        got = PreparedSelect(statement).first(connection)
+    assert got.targets == expected.targets and isinstance(got.targets, list)
+    assert got.at == expected.at
+
+
+def test_no_row_is_none_and_all_lists_every_row(env: Env, holder: User) -> None:
+    make_user(env, "second@contoso.example")
+    by_id = PreparedSelect(select(User.id.label("id")).where(User.id == bindparam("ref")))
+    everyone = PreparedSelect(select(User.user_principal_name.label("upn")).order_by(User.upn_key))
+    with env.db.reading() as connection:
+        assert by_id.first(connection, ref="00000000-0000-0000-0000-000000000000") is None
+        upns = [row.upn for row in everyone.all(connection)]
+    assert "holder@contoso.example" in upns and "second@contoso.example" in upns
+
+
+def test_prepared_select_inside_a_unit_sees_the_units_pending_changes(env: Env, tenant: Initialised) -> None:
+    user = make_user(env, "pending@contoso.example")
+    with env.db.unit_of_work() as session:
+        row = session.get(User, user.id)
+        assert row is not None
+        row.display_name = "Renamed in the unit"
+        found = PreparedSelect(
+            select(User.display_name.label("name")).where(User.id == bindparam("ref"))
+        ).first(session, ref=user.id)
+        session.rollback()
+    assert found.name == "Renamed in the unit"
+
+
+def test_driver_errors_surface_as_sqlalchemys(env: Env, tenant: Initialised) -> None:
+    broken = PreparedSelect(select(User.id.label("id")).where(User.id == bindparam("ref")))
+    with env.db.reading() as connection:
+        compiled = broken._for(connection.dialect)  # compile, then break it as a dropped table would
+        broken._compiled[connection.dialect.name] = replace(
+            compiled, sql=compiled.sql.replace("app_user", "no_such_table")
+        )
+        with pytest.raises(DBAPIError):
+            broken.first(connection, ref="x")
+
+
+def test_user_methods_finds_the_user_by_upn_in_any_case_with_their_pass(env: Env, holder: User) -> None:
+    with env.db.reading() as connection:
+        found = tap_store.user_methods(connection, holder.user_principal_name.upper())
+    assert found is not None and found.user_id == holder.id
+    assert found.tap is not None and found.tap.is_usable_once and found.tap.lifetime_minutes == 60
+    assert found.tap.start_at.tzinfo == UTC
+    assert found.tap.start_at == env.clock.now() + timedelta(minutes=5)
