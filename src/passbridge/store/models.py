@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -191,6 +192,82 @@ class AuditTarget(Base):
     __tablename__ = "audit_target"
     audit_id: Mapped[str] = mapped_column(ForeignKey("audit_entry.id", ondelete="CASCADE"), primary_key=True)
     target_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+# --- passwordless methods ------------------------------------------------------------------------
+
+
+class Fido2Credential(Base):
+    """A passkey or FIDO2 security key (Graph's fido2AuthenticationMethod). Holds only public material."""
+
+    __tablename__ = "fido2_credential"
+    id: Mapped[str] = mapped_column(Guid, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    # base64url of the authenticator's credential id (at most 1,023 bytes raw, WebAuthn Level 3).
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)  # COSE_Key
+    sign_count: Mapped[int] = mapped_column(Integer)
+    aaguid: Mapped[str] = mapped_column(String(36))
+    transports: Mapped[list[str]] = mapped_column(JSON)
+    backup_eligible: Mapped[bool] = mapped_column(Boolean)
+    backed_up: Mapped[bool] = mapped_column(Boolean)
+    attestation_format: Mapped[str] = mapped_column(String(32))
+    display_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SoftwareOathMethod(Base):
+    """An authenticator app (TOTP, RFC 6238; Graph's softwareOathAuthenticationMethod). The seed is sealed
+    under a key derived from the pepper, which lives outside the database."""
+
+    __tablename__ = "software_oath_method"
+    id: Mapped[str] = mapped_column(Guid, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    secret_sealed: Mapped[str] = mapped_column(String(256))
+    display_name: Mapped[str] = mapped_column(String(200))
+    # The last time step a code was accepted for: a code is never accepted twice (RFC 6238, 5.2).
+    last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class MethodConfigurationRow(Base):
+    """An authentication method configuration of the policy other than the TAP's (which has its own
+    columns in tap_policy): `Fido2`, `SoftwareOath`. Its method-specific settings travel in `settings`."""
+
+    __tablename__ = "method_configuration"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    include_targets: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    exclude_targets: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    last_modified: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Ceremony(Base):
+    """A challenge waiting for its answer: a WebAuthn registration or assertion, or an authenticator app
+    being set up (its new seed, sealed, until a valid code confirms it). Bound to the session or the
+    sign-in flow that asked for it; used at most once, and only by a successful answer, so a failed or
+    cancelled attempt can be retried."""
+
+    __tablename__ = "ceremony"
+    id: Mapped[str] = mapped_column(Guid, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    session_id: Mapped[str | None] = mapped_column(
+        ForeignKey("user_session.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    flow_id: Mapped[str | None] = mapped_column(
+        ForeignKey("sign_in_flow.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    challenge: Mapped[str] = mapped_column(String(128))  # base64url
+    secret_sealed: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 # --- sign-in ---------------------------------------------------------------------------------------

@@ -1,0 +1,216 @@
+"""Our one module over py_webauthn: registration and assertion ceremonies, nothing else imports it.
+
+Policy lives here so that every caller gets it: discoverable credentials (resident keys) and user
+verification are required, attestation is `none` (we trust no attestation roots and store the AAGUID only
+as a label), ES256, EdDSA and RS256 keys are accepted. The relying party's id and origin come from
+PASSBRIDGE_BASE_URL. Library exceptions become `CeremonyFailed`, whose message names what was wrong and
+never carries the response itself.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from webauthn import (
+    generate_authentication_options,
+    generate_registration_options,
+    options_to_json,
+    verify_authentication_response,
+    verify_registration_response,
+)
+from webauthn.helpers import (
+    base64url_to_bytes,
+    bytes_to_base64url,
+    generate_challenge,
+    parse_authentication_credential_json,
+    parse_registration_credential_json,
+)
+from webauthn.helpers.exceptions import WebAuthnException
+from webauthn.helpers.structs import (
+    AttestationConveyancePreference,
+    AuthenticatorSelectionCriteria,
+    AuthenticatorTransport,
+    CredentialDeviceType,
+    PublicKeyCredentialDescriptor,
+    ResidentKeyRequirement,
+    UserVerificationRequirement,
+)
+
+# Two minutes to touch a key or answer the platform's prompt; the stored challenge lives as long.
+TIMEOUT_MS = 120_000
+# Guard the JSON parser against absurd bodies: real responses are a few kilobytes.
+MAX_RESPONSE_BYTES = 64 * 1024
+
+
+class CeremonyFailed(Exception):
+    """The browser's answer does not verify. The message is for logs and the person; no secret in it."""
+
+
+@dataclass(frozen=True)
+class RelyingParty:
+    id: str  # the host name: WebAuthn scopes credentials to it
+    name: str
+    origin: str  # scheme://host[:port], as the browser reports it in clientDataJSON
+
+    @classmethod
+    def from_base_url(cls, base_url: str, name: str) -> RelyingParty:
+        parts = urlsplit(base_url)
+        if not parts.hostname:
+            raise ValueError(f"PASSBRIDGE_BASE_URL '{base_url}' has no host name for WebAuthn")
+        return cls(parts.hostname, name, f"{parts.scheme}://{parts.netloc}")
+
+
+@dataclass(frozen=True)
+class NewCredential:
+    credential_id: str  # base64url
+    public_key: bytes
+    sign_count: int
+    aaguid: str
+    transports: tuple[str, ...]
+    backup_eligible: bool
+    backed_up: bool
+    attestation_format: str
+
+
+@dataclass(frozen=True)
+class Assertion:
+    credential_id: str  # base64url
+    user_handle: bytes | None
+
+
+@dataclass(frozen=True)
+class VerifiedUse:
+    sign_count: int
+    backed_up: bool
+
+
+def new_challenge() -> str:
+    """64 random bytes, base64url, to store with the ceremony and hand to the browser."""
+    return bytes_to_base64url(generate_challenge())
+
+
+def registration_options(
+    rp: RelyingParty,
+    *,
+    challenge: str,
+    user_handle: bytes,
+    user_name: str,
+    display_name: str,
+    exclude: list[tuple[str, tuple[str, ...]]],
+) -> dict[str, Any]:
+    """PublicKeyCredentialCreationOptions as JSON-ready data; `exclude` lists (credential id, transports)
+    the person already has, so the same authenticator is not registered twice."""
+    options = generate_registration_options(
+        rp_id=rp.id,
+        rp_name=rp.name,
+        user_id=user_handle,
+        user_name=user_name,
+        user_display_name=display_name,
+        challenge=base64url_to_bytes(challenge),
+        timeout=TIMEOUT_MS,
+        attestation=AttestationConveyancePreference.NONE,
+        authenticator_selection=AuthenticatorSelectionCriteria(
+            resident_key=ResidentKeyRequirement.REQUIRED,
+            require_resident_key=True,
+            user_verification=UserVerificationRequirement.REQUIRED,
+        ),
+        exclude_credentials=[_descriptor(cid, transports) for cid, transports in exclude],
+    )
+    data: dict[str, Any] = json.loads(options_to_json(options))
+    return data
+
+
+def authentication_options(
+    rp: RelyingParty, *, challenge: str, allow: list[tuple[str, tuple[str, ...]]] | None = None
+) -> dict[str, Any]:
+    """PublicKeyCredentialRequestOptions. With no `allow` list the browser offers every passkey it holds
+    for this site (discoverable credentials), so no username is needed."""
+    options = generate_authentication_options(
+        rp_id=rp.id,
+        challenge=base64url_to_bytes(challenge),
+        timeout=TIMEOUT_MS,
+        allow_credentials=[_descriptor(cid, t) for cid, t in allow or ()],
+        user_verification=UserVerificationRequirement.REQUIRED,
+    )
+    data: dict[str, Any] = json.loads(options_to_json(options))
+    return data
+
+
+def verify_registration(rp: RelyingParty, response: str, *, challenge: str) -> NewCredential:
+    _check_size(response)
+    try:
+        parsed = parse_registration_credential_json(response)
+        verified = verify_registration_response(
+            credential=parsed,
+            expected_challenge=base64url_to_bytes(challenge),
+            expected_rp_id=rp.id,
+            expected_origin=rp.origin,
+            require_user_verification=True,
+        )
+    except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
+        raise CeremonyFailed(f"The passkey registration did not verify: {_reason(exc)}") from None
+    transports = tuple(t.value for t in parsed.response.transports or ())
+    return NewCredential(
+        credential_id=bytes_to_base64url(verified.credential_id),
+        public_key=verified.credential_public_key,
+        sign_count=verified.sign_count,
+        aaguid=verified.aaguid,
+        transports=transports,
+        backup_eligible=verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE,
+        backed_up=verified.credential_backed_up,
+        attestation_format=verified.fmt.value,
+    )
+
+
+def read_assertion(response: str) -> Assertion:
+    """Which credential answered (and the user handle it carries), before anything is verified: the
+    caller needs the stored public key to verify with."""
+    _check_size(response)
+    try:
+        parsed = parse_authentication_credential_json(response)
+    except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
+        raise CeremonyFailed(f"The passkey answer could not be read: {_reason(exc)}") from None
+    return Assertion(bytes_to_base64url(parsed.raw_id), parsed.response.user_handle)
+
+
+def verify_assertion(
+    rp: RelyingParty, response: str, *, challenge: str, public_key: bytes, sign_count: int
+) -> VerifiedUse:
+    """Signature, challenge, origin, RP id, user verification and the sign counter (a counter that did
+    not grow, where the authenticator keeps one, means a cloned key: refused)."""
+    _check_size(response)
+    try:
+        verified = verify_authentication_response(
+            credential=parse_authentication_credential_json(response),
+            expected_challenge=base64url_to_bytes(challenge),
+            expected_rp_id=rp.id,
+            expected_origin=rp.origin,
+            credential_public_key=public_key,
+            credential_current_sign_count=sign_count,
+            require_user_verification=True,
+        )
+    except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
+        raise CeremonyFailed(f"The passkey sign-in did not verify: {_reason(exc)}") from None
+    return VerifiedUse(verified.new_sign_count, verified.credential_backed_up)
+
+
+def _descriptor(credential_id: str, transports: tuple[str, ...]) -> PublicKeyCredentialDescriptor:
+    known = {t.value: t for t in AuthenticatorTransport}
+    return PublicKeyCredentialDescriptor(
+        id=base64url_to_bytes(credential_id), transports=[known[t] for t in transports if t in known]
+    )
+
+
+def _check_size(response: str) -> None:
+    if len(response) > MAX_RESPONSE_BYTES:
+        raise CeremonyFailed("The passkey answer is too large.")
+
+
+def _reason(exc: Exception) -> str:
+    # py_webauthn's messages name the failed check ("Unexpected client data challenge", "Response
+    # sign count of 0 was not greater than current count of 3"); they hold no key material.
+    text = str(exc).strip() or type(exc).__name__
+    return text[:200]

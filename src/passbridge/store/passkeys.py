@@ -1,0 +1,103 @@
+"""Passkey (FIDO2) credential rows, and the records read from them (no ORM objects leave the store)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from passbridge.store.db import Reader, connection_of, insert_row
+from passbridge.store.models import Fido2Credential
+
+
+@dataclass(frozen=True)
+class PasskeyRecord:
+    id: str
+    user_id: str
+    credential_id: str  # base64url
+    public_key: bytes
+    sign_count: int
+    aaguid: str
+    transports: tuple[str, ...]
+    backup_eligible: bool
+    backed_up: bool
+    attestation_format: str
+    display_name: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+_SELECT = select(*Fido2Credential.__table__.columns)
+_OF_USER = _SELECT.where(Fido2Credential.user_id == bindparam("user_id")).order_by(Fido2Credential.created_at)
+_BY_CREDENTIAL = _SELECT.where(Fido2Credential.credential_id == bindparam("credential_id"))
+_COUNT = (
+    select(func.count()).select_from(Fido2Credential).where(Fido2Credential.user_id == bindparam("user_id"))
+)
+
+
+def _record(row: Any) -> PasskeyRecord:
+    v = row._mapping
+    return PasskeyRecord(
+        id=v["id"],
+        user_id=v["user_id"],
+        credential_id=v["credential_id"],
+        public_key=bytes(v["public_key"]),
+        sign_count=v["sign_count"],
+        aaguid=v["aaguid"],
+        transports=tuple(v["transports"] or ()),
+        backup_eligible=v["backup_eligible"],
+        backed_up=v["backed_up"],
+        attestation_format=v["attestation_format"],
+        display_name=v["display_name"],
+        created_at=v["created_at"],
+        last_used_at=v["last_used_at"],
+    )
+
+
+def of_user(reader: Reader, user_id: str) -> list[PasskeyRecord]:
+    return [_record(r) for r in connection_of(reader).execute(_OF_USER, {"user_id": user_id})]
+
+
+def count_of_user(reader: Reader, user_id: str) -> int:
+    return int(connection_of(reader).execute(_COUNT, {"user_id": user_id}).scalar_one())
+
+
+def by_credential_id(reader: Reader, credential_id: str) -> PasskeyRecord | None:
+    row = connection_of(reader).execute(_BY_CREDENTIAL, {"credential_id": credential_id}).first()
+    return _record(row) if row is not None else None
+
+
+def add(session: Session, row: Fido2Credential) -> None:
+    insert_row(session, row)
+
+
+def record_use(
+    session: Session, passkey_id: str, *, old_count: int, new_count: int, backed_up: bool, at: datetime
+) -> bool:
+    """Store the new sign count, only if nobody stored another since we read `old_count` (two racing
+    assertions with one counter value: one wins). False when the row changed or is gone."""
+    result = session.execute(
+        update(Fido2Credential)
+        .where(Fido2Credential.id == passkey_id, Fido2Credential.sign_count == old_count)
+        .values(sign_count=new_count, backed_up=backed_up, last_used_at=at)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def rename(session: Session, user_id: str, passkey_id: str, name: str) -> bool:
+    result = session.execute(
+        update(Fido2Credential)
+        .where(Fido2Credential.id == passkey_id, Fido2Credential.user_id == user_id)
+        .values(display_name=name)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def remove(session: Session, user_id: str, passkey_id: str) -> bool:
+    result = session.execute(
+        delete(Fido2Credential).where(Fido2Credential.id == passkey_id, Fido2Credential.user_id == user_id)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
