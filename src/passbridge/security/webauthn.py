@@ -152,7 +152,7 @@ def verify_registration(rp: RelyingParty, response: str, *, challenge: str) -> N
         )
     except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
         raise CeremonyFailed(f"The passkey registration did not verify: {_reason(exc)}") from None
-    transports = tuple(t.value for t in parsed.response.transports or ())
+    transports = tuple(_text(t) for t in parsed.response.transports or ())
     return NewCredential(
         credential_id=bytes_to_base64url(verified.credential_id),
         public_key=verified.credential_public_key,
@@ -161,7 +161,7 @@ def verify_registration(rp: RelyingParty, response: str, *, challenge: str) -> N
         transports=transports,
         backup_eligible=verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE,
         backed_up=verified.credential_backed_up,
-        attestation_format=verified.fmt.value,
+        attestation_format=_text(verified.fmt),
     )
 
 
@@ -202,6 +202,11 @@ def _descriptor(credential_id: str, transports: tuple[str, ...]) -> PublicKeyCre
     return PublicKeyCredentialDescriptor(
         id=base64url_to_bytes(credential_id), transports=[known[t] for t in transports if t in known]
     )
+
+
+def _text(value: object) -> str:
+    # py_webauthn hands some enum fields back as their plain string values.
+    return str(getattr(value, "value", value))
 
 
 def _check_size(response: str) -> None:

@@ -1,0 +1,160 @@
+"""Authenticator apps (TOTP) a person sets up and manages for themselves, and the code check a sign-in
+with one relies on.
+
+Set-up is a ceremony: a new seed is made, sealed into the ceremony row, and shown once (QR code and text);
+the app is saved only when the person types a valid current code, and that code's time step is recorded
+so it cannot be used again to sign in. A wrong code leaves the ceremony open to try again; reloading the
+page starts a new one with a new seed. Seeds are sealed under the pepper-derived key (security/secrets.py),
+so the database alone does not reveal them, and no page, response or log shows a seed after set-up.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from passbridge.domain.errors import InvalidInput, NotFound
+from passbridge.security import otp
+from passbridge.services import audit
+from passbridge.services.context import Env
+from passbridge.services.passkeys import clean_name, holds_strong_method
+from passbridge.services.portal import tenant_name
+from passbridge.services.registration import SERVICE, acting_user, check_may_change, own_ref
+from passbridge.services.sessions import SessionView
+from passbridge.store import ceremonies
+from passbridge.store import oath as store
+from passbridge.store.models import Ceremony, SoftwareOathMethod
+from passbridge.store.oath import OathRecord
+
+SET_UP = "totp-setup"
+SET_UP_LIFETIME = timedelta(minutes=10)
+CODE_MAX = 32  # generous for spaces; anything longer is not a code
+
+
+def _seal_context(user_id: str) -> bytes:
+    # Binding the seal to the user means a sealed seed copied onto another user's row does not open.
+    return f"totp-seed|{user_id}".encode()
+
+
+@dataclass(frozen=True)
+class SetUp:
+    ceremony_id: str
+    secret: str  # shown this once, for manual entry
+    uri: str  # otpauth:// for the QR code
+    qr_svg: str
+
+
+@dataclass
+class AuthenticatorAppService:
+    session: Session
+    env: Env
+    view: SessionView
+
+    def _check(self) -> None:
+        check_may_change(
+            self.view,
+            self.env.clock.now(),
+            holds_strong_method=holds_strong_method(self.session, self.view.user_id),
+        )
+
+    def list(self) -> list[OathRecord]:
+        return store.of_user(self.session, self.view.user_id)
+
+    def begin_setup(self) -> SetUp:
+        self._check()
+        now = self.env.clock.now()
+        secret = otp.new_secret()
+        row = Ceremony(
+            id=str(uuid.uuid4()),
+            kind=SET_UP,
+            user_id=self.view.user_id,
+            session_id=self.view.id,
+            flow_id=None,
+            challenge=uuid.uuid4().hex,  # unused for TOTP; the seed is the secret here
+            secret_sealed=self.env.keeper.seal(secret.encode(), _seal_context(self.view.user_id)),
+            created_at=now,
+            expires_at=now + SET_UP_LIFETIME,
+            used_at=None,
+        )
+        ceremonies.add(self.session, row)
+        uri = otp.provisioning_uri(
+            secret, account=self.view.user_principal_name, issuer=tenant_name(self.session)
+        )
+        return SetUp(row.id, secret, uri, otp.qr_svg(uri))
+
+    def finish_setup(self, ceremony_id: str, code: str, name: str | None = None) -> OathRecord:
+        """Save the app once `code` is valid for the seed shown. InvalidInput for a wrong code (try
+        again), NotFound for an unknown, used or expired set-up."""
+        self._check()
+        now = self.env.clock.now()
+        found = ceremonies.get(self.session, ceremony_id)
+        if (
+            found is None
+            or found.kind != SET_UP
+            or found.session_id != self.view.id
+            or found.used_at is not None
+            or found.expires_at <= now
+            or found.secret_sealed is None
+        ):
+            raise NotFound("This authenticator app set-up has expired. Start again.", kind="ceremony")
+        secret = self.env.keeper.unseal(found.secret_sealed, _seal_context(self.view.user_id)).decode()
+        step = otp.matching_step(secret, code[:CODE_MAX], at=now)
+        if step is None:
+            raise InvalidInput("That code didn't match. Enter the 6-digit code your app shows now.")
+        if not ceremonies.use(self.session, found.id, at=now):
+            raise NotFound("This authenticator app set-up has expired. Start again.", kind="ceremony")
+        row = SoftwareOathMethod(
+            id=str(uuid.uuid4()),
+            user_id=self.view.user_id,
+            secret_sealed=found.secret_sealed,
+            display_name=clean_name(name, "Authenticator app"),
+            last_step=step,
+            created_at=now,
+            last_used_at=None,
+        )
+        store.add(self.session, row)
+        ceremonies.close_registration_window(self.session, self.view.id)
+        self._audit("Add", "User registered Software Oath Authentication Method")
+        return next(r for r in self.list() if r.id == row.id)
+
+    def rename(self, method_id: str, name: str) -> None:
+        self._check()
+        if not store.rename(
+            self.session, self.view.user_id, method_id, clean_name(name, "Authenticator app")
+        ):
+            raise NotFound("That authenticator app no longer exists.", kind="method")
+
+    def delete(self, method_id: str) -> None:
+        self._check()
+        if not store.remove(self.session, self.view.user_id, method_id):
+            raise NotFound("That authenticator app no longer exists.", kind="method")
+        self._audit("Delete", "User deleted Software Oath Authentication Method")
+
+    def _audit(self, operation: str, reason: str) -> None:
+        verb = "registered" if operation == "Add" else "deleted"
+        audit.record(
+            self.session,
+            now=self.env.clock.now(),
+            principal=acting_user(self.view),
+            activity=f"User {verb} security info",
+            category="UserManagement",
+            operation_type=operation,
+            logged_by_service=SERVICE,
+            result_reason=reason,
+            targets=[own_ref(self.view)],
+        )
+
+
+def accept_code(session: Session, env: Env, user_id: str, code: str, *, at: datetime) -> OathRecord | None:
+    """The user's authenticator app that `code` is valid for now, once its time step is recorded as used;
+    None when no app of theirs accepts it or the step was already used (a replay). Runs in the caller's
+    write transaction, so the step is used only if the sign-in it proves is committed."""
+    for method in store.of_user(session, user_id):
+        secret = env.keeper.unseal(method.secret_sealed, _seal_context(user_id)).decode()
+        step = otp.matching_step(secret, code[:CODE_MAX], at=at)
+        if step is not None and store.accept_step(session, method.id, step, at=at):
+            return method
+    return None

@@ -1,0 +1,182 @@
+"""Passkeys a person registers and manages for themselves (security info), and the WebAuthn checks a
+passkey sign-in relies on.
+
+Each ceremony's challenge is a stored row bound to the session (registration) or the sign-in flow
+(sign-in), with an expiry. Only a verified answer uses it, in the same transaction that stores the
+credential, so a cancelled or failed attempt (wrong origin, a timeout, a bad signature) changes nothing
+and can be retried, and a replayed answer finds its challenge used.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from passbridge.domain.errors import InvalidInput, NotFound
+from passbridge.security import webauthn
+from passbridge.services import audit
+from passbridge.services.context import Env
+from passbridge.services.portal import tenant_name
+from passbridge.services.registration import SERVICE, acting_user, check_may_change, own_ref
+from passbridge.services.sessions import SessionView
+from passbridge.store import ceremonies, oath
+from passbridge.store import passkeys as store
+from passbridge.store.models import Ceremony, Fido2Credential
+from passbridge.store.passkeys import PasskeyRecord
+
+REGISTER = "passkey-register"
+SIGN_IN = "passkey-sign-in"
+# The browser gives up after webauthn.TIMEOUT_MS; the stored challenge outlives it by a little.
+CEREMONY_LIFETIME = timedelta(milliseconds=webauthn.TIMEOUT_MS) + timedelta(seconds=30)
+NAME_MAX = 64
+
+
+@dataclass(frozen=True)
+class Started:
+    ceremony_id: str
+    options: dict[str, Any]  # PublicKeyCredential{Creation,Request}Options, JSON-ready
+
+
+def relying_party(env: Env, tenant_name: str) -> webauthn.RelyingParty:
+    return webauthn.RelyingParty.from_base_url(env.settings.base_url, tenant_name)
+
+
+def user_handle(user_id: str) -> bytes:
+    """The WebAuthn user handle: the user's object id as 16 bytes, stable and free of personal data."""
+    return uuid.UUID(user_id).bytes
+
+
+def user_id_of_handle(handle: bytes | None) -> str | None:
+    if handle is None or len(handle) != 16:
+        return None
+    return str(uuid.UUID(bytes=handle))
+
+
+def holds_strong_method(session: Session, user_id: str) -> bool:
+    return store.count_of_user(session, user_id) > 0 or bool(oath.of_user(session, user_id))
+
+
+def clean_name(name: str | None, default: str) -> str:
+    text = " ".join((name or "").split())
+    if len(text) > NAME_MAX:
+        raise InvalidInput(f"Use a name of at most {NAME_MAX} characters.")
+    return text or default
+
+
+@dataclass
+class PasskeyService:
+    """A signed-in person's own passkeys. `view` is their current session."""
+
+    session: Session
+    env: Env
+    view: SessionView
+
+    def _check(self) -> None:
+        check_may_change(
+            self.view,
+            self.env.clock.now(),
+            holds_strong_method=holds_strong_method(self.session, self.view.user_id),
+        )
+
+    def list(self) -> list[PasskeyRecord]:
+        return store.of_user(self.session, self.view.user_id)
+
+    def begin_registration(self) -> Started:
+        self._check()
+        now = self.env.clock.now()
+        challenge = webauthn.new_challenge()
+        row = Ceremony(
+            id=str(uuid.uuid4()),
+            kind=REGISTER,
+            user_id=self.view.user_id,
+            session_id=self.view.id,
+            flow_id=None,
+            challenge=challenge,
+            secret_sealed=None,
+            created_at=now,
+            expires_at=now + CEREMONY_LIFETIME,
+            used_at=None,
+        )
+        ceremonies.add(self.session, row)
+        if uuid.UUID(row.id).int % 64 == 0:  # housekeeping now and then, not on every ceremony
+            ceremonies.purge(self.session, now - timedelta(days=1))
+        options = webauthn.registration_options(
+            relying_party(self.env, tenant_name(self.session)),
+            challenge=challenge,
+            user_handle=user_handle(self.view.user_id),
+            user_name=self.view.user_principal_name,
+            display_name=self.view.display_name,
+            exclude=[(p.credential_id, p.transports) for p in self.list()],
+        )
+        return Started(row.id, options)
+
+    def finish_registration(self, ceremony_id: str, response: str, name: str | None = None) -> PasskeyRecord:
+        """Verify the browser's answer and store the passkey. CeremonyFailed (nothing changed, try again)
+        or NotFound (the ceremony is unknown, someone else's, used or expired)."""
+        self._check()
+        now = self.env.clock.now()
+        found = ceremonies.get(self.session, ceremony_id)
+        if (
+            found is None
+            or found.kind != REGISTER
+            or found.session_id != self.view.id
+            or found.used_at is not None
+            or found.expires_at <= now
+        ):
+            raise NotFound("This passkey set-up has expired. Start again.", kind="ceremony")
+        rp = relying_party(self.env, tenant_name(self.session))
+        new = webauthn.verify_registration(rp, response, challenge=found.challenge)
+        if store.by_credential_id(self.session, new.credential_id) is not None:
+            raise webauthn.CeremonyFailed("This passkey is already registered.")
+        if not ceremonies.use(self.session, found.id, at=now):
+            raise NotFound("This passkey set-up has expired. Start again.", kind="ceremony")
+        row = Fido2Credential(
+            id=str(uuid.uuid4()),
+            user_id=self.view.user_id,
+            credential_id=new.credential_id,
+            public_key=new.public_key,
+            sign_count=new.sign_count,
+            aaguid=new.aaguid,
+            transports=list(new.transports),
+            backup_eligible=new.backup_eligible,
+            backed_up=new.backed_up,
+            attestation_format=new.attestation_format,
+            display_name=clean_name(name, "Passkey"),
+            created_at=now,
+            last_used_at=None,
+        )
+        store.add(self.session, row)
+        ceremonies.close_registration_window(self.session, self.view.id)
+        self._audit("Add", "User registered Fido2 Authentication Method")
+        added = store.by_credential_id(self.session, new.credential_id)
+        assert added is not None
+        return added
+
+    def rename(self, passkey_id: str, name: str) -> None:
+        self._check()
+        if not store.rename(self.session, self.view.user_id, passkey_id, clean_name(name, "Passkey")):
+            raise NotFound("That passkey no longer exists.", kind="method")
+
+    def delete(self, passkey_id: str) -> None:
+        self._check()
+        if not store.remove(self.session, self.view.user_id, passkey_id):
+            raise NotFound("That passkey no longer exists.", kind="method")
+        self._audit("Delete", "User deleted Fido2 Authentication Method")
+
+    def _audit(self, operation: str, reason: str) -> None:
+        verb = "registered" if operation == "Add" else "deleted"
+        audit.record(
+            self.session,
+            now=self.env.clock.now(),
+            principal=acting_user(self.view),
+            activity=f"User {verb} security info",
+            category="UserManagement",
+            operation_type=operation,
+            logged_by_service=SERVICE,
+            result_reason=reason,
+            targets=[own_ref(self.view)],
+        )

@@ -1,0 +1,76 @@
+"""Ceremony rows: challenges waiting for an answer (WebAuthn registration and sign-in, authenticator-app
+set-up). Used at most once, by a conditional UPDATE, so two racing answers cannot both succeed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.orm import Session
+
+from passbridge.store.db import Reader, connection_of, insert_row
+from passbridge.store.models import Ceremony, UserSession
+
+
+@dataclass(frozen=True)
+class CeremonyRecord:
+    id: str
+    kind: str
+    user_id: str | None
+    session_id: str | None
+    flow_id: str | None
+    challenge: str
+    secret_sealed: str | None
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+
+
+_BY_ID = select(*Ceremony.__table__.columns).where(Ceremony.id == bindparam("id"))
+
+
+def _record(row: Any) -> CeremonyRecord:
+    v = row._mapping
+    return CeremonyRecord(
+        v["id"],
+        v["kind"],
+        v["user_id"],
+        v["session_id"],
+        v["flow_id"],
+        v["challenge"],
+        v["secret_sealed"],
+        v["created_at"],
+        v["expires_at"],
+        v["used_at"],
+    )
+
+
+def add(session: Session, row: Ceremony) -> None:
+    insert_row(session, row)
+
+
+def get(reader: Reader, ceremony_id: str) -> CeremonyRecord | None:
+    row = connection_of(reader).execute(_BY_ID, {"id": ceremony_id}).first()
+    return _record(row) if row is not None else None
+
+
+def use(session: Session, ceremony_id: str, *, at: datetime) -> bool:
+    """Mark the ceremony used; False when it already was (a replayed answer) or is gone or expired."""
+    result = session.execute(
+        update(Ceremony)
+        .where(Ceremony.id == ceremony_id, Ceremony.used_at.is_(None), Ceremony.expires_at > at)
+        .values(used_at=at)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def purge(session: Session, before: datetime) -> None:
+    session.execute(delete(Ceremony).where(Ceremony.expires_at < before))
+
+
+def close_registration_window(session: Session, session_id: str) -> None:
+    """A method was registered in this session: the ten-minute window a one-time pass left for that no
+    longer ends the session (it still ends with the pass)."""
+    session.execute(update(UserSession).where(UserSession.id == session_id).values(register_by=None))
