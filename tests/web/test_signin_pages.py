@@ -268,3 +268,24 @@ def test_a_form_body_over_64_kib_is_refused_with_413(web: TestClient, env: Env, 
     assert too_big.status_code == 413
     with env.db.unit_of_work(readonly=True) as session:
         assert session.scalars(select(SignInFlow.state)).one() == "identify"
+
+
+def test_a_form_with_more_than_16_fields_is_refused_and_changes_nothing(
+    web: TestClient, env: Env, ada: str
+) -> None:
+    login = web.get("/login")
+    fields = {"csrf_token": csrf_of(login.text), "username": ada} | {f"extra{n}": "x" for n in range(15)}
+    refused = web.post("/login", data=fields)
+    assert refused.status_code == 400
+    assert "Start again" in refused.text
+    with env.db.unit_of_work(readonly=True) as session:
+        assert session.scalars(select(SignInFlow.state)).one() == "identify"
+
+
+def test_a_posted_username_is_read_as_typed(web: TestClient, env: Env, ada: str) -> None:
+    # Browsers post UTF-8, percent-encoded, spaces as "+": the pass page shows the name as it was typed.
+    login = web.get("/login")
+    typed = "zoë+öst & co@contoso.example"
+    moved = web.post("/login", data={"csrf_token": csrf_of(login.text), "username": typed})
+    assert moved.status_code == 303
+    assert f"Signing in as {html.escape(typed)}" in web.get("/login/pass").text

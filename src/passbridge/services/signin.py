@@ -1,10 +1,14 @@
 """Sign-in flows: identify, then prove with a Temporary Access Pass, then a session.
 
 A flow is a stored row (DESIGN.md, "Flows are explicit state"), so any server process can continue
-any flow, and pages, tests and later APIs drive the same calls. A proof runs in two transactions with
-the slow hash between them: the read (flow, lockout, the pass's hash) holds no lock while Argon2
-works, and the write (finish the flow once, use the pass once, create the session) is short.
+any flow, and pages, tests and later APIs drive the same calls. A proof runs in two rounds with the
+slow hash between them: the read (flow, user, pass, lockout counts) holds no lock or transaction while
+Argon2 works, and the write (finish the flow once, use the pass once, create the session, log it) is
+one short transaction.
 Callers run these methods off the event loop: they block on the database and on Argon2.
+
+Each step is one round trip to the database on plain Core statements (store/signin.py): the pass
+sign-in is meant to cost little more than its one Argon2 verify (bench/README.md, pass sign-ins).
 """
 
 from __future__ import annotations
@@ -12,15 +16,17 @@ from __future__ import annotations
 import hmac
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from passbridge.domain import signin as rules
 from passbridge.domain import tap as tap_rules
+from passbridge.domain.directory import upn_key
 from passbridge.domain.errors import InvalidInput
 from passbridge.domain.signin import FlowState, Method
 from passbridge.services import signin_log
@@ -29,11 +35,12 @@ from passbridge.services.sessions import SessionView
 from passbridge.store import directory as directory_store
 from passbridge.store import policy as policy_store
 from passbridge.store import signin as store
-from passbridge.store.models import SignInFailure, SignInFlow, UserSession
+from passbridge.store import taps as taps_store
 
 USERNAME_MAX = 256
 PASS_MAX = 256  # far above any pass (48); refuses megabyte posts before they reach Argon2
 PURGE_EVERY = 64
+_PROOF = rules.PROOFS[Method.TEMPORARY_ACCESS_PASS]
 
 
 @dataclass(frozen=True)
@@ -73,15 +80,17 @@ class _Checked:
     app_display_name: str | None
 
 
-def _view(row: SignInFlow) -> FlowView:
+def _view(row: Any) -> FlowView:
+    """A flow's row (or its column values) as the pages and the provider see it."""
+    state = FlowState(row.state)
     return FlowView(
         id=row.id,
-        state=FlowState(row.state),
+        state=state,
         csrf_token=row.csrf_token,
         username=row.username,
         # Everyone without a stronger method is offered the pass, known or not, so the step after
         # the username reveals nothing about the account (passkeys join this in the next issue).
-        methods=(Method.TEMPORARY_ACCESS_PASS,) if row.state == FlowState.PROVE else (),
+        methods=(Method.TEMPORARY_ACCESS_PASS,) if state == FlowState.PROVE else (),
         return_to=row.return_to,
         auth_request=row.auth_request,
         client_id=row.client_id,
@@ -90,9 +99,20 @@ def _view(row: SignInFlow) -> FlowView:
     )
 
 
-def _has_strong_method(session: Session, user_id: str) -> bool:
+def _has_strong_method(user_id: str) -> bool:
     """Passkeys and authenticator apps are registered through security info (the next issue adds
     them); until a user holds one, every pass sign-in leads to "Set up your sign-in methods"."""
+    return False
+
+
+def _is_local_path(value: str) -> bool:
+    """A path on this site (no scheme, no host, not protocol-relative); a backslash is refused, as
+    some browsers read it as a slash."""
+    parts = urlsplit(value)
+    if not parts.scheme and not parts.netloc and value.startswith("/") and not value.startswith("//"):
+        if "\\" in value:
+            raise InvalidInput("return_to must be a path on this site or a registered redirect URI.")
+        return True
     return False
 
 
@@ -101,12 +121,9 @@ def allowed_return_to(session: Session, value: str | None) -> str | None:
     so a link cannot send a freshly signed-in user to a stranger's site."""
     if value is None or value == "":
         return None
-    parts = urlsplit(value)
-    if not parts.scheme and not parts.netloc and value.startswith("/") and not value.startswith("//"):
-        if "\\" in value:
-            raise InvalidInput("return_to must be a path on this site or a registered redirect URI.")
+    if _is_local_path(value):
         return value
-    without_query = parts._replace(query="", fragment="").geturl()
+    without_query = urlsplit(value)._replace(query="", fragment="").geturl()
     for app in directory_store.applications(session):
         if without_query in (app.redirect_uris or []):
             return value
@@ -139,43 +156,98 @@ class SignInService:
     ) -> FlowView:
         """A new flow waiting for a username. `auth_request` holds an OpenID Connect request already
         validated by the provider; it is resumed when the flow is done."""
-        now = self._now
-        with self.env.db.unit_of_work() as session:
-            row = SignInFlow(
-                id=str(uuid.uuid4()),
-                state=FlowState.IDENTIFY,
-                csrf_token=secrets.token_urlsafe(32),
-                user_id=None,
-                username=None,
-                methods_satisfied=[],
-                return_to=allowed_return_to(session, return_to),
+        checked = self._checked_return_to(return_to)
+        with store.writing(self.env.db) as connection:
+            return self._begin(
+                connection,
+                return_to=checked,
                 auth_request=auth_request,
                 client_id=client_id,
                 force_login=force_login,
-                created_at=now,
-                expires_at=now + timedelta(minutes=self.env.settings.flow_minutes),
             )
-            store.add_flow(session, row)
-            # Housekeeping rides along with about one flow in PURGE_EVERY: flows a day past expiry are
-            # of no use to anyone, and a delete on every sign-in would cost each one a scan.
-            if secrets.randbelow(PURGE_EVERY) == 0:
-                store.purge_flows(session, now - timedelta(days=1))
-                store.purge_failures(session, now - timedelta(days=1))
-            return _view(row)
+
+    def _checked_return_to(self, value: str | None) -> str | None:
+        if not value:
+            return None
+        if _is_local_path(value):
+            return value
+        with self.env.db.unit_of_work(readonly=True) as session:
+            return allowed_return_to(session, value)
+
+    def _begin(
+        self,
+        connection: Connection,
+        *,
+        return_to: str | None = None,
+        auth_request: dict[str, Any] | None = None,
+        client_id: str | None = None,
+        force_login: bool = False,
+    ) -> FlowView:
+        now = self._now
+        flow_id, csrf_token = str(uuid.uuid4()), secrets.token_urlsafe(32)
+        expires_at = now + timedelta(minutes=self.env.settings.flow_minutes)
+        store.add_flow(
+            connection,
+            flow_id=flow_id,
+            csrf_token=csrf_token,
+            return_to=return_to,
+            auth_request=auth_request,
+            client_id=client_id,
+            force_login=force_login,
+            created_at=now,
+            expires_at=expires_at,
+        )
+        # Housekeeping rides along with about one flow in PURGE_EVERY: flows a day past expiry are
+        # of no use to anyone, and a delete on every sign-in would cost each one a scan.
+        if secrets.randbelow(PURGE_EVERY) == 0:
+            store.purge_flows(connection, now - timedelta(days=1))
+            store.purge_failures(connection, now - timedelta(days=1))
+        return FlowView(
+            id=flow_id,
+            state=FlowState.IDENTIFY,
+            csrf_token=csrf_token,
+            username=None,
+            methods=(),
+            return_to=return_to,
+            auth_request=auth_request,
+            client_id=client_id,
+            force_login=force_login,
+            expires_at=expires_at,
+        )
+
+    def login_page(
+        self, *, flow_id: str | None = None, or_begin: bool = True, return_to: str | None = None
+    ) -> tuple[FlowView, str | None]:
+        """What the username page shows, in one round: the flow `flow_id` names if it is still open,
+        else (with `or_begin`) a new one for `return_to`, and the organisation's name (None before
+        there is a tenant). FlowExpired when the flow is closed and `or_begin` is false."""
+        if flow_id:
+            with self.env.db.reading(transaction=False) as connection:
+                row = store.flow(connection, flow_id)
+                if self._is_open(row):
+                    return _view(row), store.tenant_name(connection)
+        if not or_begin:
+            raise rules.FlowExpired()
+        checked = self._checked_return_to(return_to)
+        with store.writing(self.env.db) as connection:
+            flow = self._begin(connection, return_to=checked)
+            return flow, store.tenant_name(connection)
 
     def flow(self, flow_id: str | None) -> FlowView:
         """The flow, if it is still open; FlowExpired otherwise."""
-        with self.env.db.unit_of_work(readonly=True) as session:
-            return _view(self._open_flow(session, flow_id))
-
-    def _open_flow(self, session: Session, flow_id: str | None) -> SignInFlow:
-        row = store.flow(session, flow_id) if flow_id else None
-        if row is None or row.state == FlowState.DONE or row.expires_at <= self._now:
+        if not flow_id:
             raise rules.FlowExpired()
-        return row
+        with self.env.db.reading(transaction=False) as connection:
+            row = store.flow(connection, flow_id)
+        if not self._is_open(row):
+            raise rules.FlowExpired()
+        return _view(row)
+
+    def _is_open(self, row: Any | None) -> TypeGuard[Any]:
+        return row is not None and row.state != FlowState.DONE and row.expires_at > self._now
 
     @staticmethod
-    def _check_csrf(row: SignInFlow, csrf_token: str | None) -> None:
+    def _check_csrf(row: Any, csrf_token: str | None) -> None:
         if not csrf_token or not hmac.compare_digest(row.csrf_token.encode(), csrf_token.encode()):
             raise rules.CsrfMismatch()
 
@@ -186,15 +258,20 @@ class SignInService:
             raise InvalidInput("Enter your username, such as ada@contoso.example.")
         if len(name) > USERNAME_MAX:
             raise InvalidInput("That username is too long.")
-        with self.env.db.unit_of_work() as session:
-            row = self._open_flow(session, flow_id)
+        if not flow_id:
+            raise rules.FlowExpired()
+        now = self._now
+        with store.writing(self.env.db) as connection:
+            row = store.flow(connection, flow_id)
+            if not self._is_open(row):
+                raise rules.FlowExpired()
             self._check_csrf(row, csrf_token)
-            user = directory_store.user_by_upn(session, name)
-            row.username = name
-            row.user_id = user.id if user is not None else None
-            row.state = FlowState.PROVE
-            session.flush()
-            return _view(row)
+            # Conditional on the flow still being open: a racing finish or expiry wins.
+            if not store.identify(connection, flow_id, name, upn_key(name), now):
+                raise rules.FlowExpired()
+        return replace(
+            _view(row), state=FlowState.PROVE, username=name, methods=(Method.TEMPORARY_ACCESS_PASS,)
+        )
 
     def prove_with_pass(
         self,
@@ -226,34 +303,38 @@ class SignInService:
 
     def _read_for_proof(self, flow_id: str | None, csrf_token: str | None, ip: str | None) -> _Checked:
         now = self._now
-        with self.env.db.unit_of_work(readonly=True) as session:
-            row = self._open_flow(session, flow_id)
+        if not flow_id:
+            raise rules.FlowExpired()
+        # No transaction: the two selects need not agree, and the write half checks again whatever
+        # could have changed by then (the flow, the pass, the policy).
+        with self.env.db.reading(transaction=False) as connection:
+            row = store.flow_for_proof(connection, flow_id)
+            if not self._is_open(row):
+                raise rules.FlowExpired()
             self._check_csrf(row, csrf_token)
             if row.state != FlowState.PROVE:
                 raise rules.FlowExpired()
-            user = directory_store.user_by_id(session, row.user_id) if row.user_id else None
-            pass_row = store.pass_for_sign_in(session, user.id) if user is not None else None
-            app = directory_store.application_by_app_id(session, row.client_id) if row.client_id else None
+            found = row.found_user_id is not None
             checked = _Checked(
                 flow=_view(row),
-                user_id=user.id if user else None,
-                user_principal_name=user.user_principal_name if user else row.username,
-                display_name=user.display_name if user else None,
-                enabled=bool(user and user.account_enabled),
-                pass_id=pass_row.id if pass_row else None,
-                secret_hash=pass_row.secret_hash if pass_row else None,
-                app_display_name=app.display_name if app else None,
+                user_id=row.found_user_id,
+                user_principal_name=row.user_principal_name if found else row.username,
+                display_name=row.display_name if found else None,
+                enabled=bool(found and row.account_enabled),
+                pass_id=row.pass_id,
+                secret_hash=row.secret_hash,
+                app_display_name=row.app_display_name,
             )
             rule = self._lockout_rule()
             by_user, by_ip = store.failures_since(
-                session, user_id=checked.user_id, ip_address=ip, since=now - rule.window
+                connection, user_id=checked.user_id, ip_address=ip, since=now - rule.window
             )
-            wait = rules.lockout_remaining(rule, user_failures=by_user, ip_failures=by_ip, now=now)
+        wait = rules.lockout_remaining(rule, user_failures=by_user, ip_failures=by_ip, now=now)
         if wait is not None:
             # Refused before the pass is looked at, so a locked account reveals nothing about it.
-            with self.env.db.unit_of_work() as session:
+            with store.writing(self.env.db) as connection:
                 signin_log.record(
-                    session,
+                    connection,
                     self._attempt(
                         checked,
                         ip,
@@ -269,7 +350,7 @@ class SignInService:
     ) -> signin_log.Attempt:
         return signin_log.Attempt(
             now=self._now,
-            method=rules.PROOFS[Method.TEMPORARY_ACCESS_PASS].display_name,
+            method=_PROOF.display_name,
             error_code=code,
             failure_reason=reason,
             user_id=checked.user_id,
@@ -292,82 +373,60 @@ class SignInService:
         if not matched:
             raise rules.SignInFailed("The Temporary Access Pass was wrong.")
         now = self._now
-        with self.env.db.unit_of_work() as session:
+        user_id = checked.user_id
+        with store.writing(self.env.db) as connection:
             # Read again under the write transaction: the pass may have been replaced, used or
             # made unusable by policy while the hash was being checked.
-            current = store.pass_for_sign_in(session, checked.user_id)
-            if current is None or current.id != checked.pass_id:
+            found = store.pass_and_policy(connection, user_id)
+            if found is None or found[0].id != checked.pass_id:
                 raise rules.SignInFailed("The Temporary Access Pass was deleted or replaced.")
-            policy, _ = policy_store.load(session)
-            groups = (
-                directory_store.group_ids_of(session, checked.user_id)
-                if policy.needs_group_ids(checked.user_id)
-                else ()
-            )
+            current, policy_row = found
+            policy = policy_store.policy_of(policy_row)
+            groups = taps_store.group_ids_of(connection, user_id) if policy.needs_group_ids(user_id) else ()
             state = tap_rules.PassState(
                 current.start_at, current.lifetime_minutes, current.is_usable_once, current.used_at
             )
-            reason = tap_rules.usability(
-                state, policy, targeted=policy.targets(checked.user_id, groups), now=now
-            )
+            reason = tap_rules.usability(state, policy, targeted=policy.targets(user_id, groups), now=now)
             if reason is not tap_rules.UsabilityReason.ENABLED_BY_POLICY:
                 raise rules.SignInFailed(f"The Temporary Access Pass is not usable: {reason.value}.")
-            if not store.finish_flow(session, checked.flow.id, FlowState.PROVE):
+            if not store.finish_flow(connection, checked.flow.id, FlowState.PROVE):
                 raise rules.FlowExpired()
-            if not store.use_pass(session, current.id, current.secret_hash, now):
+            if not store.use_pass(connection, current.id, current.secret_hash, now):
                 raise rules.SignInFailed("The one-time Temporary Access Pass was already used.")
             if previous_cookie:
-                ended = store.session_by_hash(session, self.env.keeper.keyed_hash(previous_cookie))
-                if ended is not None:
-                    store.end_session(session, ended[0].id, now)
-            cookie_value, row = self._new_session(current, checked.user_id, ip, now)
-            store.add_session(session, row)
-            store.clear_user_failures(session, checked.user_id)
-            signin_log.record(session, self._attempt(checked, ip, signin_log.SUCCESS, None))
-            return SignedIn(
-                session=SessionView(
-                    id=row.id,
-                    user_id=checked.user_id,
-                    user_principal_name=checked.user_principal_name or "",
-                    display_name=checked.display_name or "",
-                    auth_time=row.auth_time,
-                    amr=tuple(row.amr),
-                    acr=row.acr,
-                    expires_at=row.expires_at,
-                    register_by=row.register_by,
-                    pass_id=row.pass_id,
+                store.end_session_by_hash(connection, self.env.keeper.keyed_hash(previous_cookie), now)
+            cookie_value = secrets.token_urlsafe(32)
+            view = SessionView(
+                id=str(uuid.uuid4()),
+                user_id=user_id,
+                user_principal_name=checked.user_principal_name or "",
+                display_name=checked.display_name or "",
+                auth_time=now,
+                amr=_PROOF.amr,
+                acr=_PROOF.strength.value,
+                expires_at=rules.session_end(
+                    now,
+                    timedelta(minutes=self.env.settings.session_minutes),
+                    current.start_at + timedelta(minutes=current.lifetime_minutes),
                 ),
-                cookie_value=cookie_value,
-                return_to=checked.flow.return_to,
-                auth_request=checked.flow.auth_request,
-                needs_setup=not _has_strong_method(session, checked.user_id),
+                register_by=rules.registration_deadline(now, one_time_pass=current.is_usable_once),
+                pass_id=current.id,
             )
-
-    def _new_session(
-        self, used: store.PassForSignIn, user_id: str, ip: str | None, now: datetime
-    ) -> tuple[str, UserSession]:
-        proof = rules.PROOFS[Method.TEMPORARY_ACCESS_PASS]
-        pass_end = used.start_at + timedelta(minutes=used.lifetime_minutes)
-        cookie_value = secrets.token_urlsafe(32)
-        row = UserSession(
-            id=str(uuid.uuid4()),
-            token_hash=self.env.keeper.keyed_hash(cookie_value),
-            user_id=user_id,
-            created_at=now,
-            auth_time=now,
-            amr=list(proof.amr),
-            acr=proof.strength.value,
-            expires_at=rules.session_end(now, timedelta(minutes=self.env.settings.session_minutes), pass_end),
-            register_by=rules.registration_deadline(now, one_time_pass=used.is_usable_once),
-            pass_id=used.id,
-            ip_address=ip,
+            # Only the keyed hash is stored; the value goes to the cookie alone.
+            store.add_session(connection, view, self.env.keeper.keyed_hash(cookie_value), ip, now)
+            store.clear_user_failures(connection, user_id)
+            signin_log.record(connection, self._attempt(checked, ip, signin_log.SUCCESS, None))
+        return SignedIn(
+            session=view,
+            cookie_value=cookie_value,
+            return_to=checked.flow.return_to,
+            auth_request=checked.flow.auth_request,
+            needs_setup=not _has_strong_method(user_id),
         )
-        return cookie_value, row
 
     def _record_failure(self, checked: _Checked, ip: str | None, failure: rules.SignInFailed) -> None:
-        with self.env.db.unit_of_work() as session:
+        with store.writing(self.env.db) as connection:
             store.add_failure(
-                session,
-                SignInFailure(id=str(uuid.uuid4()), user_id=checked.user_id, ip_address=ip, at=self._now),
+                connection, failure_id=str(uuid.uuid4()), user_id=checked.user_id, ip_address=ip, at=self._now
             )
-            signin_log.record(session, self._attempt(checked, ip, failure.error_code, failure.reason))
+            signin_log.record(connection, self._attempt(checked, ip, failure.error_code, failure.reason))

@@ -1,48 +1,143 @@
 """Sign-in flows, browser sessions, failed-attempt counters and the pass's use at sign-in.
 
-Every statement here is built once, on the tables, and runs on the unit's connection: a sign-in
-runs about a dozen of them around one Argon2 verify, and through the ORM's execution path each cost
-several times the statement itself (bench/README.md, pass sign-ins). Flows are read through the ORM
-only where a step changes several of their fields.
+Every statement here is built once, on the tables, and runs on a bare Connection: a sign-in is three
+requests around one Argon2 verify, and the goal is that everything but the verify costs a small
+fraction of it (bench/README.md, pass sign-ins). The ORM's unit of work (identity map, flush, object
+construction) cost more than these statements' own work, so nothing on the sign-in path uses it: rows
+are inserted from plain values and read back as plain rows, and the selects run on the driver's cursor
+(store/prepared.py). Writes run in `writing` (one transaction, BEGIN IMMEDIATE on SQLite); reads that
+need no snapshot run on `Database.reading`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Table, bindparam, delete, func, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from passbridge.store.db import insert_row
+from passbridge.store import policy as policy_store
+from passbridge.store.db import Database
 from passbridge.store.models import (
+    Application,
     SignInFailure,
     SignInFlow,
+    TapPolicyRow,
     TemporaryAccessPass,
+    Tenant,
     User,
     UserSession,
 )
+from passbridge.store.prepared import PreparedSelect
 
 _FLOWS: Table = SignInFlow.__table__  # type: ignore[assignment]
 _SESSIONS: Table = UserSession.__table__  # type: ignore[assignment]
 _FAILURES: Table = SignInFailure.__table__  # type: ignore[assignment]
 _PASSES: Table = TemporaryAccessPass.__table__  # type: ignore[assignment]
+_USERS: Table = User.__table__  # type: ignore[assignment]
+_APPS: Table = Application.__table__  # type: ignore[assignment]
+_TENANT: Table = Tenant.__table__  # type: ignore[assignment]
+
+Executor = Session | Connection
+
+
+def _connection(on: Executor) -> Connection:
+    # Callers outside the sign-in path (OIDC logout, sign-out) hold a unit of work's Session.
+    return on.connection() if isinstance(on, Session) else on
 
 
 def _rowcount(result: Any) -> int:
     return int(result.rowcount)
 
 
+@contextmanager
+def writing(db: Database) -> Iterator[Connection]:
+    """One write transaction on a bare pooled connection: committed when the block ends, rolled back
+    if it raises. The engine's begin listener makes it BEGIN IMMEDIATE on SQLite, as every unit of
+    work is, so a writer waits for the lock instead of failing half-way."""
+    with db.engine.begin() as connection:
+        yield connection
+
+
 # --- flows -----------------------------------------------------------------------------------------
 
+_FLOW_COLUMNS = (
+    _FLOWS.c.id,
+    _FLOWS.c.state,
+    _FLOWS.c.csrf_token,
+    _FLOWS.c.user_id,
+    _FLOWS.c.username,
+    _FLOWS.c.return_to,
+    _FLOWS.c.auth_request,
+    _FLOWS.c.client_id,
+    _FLOWS.c.force_login,
+    _FLOWS.c.expires_at,
+)
+_ADD_FLOW = insert(_FLOWS)
+_FLOW = PreparedSelect(select(*_FLOW_COLUMNS).where(_FLOWS.c.id == bindparam("flow_id")))
 
-def add_flow(session: Session, row: SignInFlow) -> None:
-    insert_row(session, row)
+
+def add_flow(
+    connection: Connection,
+    *,
+    flow_id: str,
+    csrf_token: str,
+    return_to: str | None,
+    auth_request: dict[str, Any] | None,
+    client_id: str | None,
+    force_login: bool,
+    created_at: datetime,
+    expires_at: datetime,
+) -> None:
+    """Insert a new flow, waiting for a username."""
+    values: dict[str, Any] = {
+        "id": flow_id,
+        "state": "identify",
+        "csrf_token": csrf_token,
+        "user_id": None,
+        "username": None,
+        "methods_satisfied": [],
+        "return_to": return_to,
+        "auth_request": auth_request,
+        "client_id": client_id,
+        "force_login": force_login,
+        "created_at": created_at,
+        "expires_at": expires_at,
+    }
+    connection.execute(_ADD_FLOW, values)
 
 
-def flow(session: Session, flow_id: str) -> SignInFlow | None:
-    return session.get(SignInFlow, flow_id)
+def flow(connection: Connection, flow_id: str) -> Any | None:
+    """The flow's row (attributes named as SignInFlow's columns, without methods_satisfied), or None."""
+    return _FLOW.first(connection, flow_id=flow_id)
+
+
+_IDENTIFY = (
+    update(_FLOWS)
+    .where(
+        _FLOWS.c.id == bindparam("flow_id"),
+        _FLOWS.c.state != "done",
+        _FLOWS.c.expires_at > bindparam("now"),
+    )
+    .values(
+        username=bindparam("typed_name"),
+        # Looked up in the same statement: the name is kept as typed, the user by the casefolded key.
+        user_id=select(_USERS.c.id).where(_USERS.c.upn_key == bindparam("upn_key")).scalar_subquery(),
+        state="prove",
+    )
+)
+
+
+def identify(connection: Connection, flow_id: str, username: str, upn_key: str, now: datetime) -> bool:
+    """Record the username and the user it names (NULL for none) and move the flow on to prove; False
+    when the flow was finished or expired meanwhile."""
+    params = {"flow_id": flow_id, "typed_name": username, "upn_key": upn_key, "now": now}
+    return _rowcount(connection.execute(_IDENTIFY, params)) == 1
 
 
 _FINISH_FLOW = (
@@ -52,15 +147,52 @@ _FINISH_FLOW = (
 )
 
 
-def finish_flow(session: Session, flow_id: str, from_state: str) -> bool:
+def finish_flow(connection: Connection, flow_id: str, from_state: str) -> bool:
     """Move the flow to done only if it is still in `from_state`: of two requests racing to finish
     one flow, exactly one sees True (a conditional UPDATE, atomic on both databases)."""
-    result = session.connection().execute(_FINISH_FLOW, {"flow_id": flow_id, "from_state": from_state})
+    result = connection.execute(_FINISH_FLOW, {"flow_id": flow_id, "from_state": from_state})
     return _rowcount(result) == 1
 
 
-def purge_flows(session: Session, before: datetime) -> int:
-    return _rowcount(session.connection().execute(delete(_FLOWS).where(_FLOWS.c.expires_at < before)))
+def purge_flows(connection: Connection, before: datetime) -> int:
+    return _rowcount(connection.execute(delete(_FLOWS).where(_FLOWS.c.expires_at < before)))
+
+
+_TENANT_NAME = PreparedSelect(select(_TENANT.c.display_name).limit(1))
+
+
+def tenant_name(connection: Connection) -> str | None:
+    """The organisation's name, which every sign-in page shows."""
+    row = _TENANT_NAME.first(connection)
+    return None if row is None else str(row.display_name)
+
+
+# --- what a proof reads before the hash ----------------------------------------------------------------
+
+# One select for the flow, the user it names, their pass and the application the flow signs in to:
+# each outer-joined, so a flow without a user (an unknown name) still comes back.
+_FOR_PROOF = PreparedSelect(
+    select(
+        *_FLOW_COLUMNS,
+        _USERS.c.id.label("found_user_id"),
+        _USERS.c.user_principal_name,
+        _USERS.c.display_name,
+        _USERS.c.account_enabled,
+        _PASSES.c.id.label("pass_id"),
+        _PASSES.c.secret_hash,
+        _APPS.c.display_name.label("app_display_name"),
+    )
+    .select_from(
+        _FLOWS.outerjoin(_USERS, _USERS.c.id == _FLOWS.c.user_id)
+        .outerjoin(_PASSES, _PASSES.c.user_id == _USERS.c.id)
+        .outerjoin(_APPS, _APPS.c.app_id == _FLOWS.c.client_id)
+    )
+    .where(_FLOWS.c.id == bindparam("flow_id"))
+)
+
+
+def flow_for_proof(connection: Connection, flow_id: str) -> Any | None:
+    return _FOR_PROOF.first(connection, flow_id=flow_id)
 
 
 # --- the pass, as sign-in sees it --------------------------------------------------------------------
@@ -76,19 +208,27 @@ class PassForSignIn:
     secret_hash: str
 
 
-_PASS_OF_USER = select(
+_PASS_COLUMNS = (
     _PASSES.c.id,
     _PASSES.c.start_at,
     _PASSES.c.lifetime_minutes,
     _PASSES.c.is_usable_once,
     _PASSES.c.used_at,
     _PASSES.c.secret_hash,
-).where(_PASSES.c.user_id == bindparam("user_id"))
+)
+# The policy table holds one row per method kind; the join names the TAP's row alone, so this yields
+# the user's pass with the policy columns (NULL when the policy was never saved: its defaults).
+_PASS_AND_POLICY = PreparedSelect(
+    select(*_PASS_COLUMNS, *policy_store.POLICY_COLUMNS)
+    .select_from(_PASSES.outerjoin(TapPolicyRow, TapPolicyRow.id == policy_store.TAP_POLICY_ID))
+    .where(_PASSES.c.user_id == bindparam("user_id"))
+)
 
 
-def pass_for_sign_in(session: Session, user_id: str) -> PassForSignIn | None:
-    row = session.connection().execute(_PASS_OF_USER, {"user_id": user_id}).first()
-    return None if row is None else PassForSignIn(*row)
+def pass_and_policy(connection: Connection, user_id: str) -> tuple[PassForSignIn, Any] | None:
+    """The user's pass and the TAP policy as they stand now (`policy_store.policy_of` reads the second)."""
+    row = _PASS_AND_POLICY.first(connection, user_id=user_id)
+    return None if row is None else (PassForSignIn(*row[: len(_PASS_COLUMNS)]), row)
 
 
 _USE_PASS = (
@@ -104,19 +244,58 @@ _USE_PASS = (
 )
 
 
-def use_pass(session: Session, pass_id: str, secret_hash: str, now: datetime) -> bool:
+def use_pass(connection: Connection, pass_id: str, secret_hash: str, now: datetime) -> bool:
     """Record a use of the pass the caller verified. One conditional UPDATE: a one-time pass is
     marked used only while still unused, so of any number of racing sign-ins, across processes and
     nodes, exactly one sees True. The hash condition refuses a pass replaced since it was verified."""
     params = {"pass_id": pass_id, "verified_hash": secret_hash, "used_now": now}
-    return _rowcount(session.connection().execute(_USE_PASS, params)) == 1
+    return _rowcount(connection.execute(_USE_PASS, params)) == 1
 
 
 # --- sessions --------------------------------------------------------------------------------------
 
+_ADD_SESSION = insert(_SESSIONS)
 
-def add_session(session: Session, row: UserSession) -> None:
-    insert_row(session, row)
+
+class NewSession(Protocol):
+    """What a new session row holds beside its token hash (services/sessions.py's SessionView)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def auth_time(self) -> datetime: ...
+    @property
+    def amr(self) -> tuple[str, ...]: ...
+    @property
+    def acr(self) -> str: ...
+    @property
+    def expires_at(self) -> datetime: ...
+    @property
+    def register_by(self) -> datetime | None: ...
+    @property
+    def pass_id(self) -> str | None: ...
+
+
+def add_session(
+    connection: Connection, view: NewSession, token_hash: str, ip_address: str | None, now: datetime
+) -> None:
+    values = {
+        "id": view.id,
+        "token_hash": token_hash,
+        "user_id": view.user_id,
+        "created_at": now,
+        "auth_time": view.auth_time,
+        "amr": list(view.amr),
+        "acr": view.acr,
+        "expires_at": view.expires_at,
+        "register_by": view.register_by,
+        "pass_id": view.pass_id,
+        "ip_address": ip_address,
+        "ended_at": None,
+    }
+    connection.execute(_ADD_SESSION, values)
 
 
 _SESSION_BY_HASH = (
@@ -136,14 +315,24 @@ _END_SESSION = (
     .where(_SESSIONS.c.id == bindparam("session_id"), _SESSIONS.c.ended_at.is_(None))
     .values(ended_at=bindparam("ended_now"))
 )
+_END_SESSION_BY_HASH = (
+    update(_SESSIONS)
+    .where(_SESSIONS.c.token_hash == bindparam("ended_hash"), _SESSIONS.c.ended_at.is_(None))
+    .values(ended_at=bindparam("ended_now"))
+)
 
 
-def end_session(session: Session, session_id: str, now: datetime) -> None:
-    session.connection().execute(_END_SESSION, {"session_id": session_id, "ended_now": now})
+def end_session(on: Executor, session_id: str, now: datetime) -> None:
+    _connection(on).execute(_END_SESSION, {"session_id": session_id, "ended_now": now})
 
 
-def end_sessions_of_user(session: Session, user_id: str, now: datetime) -> int:
-    result = session.connection().execute(
+def end_session_by_hash(connection: Connection, token_hash: str, now: datetime) -> None:
+    """End the session whose cookie hashes to `token_hash`, if there is one still open."""
+    connection.execute(_END_SESSION_BY_HASH, {"ended_hash": token_hash, "ended_now": now})
+
+
+def end_sessions_of_user(on: Executor, user_id: str, now: datetime) -> int:
+    result = _connection(on).execute(
         update(_SESSIONS)
         .where(_SESSIONS.c.user_id == user_id, _SESSIONS.c.ended_at.is_(None))
         .values(ended_at=now)
@@ -153,31 +342,36 @@ def end_sessions_of_user(session: Session, user_id: str, now: datetime) -> int:
 
 # --- failed attempts ---------------------------------------------------------------------------------
 
-_FAILURES_OF = select(_FAILURES.c.at, _FAILURES.c.user_id, _FAILURES.c.ip_address).where(
-    or_(_FAILURES.c.user_id == bindparam("user_id"), _FAILURES.c.ip_address == bindparam("ip")),
-    _FAILURES.c.at > bindparam("since"),
+_FAILURES_OF = PreparedSelect(
+    select(_FAILURES.c.at, _FAILURES.c.user_id, _FAILURES.c.ip_address).where(
+        or_(_FAILURES.c.user_id == bindparam("user_id"), _FAILURES.c.ip_address == bindparam("ip")),
+        _FAILURES.c.at > bindparam("since"),
+    )
 )
 
 
 def failures_since(
-    session: Session, *, user_id: str | None, ip_address: str | None, since: datetime
+    connection: Connection, *, user_id: str | None, ip_address: str | None, since: datetime
 ) -> tuple[list[datetime], list[datetime]]:
     """Times of recent failures for the user and for the source address, in one query (a NULL
     parameter matches nothing, so an unknown user or address simply counts nothing)."""
     if user_id is None and ip_address is None:
         return [], []
-    rows = (
-        session.connection()
-        .execute(_FAILURES_OF, {"user_id": user_id, "ip": ip_address, "since": since})
-        .all()
-    )
+    rows = _FAILURES_OF.all(connection, user_id=user_id, ip=ip_address, since=since)
     by_user = [r.at for r in rows if user_id is not None and r.user_id == user_id]
     by_ip = [r.at for r in rows if ip_address is not None and r.ip_address == ip_address]
     return by_user, by_ip
 
 
-def add_failure(session: Session, row: SignInFailure) -> None:
-    insert_row(session, row)
+_ADD_FAILURE = insert(_FAILURES)
+
+
+def add_failure(
+    connection: Connection, *, failure_id: str, user_id: str | None, ip_address: str | None, at: datetime
+) -> None:
+    connection.execute(
+        _ADD_FAILURE, {"id": failure_id, "user_id": user_id, "ip_address": ip_address, "at": at}
+    )
 
 
 _DETACH_FAILURES = (
@@ -185,10 +379,10 @@ _DETACH_FAILURES = (
 )
 
 
-def clear_user_failures(session: Session, user_id: str) -> None:
+def clear_user_failures(connection: Connection, user_id: str) -> None:
     """Reset the user's count after a success; the rows stay counted against their source address."""
-    session.connection().execute(_DETACH_FAILURES, {"detached_user": user_id})
+    connection.execute(_DETACH_FAILURES, {"detached_user": user_id})
 
 
-def purge_failures(session: Session, before: datetime) -> None:
-    session.connection().execute(delete(_FAILURES).where(_FAILURES.c.at < before))
+def purge_failures(connection: Connection, before: datetime) -> None:
+    connection.execute(delete(_FAILURES).where(_FAILURES.c.at < before))

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Table, func, insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from passbridge.store.db import insert_row
 from passbridge.store.models import SignInLogEntry
 
 Comparison = Literal["eq", "ge", "le", "gt", "lt"]
@@ -27,8 +27,13 @@ class SignInFilter:
     error_codes: tuple[int, ...] = ()
 
 
-def add(session: Session, row: SignInLogEntry) -> None:
-    insert_row(session, row)
+_LOG: Table = SignInLogEntry.__table__  # type: ignore[assignment]
+_ADD = insert(_LOG)
+
+
+def add(on: Session | Connection, values: dict[str, Any]) -> None:
+    """Insert an entry from its column values (every column of sign_in_log), in the caller's transaction."""
+    (on.connection() if isinstance(on, Session) else on).execute(_ADD, values)
 
 
 def _where(query: Select[tuple[SignInLogEntry]], wanted: SignInFilter) -> Select[tuple[SignInLogEntry]]:

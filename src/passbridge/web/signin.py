@@ -29,6 +29,7 @@ from passbridge.web.pages import (
     see_other,
     set_flow_cookie,
     set_session_cookie,
+    shown_tenant_name,
     tenant_name,
     too_large,
 )
@@ -49,18 +50,19 @@ async def start_again(request: Request, message: str) -> Response:
     )
 
 
-async def _flow_for_page(service: SignInService, request: Request) -> FlowView:
-    """The flow this visit continues: one named by `?flow=` (begun by the authorize endpoint), a new one
-    for `?return_to=`, else the browser's open flow ("Use another account" keeps where it was going)."""
+async def _flow_for_page(service: SignInService, request: Request) -> tuple[FlowView, str]:
+    """The flow this visit continues and the organisation's name, in one trip off the event loop: the
+    flow named by `?flow=` (begun by the authorize endpoint), a new one for `?return_to=`, else the
+    browser's open flow ("Use another account" keeps where it was going) or a new one."""
     params = request.query_params
     if "flow" in params:
-        return await run_in_threadpool(service.flow, params["flow"])
-    if "return_to" in params:
-        return await run_in_threadpool(partial(service.begin, return_to=params["return_to"]))
-    try:
-        return await run_in_threadpool(service.flow, request.cookies.get(FLOW_COOKIE))
-    except FlowExpired:
-        return await run_in_threadpool(service.begin)
+        call = partial(service.login_page, flow_id=params["flow"], or_begin=False)
+    elif "return_to" in params:
+        call = partial(service.login_page, return_to=params["return_to"])
+    else:
+        call = partial(service.login_page, flow_id=request.cookies.get(FLOW_COOKIE))
+    flow, tenant = await run_in_threadpool(call)
+    return flow, shown_tenant_name(tenant)
 
 
 def _username_page(
@@ -93,14 +95,13 @@ def _pass_page(
 @router.get("/login")
 async def login_page(request: Request) -> Response:
     service = SignInService(env_of(request))
-    tenant = await tenant_name(request)
     try:
-        flow = await _flow_for_page(service, request)
+        flow, tenant = await _flow_for_page(service, request)
     except InvalidInput as exc:
         return page(
             "problem.html",
             status=400,
-            tenant=tenant,
+            tenant=await tenant_name(request),
             title="This sign-in link can't be used",
             message=exc.message,
             link_href="/login",
