@@ -43,9 +43,9 @@ def test_security_info_shows_the_pass_and_when_it_ends_but_never_its_value(
     assert '<span class="badge ok">Ready to use</span>' in page.text
     assert '<time datetime="2026-01-01T10:00:00Z">1 Jan 2026, 10:00 UTC</time>' in page.text
     assert issued.value not in page.text
-    assert (
-        "<button" in page.text and page.text.count("<button") == 1
-    )  # only Sign out: nothing that does nothing
+    # Sign out, and adding a passkey (an authenticator app is a link to its own page).
+    assert page.text.count("<button") == 2 and ">Add a passkey</button>" in page.text
+    assert 'href="/security-info/authenticator-app"' in page.text
 
 
 def test_security_info_shows_a_used_one_time_pass_as_not_usable(web: TestClient, env: Env, ada: str) -> None:

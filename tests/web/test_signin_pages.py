@@ -41,7 +41,7 @@ def test_whole_flow_without_javascript_goes_from_my_apps_to_sign_in_and_back(
     assert (anonymous.status_code, anonymous.headers["location"]) == (303, "/login?return_to=/apps")
 
     steps = sign_in(web, ada, issued.value, login_url=anonymous.headers["location"])
-    assert 'for="username"' in steps.login.text and 'autocomplete="username"' in steps.login.text
+    assert 'for="username"' in steps.login.text and 'autocomplete="username webauthn"' in steps.login.text
     assert ">Next</button>" in steps.login.text
     assert "Signing in as ada@contoso.example" in steps.pass_page.text
     assert (

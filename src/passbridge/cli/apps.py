@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from passbridge.cli.base import emit, json_option, root, unit
+from passbridge.domain.signin import Strength
 from passbridge.graph.shapes import application_json
 from passbridge.services.apps import ApplicationService
 
@@ -35,19 +36,35 @@ def app() -> None:
     is_flag=True,
     help="A public client (browser or native app): no secret; signs users in with PKCE.",
 )
+@click.option(
+    "--require-strength",
+    type=click.Choice([s.value for s in Strength]),
+    default=None,
+    help="Authentication strength every sign-in to this app must reach; weaker sessions are stepped up.",
+)
 @json_option
 def app_add(
-    name: str, permissions: tuple[str, ...], redirect_uris: tuple[str, ...], public: bool, as_json: bool
+    name: str,
+    permissions: tuple[str, ...],
+    redirect_uris: tuple[str, ...],
+    public: bool,
+    require_strength: str | None,
+    as_json: bool,
 ) -> None:
     """Register an application; prints its client secret once (public clients get none)."""
     with unit() as (session, env, who):
         created = ApplicationService(session, env, who).register(
-            name, permissions=list(permissions), redirect_uris=list(redirect_uris), public=public
+            name,
+            permissions=list(permissions),
+            redirect_uris=list(redirect_uris),
+            public=public,
+            required_strength=Strength(require_strength) if require_strength else None,
         )
         data = application_json(created.application)
         data["clientId"] = created.application.app_id
         data["clientSecret"] = created.client_secret
         data["isPublicClient"] = public
+        data["requiredStrength"] = require_strength
 
     def human() -> None:
         click.echo(f"Registered {data['displayName']}")
@@ -57,6 +74,8 @@ def app_add(
         else:
             click.echo(f"  clientSecret: {data['clientSecret']}")
             click.echo("  Store the secret now: it is not shown again.")
+        if require_strength:
+            click.echo(f"  sign-ins must reach: {require_strength}")
         if data["requiredPermissions"]:
             click.echo(f"  permissions:  {', '.join(data['requiredPermissions'])}")
 

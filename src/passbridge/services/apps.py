@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from passbridge.domain.directory import check_display_name, parse_permission
 from passbridge.domain.errors import InvalidInput
+from passbridge.domain.signin import Strength
 from passbridge.security.secrets import new_client_secret
 from passbridge.services import access, audit
 from passbridge.services.audit import TargetRef
@@ -43,7 +44,13 @@ class ApplicationService:
     principal: Principal
 
     def register(
-        self, display_name: str, *, permissions: list[str], redirect_uris: list[str], public: bool = False
+        self,
+        display_name: str,
+        *,
+        permissions: list[str],
+        redirect_uris: list[str],
+        public: bool = False,
+        required_strength: Strength | None = None,
     ) -> NewApplication:
         """A confidential client gets a secret; a public client (a browser or native app, which could
         not keep one) gets none and must sign users in with PKCE."""
@@ -67,6 +74,7 @@ class ApplicationService:
             permissions=perms,
             created_at=self.env.clock.now(),
             is_public_client=public,
+            required_strength=required_strength.value if required_strength else None,
         )
         self.session.add(app)
         audit.record(

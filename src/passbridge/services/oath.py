@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from passbridge.domain.errors import InvalidInput, NotFound
@@ -85,31 +86,47 @@ class AuthenticatorAppService:
         )
         return SetUp(row.id, secret, uri, otp.qr_svg(uri))
 
-    def finish_setup(self, ceremony_id: str, code: str, name: str | None = None) -> OathRecord:
-        """Save the app once `code` is valid for the seed shown. InvalidInput for a wrong code (try
-        again), NotFound for an unknown, used or expired set-up."""
-        self._check()
-        now = self.env.clock.now()
+    def _open_setup(self, ceremony_id: str) -> tuple[str, str]:
+        """The open set-up's (sealed, plain) seed, if it is this session's and still open."""
         found = ceremonies.get(self.session, ceremony_id)
         if (
             found is None
             or found.kind != SET_UP
             or found.session_id != self.view.id
             or found.used_at is not None
-            or found.expires_at <= now
+            or found.expires_at <= self.env.clock.now()
             or found.secret_sealed is None
         ):
             raise NotFound("This authenticator app set-up has expired. Start again.", kind="ceremony")
         secret = self.env.keeper.unseal(found.secret_sealed, _seal_context(self.view.user_id)).decode()
+        return found.secret_sealed, secret
+
+    def resume(self, ceremony_id: str) -> SetUp:
+        """The same open set-up again (after a wrong code): same seed, still unsaved."""
+        self._check()
+        _, secret = self._open_setup(ceremony_id)
+        return self._shown(ceremony_id, secret)
+
+    def _shown(self, ceremony_id: str, secret: str) -> SetUp:
+        issuer = tenant_name(self.session)
+        uri = otp.provisioning_uri(secret, account=self.view.user_principal_name, issuer=issuer)
+        return SetUp(ceremony_id, secret, uri, otp.qr_svg(uri))
+
+    def finish_setup(self, ceremony_id: str, code: str, name: str | None = None) -> OathRecord:
+        """Save the app once `code` is valid for the seed shown. InvalidInput for a wrong code (try
+        again), NotFound for an unknown, used or expired set-up."""
+        self._check()
+        now = self.env.clock.now()
+        sealed, secret = self._open_setup(ceremony_id)
         step = otp.matching_step(secret, code[:CODE_MAX], at=now)
         if step is None:
             raise InvalidInput("That code didn't match. Enter the 6-digit code your app shows now.")
-        if not ceremonies.use(self.session, found.id, at=now):
+        if not ceremonies.use(self.session, ceremony_id, at=now):
             raise NotFound("This authenticator app set-up has expired. Start again.", kind="ceremony")
         row = SoftwareOathMethod(
             id=str(uuid.uuid4()),
             user_id=self.view.user_id,
-            secret_sealed=found.secret_sealed,
+            secret_sealed=sealed,
             display_name=clean_name(name, "Authenticator app"),
             last_step=step,
             created_at=now,
@@ -148,7 +165,9 @@ class AuthenticatorAppService:
         )
 
 
-def accept_code(session: Session, env: Env, user_id: str, code: str, *, at: datetime) -> OathRecord | None:
+def accept_code(
+    session: Session | Connection, env: Env, user_id: str, code: str, *, at: datetime
+) -> OathRecord | None:
     """The user's authenticator app that `code` is valid for now, once its time step is recorded as used;
     None when no app of theirs accepts it or the step was already used (a replay). Runs in the caller's
     write transaction, so the step is used only if the sign-in it proves is committed."""

@@ -19,6 +19,10 @@ from passbridge.services.sessions import SessionView
 from passbridge.services.signin import allowed_return_to
 from passbridge.services.taps import PassView
 from passbridge.store import directory as directory_store
+from passbridge.store import oath as oath_store
+from passbridge.store import passkeys as passkey_store
+from passbridge.store.oath import OathRecord
+from passbridge.store.passkeys import PasskeyRecord
 
 DEFAULT_TENANT_NAME = "Passbridge"
 # A user reading their own methods holds exactly this delegated scope, as Entra's My Sign-ins does.
@@ -99,3 +103,24 @@ def checked_return_to(session: Session, value: str | None) -> str | None:
         return allowed_return_to(session, value)
     except InvalidInput:
         return None
+
+
+@dataclass(frozen=True)
+class OwnMethods:
+    """Everything security info lists: never a pass value, a seed or a key."""
+
+    passes: list[PassSummary]
+    passkeys: list[PasskeyRecord]
+    apps: list[OathRecord]
+
+    @property
+    def strong_count(self) -> int:
+        return len(self.passkeys) + len(self.apps)
+
+
+def own_methods(session: Session, env: Env, view: SessionView) -> OwnMethods:
+    return OwnMethods(
+        own_passes(session, env, view),
+        passkey_store.of_user(session, view.user_id),
+        oath_store.of_user(session, view.user_id),
+    )

@@ -33,6 +33,7 @@ from passbridge.services import signin_log
 from passbridge.services.context import Env
 from passbridge.services.sessions import SessionView
 from passbridge.store import directory as directory_store
+from passbridge.store import passkeys as passkey_store
 from passbridge.store import policy as policy_store
 from passbridge.store import signin as store
 from passbridge.store import taps as taps_store
@@ -88,8 +89,9 @@ def _view(row: Any) -> FlowView:
         state=state,
         csrf_token=row.csrf_token,
         username=row.username,
-        # Everyone without a stronger method is offered the pass, known or not, so the step after
-        # the username reveals nothing about the account (passkeys join this in the next issue).
+        # Everyone is offered the same, known or not, so the step after the username reveals nothing
+        # about the account: the pass here, and on every page a passkey and an authenticator-app code
+        # (web/passwordless.py).
         methods=(Method.TEMPORARY_ACCESS_PASS,) if state == FlowState.PROVE else (),
         return_to=row.return_to,
         auth_request=row.auth_request,
@@ -97,12 +99,6 @@ def _view(row: Any) -> FlowView:
         force_login=row.force_login,
         expires_at=row.expires_at,
     )
-
-
-def _has_strong_method(user_id: str) -> bool:
-    """Passkeys and authenticator apps are registered through security info (the next issue adds
-    them); until a user holds one, every pass sign-in leads to "Set up your sign-in methods"."""
-    return False
 
 
 def _is_local_path(value: str) -> bool:
@@ -416,12 +412,15 @@ class SignInService:
             store.add_session(connection, view, self.env.keeper.keyed_hash(cookie_value), ip, now)
             store.clear_user_failures(connection, user_id)
             signin_log.record(connection, self._attempt(checked, ip, signin_log.SUCCESS, None))
+            # Until a person holds a passkey or an authenticator app, a pass leads to "Set up your
+            # sign-in methods".
+            needs_setup = not passkey_store.holds_strong_method(connection, user_id)
         return SignedIn(
             session=view,
             cookie_value=cookie_value,
             return_to=checked.flow.return_to,
             auth_request=checked.flow.auth_request,
-            needs_setup=not _has_strong_method(user_id),
+            needs_setup=needs_setup,
         )
 
     def _record_failure(self, checked: _Checked, ip: str | None, failure: rules.SignInFailed) -> None:

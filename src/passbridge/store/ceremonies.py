@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from passbridge.store.db import Reader, connection_of, insert_row
+from passbridge.store.db import Reader, connection_of
 from passbridge.store.models import Ceremony, UserSession
 
 
@@ -47,8 +48,9 @@ def _record(row: Any) -> CeremonyRecord:
     )
 
 
-def add(session: Session, row: Ceremony) -> None:
-    insert_row(session, row)
+def add(on: Session | Connection, row: Ceremony) -> None:
+    values = {column.key: getattr(row, column.key) for column in Ceremony.__table__.columns}
+    connection_of(on).execute(insert(Ceremony), [values])
 
 
 def get(reader: Reader, ceremony_id: str) -> CeremonyRecord | None:
@@ -56,9 +58,9 @@ def get(reader: Reader, ceremony_id: str) -> CeremonyRecord | None:
     return _record(row) if row is not None else None
 
 
-def use(session: Session, ceremony_id: str, *, at: datetime) -> bool:
+def use(on: Session | Connection, ceremony_id: str, *, at: datetime) -> bool:
     """Mark the ceremony used; False when it already was (a replayed answer) or is gone or expired."""
-    result = session.execute(
+    result = on.execute(
         update(Ceremony)
         .where(Ceremony.id == ceremony_id, Ceremony.used_at.is_(None), Ceremony.expires_at > at)
         .values(used_at=at)

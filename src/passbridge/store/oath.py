@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from passbridge.store.db import Reader, connection_of, insert_row
@@ -52,10 +53,10 @@ def add(session: Session, row: SoftwareOathMethod) -> None:
     insert_row(session, row)
 
 
-def accept_step(session: Session, method_id: str, step: int, *, at: datetime) -> bool:
+def accept_step(on: Session | Connection, method_id: str, step: int, *, at: datetime) -> bool:
     """Record `step` as used, only if it is later than every step used before: one conditional UPDATE,
     so two requests racing with the same code (in any process) cannot both pass."""
-    result = session.execute(
+    result = on.execute(
         update(SoftwareOathMethod)
         .where(
             SoftwareOathMethod.id == method_id,

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, exists, func, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from passbridge.store.db import Reader, connection_of, insert_row
-from passbridge.store.models import Fido2Credential
+from passbridge.store.models import Fido2Credential, SoftwareOathMethod, User
+from passbridge.store.prepared import PreparedSelect
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ _COUNT = (
 
 
 def _record(row: Any) -> PasskeyRecord:
-    v = row._mapping
+    v = row._asdict() if hasattr(row, "_asdict") else row._mapping
     return PasskeyRecord(
         id=v["id"],
         user_id=v["user_id"],
@@ -75,11 +77,17 @@ def add(session: Session, row: Fido2Credential) -> None:
 
 
 def record_use(
-    session: Session, passkey_id: str, *, old_count: int, new_count: int, backed_up: bool, at: datetime
+    on: Session | Connection,
+    passkey_id: str,
+    *,
+    old_count: int,
+    new_count: int,
+    backed_up: bool,
+    at: datetime,
 ) -> bool:
     """Store the new sign count, only if nobody stored another since we read `old_count` (two racing
     assertions with one counter value: one wins). False when the row changed or is gone."""
-    result = session.execute(
+    result = on.execute(
         update(Fido2Credential)
         .where(Fido2Credential.id == passkey_id, Fido2Credential.sign_count == old_count)
         .values(sign_count=new_count, backed_up=backed_up, last_used_at=at)
@@ -101,3 +109,45 @@ def remove(session: Session, user_id: str, passkey_id: str) -> bool:
         delete(Fido2Credential).where(Fido2Credential.id == passkey_id, Fido2Credential.user_id == user_id)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- sign-in --------------------------------------------------------------------------------------
+
+_FOR_SIGN_IN = PreparedSelect(
+    select(
+        *Fido2Credential.__table__.columns,
+        User.user_principal_name.label("user_principal_name"),
+        User.display_name.label("user_display_name"),
+        User.account_enabled.label("account_enabled"),
+    )
+    .join(User, User.id == Fido2Credential.user_id)
+    .where(Fido2Credential.credential_id == bindparam("credential_id"))
+)
+_HOLDS = PreparedSelect(
+    select(
+        exists().where(Fido2Credential.user_id == bindparam("user_id")).label("passkey"),
+        exists().where(SoftwareOathMethod.user_id == bindparam("user_id")).label("app"),
+    )
+)
+
+
+@dataclass(frozen=True)
+class PasskeyOwner:
+    passkey: PasskeyRecord
+    user_principal_name: str
+    display_name: str
+    enabled: bool
+
+
+def for_sign_in(reader: Reader, credential_id: str) -> PasskeyOwner | None:
+    """The passkey with this credential id and its owner, in one select."""
+    row = _FOR_SIGN_IN.first(reader, credential_id=credential_id)
+    if row is None:
+        return None
+    return PasskeyOwner(_record(row), row.user_principal_name, row.user_display_name, row.account_enabled)
+
+
+def holds_strong_method(reader: Reader, user_id: str) -> bool:
+    """Whether the user has a passkey or an authenticator app: one select of two EXISTS."""
+    row = _HOLDS.first(reader, user_id=user_id)
+    return bool(row.passkey or row.app)

@@ -36,7 +36,7 @@ class _Compiled:
 
 
 class PreparedSelect:
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
         self._statement = statement
         self._labels = tuple(statement.selected_columns.keys())
         self._compiled: dict[str, _Compiled] = {}

@@ -44,6 +44,13 @@ SECURITY_HEADERS = {
     # Pages show who is signed in and carry CSRF tokens: never from a shared cache or the back button.
     "Cache-Control": "no-store",
 }
+# Pages with a passkey button load our one script (static/passkeys.js) and let it post to us.
+SCRIPT_CSP = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+}
 
 T = TypeVar("T")
 

@@ -7,7 +7,7 @@ from fastapi.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from passbridge.flat_routes import add_routes
-from passbridge.web import apps, security_info, signin
+from passbridge.web import apps, passwordless, security_info, signin
 from passbridge.web.pages import STATIC_DIR
 
 _icons = APIRouter(include_in_schema=False)
@@ -24,6 +24,6 @@ async def favicon() -> Response:
 
 
 def install(app: FastAPI) -> None:
-    for router in (signin.router, apps.router, security_info.router, _icons):
+    for router in (signin.router, passwordless.router, apps.router, security_info.router, _icons):
         add_routes(app, router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

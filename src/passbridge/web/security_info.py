@@ -1,16 +1,53 @@
-"""Security info: the signed-in user's own authentication methods (read-only until registration arrives)."""
+"""Security info: the signed-in person's own sign-in methods, and adding, renaming and removing them.
+
+Passkeys need the browser's WebAuthn API, so that one form is driven by a small script
+(static/passkeys.js): it fetches the options, calls `navigator.credentials.create`, and posts the answer
+with the form. Everything else (authenticator apps, rename, delete) is plain forms. Every post carries the
+session's CSRF token; every change needs a recent strong sign-in (services/registration.py) and otherwise
+sends the person to sign in again, back to this page.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import quote
 
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from passbridge.domain.errors import DomainError, InvalidInput, NotFound, PermissionDenied
+from passbridge.domain.signin import CsrfMismatch
+from passbridge.graph.aaguids import model_of
+from passbridge.security.webauthn import CeremonyFailed
 from passbridge.services import portal
+from passbridge.services.context import Env
+from passbridge.services.oath import AuthenticatorAppService, SetUp
+from passbridge.services.passkeys import PasskeyService
+from passbridge.services.registration import ReauthenticationRequired
+from passbridge.services.sessions import SessionService, SessionView
 from passbridge.web.apps import signed_in_context
-from passbridge.web.pages import current_session, page, read, to_login
+from passbridge.web.pages import (
+    SCRIPT_CSP,
+    FormTooLarge,
+    FormUnreadable,
+    current_session,
+    env_of,
+    page,
+    read,
+    read_form,
+    see_other,
+    to_login,
+    too_large,
+)
 
 router = APIRouter(include_in_schema=False)
+T = TypeVar("T")
 
+HOME = "/security-info"
+REAUTH = f"/login?return_to={quote(HOME, safe='/')}"
 # Graph's methodUsabilityReason in words a person reads.
 REASONS = {
     "EnabledByPolicy": "Ready to use",
@@ -19,19 +56,222 @@ REASONS = {
     "NotYetValid": "Not valid yet",
     "OneTimeUsed": "Already used",
 }
+NOTICES = {
+    "passkey": "Your passkey was added. Next time, sign in with it: no username or pass needed.",
+    "app": "Your authenticator app was added.",
+    "renamed": "The name was changed.",
+    "deleted": "The sign-in method was removed.",
+}
 
 
-@router.get("/security-info")
+async def _unit(request: Request, work: Callable[[Session, Env], T]) -> T:
+    """`work(session, env)` in one writing unit of work, off the event loop."""
+    env = env_of(request)
+
+    def run() -> T:
+        with env.db.unit_of_work() as session:
+            return work(session, env)
+
+    return await run_in_threadpool(run)
+
+
+async def _signed_in_form(request: Request) -> tuple[SessionView | None, dict[str, str] | Response]:
+    """The session and the posted form once its CSRF token matches the session's; else a response."""
+    view = await current_session(request)
+    if view is None:
+        return None, to_login(request)
+    try:
+        form = await read_form(request)
+    except FormTooLarge:
+        return view, too_large()
+    except FormUnreadable:
+        form = {}
+    if not SessionService(env_of(request)).check_csrf(view, form.get("csrf_token")):
+        return view, await _overview(request, view, status=400, error=CsrfMismatch().message)
+    return view, form
+
+
+async def _overview(
+    request: Request, view: SessionView, *, status: int = 200, error: str | None = None, confirm: Any = None
+) -> Response:
+    tenant, methods = await read(
+        request, lambda session, env: (portal.tenant_name(session), portal.own_methods(session, env, view))
+    )
+    return page(
+        "security_info.html",
+        status=status,
+        headers=SCRIPT_CSP,
+        methods=methods,
+        reasons=REASONS,
+        model_of=model_of,
+        notice=NOTICES.get(request.query_params.get("done", "")),
+        error=error,
+        confirm=confirm,
+        csrf_token=SessionService(env_of(request)).csrf_token(view),
+        **signed_in_context(request, view, tenant),
+    )
+
+
+async def _refused(request: Request, view: SessionView, exc: DomainError) -> Response:
+    if isinstance(exc, ReauthenticationRequired):
+        return see_other(REAUTH)
+    status = 403 if isinstance(exc, PermissionDenied) else 400
+    return await _overview(request, view, status=status, error=exc.message)
+
+
+@router.get(HOME)
 async def security_info(request: Request) -> Response:
     view = await current_session(request)
     if view is None:
         return to_login(request)
-    tenant, passes = await read(
-        request, lambda session, env: (portal.tenant_name(session), portal.own_passes(session, env, view))
+    return await _overview(request, view)
+
+
+# --- passkeys ------------------------------------------------------------------------------------
+
+
+@router.post(f"{HOME}/passkeys/options")
+async def passkey_options(request: Request) -> Response:
+    """The creation options for the script, as JSON: `{ceremonyId, publicKey}`."""
+    view, form = await _signed_in_form(request)
+    if view is None or not isinstance(form, dict):
+        return JSONResponse({"error": "Sign in again to add a passkey.", "location": REAUTH}, status_code=401)
+    try:
+        started = await _unit(request, lambda s, env: PasskeyService(s, env, view).begin_registration())
+    except ReauthenticationRequired as exc:
+        return JSONResponse({"error": exc.message, "location": REAUTH}, status_code=401)
+    except DomainError as exc:
+        return JSONResponse({"error": exc.message}, status_code=403)
+    return JSONResponse(
+        {"ceremonyId": started.ceremony_id, "publicKey": started.options},
+        headers={"Cache-Control": "no-store"},
     )
+
+
+@router.post(f"{HOME}/passkeys")
+async def add_passkey(request: Request) -> Response:
+    view, form = await _signed_in_form(request)
+    if view is None or not isinstance(form, dict):
+        return form if isinstance(form, Response) else to_login(request)
+    ceremony_id, answer = form.get("ceremony_id", ""), form.get("credential", "")
+    if not ceremony_id or not answer:
+        return await _overview(
+            request,
+            view,
+            status=400,
+            error="Adding a passkey needs JavaScript and a browser that supports passkeys.",
+        )
+    try:
+        await _unit(
+            request,
+            lambda s, env: PasskeyService(s, env, view).finish_registration(
+                ceremony_id, answer, form.get("name")
+            ),
+        )
+    except CeremonyFailed as exc:
+        return await _overview(request, view, status=400, error=f"{exc} Nothing was changed; try again.")
+    except DomainError as exc:
+        return await _refused(request, view, exc)
+    return see_other(f"{HOME}?done=passkey")
+
+
+# --- authenticator apps ----------------------------------------------------------------------------
+
+
+def _app_page(request: Request, view: SessionView, tenant: str, started: SetUp, **extra: Any) -> Response:
     return page(
-        "security_info.html",
-        passes=passes,
-        reasons=REASONS,
+        "authenticator_app.html",
+        status=400 if extra.get("error") else 200,
+        setup=started,
+        csrf_token=SessionService(env_of(request)).csrf_token(view),
+        name=extra.pop("name", ""),
+        error=extra.pop("error", None),
         **signed_in_context(request, view, tenant),
     )
+
+
+@router.get(f"{HOME}/authenticator-app")
+async def authenticator_app_page(request: Request) -> Response:
+    view = await current_session(request)
+    if view is None:
+        return to_login(request)
+    try:
+        tenant, started = await _unit(
+            request,
+            lambda s, env: (portal.tenant_name(s), AuthenticatorAppService(s, env, view).begin_setup()),
+        )
+    except DomainError as exc:
+        return await _refused(request, view, exc)
+    return _app_page(request, view, tenant, started)
+
+
+@router.post(f"{HOME}/authenticator-app")
+async def add_authenticator_app(request: Request) -> Response:
+    view, form = await _signed_in_form(request)
+    if view is None or not isinstance(form, dict):
+        return form if isinstance(form, Response) else to_login(request)
+    ceremony_id, code, name = form.get("ceremony_id", ""), form.get("code", ""), form.get("name", "")
+    try:
+        await _unit(
+            request,
+            lambda s, env: AuthenticatorAppService(s, env, view).finish_setup(ceremony_id, code, name),
+        )
+    except InvalidInput as exc:
+        # A wrong code: show the same set-up again (same seed, still unsaved) with the message.
+        try:
+            tenant, started = await _unit(
+                request,
+                lambda s, env: (
+                    portal.tenant_name(s),
+                    AuthenticatorAppService(s, env, view).resume(ceremony_id),
+                ),
+            )
+        except DomainError as gone:
+            return await _refused(request, view, gone)
+        return _app_page(request, view, tenant, started, error=exc.message, name=name)
+    except DomainError as exc:
+        return await _refused(request, view, exc)
+    return see_other(f"{HOME}?done=app")
+
+
+# --- rename and remove -------------------------------------------------------------------------------
+
+
+def _service(
+    kind: str, session: Session, env: Env, view: SessionView
+) -> PasskeyService | AuthenticatorAppService:
+    if kind == "passkey":
+        return PasskeyService(session, env, view)
+    if kind == "app":
+        return AuthenticatorAppService(session, env, view)
+    raise NotFound("There is no such sign-in method.", kind="method")
+
+
+@router.post(HOME + "/{kind}/{method_id}/rename")
+async def rename_method(request: Request, kind: str, method_id: str) -> Response:
+    view, form = await _signed_in_form(request)
+    if view is None or not isinstance(form, dict):
+        return form if isinstance(form, Response) else to_login(request)
+    try:
+        await _unit(
+            request, lambda s, env: _service(kind, s, env, view).rename(method_id, form.get("name", ""))
+        )
+    except DomainError as exc:
+        return await _refused(request, view, exc)
+    return see_other(f"{HOME}?done=renamed")
+
+
+@router.post(HOME + "/{kind}/{method_id}/delete")
+async def delete_method(request: Request, kind: str, method_id: str) -> Response:
+    view, form = await _signed_in_form(request)
+    if view is None or not isinstance(form, dict):
+        return form if isinstance(form, Response) else to_login(request)
+    methods = await read(request, lambda s, env: portal.own_methods(s, env, view))
+    if methods.strong_count <= 1 and form.get("confirm") != "yes":
+        # The last passkey or app: say what follows and ask once more before removing it.
+        return await _overview(request, view, confirm={"kind": kind, "id": method_id})
+    try:
+        await _unit(request, lambda s, env: _service(kind, s, env, view).delete(method_id))
+    except DomainError as exc:
+        return await _refused(request, view, exc)
+    return see_other(f"{HOME}?done=deleted")

@@ -1,4 +1,5 @@
 """The sign-in pages: `/login` (who are you?) and `/login/pass` (prove it with a Temporary Access Pass).
+Passkeys and authenticator-app codes have their pages in web/passwordless.py.
 
 The flow lives in the database and the browser holds only its id (`pb_flow`), so any server process
 can serve any step. Every failure shows one generic message: never which part was wrong.
@@ -15,9 +16,10 @@ from starlette.concurrency import run_in_threadpool
 
 from passbridge.domain.errors import DomainError, InvalidInput
 from passbridge.domain.signin import CsrfMismatch, FlowExpired, FlowState, LockedOut, SignInFailed
-from passbridge.services.signin import FlowView, SignInService
+from passbridge.services.signin import FlowView, SignedIn, SignInService
 from passbridge.web.pages import (
     FLOW_COOKIE,
+    SCRIPT_CSP,
     SESSION_COOKIE,
     FormTooLarge,
     FormUnreadable,
@@ -65,31 +67,60 @@ async def _flow_for_page(service: SignInService, request: Request) -> tuple[Flow
     return flow, shown_tenant_name(tenant)
 
 
-def _username_page(
-    tenant: str, flow: FlowView, *, status: int = 200, username: str = "", error: str | None = None
+def username_page_response(
+    tenant: str,
+    flow: FlowView,
+    *,
+    status: int = 200,
+    username: str = "",
+    error: str | None = None,
+    passkey_error: str | None = None,
 ) -> Response:
     return page(
-        "login.html", status=status, tenant=tenant, csrf_token=flow.csrf_token, username=username, error=error
+        "login.html",
+        status=status,
+        headers=SCRIPT_CSP,
+        tenant=tenant,
+        csrf_token=flow.csrf_token,
+        username=username,
+        error=error,
+        passkey_error=passkey_error,
     )
 
 
-def _pass_page(
+def pass_page_response(
     tenant: str,
     flow: FlowView,
     *,
     status: int = 200,
     error: str | None = None,
     headers: dict[str, str] | None = None,
+    passkey_error: str | None = None,
 ) -> Response:
     return page(
         "pass.html",
         status=status,
-        headers=headers,
+        headers={**SCRIPT_CSP, **(headers or {})},
         tenant=tenant,
         csrf_token=flow.csrf_token,
         username=flow.username or "",
         error=error,
+        passkey_error=passkey_error,
     )
+
+
+def signed_in(request: Request, signed: SignedIn) -> Response:
+    """Where a finished sign-in goes, with its session cookie: set-up first when the person has no
+    passkey or authenticator app yet, then where the flow was going (an app, or My apps)."""
+    if signed.needs_setup:
+        after = f"?return_to={quote(signed.return_to, safe='/')}" if signed.return_to else ""
+        location = f"/setup-methods{after}"
+    else:
+        location = signed.return_to or "/apps"
+    response = see_other(location)
+    set_session_cookie(request, response, signed.cookie_value, signed.session.expires_at)
+    clear_flow_cookie(request, response)
+    return response
 
 
 @router.get("/login")
@@ -109,7 +140,7 @@ async def login_page(request: Request) -> Response:
         )
     except FlowExpired as exc:
         return await start_again(request, exc.message)
-    response = _username_page(tenant, flow)
+    response = username_page_response(tenant, flow)
     set_flow_cookie(request, response, flow)
     return response
 
@@ -132,7 +163,7 @@ async def login_submit(request: Request) -> Response:
             flow = await run_in_threadpool(service.flow, flow_id)
         except FlowExpired as expired:
             return await start_again(request, expired.message)
-        return _username_page(
+        return username_page_response(
             await tenant_name(request), flow, status=400, username=username, error=exc.message
         )
     except (FlowExpired, CsrfMismatch) as exc:
@@ -151,7 +182,7 @@ async def pass_page(request: Request) -> Response:
         return await start_again(request, exc.message)
     if flow.state != FlowState.PROVE:
         return see_other("/login")
-    return _pass_page(await tenant_name(request), flow)
+    return pass_page_response(await tenant_name(request), flow)
 
 
 @router.post("/login/pass")
@@ -180,26 +211,18 @@ async def pass_submit(request: Request) -> Response:
     except (SignInFailed, LockedOut) as exc:
         refused = exc
     else:
-        if signed.needs_setup:
-            after = f"?return_to={quote(signed.return_to, safe='/')}" if signed.return_to else ""
-            location = f"/setup-methods{after}"
-        else:
-            location = signed.return_to or "/apps"
-        response = see_other(location)
-        set_session_cookie(request, response, signed.cookie_value, signed.session.expires_at)
-        clear_flow_cookie(request, response)
-        return response
+        return signed_in(request, signed)
     try:
         flow = await run_in_threadpool(service.flow, flow_id)
     except FlowExpired as expired:
         return await start_again(request, expired.message)
     if isinstance(refused, LockedOut):
         retry = str(max(1, int(refused.retry_after.total_seconds())))
-        return _pass_page(
+        return pass_page_response(
             await tenant_name(request),
             flow,
             status=429,
             error=refused.message,
             headers={"Retry-After": retry},
         )
-    return _pass_page(await tenant_name(request), flow, status=401, error=refused.message)
+    return pass_page_response(await tenant_name(request), flow, status=401, error=refused.message)

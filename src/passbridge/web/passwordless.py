@@ -1,0 +1,165 @@
+"""Sign-in pages for passkeys and authenticator-app codes, beside the pass (web/signin.py).
+
+"Sign in with a passkey" sits on the username page and on the page after it, for everyone alike: the
+pages never say which accounts hold which methods. The script (static/passkeys.js) fetches the request
+options for the browser's flow, asks the browser for a passkey, and posts the answer here; a code is a
+plain form. Failures show one message per method, never which part was wrong.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from passbridge.domain.signin import CsrfMismatch, FlowExpired, FlowState, LockedOut, SignInFailed
+from passbridge.services.passwordless_signin import PasswordlessSignInService
+from passbridge.services.signin import FlowView
+from passbridge.web.pages import (
+    FLOW_COOKIE,
+    SESSION_COOKIE,
+    FormTooLarge,
+    FormUnreadable,
+    client_ip,
+    env_of,
+    page,
+    read_form,
+    see_other,
+    tenant_name,
+    too_large,
+)
+from passbridge.web.signin import pass_page_response, signed_in, start_again, username_page_response
+
+router = APIRouter(include_in_schema=False)
+
+PASSKEY_FAILED = "That passkey didn't work. Try again, or use another way to sign in."
+CODE_FAILED = "That code didn't work. Enter the 6-digit code your authenticator app shows now."
+
+
+def _service(request: Request) -> PasswordlessSignInService:
+    return PasswordlessSignInService(env_of(request))
+
+
+async def _form(request: Request) -> dict[str, str] | Response:
+    try:
+        return await read_form(request)
+    except FormTooLarge:
+        return too_large()
+    except FormUnreadable:
+        return await start_again(request, CsrfMismatch().message)
+
+
+@router.post("/login/passkey/options")
+async def passkey_options(request: Request) -> Response:
+    form = await _form(request)
+    if isinstance(form, Response):
+        return form
+    call = partial(
+        _service(request).passkey_options, request.cookies.get(FLOW_COOKIE), form.get("csrf_token")
+    )
+    try:
+        started = await run_in_threadpool(call)
+    except (FlowExpired, CsrfMismatch) as exc:
+        return JSONResponse({"error": exc.message, "location": "/login"}, status_code=400)
+    return JSONResponse(
+        {"ceremonyId": started.ceremony_id, "publicKey": started.options},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.post("/login/passkey")
+async def passkey_submit(request: Request) -> Response:
+    form = await _form(request)
+    if isinstance(form, Response):
+        return form
+    flow_id = request.cookies.get(FLOW_COOKIE)
+    prove = partial(
+        _service(request).prove_with_passkey,
+        flow_id,
+        form.get("csrf_token"),
+        form.get("ceremony_id", ""),
+        form.get("credential", ""),
+        ip_address=client_ip(request),
+        previous_session_cookie=request.cookies.get(SESSION_COOKIE),
+    )
+    try:
+        signed = await run_in_threadpool(prove)
+    except (FlowExpired, CsrfMismatch) as exc:
+        return await start_again(request, exc.message)
+    except (SignInFailed, LockedOut) as exc:
+        message = exc.message if isinstance(exc, LockedOut) else PASSKEY_FAILED
+        return await _back_to_login(request, flow_id, message, 429 if isinstance(exc, LockedOut) else 401)
+    return signed_in(request, signed)
+
+
+async def _back_to_login(request: Request, flow_id: str | None, message: str, status: int) -> Response:
+    """The page the passkey was tried from, with the message: the username page, or the one after."""
+    try:
+        flow = await run_in_threadpool(_service(request).flow, flow_id)
+    except FlowExpired as expired:
+        return await start_again(request, expired.message)
+    tenant = await tenant_name(request)
+    if flow.state == FlowState.PROVE:
+        return pass_page_response(tenant, flow, status=status, passkey_error=message)
+    return username_page_response(tenant, flow, status=status, passkey_error=message)
+
+
+def _code_page(
+    tenant: str, flow: FlowView, *, status: int = 200, error: str | None = None, **extra: str
+) -> Response:
+    return page(
+        "code.html",
+        status=status,
+        headers=extra or None,
+        tenant=tenant,
+        csrf_token=flow.csrf_token,
+        username=flow.username or "",
+        error=error,
+    )
+
+
+@router.get("/login/code")
+async def code_page(request: Request) -> Response:
+    flow_id = request.cookies.get(FLOW_COOKIE)
+    if not flow_id:
+        return see_other("/login")
+    try:
+        flow = await run_in_threadpool(_service(request).flow, flow_id)
+    except FlowExpired as exc:
+        return await start_again(request, exc.message)
+    if flow.state != FlowState.PROVE:
+        return see_other("/login")
+    return _code_page(await tenant_name(request), flow)
+
+
+@router.post("/login/code")
+async def code_submit(request: Request) -> Response:
+    form = await _form(request)
+    if isinstance(form, Response):
+        return form
+    flow_id = request.cookies.get(FLOW_COOKIE)
+    service = _service(request)
+    prove = partial(
+        service.prove_with_code,
+        flow_id,
+        form.get("csrf_token"),
+        form.get("code", ""),
+        ip_address=client_ip(request),
+        previous_session_cookie=request.cookies.get(SESSION_COOKIE),
+    )
+    try:
+        signed = await run_in_threadpool(prove)
+    except (FlowExpired, CsrfMismatch) as exc:
+        return await start_again(request, exc.message)
+    except LockedOut as exc:
+        flow = await run_in_threadpool(service.flow, flow_id)
+        retry = str(max(1, int(exc.retry_after.total_seconds())))
+        return _code_page(
+            await tenant_name(request), flow, status=429, error=exc.message, **{"Retry-After": retry}
+        )
+    except SignInFailed:
+        flow = await run_in_threadpool(service.flow, flow_id)
+        return _code_page(await tenant_name(request), flow, status=401, error=CODE_FAILED)
+    return signed_in(request, signed)
