@@ -72,21 +72,42 @@ class TapPolicy:
             raise InvalidInput(
                 f"defaultLength must be between {LENGTH_MIN} and {LENGTH_MAX}; got {self.default_length}."
             )
-        # Materialise once: a one-shot iterator would otherwise be empty for the second check.
-        known = set(known_group_ids) if known_group_ids is not None else None
-        _check_targets(self.include_targets, "includeTargets", known, allow_all=True)
-        _check_targets(self.exclude_targets, "excludeTargets", known, allow_all=False)
+        check_targets(self.include_targets, self.exclude_targets, known_group_ids)
 
     def needs_group_ids(self, user_id: str) -> bool:
         """Whether `targets` can depend on the user's groups: lets callers skip looking them up."""
-        return any(t.id not in (ALL_USERS, user_id) for t in (*self.include_targets, *self.exclude_targets))
+        return needs_group_ids(self.include_targets, self.exclude_targets, user_id)
 
     def targets(self, user_id: str, group_ids: Iterable[str]) -> bool:
         """Whether the policy applies to this user. Exclusion wins over inclusion (our choice)."""
-        member_of = set(group_ids) | {user_id}
-        if any(t.id in member_of for t in self.exclude_targets):
-            return False
-        return any(t.id == ALL_USERS or t.id in member_of for t in self.include_targets)
+        return is_targeted(self.include_targets, self.exclude_targets, user_id, group_ids)
+
+
+# Targeting, shared by every method configuration (domain/method_policy.py for passkeys and apps).
+
+
+def needs_group_ids(include: Sequence[Target], exclude: Sequence[Target], user_id: str) -> bool:
+    """Whether `is_targeted` can depend on the user's groups: lets callers skip looking them up."""
+    return any(t.id not in (ALL_USERS, user_id) for t in (*include, *exclude))
+
+
+def is_targeted(
+    include: Sequence[Target], exclude: Sequence[Target], user_id: str, group_ids: Iterable[str]
+) -> bool:
+    """Whether targets name this user, directly, through a group or as all users. Exclusion wins."""
+    member_of = set(group_ids) | {user_id}
+    if any(t.id in member_of for t in exclude):
+        return False
+    return any(t.id == ALL_USERS or t.id in member_of for t in include)
+
+
+def check_targets(
+    include: Sequence[Target], exclude: Sequence[Target], known_group_ids: Iterable[str] | None
+) -> None:
+    """Targets are well formed; with `known_group_ids`, every group target names an existing group."""
+    known = set(known_group_ids) if known_group_ids is not None else None
+    _check_targets(include, "includeTargets", known, allow_all=True)
+    _check_targets(exclude, "excludeTargets", known, allow_all=False)
 
 
 def _check_targets(
