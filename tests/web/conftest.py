@@ -17,6 +17,7 @@ from passbridge.services.taps import IssuedPass, TapService
 from passbridge.services.tenant import Initialised
 from passbridge.services.tokens import reset_key_cache
 from tests.factories import make_user
+from tests.web.browser import chromium  # noqa: F401  (the module-scoped browser fixture)
 
 BASE = "http://localhost:8000"
 ADA = "ada@contoso.example"

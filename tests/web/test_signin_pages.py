@@ -57,7 +57,7 @@ def test_whole_flow_without_javascript_goes_from_my_apps_to_sign_in_and_back(
     setup = web.get(steps.proved.headers["location"])
     assert setup.status_code == 200
     assert "Set up your sign-in methods" in setup.text
-    assert '<a href="/apps" class="button primary">Continue</a>' in setup.text
+    assert '<a href="/apps" class="quiet">Continue</a>' in setup.text
     apps = web.get("/apps")
     assert apps.status_code == 200
     assert '<h1 id="page-title">My apps</h1>' in apps.text
@@ -67,7 +67,7 @@ def test_whole_flow_without_javascript_goes_from_my_apps_to_sign_in_and_back(
 def test_login_without_return_to_lands_on_my_apps_after_set_up(web: TestClient, env: Env, ada: str) -> None:
     steps = sign_in(web, ada, issue(env, ada).value)
     assert steps.proved.headers["location"] == "/setup-methods"
-    assert '<a href="/apps" class="button primary">Continue</a>' in web.get("/setup-methods").text
+    assert '<a href="/apps" class="quiet">Continue</a>' in web.get("/setup-methods").text
 
 
 def test_cookies_are_httponly_lax_and_not_secure_on_localhost(web: TestClient, env: Env, ada: str) -> None:
@@ -217,14 +217,14 @@ def test_return_to_a_page_or_a_registered_uri_is_honoured(web: TestClient, env: 
     steps = sign_in(web, ada, issued.value, login_url="/login?return_to=/security-info")
     assert steps.proved.headers["location"] == "/setup-methods?return_to=/security-info"
     assert (
-        '<a href="/security-info" class="button primary">Continue</a>'
+        '<a href="/security-info" class="quiet">Continue</a>'
         in web.get(steps.proved.headers["location"]).text
     )
 
     target = "https://wiki.contoso.example/auth/callback"
     steps = sign_in(web, ada, issued.value, login_url=f"/login?return_to={target}")
     setup = web.get(steps.proved.headers["location"])
-    assert f'<a href="{target}" class="button primary">Continue</a>' in setup.text
+    assert f'<a href="{target}" class="quiet">Continue</a>' in setup.text
 
 
 def test_a_foreign_return_to_is_refused(web: TestClient, env: Env, ada: str) -> None:
@@ -236,7 +236,7 @@ def test_a_foreign_return_to_is_refused(web: TestClient, env: Env, ada: str) -> 
     # Nor can set-up be pointed elsewhere after signing in.
     sign_in(web, ada, issue(env, ada).value)
     setup = web.get("/setup-methods?return_to=https://evil.example/steal")
-    assert '<a href="/apps" class="button primary">Continue</a>' in setup.text
+    assert '<a href="/apps" class="quiet">Continue</a>' in setup.text
     assert "evil.example" not in setup.text
 
 
