@@ -175,6 +175,13 @@ def test_onboarding_pass_then_passkey_then_passwordless_sign_in_to_an_app(
     token = relying_party_sign_in(page, served)
     assert token["amr"] == ["hwk", "mfa"]
     assert token["acr"] == "phishing-resistant-mfa"
+
+    # Signed out, the app's own sign-in request leads through the passkey and straight back to it.
+    page.goto("/apps")
+    sign_out(w)
+    token = relying_party_sign_in(page, served, signed_in=False)
+    assert (token["amr"], token["acr"]) == (["hwk", "mfa"], "phishing-resistant-mfa")
+    assert len(authenticator.credentials()) == 1 and authenticator.credentials()[0]["signCount"] >= 3
     w.assert_clean()
 
 
@@ -206,8 +213,9 @@ def callback_server() -> Iterator[tuple[str, list[str]]]:
         server.server_close()
 
 
-def relying_party_sign_in(page: Page, served: ServedStore) -> dict[str, Any]:
-    """Authlib's OAuth 2.0 client as a public client with S256 PKCE; the browser carries the request."""
+def relying_party_sign_in(page: Page, served: ServedStore, *, signed_in: bool = True) -> dict[str, Any]:
+    """Authlib's OAuth 2.0 client as a public client with S256 PKCE; the browser carries the request.
+    Not `signed_in`: the provider shows its sign-in page first, where the person uses their passkey."""
     with callback_server() as (redirect_uri, landed):
         added = cli(
             served, "app", "add", f"Wiki {generate_token(6)}", "--public", "--redirect-uri", redirect_uri
@@ -221,6 +229,9 @@ def relying_party_sign_in(page: Page, served: ServedStore) -> dict[str, Any]:
             f"{served.base}/oauth2/v2.0/authorize", code_verifier=verifier, nonce=nonce
         )
         page.goto(url)
+        if not signed_in:
+            expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+            page.get_by_role("button", name="Sign in with a passkey").click()
         expect(page.get_by_text("Signed in to the wiki")).to_be_visible()
     assert landed, "the provider never redirected back to the app"
     tokens = client.fetch_token(
