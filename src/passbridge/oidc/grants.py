@@ -227,7 +227,7 @@ class IdToken(OpenIDToken):  # type: ignore[misc]
         unit = _current()
         at_hash = create_half_hash(token["access_token"], ALGORITHM)
         return claims.id_token(
-            unit.session,
+            unit.reader,
             unit.env,
             request.user,
             request.client.get_client_id(),
@@ -253,7 +253,7 @@ class RefreshToken(RefreshTokenGrant):  # type: ignore[misc]
         unit = _current()
         try:
             return oidc.find_refresh_token(
-                unit.session, unit.env, refresh_token, self.request.client.get_client_id()
+                unit.reader, unit.env, refresh_token, self.request.client.get_client_id()
             )
         except oidc.GrantRefused as exc:
             raise refused(exc) from None
@@ -284,7 +284,7 @@ class RefreshToken(RefreshTokenGrant):  # type: ignore[misc]
         unit = _current()
         grant: oidc.RefreshGrant = self.request.refresh_token
         try:
-            oidc.rotate(unit.session, unit.env, grant)
+            oidc.rotate(unit.reader, unit.env, grant)
         except oidc.GrantRefused as exc:
             raise refused(exc) from None
         self.request.user = grant.grantee
@@ -309,7 +309,7 @@ def user_tokens(
     unit = _current()
     app_id = client.get_client_id()
     try:
-        access, lifetime = claims.access_token(unit.session, unit.env, user, app_id, scope)
+        access, lifetime = claims.access_token(unit.reader, unit.env, user, app_id, scope)
     except oidc.GrantRefused as exc:
         raise refused(exc) from None
     token: dict[str, Any] = {
@@ -320,12 +320,14 @@ def user_tokens(
         "access_token": access,
     }
     if include_refresh_token and "offline_access" in scope.split():
-        token["refresh_token"] = oidc.new_refresh_token(unit.session, unit.env, user, app_id, scope)
+        token["refresh_token"] = oidc.new_refresh_token(unit.reader, unit.env, user, app_id, scope)
     return token
 
 
 class OidcServer(Server):
     """The authorization server with the user grants beside client credentials."""
+
+    client_class = OidcClient
 
     def __init__(self) -> None:
         super().__init__()
@@ -334,7 +336,3 @@ class OidcServer(Server):
         self.register_grant(RefreshToken, [IdToken()])
         self.register_token_generator("authorization_code", user_tokens)
         self.register_token_generator("refresh_token", user_tokens)
-
-    def query_client(self, client_id: str) -> OidcClient | None:
-        found = super().query_client(client_id)
-        return OidcClient(found.client, _current().env) if found is not None else None

@@ -53,8 +53,9 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 @dataclass(frozen=True)
 class Unit:
-    """What the grant in progress works on: a unit of work's Session, or for client credentials (only
-    Core selects) a bare read connection, which costs a fraction of a Session (oidc/routes.py)."""
+    """What the grant in progress works on: a unit of work's Session (the code grant), or a bare
+    connection, which costs a fraction of a Session: a read connection for client credentials (only
+    selects), one in a write transaction for the refresh grant (only Core statements; oidc/routes.py)."""
 
     reader: Reader
     env: Env
@@ -62,7 +63,7 @@ class Unit:
     @property
     def session(self) -> Session:
         if not isinstance(self.reader, Session):
-            raise RuntimeError("this grant runs on a read-only connection, without a unit of work")
+            raise RuntimeError("this grant runs on a bare connection, without a unit of work")
         return self.reader
 
 
@@ -340,6 +341,8 @@ def app_token(
 
 
 class Server(AuthorizationServer):  # type: ignore[misc]
+    client_class: type[OAuthClient] = OAuthClient
+
     def __init__(self) -> None:
         super().__init__()
         self.register_client_auth_method("client_secret_basic", authenticate_basic)
@@ -354,7 +357,7 @@ class Server(AuthorizationServer):  # type: ignore[misc]
     def query_client(self, client_id: str) -> OAuthClient | None:
         unit = _current()
         client = tokens.find_client(unit.reader, client_id)
-        return OAuthClient(client, unit.env) if client else None
+        return self.client_class(client, unit.env) if client else None
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         """Access tokens are self-contained signed JWTs: there is nothing to store."""

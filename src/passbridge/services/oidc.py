@@ -31,6 +31,7 @@ from passbridge.services.sessions import SessionView
 from passbridge.store import directory as directory_store
 from passbridge.store import oidc as store
 from passbridge.store import signin as signin_store
+from passbridge.store.db import Reader
 from passbridge.store.models import AuthorizationCodeRow, User, UserSession
 
 CODE_LIFETIME = timedelta(seconds=60)
@@ -310,12 +311,13 @@ def redeem_code(session: Session, env: Env, grant: CodeGrant) -> None:
 # --- refresh tokens --------------------------------------------------------------------------------
 
 
-def find_refresh_token(session: Session, env: Env, value: str, client_id: str) -> RefreshGrant:
-    """The usable refresh token; a used one revokes its whole family (reuse detection)."""
+def find_refresh_token(reader: Reader, env: Env, value: str, client_id: str) -> RefreshGrant:
+    """The usable refresh token; a used one revokes its whole family (reuse detection). `reader` is the
+    grant's write transaction (a Session or a bare Connection from `Database.writing`)."""
     if len(value) > 256:
         raise GrantRefused(9002313, "The refresh token is malformed.")
     now = env.clock.now()
-    row = store.refresh_token_with_user(session, env.keeper.keyed_hash(value))
+    row = store.refresh_token_with_user(reader, env.keeper.keyed_hash(value))
     if row is None or row.client_id != client_id:
         raise GrantRefused(9002313, "Invalid refresh token: it is malformed or not valid for this client.")
     if row.revoked_at is not None:
@@ -323,7 +325,7 @@ def find_refresh_token(session: Session, env: Env, value: str, client_id: str) -
             50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed."
         )
     if row.used_at is not None:
-        store.revoke_family(session, row.family_id, now)
+        store.revoke_family(reader, row.family_id, now)
         raise GrantRefused(
             50173,
             "The refresh token was already used; every token of this sign-in is now revoked. Sign in again.",
@@ -351,21 +353,21 @@ def find_refresh_token(session: Session, env: Env, value: str, client_id: str) -
     return RefreshGrant(row.id, row.client_id, row.scope, grantee)
 
 
-def rotate(session: Session, env: Env, grant: RefreshGrant) -> None:
+def rotate(reader: Reader, env: Env, grant: RefreshGrant) -> None:
     now = env.clock.now()
-    if not store.use_refresh_token(session, grant.id, now):
+    if not store.use_refresh_token(reader, grant.id, now):
         # Another request rotated it first: two holders of one chain.
-        store.revoke_family(session, grant.grantee.family_id, now)
+        store.revoke_family(reader, grant.grantee.family_id, now)
         raise GrantRefused(
             50173, "The refresh token was already used; every token of this sign-in is revoked."
         )
 
 
-def new_refresh_token(session: Session, env: Env, grantee: Grantee, client_id: str, scope: str) -> str:
+def new_refresh_token(reader: Reader, env: Env, grantee: Grantee, client_id: str, scope: str) -> str:
     now = env.clock.now()
     value = secrets.token_urlsafe(48)
     store.add_refresh_token(
-        session,
+        reader,
         {
             "id": str(uuid.uuid4()),
             "token_hash": env.keeper.keyed_hash(value),

@@ -17,6 +17,7 @@ from passbridge.services import tokens
 from passbridge.services.context import Env
 from passbridge.services.oidc import Grantee, GrantRefused
 from passbridge.store import directory as directory_store
+from passbridge.store.db import Reader
 from passbridge.store.models import User
 
 
@@ -35,7 +36,7 @@ def token_lifetime(env: Env, grantee: Grantee) -> tuple[int, int]:
     return iat, exp
 
 
-def access_token(session: Session, env: Env, grantee: Grantee, client_id: str, scope: str) -> tuple[str, int]:
+def access_token(reader: Reader, env: Env, grantee: Grantee, client_id: str, scope: str) -> tuple[str, int]:
     """A delegated access token for Passbridge's Graph API (and the userinfo endpoint)."""
     iat, exp = token_lifetime(env, grantee)
     scp = [s for s in scope.split() if s != "offline_access"]
@@ -44,7 +45,7 @@ def access_token(session: Session, env: Env, grantee: Grantee, client_id: str, s
         "aud": env.settings.base_url,
         "sub": pairwise_sub(env, client_id, grantee.user_id),
         "oid": grantee.user_id,
-        "tid": tokens.tenant_id(session, env),
+        "tid": tokens.tenant_id(reader, env),
         "azp": client_id,
         "appid": client_id,
         "idtyp": "user",
@@ -62,7 +63,7 @@ def access_token(session: Session, env: Env, grantee: Grantee, client_id: str, s
     }
     if grantee.session_id:
         claims["sid"] = grantee.session_id
-    return tokens.sign_claims(session, env, claims), exp - iat
+    return tokens.sign_claims(reader, env, claims), exp - iat
 
 
 def user_claims(env: Env, grantee_or_user: Grantee | User, client_id: str, scope: str) -> dict[str, Any]:
@@ -79,7 +80,7 @@ def user_claims(env: Env, grantee_or_user: Grantee | User, client_id: str, scope
 
 
 def id_token(
-    session: Session, env: Env, grantee: Grantee, client_id: str, scope: str, *, at_hash: str | None
+    reader: Reader, env: Env, grantee: Grantee, client_id: str, scope: str, *, at_hash: str | None
 ) -> str:
     iat, exp = token_lifetime(env, grantee)
     claims: dict[str, Any] = {
@@ -93,7 +94,7 @@ def id_token(
         "amr": list(grantee.amr),
         "acr": grantee.acr,
         "oid": grantee.user_id,
-        "tid": tokens.tenant_id(session, env),
+        "tid": tokens.tenant_id(reader, env),
         "ver": "2.0",
         **user_claims(env, grantee, client_id, scope),
     }
@@ -103,7 +104,7 @@ def id_token(
         claims["sid"] = grantee.session_id
     if at_hash:
         claims["at_hash"] = at_hash
-    return tokens.sign_claims(session, env, claims)
+    return tokens.sign_claims(reader, env, claims)
 
 
 # --- userinfo --------------------------------------------------------------------------------------

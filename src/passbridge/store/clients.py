@@ -15,20 +15,24 @@ from sqlalchemy import bindparam, or_, select
 
 from passbridge.store.db import Reader, connection_of
 from passbridge.store.models import Application, SigningKey, Tenant
+from passbridge.store.prepared import PreparedSelect
 
-_CLIENT = select(
+# On the driver's cursor (store/prepared.py): every grant runs it, and SQLAlchemy's execute cost several
+# times SQLite's work here.
+_CLIENT_COLUMNS: tuple[Any, ...] = (
     Application.id,
     Application.app_id,
     Application.display_name,
     Application.secret_hash,
     Application.permissions,
     Application.redirect_uris,
-).where(Application.app_id == bindparam("app_id"))
+)
+_CLIENT = PreparedSelect(select(*_CLIENT_COLUMNS).where(Application.app_id == bindparam("app_id")))
 
 
 def client_row(reader: Reader, app_id: str) -> Any | None:
     """(id, app_id, display_name, secret_hash, permissions, redirect_uris) or None."""
-    return connection_of(reader).execute(_CLIENT, {"app_id": app_id}).first()
+    return _CLIENT.first(reader, app_id=app_id)
 
 
 _TENANT = select(Tenant.id).limit(1)

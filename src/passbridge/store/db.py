@@ -118,6 +118,14 @@ class Database:
         with engine.connect() as connection:
             yield connection
 
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A pooled connection in one write transaction, for hot units of Core statements that need no
+        Session (the refresh-token grant): begun at once (`BEGIN IMMEDIATE` on SQLite, as a writing
+        unit of work), committed when the block ends, rolled back if it raises."""
+        with self.engine.begin() as connection:
+            yield connection
+
     def dispose(self) -> None:
         self.engine.dispose()
 

@@ -3,8 +3,10 @@
 Single use is a conditional UPDATE (`used_at IS NULL` in the WHERE clause), atomic on both databases:
 of any number of requests racing to redeem one code or one refresh token, exactly one sees True.
 
-The refresh grant is a hot path (bench/refresh.py): its statements are built once with bound
-parameters and run on the unit of work's connection, skipping the ORM (as store/clients.py does).
+The refresh grant is a hot path (bench/refresh.py): its three statements are compiled once and run
+on the driver's cursor of the grant's connection (store/prepared.py), skipping the ORM and SQLAlchemy's
+per-execute machinery, which cost more than SQLite's work. They take a Reader: the grant runs on a bare
+Connection in a write transaction (`Database.writing`), the code grant and tests on a Session.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from passbridge.store.db import Reader, connection_of
 from passbridge.store.models import AuthorizationCodeRow, RefreshTokenRow, User
+from passbridge.store.prepared import PreparedSelect, PreparedWrite
 
 # --- authorization codes -------------------------------------------------------------------------
 
@@ -47,47 +51,48 @@ def purge_codes(session: Session, before: datetime) -> int:
 # --- refresh tokens ------------------------------------------------------------------------------
 
 
-_INSERT_REFRESH = insert(RefreshTokenRow)
+_INSERT_REFRESH = PreparedWrite(insert(RefreshTokenRow))
 
 
-def add_refresh_token(session: Session, values: dict[str, Any]) -> None:
+def add_refresh_token(reader: Reader, values: dict[str, Any]) -> None:
     """Insert one refresh_token row given every column's value by name."""
-    session.connection().execute(_INSERT_REFRESH, values)
+    _INSERT_REFRESH.run(reader, **values)
 
 
-_REFRESH_WITH_USER = (
-    select(
-        RefreshTokenRow.id,
-        RefreshTokenRow.family_id,
-        RefreshTokenRow.client_id,
-        RefreshTokenRow.user_id,
-        RefreshTokenRow.session_id,
-        RefreshTokenRow.scope,
-        RefreshTokenRow.auth_time,
-        RefreshTokenRow.amr,
-        RefreshTokenRow.acr,
-        RefreshTokenRow.not_after,
-        RefreshTokenRow.expires_at,
-        RefreshTokenRow.used_at,
-        RefreshTokenRow.revoked_at,
-        User.account_enabled,
-        User.sessions_valid_from,
-        User.user_principal_name,
-        User.display_name,
-        User.mail,
-    )
+_REFRESH_COLUMNS: tuple[Any, ...] = (
+    RefreshTokenRow.id,
+    RefreshTokenRow.family_id,
+    RefreshTokenRow.client_id,
+    RefreshTokenRow.user_id,
+    RefreshTokenRow.session_id,
+    RefreshTokenRow.scope,
+    RefreshTokenRow.auth_time,
+    RefreshTokenRow.amr,
+    RefreshTokenRow.acr,
+    RefreshTokenRow.not_after,
+    RefreshTokenRow.expires_at,
+    RefreshTokenRow.used_at,
+    RefreshTokenRow.revoked_at,
+    User.account_enabled,
+    User.sessions_valid_from,
+    User.user_principal_name,
+    User.display_name,
+    User.mail,
+)
+_REFRESH_WITH_USER = PreparedSelect(
+    select(*_REFRESH_COLUMNS)
     .join(User, User.id == RefreshTokenRow.user_id)
     .where(RefreshTokenRow.token_hash == bindparam("token_hash"))
 )
 
 
-def refresh_token_with_user(session: Session, token_hash: str) -> Any | None:
+def refresh_token_with_user(reader: Reader, token_hash: str) -> Any | None:
     """The refresh token row's grant columns plus its user's account_enabled, sessions_valid_from,
     user_principal_name, display_name and mail."""
-    return session.connection().execute(_REFRESH_WITH_USER, {"token_hash": token_hash}).first()
+    return _REFRESH_WITH_USER.first(reader, token_hash=token_hash)
 
 
-_USE_REFRESH = (
+_USE_REFRESH = PreparedWrite(
     update(RefreshTokenRow)
     .where(
         RefreshTokenRow.id == bindparam("token_id"),
@@ -98,20 +103,18 @@ _USE_REFRESH = (
 )
 
 
-def use_refresh_token(session: Session, token_id: str, now: datetime) -> bool:
+def use_refresh_token(reader: Reader, token_id: str, now: datetime) -> bool:
     """Mark a refresh token used (rotated); False when it was already used or revoked."""
-    result = session.connection().execute(_USE_REFRESH, {"token_id": token_id, "now": now})
-    return int(result.rowcount) == 1
+    return _USE_REFRESH.run(reader, token_id=token_id, now=now) == 1
 
 
-def revoke_family(session: Session, family_id: str, now: datetime) -> int:
-    result = session.execute(
+def revoke_family(reader: Reader, family_id: str, now: datetime) -> int:
+    result = connection_of(reader).execute(
         update(RefreshTokenRow)
         .where(RefreshTokenRow.family_id == family_id, RefreshTokenRow.revoked_at.is_(None))
         .values(revoked_at=now)
-        .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount)
 
 
 def revoke_session_tokens(session: Session, session_id: str, now: datetime) -> int:

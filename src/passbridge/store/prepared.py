@@ -1,4 +1,4 @@
-"""Prebuilt selects run on the driver's own cursor, for the hottest reads.
+"""Prebuilt selects run on the driver's own cursor, for the hottest reads (and `PreparedWrite`, writes).
 
 SQLAlchemy's Core execute builds an execution context, a cursor result and its row processors on every
 call: about half of a Graph methods read's database time on this hardware (bench/README.md), more than
@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Insert, Select, Update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
@@ -96,3 +96,51 @@ class PreparedSelect:
 
     def all(self, reader: Reader, **values: Any) -> list[Any]:
         return self._run(reader, values, first=False)
+
+
+class PreparedWrite:
+    """An INSERT or UPDATE run the same way on the driver's cursor, for the hottest writes (the refresh
+    grant's rotation and new token: store/oidc.py). Returns the driver's rowcount, so a conditional
+    UPDATE still tells whether it won. It runs inside the transaction the caller's connection has
+    begun, and refuses a connection without one: on SQLite (whose driver is told not to begin
+    transactions itself, store/db.py) the write would otherwise commit on its own."""
+
+    def __init__(self, statement: Insert | Update) -> None:
+        self._statement = statement
+        self._compiled: dict[str, tuple[str, Any, tuple[str, ...] | None, Mapping[str, Processor]]] = {}
+
+    def _for(self, dialect: Dialect) -> tuple[str, Any, tuple[str, ...] | None, Mapping[str, Processor]]:
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            # An INSERT without values compiles every column as a bind named by its key.
+            compiled = self._statement.compile(dialect=dialect)
+            binds = {
+                compiled.bind_names[bind]: bind.type.dialect_impl(dialect).bind_processor(dialect)
+                for bind in compiled.binds.values()
+            }
+            positional = tuple(compiled.positiontup or ()) if compiled.positional else None
+            found = (compiled.string, compiled, positional, binds)
+            self._compiled[dialect.name] = found
+        return found
+
+    def run(self, reader: Reader, **values: Any) -> int:
+        connection = connection_of(reader)
+        if not connection.in_transaction():
+            raise RuntimeError("a prepared write needs a connection inside a transaction")
+        dialect = connection.dialect
+        sql, compiled, positional, binds = self._for(dialect)
+        params = compiled.construct_params(values)
+        for name, process in binds.items():
+            if process is not None:
+                params[name] = process(params[name])
+        arguments: Any = tuple(params[name] for name in positional) if positional is not None else params
+        dbapi = connection.connection.driver_connection
+        try:
+            cursor = dbapi.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(sql, arguments)
+                return int(cursor.rowcount)
+            finally:
+                cursor.close()
+        except dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(sql, arguments, exc, dialect.loaded_dbapi.Error) from exc
