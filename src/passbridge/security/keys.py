@@ -64,21 +64,34 @@ def _b64(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
+class Signer:
+    """One private key ready to sign compact ES256 JWSs: the header segment is encoded and the
+    cryptography key taken out of the JWK once, not per token (callers keep one per key)."""
+
+    def __init__(self, key: ECKey, *, typ: str = "JWT") -> None:
+        if key.curve_name != "P-256":
+            raise ValueError("ES256 needs a P-256 key")
+        # Member order and encodings as joserfc's jwt.encode writes them: typ first, ASCII-escaped
+        # header, UTF-8 claims, compact separators.
+        header = json.dumps(
+            {"typ": typ, "alg": ALGORITHM, "kid": key.kid}, ensure_ascii=True, separators=(",", ":")
+        )
+        self.kid = key.kid
+        self._prefix = _b64(header.encode("ascii")) + b"."
+        self._private: ec.EllipticCurvePrivateKey = key.get_op_key("sign")
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        """A compact ES256 JWS of `claims` (JSON values; times as NumericDate integers)."""
+        payload = json.dumps(claims, ensure_ascii=False, separators=(",", ":"))
+        signing_input = self._prefix + _b64(payload.encode("utf-8"))
+        r, s = decode_dss_signature(self._private.sign(signing_input, _ES256))
+        signature = r.to_bytes(_P256_BYTES, "big") + s.to_bytes(_P256_BYTES, "big")
+        return (signing_input + b"." + _b64(signature)).decode("ascii")
+
+
 def sign(claims: dict[str, Any], key: ECKey, *, typ: str = "JWT") -> str:
     """A compact ES256 JWS of `claims` (JSON values; times as NumericDate integers)."""
-    if key.curve_name != "P-256":
-        raise ValueError("ES256 needs a P-256 key")
-    # Member order and encodings as joserfc's jwt.encode writes them: typ first, ASCII-escaped header,
-    # UTF-8 claims, compact separators.
-    header = json.dumps(
-        {"typ": typ, "alg": ALGORITHM, "kid": key.kid}, ensure_ascii=True, separators=(",", ":")
-    )
-    payload = json.dumps(claims, ensure_ascii=False, separators=(",", ":"))
-    signing_input = _b64(header.encode("ascii")) + b"." + _b64(payload.encode("utf-8"))
-    private: ec.EllipticCurvePrivateKey = key.get_op_key("sign")
-    r, s = decode_dss_signature(private.sign(signing_input, _ES256))
-    signature = r.to_bytes(_P256_BYTES, "big") + s.to_bytes(_P256_BYTES, "big")
-    return (signing_input + b"." + _b64(signature)).decode("ascii")
+    return Signer(key, typ=typ).sign(claims)
 
 
 def verify(token: str, public_jwks: list[dict[str, Any]] | KeySet, *, now: datetime) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from joserfc.jwk import ECKey, KeySet
+from joserfc.jwk import KeySet
 from sqlalchemy.orm import Session
 
 from passbridge.domain.directory import Role
@@ -151,7 +151,7 @@ class _StoreCache:
         self.tenant_id: str | None = None
         self.keys: tuple[_Key, ...] = ()
         self.keys_at = float("-inf")
-        self.private: dict[str, ECKey] = {}
+        self.private: dict[str, jose.Signer] = {}
         self.key_sets: dict[tuple[str, ...], KeySet] = {}
         # token -> (kid, claims) of tokens whose signature a published key checked.
         self.verified: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -210,7 +210,7 @@ def _active(keys: tuple[_Key, ...], now: datetime) -> _Key | None:
     return next((k for k in keys if k.activates_at <= now and k.published_at(now)), None)
 
 
-def _signing_key(reader: Reader, env: Env) -> ECKey:
+def _signing_key(reader: Reader, env: Env) -> jose.Signer:
     cache = _cache(env)
     now = env.clock.now()
     key = _active(cache.snapshot(reader, now), now)
@@ -219,12 +219,12 @@ def _signing_key(reader: Reader, env: Env) -> ECKey:
         key = _active(cache.keys, now)
     if key is None:
         raise RuntimeError("no active signing key; run 'passbridge init'")
-    private = cache.private.get(key.kid)
-    if private is None:
-        private = jose.load_private(env.keeper, key.kid, key.sealed)
+    signer = cache.private.get(key.kid)
+    if signer is None:
+        signer = jose.Signer(jose.load_private(env.keeper, key.kid, key.sealed))
         with cache.lock:
-            cache.private[key.kid] = private
-    return private
+            cache.private[key.kid] = signer
+    return signer
 
 
 def _published(reader: Reader, env: Env, *, want_kid: str | None) -> KeySet:
@@ -239,7 +239,7 @@ def _published(reader: Reader, env: Env, *, want_kid: str | None) -> KeySet:
 
 
 def sign_claims(reader: Reader, env: Env, claims: dict[str, Any]) -> str:
-    return jose.sign(claims, _signing_key(reader, env))
+    return _signing_key(reader, env).sign(claims)
 
 
 def issue_app_token(reader: Reader, env: Env, app: AppIdentity) -> IssuedToken:
