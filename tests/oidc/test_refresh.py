@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
+import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from passbridge.clock import ManualClock
 from passbridge.services.context import Env, operator
@@ -144,3 +147,41 @@ def test_unknown_or_malformed_refresh_tokens_are_invalid_grant(
     assert answer.json()["error"] in ("invalid_grant", "invalid_request")
     if token:
         assert answer.json()["error"] == "invalid_grant"
+
+
+def test_a_refresh_that_must_wait_for_a_lock_waits_off_the_event_loop(
+    env: Env, browser: Browser, public_rp: RelyingParty, ada: User
+) -> None:
+    """On SQLite the grant runs on the loop only when the write lock is free (store/loop_writer.py),
+    otherwise in the threadpool, as on PostgreSQL (where this holds the token rows' locks): the loop
+    keeps answering while the grant waits."""
+    first = tokens_for(env, browser, public_rp)
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        with env.db.writing() as connection:
+            connection.execute(update(RefreshTokenRow).values(acr=RefreshTokenRow.acr))
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    held.wait(10)
+    answers: list[httpx.Response] = []
+    refresher = threading.Thread(
+        target=lambda: answers.append(browser.refresh(public_rp, first["refresh_token"]))
+    )
+    refresher.start()
+    try:
+        time.sleep(0.3)
+        assert not answers  # waiting for the lock...
+        started = time.monotonic()
+        assert browser.client.get("/healthz").status_code == 200  # ...but not on the loop
+        assert time.monotonic() - started < 2
+    finally:
+        release.set()
+        holder.join(10)
+        refresher.join(30)
+    [answer] = answers
+    assert answer.status_code == 200, answer.text
+    assert browser.refresh(public_rp, answer.json()["refresh_token"]).status_code == 200

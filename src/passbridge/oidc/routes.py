@@ -9,12 +9,14 @@ Our paths: `/.well-known/openid-configuration`, `/discovery/v2.0/keys` (also `/j
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import parse_qs
 
 from authlib.oauth2.rfc6749 import InsecureTransportError
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -33,6 +35,7 @@ from passbridge.security.keys import ALGORITHM
 from passbridge.services import keys as key_service
 from passbridge.services import tokens
 from passbridge.services.context import Env
+from passbridge.store import loop_writer
 from passbridge.store.db import Reader, run_point_read
 
 TENANT_ALIASES = ("organizations", "common")
@@ -110,6 +113,31 @@ def _parse_form(content_type: str, body: bytes) -> dict[str, list[str]] | None:
         return None
 
 
+class TokenRoute(APIRoute):
+    """The token endpoint without FastAPI's per-request dependency and parameter solving, which cost a
+    noticeable share of a refresh grant (bench/README.md). Its endpoints take the request and, under a
+    tenant path, the tenant segment, a string FastAPI would pass unchanged, and return a Response: this
+    handler does exactly that, directly."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        endpoint = self.endpoint
+
+        async def handler(request: Request) -> Response:
+            response: Response = await endpoint(request, **request.path_params)
+            return response
+
+        return handler
+
+
+def refresh_on_loop(env: Env, answer: Callable[[Reader], Response]) -> Response | None:
+    """The refresh grant run here, on the event loop, when SQLite's write lock is free this instant;
+    None when it is not (or the store is not SQLite): then the caller sends it to the threadpool.
+    On one core the threadpool hop cost more than the grant itself; store/loop_writer.py says why
+    the loop never waits for the lock or a checkpoint. `answer` holds no await."""
+    with loop_writer.writing_if_free(env.db) as connection:
+        return answer(connection) if connection is not None else None
+
+
 def install(app: FastAPI) -> None:
     server: Server = user_routes.OidcServer()
     router = APIRouter(include_in_schema=False)
@@ -173,7 +201,7 @@ def install(app: FastAPI) -> None:
         env = _env(request)
         trace_id, correlation_id = _ids(request)
         form = _parse_form(request.headers.get("content-type", ""), await request.body())
-        uri = env.settings.base_url + request.url.path
+        uri = env.settings.base_url + request.scope["path"]  # only its scheme and host matter (Authlib)
 
         def answer(reader: Reader) -> Response:
             if tenant is not None and not tenant_known(reader, env, tenant):
@@ -205,31 +233,44 @@ def install(app: FastAPI) -> None:
                 )
             return server.token_response(Unit(reader, env), oauth_request)
 
+        grant_type = form.get("grant_type") if form is not None else None
+
         def run() -> Response:
-            if form is not None and form.get("grant_type") == ["client_credentials"]:
+            if grant_type == ["client_credentials"]:
                 # Only Core selects, each answering alone (the application; the tenant id and keys
                 # are cached snapshots): a bare pooled connection costs a fraction of a Session.
                 with env.db.reading(transaction=False) as connection:
                     return answer(connection)
-            # The user grants write (a code used once, refresh tokens rotated): a writing unit, off the
-            # loop. A request without a form only gets an error: a read-only unit, on the loop.
+            if grant_type == ["refresh_token"]:
+                # Core statements only (store/oidc.py), so no Session: a bare connection in one write
+                # transaction, which the rotation's conditional UPDATE needs.
+                with env.db.writing() as connection:
+                    return answer(connection)
+            # The code grant writes (a code used once): a writing unit, off the loop. A request without
+            # a form only gets an error: a read-only unit, on the loop.
             with env.db.unit_of_work(readonly=form is None) as session:
                 return answer(session)
 
-        if form is None or form.get("grant_type") == ["client_credentials"]:
+        if form is None or grant_type == ["client_credentials"]:
             # A grant reads the application and, at most every KEY_SNAPSHOT_TTL, the keys: a point read.
             response: Response = await run_point_read(env.db, run)
+        elif grant_type == ["refresh_token"] and (now := refresh_on_loop(env, answer)) is not None:
+            response = now
         else:
             response = await run_in_threadpool(run)
         return response
 
-    @router.post("/oauth2/v2.0/token")
     async def root_token(request: Request) -> Response:
         return await token(request, None)
 
-    @router.post("/{tenant}/oauth2/v2.0/token")
-    async def tenant_token(tenant: str, request: Request) -> Response:
+    async def tenant_token(request: Request, tenant: str) -> Response:
         return await token(request, tenant)
+
+    # On the app itself, ahead of the other routes (add_routes below would make them plain APIRoutes).
+    for path, endpoint in (("/oauth2/v2.0/token", root_token), ("/{tenant}/oauth2/v2.0/token", tenant_token)):
+        app.router.add_api_route(
+            path, endpoint, methods=["POST"], include_in_schema=False, route_class_override=TokenRoute
+        )
 
     @router.api_route("/oauth2/v2.0/token", methods=["GET", "PUT", "PATCH", "DELETE"])
     @router.api_route("/{tenant}/oauth2/v2.0/token", methods=["GET", "PUT", "PATCH", "DELETE"])
