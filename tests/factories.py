@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
+import secrets
+import uuid
+from datetime import datetime
 
 from passbridge.services.apps import ApplicationService, NewApplication
 from passbridge.services.context import Env, operator
 from passbridge.services.directory import DirectoryService
-from passbridge.store.models import Group, User
+from passbridge.store import oath as oath_store
+from passbridge.store import passkeys as passkey_store
+from passbridge.store.models import Fido2Credential, Group, SoftwareOathMethod, User
 
 _counter = itertools.count(1)
 
@@ -54,3 +60,63 @@ def make_app(
             redirect_uris=list(redirect_uris),
             public=public,
         )
+
+
+# A well-known AAGUID (Google Password Manager) and a COSE_Key-shaped placeholder: reads never parse it.
+GPM_AAGUID = "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4"
+_COSE_PLACEHOLDER = bytes.fromhex("a501020326200121582000") + bytes(32) + bytes.fromhex("225820") + bytes(32)
+
+
+def make_passkey(
+    env: Env,
+    user: User,
+    *,
+    display_name: str = "Pixel 9",
+    aaguid: str = GPM_AAGUID,
+    created_at: datetime | None = None,
+    last_used_at: datetime | None = None,
+) -> Fido2Credential:
+    """A passkey row straight through the store, as registration would leave it (attestation "none")."""
+    row = Fido2Credential(
+        id=str(uuid.uuid4()),
+        user_id=user.id,
+        credential_id=base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode(),
+        public_key=_COSE_PLACEHOLDER,
+        sign_count=0,
+        aaguid=aaguid,
+        transports=["internal", "hybrid"],
+        backup_eligible=True,
+        backed_up=True,
+        attestation_format="none",
+        display_name=display_name,
+        created_at=created_at or env.clock.now(),
+        last_used_at=last_used_at,
+    )
+    with env.db.unit_of_work() as session:
+        passkey_store.add(session, row)
+    return row
+
+
+def make_authenticator_app(
+    env: Env,
+    user: User,
+    *,
+    display_name: str = "Authenticator app",
+    created_at: datetime | None = None,
+    last_used_at: datetime | None = None,
+) -> SoftwareOathMethod:
+    """An authenticator app row through the store, its random seed sealed as set-up seals it."""
+    seed = base64.b32encode(secrets.token_bytes(20)).decode()
+    row = SoftwareOathMethod(
+        id=str(uuid.uuid4()),
+        user_id=user.id,
+        # The context services/oath.py seals with, so the lead's code could check codes against it.
+        secret_sealed=env.keeper.seal(seed.encode(), f"totp-seed|{user.id}".encode()),
+        display_name=display_name,
+        last_step=None,
+        created_at=created_at or env.clock.now(),
+        last_used_at=last_used_at,
+    )
+    with env.db.unit_of_work() as session:
+        oath_store.add(session, row)
+    return row

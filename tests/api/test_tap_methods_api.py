@@ -28,6 +28,8 @@ from tests.api.tap_helpers import (
 from tests.api.test_graph_errors import assert_graph_error
 from tests.factories import make_group, make_user
 
+ISSUED = "an administrator issued a Temporary Access Pass"
+
 # --- create -----------------------------------------------------------------------------------
 
 
@@ -273,13 +275,17 @@ def test_a_new_pass_replaces_the_previous_one_and_both_are_audited(
     listed = api.get(passes_url(ada.id), headers=writer).json()["value"]
     assert [p["id"] for p in listed] == [second["id"]]
     assert api.get(f"{passes_url(ada.id)}/{first['id']}", headers=writer).status_code == 404
-    entries = audits_of(env, ada.id)
-    assert [(e.activity_display_name, e.result_reason) for e in entries] == [
+    revoked = ("Invalidate all refresh tokens for user", "Sign-in sessions revoked: " + ISSUED)
+    everything = audits_of(env, ada.id)
+    assert [(e.activity_display_name, e.result_reason) for e in everything] == [
         ("Add user", ""),
         ("Admin registered security info", "Admin registered temporary access pass method for user"),
+        revoked,
         ("Admin deleted security info", "Admin deleted temporary access pass method for user"),
         ("Admin registered security info", "Admin registered temporary access pass method for user"),
+        revoked,
     ]
+    entries = [e for e in everything if e.activity_display_name != revoked[0]]
     for entry in entries[1:]:
         assert (entry.category, entry.logged_by_service, entry.result) == (
             "UserManagement",
@@ -291,14 +297,16 @@ def test_a_new_pass_replaces_the_previous_one_and_both_are_audited(
     assert [e.operation_type for e in entries[1:]] == ["Add", "Delete", "Add"]
 
 
-def test_replacing_a_usable_pass_does_not_revoke_sessions(
+def test_issuing_a_pass_revokes_the_users_sessions(
     api: TestClient, env: Env, writer: dict[str, str], ada: User, clock: ManualClock
 ) -> None:
+    # Recovery: a pass is what a user who lost a device gets, so what that device holds must end.
     assert api.post(passes_url(ada.id), json={}, headers=writer).status_code == 201
     own = user_auth(env, ada.id, "UserAuthenticationMethod.Read")
     clock.advance(minutes=1)
     assert api.post(passes_url(ada.id), json={}, headers=writer).status_code == 201
-    assert api.get("/v1.0/me/authentication/methods", headers=own).status_code == 200
+    response = api.get("/v1.0/me/authentication/methods", headers=own)
+    assert_graph_error(response, 401, "InvalidAuthenticationToken")
 
 
 # --- read and delete --------------------------------------------------------------------------

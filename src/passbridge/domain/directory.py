@@ -106,6 +106,7 @@ PERMISSIONS: dict[str, Permission] = {
     for p in (
         Permission("User.Read.All", "Read all users' full profiles"),
         Permission("User.ReadWrite.All", "Read and write all users' full profiles"),
+        Permission("User.RevokeSessions.All", "Revoke all sign-in sessions for a user"),
         Permission("Group.Read.All", "Read all groups"),
         Permission("Group.ReadWrite.All", "Read and write all groups"),
         Permission("UserAuthenticationMethod.Read.All", "Read all users' authentication methods"),
@@ -116,6 +117,8 @@ PERMISSIONS: dict[str, Permission] = {
         Permission(
             "UserAuthMethod-TAP.ReadWrite.All", "Read and write all users' Temporary Access Pass methods"
         ),
+        Permission("UserAuthMethod-Passkey.Read.All", "Read all users' passkey methods"),
+        Permission("UserAuthMethod-Passkey.ReadWrite.All", "Read and write all users' passkey methods"),
         Permission("Policy.Read.All", "Read your organization's policies"),
         Permission("Policy.Read.AuthenticationMethod", "Read authentication method policies"),
         Permission("Policy.ReadWrite.AuthenticationMethod", "Read and write authentication method policies"),

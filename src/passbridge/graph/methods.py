@@ -2,7 +2,8 @@
 
 `/users/{id | userPrincipalName}/authentication/...` for administrators and applications;
 `/me/authentication/...` for a signed-in user (delegated tokens only), who may read their own
-methods and delete their own pass but never create one.
+methods and delete their own pass but never create one. Passkeys and authenticator apps have their
+own routes in graph/passwordless.py.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from passbridge.graph.auth import established
 from passbridge.graph.body import parse
 from passbridge.graph.common import in_read, in_unit, is_beta
 from passbridge.graph.errors import GraphError
+from passbridge.graph.method_shapes import fido2_json, oath_json
 from passbridge.graph.odata import context_url
 from passbridge.graph.openapi import body
 from passbridge.graph.shapes import tap_json
@@ -30,6 +32,7 @@ from passbridge.services import taps
 from passbridge.services.context import Env, Principal
 from passbridge.services.methods import MethodsService, MethodView
 from passbridge.services.taps import PassView, TapService
+from passbridge.store.method_reads import AppSummary, PasskeySummary
 
 router = APIRouter()
 
@@ -43,6 +46,8 @@ ME = "/me/authentication"
 # One renderer per method kind; services/methods.py lists the kinds in the same order.
 RENDERERS: dict[type[Any], Callable[[Any, bool], dict[str, Any]]] = {
     PassView: lambda view, beta: tap_json(view, beta=beta),
+    PasskeySummary: fido2_json,
+    AppSummary: oath_json,
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 
 from passbridge.flat_routes import add_routes
-from passbridge.graph import audit, groups, methods, policies, signins, users
+from passbridge.graph import audit, groups, methods, passwordless, policies, sessions, signins, users
 from passbridge.graph.auth import GraphRoute, caller
 
 
@@ -14,7 +14,7 @@ def install(app: FastAPI) -> None:
     for version in ("v1.0", "beta"):
         # Authentication methods first: the busiest Graph reads, and routing tries routes in order. No
         # path of one module matches another's, so the order changes nothing else.
-        for module in (methods, users, groups, policies, audit, signins):
+        for module in (methods, passwordless, users, sessions, groups, policies, audit, signins):
             prefix = f"/{version}"
             add_routes(
                 app,

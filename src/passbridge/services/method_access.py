@@ -7,7 +7,9 @@ on other users; operators (the CLI on the host) may do anything.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar, overload
 
 from sqlalchemy.orm import Session
 
@@ -21,6 +23,8 @@ from passbridge.store import taps as tap_store
 from passbridge.store.db import Reader
 from passbridge.store.models import User
 from passbridge.store.taps import UserMethods
+
+M = TypeVar("M", bound=UserMethods)
 
 # Delegated roles that may read another user's methods (Graph: Global Reader, Authentication
 # Administrator, Privileged Authentication Administrator; Global Administrator holds every right).
@@ -63,11 +67,34 @@ def _check_reader(principal: Principal, user_id: str, scopes: Scopes) -> None:
         )
 
 
-def readable_methods(reader: Reader, principal: Principal, user_ref_text: str, scopes: Scopes) -> UserMethods:
+@overload
+def readable_methods(
+    reader: Reader, principal: Principal, user_ref_text: str, scopes: Scopes
+) -> UserMethods: ...
+
+
+@overload
+def readable_methods(
+    reader: Reader,
+    principal: Principal,
+    user_ref_text: str,
+    scopes: Scopes,
+    load: Callable[[Reader, str], M | None],
+) -> M: ...
+
+
+def readable_methods(
+    reader: Reader,
+    principal: Principal,
+    user_ref_text: str,
+    scopes: Scopes,
+    load: Callable[[Reader, str], UserMethods | None] = tap_store.user_methods,
+) -> UserMethods:
     """The user named by `user_ref_text` with their methods, once the caller may read them. One select
-    (store/taps.py); the checks come in the same order as for every other user path."""
+    (`load`: store/taps.py for the pass alone, store/method_reads.py for every kind); the checks come in
+    the same order as for every other user path."""
     _first_gate(principal, scopes)
-    found = tap_store.user_methods(reader, user_ref_text)
+    found = load(reader, user_ref_text)
     if found is None:
         raise user_not_found(user_ref_text)
     _check_reader(principal, found.user_id, scopes)

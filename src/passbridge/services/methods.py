@@ -1,9 +1,9 @@
 """Every authentication method a user holds, whatever its kind (Graph's `/authentication/methods`).
 
-Each kind of method (today the Temporary Access Pass; passkeys and authenticator apps later)
-registers one lister in `KINDS`; the list and the lookup by id walk them in order. A lister reads what
-store/taps.py `user_methods` loaded in its one select (a new kind joins its table there) and may run
-further selects on the same reader.
+Each kind of method (the Temporary Access Pass, passkeys, authenticator apps) registers one lister in
+`KINDS`; the list and the lookup by id walk them in order. A lister reads what store/method_reads.py
+`all_methods` loaded in its one statement (a new kind adds a branch there) and may run further selects
+on the same reader.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from passbridge.domain.errors import NotFound
-from passbridge.services import taps
+from passbridge.services import passwordless_methods, taps
 from passbridge.services.context import Env, Principal
 from passbridge.services.method_access import Scopes, readable_methods
 from passbridge.store.db import Reader
-from passbridge.store.taps import UserMethods
+from passbridge.store.method_reads import AllMethods, all_methods
 
 # Graph documents only the broad permissions for the list of every method: a TAP-only
 # permission does not reveal the user's other methods.
@@ -34,10 +34,14 @@ class MethodView(Protocol):
 @dataclass(frozen=True)
 class MethodKind:
     name: str
-    list_for: Callable[[Reader, Env, UserMethods], Sequence[MethodView]]
+    list_for: Callable[[Reader, Env, AllMethods], Sequence[MethodView]]
 
 
-KINDS: tuple[MethodKind, ...] = (MethodKind("temporaryAccessPass", taps.pass_views),)
+KINDS: tuple[MethodKind, ...] = (
+    MethodKind("temporaryAccessPass", taps.pass_views),
+    MethodKind("fido2", passwordless_methods.passkey_views),
+    MethodKind("softwareOath", passwordless_methods.app_views),
+)
 
 
 @dataclass
@@ -49,15 +53,15 @@ class MethodsService:
     env: Env
     principal: Principal
 
-    def _methods(self, found: UserMethods) -> list[MethodView]:
+    def _methods(self, found: AllMethods) -> list[MethodView]:
         return [m for kind in KINDS for m in kind.list_for(self.reader, self.env, found)]
 
     def list(self, user_ref_text: str) -> list[MethodView]:
-        found = readable_methods(self.reader, self.principal, user_ref_text, READ_SCOPES)
+        found = readable_methods(self.reader, self.principal, user_ref_text, READ_SCOPES, load=all_methods)
         return self._methods(found)
 
     def get(self, user_ref_text: str, method_id: str) -> MethodView:
-        found = readable_methods(self.reader, self.principal, user_ref_text, READ_SCOPES)
+        found = readable_methods(self.reader, self.principal, user_ref_text, READ_SCOPES, load=all_methods)
         wanted = method_id.strip().lower()
         for method in self._methods(found):
             if method.id.lower() == wanted:

@@ -15,6 +15,7 @@ from passbridge.services import audit
 from passbridge.services.context import Env, Principal
 from passbridge.services.directory import user_ref
 from passbridge.services.method_access import MethodAccess, Scopes, readable_methods
+from passbridge.services.revocation import revoke_after_admin_change
 from passbridge.store import policy as policy_store
 from passbridge.store import taps as store
 from passbridge.store.db import Reader
@@ -139,6 +140,14 @@ class TapService:
             logged_by_service=SERVICE,
             result_reason="Admin registered temporary access pass method for user",
             targets=[user_ref(user)],
+        )
+        # Recovery: whoever lost a device gets a pass, and the sessions that device holds must end.
+        revoke_after_admin_change(
+            self.session,
+            self.env,
+            self.principal,
+            user,
+            what="an administrator issued a Temporary Access Pass",
         )
         return IssuedPass(self.view(row, policy), value)
 
