@@ -18,6 +18,7 @@ from passbridge.store import policy as policy_store
 from passbridge.store.models import AuditEntry, User
 from tests.api.conftest import TokenFactory
 from tests.api.test_graph_errors import assert_graph_error
+from tests.api.test_method_configurations_api import FIDO2_DEFAULTS, OATH_DEFAULTS
 from tests.factories import make_group, make_user
 
 CONFIG = "/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/TemporaryAccessPass"
@@ -98,7 +99,7 @@ def test_configuration_id_matches_case_insensitively(api: TestClient, app_auth: 
         assert response.json()["id"] == "TemporaryAccessPass"
 
 
-def test_methods_policy_lists_the_tap_configuration_with_version(
+def test_methods_policy_lists_every_configuration_with_version(
     api: TestClient, app_auth: TokenFactory
 ) -> None:
     response = api.get(POLICY, headers=app_auth("Policy.Read.AuthenticationMethod"))
@@ -113,14 +114,16 @@ def test_methods_policy_lists_the_tap_configuration_with_version(
         ),
         "lastModifiedDateTime": "2026-01-01T09:00:00Z",
         "policyVersion": "1",
-        "authenticationMethodConfigurations": [DEFAULTS],
+        "authenticationMethodConfigurations": [DEFAULTS, FIDO2_DEFAULTS, OATH_DEFAULTS],
     }
 
 
-def test_configuration_collection_lists_tap(api: TestClient, app_auth: TokenFactory) -> None:
+def test_configuration_collection_lists_tap_fido2_and_software_oath(
+    api: TestClient, app_auth: TokenFactory
+) -> None:
     response = api.get(f"{POLICY}/authenticationMethodConfigurations", headers=app_auth("Policy.Read.All"))
     assert response.status_code == 200
-    assert response.json()["value"] == [DEFAULTS]
+    assert response.json()["value"] == [DEFAULTS, FIDO2_DEFAULTS, OATH_DEFAULTS]
 
 
 @pytest.mark.parametrize("permission", ["Policy.Read.AuthenticationMethod", "Policy.Read.All", WRITE])
@@ -145,12 +148,12 @@ def test_unknown_configuration_is_404_item_not_found_and_changes_nothing(
     before = snapshot(env)
     response = api.request(
         method,
-        CONFIG.replace("TemporaryAccessPass", "Fido2"),
+        CONFIG.replace("TemporaryAccessPass", "Email"),
         headers=headers,
         json={"state": "enabled"},
     )
     error = assert_graph_error(response, 404, "itemNotFound")
-    assert error["message"] == "No authentication method configuration with id 'Fido2' exists."
+    assert error["message"] == "No authentication method configuration with id 'Email' exists."
     assert snapshot(env) == before
 
 

@@ -148,7 +148,7 @@ def test_targets_may_name_groups_and_users_case_insensitively(env: Env, tenant: 
 
 def test_unknown_configuration_is_not_found(env: Env, tenant: Initialised) -> None:
     with pytest.raises(NotFound) as raised:
-        update(env, operator(), TapChanges(default_length=12), "SoftwareOath")
+        update(env, operator(), TapChanges(default_length=12), "Email")
     assert raised.value.kind == "configuration"
 
 

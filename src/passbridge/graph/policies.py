@@ -6,8 +6,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr, model_validator
+from sqlalchemy.orm import Session
 
 from passbridge.clock import iso_z
+from passbridge.domain.method_policy import FIDO2, Fido2Policy, MethodPolicy
 from passbridge.domain.policy import PolicyState, TapPolicy, Target
 from passbridge.graph.auth import caller
 from passbridge.graph.body import parse
@@ -15,8 +17,18 @@ from passbridge.graph.common import in_unit
 from passbridge.graph.errors import GraphError
 from passbridge.graph.odata import context_url
 from passbridge.graph.openapi import body
-from passbridge.services.context import Principal
-from passbridge.services.policy import TAP, PolicyService, TapChanges, configuration_id, require_may_change
+from passbridge.services.context import Env, Principal
+from passbridge.services.policy import (
+    CONFIGURATION_IDS,
+    TAP,
+    Configuration,
+    KeyRestrictionChanges,
+    MethodChanges,
+    PolicyService,
+    TapChanges,
+    configuration_id,
+    require_may_change,
+)
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(caller)]
@@ -24,6 +36,8 @@ Caller = Annotated[Principal, Depends(caller)]
 POLICY_PATH = "/policies/authenticationMethodsPolicy"
 CONFIGS_PATH = f"{POLICY_PATH}/authenticationMethodConfigurations"
 TAP_CONFIG_TYPE = "#microsoft.graph.temporaryAccessPassAuthenticationMethodConfiguration"
+FIDO2_CONFIG_TYPE = "#microsoft.graph.fido2AuthenticationMethodConfiguration"
+OATH_CONFIG_TYPE = "#microsoft.graph.softwareOathAuthenticationMethodConfiguration"
 BASE_CONFIG_TYPE = "#microsoft.graph.authenticationMethodConfiguration"
 DISPLAY_NAME = "Authentication Methods Policy"
 DESCRIPTION = (
@@ -49,6 +63,36 @@ def tap_configuration_json(policy: TapPolicy) -> dict[str, Any]:
         ],
         "excludeTargets": [{"targetType": t.target_type, "id": t.id} for t in policy.exclude_targets],
     }
+
+
+def method_configuration_json(config_id: str, policy: MethodPolicy) -> dict[str, Any]:
+    """The Fido2 or SoftwareOath configuration with Graph's names."""
+    body: dict[str, Any] = {
+        "@odata.type": FIDO2_CONFIG_TYPE if config_id == FIDO2 else OATH_CONFIG_TYPE,
+        "id": config_id,
+        "state": policy.state.value,
+        "includeTargets": [
+            {"targetType": t.target_type, "id": t.id, "isRegistrationRequired": t.is_registration_required}
+            for t in policy.include_targets
+        ],
+        "excludeTargets": [{"targetType": t.target_type, "id": t.id} for t in policy.exclude_targets],
+    }
+    if isinstance(policy, Fido2Policy):
+        restrictions = policy.key_restrictions
+        body["isSelfServiceRegistrationAllowed"] = policy.is_self_service_registration_allowed
+        body["isAttestationEnforced"] = policy.is_attestation_enforced
+        body["keyRestrictions"] = {
+            "isEnforced": restrictions.is_enforced,
+            "enforcementType": restrictions.enforcement_type,
+            "aaGuids": list(restrictions.aa_guids),
+        }
+    return body
+
+
+def configuration_json(config_id: str, policy: Configuration) -> dict[str, Any]:
+    if isinstance(policy, TapPolicy):
+        return tap_configuration_json(policy)
+    return method_configuration_json(config_id, policy)
 
 
 # --- request bodies --------------------------------------------------------------------------
@@ -117,6 +161,83 @@ class TapConfigurationPatch(BaseModel):
         )
 
 
+def _refuse_nulls(body: BaseModel) -> None:
+    for name in sorted(body.model_fields_set):
+        if getattr(body, name) is None:
+            raise GraphError(400, "badRequest", f"Invalid value for property '{name}': must not be null.")
+
+
+def _targets(
+    include: list[IncludeTargetIn] | None, exclude: list[ExcludeTargetIn] | None
+) -> tuple[tuple[Target, ...] | None, tuple[Target, ...] | None]:
+    included = excluded = None
+    if include is not None:
+        included = tuple(Target(t.targetType, t.id, t.isRegistrationRequired) for t in include)
+    if exclude is not None:
+        excluded = tuple(Target(t.targetType, t.id) for t in exclude)
+    return included, excluded
+
+
+class KeyRestrictionsIn(_Target):
+    """Graph's fido2KeyRestrictions; what a PATCH omits keeps its value."""
+
+    isEnforced: StrictBool | None = None
+    enforcementType: Literal["allow", "block"] | None = None
+    aaGuids: list[StrictStr] | None = None
+
+
+class OathConfigurationPatch(BaseModel):
+    """A PATCH of the SoftwareOath configuration: every property optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: StrictStr | None = None
+    state: Literal["enabled", "disabled"] | None = None
+    includeTargets: list[IncludeTargetIn] | None = None
+    excludeTargets: list[ExcludeTargetIn] | None = None
+
+    def changes(self, config_id: str) -> MethodChanges:
+        _refuse_nulls(self)
+        if self.id is not None and self.id.casefold() != config_id.casefold():
+            raise GraphError(
+                400, "badRequest", f"The id '{self.id}' does not match this configuration ({config_id})."
+            )
+        include, exclude = _targets(self.includeTargets, self.excludeTargets)
+        return MethodChanges(
+            state=PolicyState(self.state) if self.state is not None else None,
+            include_targets=include,
+            exclude_targets=exclude,
+        )
+
+
+class Fido2ConfigurationPatch(OathConfigurationPatch):
+    """A PATCH of the Fido2 configuration (passkeys)."""
+
+    isSelfServiceRegistrationAllowed: StrictBool | None = None
+    isAttestationEnforced: StrictBool | None = None
+    keyRestrictions: KeyRestrictionsIn | None = None
+
+    def changes(self, config_id: str) -> MethodChanges:
+        common = super().changes(config_id)
+        restrictions = None
+        if self.keyRestrictions is not None:
+            given = self.keyRestrictions
+            _refuse_nulls(given)
+            restrictions = KeyRestrictionChanges(
+                given.isEnforced,
+                given.enforcementType,
+                tuple(given.aaGuids) if given.aaGuids is not None else None,
+            )
+        return MethodChanges(
+            state=common.state,
+            include_targets=common.include_targets,
+            exclude_targets=common.exclude_targets,
+            is_self_service_registration_allowed=self.isSelfServiceRegistrationAllowed,
+            is_attestation_enforced=self.isAttestationEnforced,
+            key_restrictions=restrictions,
+        )
+
+
 # --- routes ----------------------------------------------------------------------------------
 
 
@@ -130,44 +251,79 @@ async def get_methods_policy(request: Request, who: Caller) -> dict[str, Any]:
         "description": DESCRIPTION,
         "lastModifiedDateTime": iso_z(policy.last_modified),
         "policyVersion": str(policy.version),
-        "authenticationMethodConfigurations": [tap_configuration_json(policy.tap)],
+        "authenticationMethodConfigurations": _all_configurations(policy),
     }
+
+
+def _all_configurations(policy: Any) -> list[dict[str, Any]]:
+    return [
+        tap_configuration_json(policy.tap),
+        method_configuration_json(FIDO2, policy.fido2),
+        method_configuration_json("SoftwareOath", policy.software_oath),
+    ]
 
 
 @router.get(CONFIGS_PATH)
 async def list_configurations(request: Request, who: Caller) -> dict[str, Any]:
-    tap = await in_unit(request, lambda s, e: PolicyService(s, e, who).tap_policy(), readonly=True)
+    policy = await in_unit(request, lambda s, e: PolicyService(s, e, who).methods_policy(), readonly=True)
     return {
         "@odata.context": context_url(
             request, "policies/authenticationMethodsPolicy/authenticationMethodConfigurations"
         ),
-        "value": [tap_configuration_json(tap)],
+        "value": _all_configurations(policy),
     }
 
 
 @router.get(CONFIGS_PATH + "/{config_id}")
 async def get_configuration(request: Request, config_id: str, who: Caller) -> dict[str, Any]:
-    tap = await in_unit(request, lambda s, e: PolicyService(s, e, who).tap_policy(config_id), readonly=True)
+    canonical, found = await in_unit(
+        request, lambda s, e: PolicyService(s, e, who).configuration(config_id), readonly=True
+    )
     return {
         "@odata.context": context_url(
             request, "policies/authenticationMethodsPolicy/authenticationMethodConfigurations/$entity"
         ),
-        **tap_configuration_json(tap),
+        **configuration_json(canonical, found),
     }
 
 
-@router.patch(CONFIGS_PATH + "/{config_id}", status_code=204, openapi_extra=body(TapConfigurationPatch))
+# The OpenAPI document shows the TAP's body; Fido2's and SoftwareOath's are listed as schemas too.
+_PATCH_BODIES = {"requestBody": body(TapConfigurationPatch)["requestBody"]}
+body(Fido2ConfigurationPatch)
+body(OathConfigurationPatch)
+
+
+@router.patch(CONFIGS_PATH + "/{config_id}", status_code=204, openapi_extra=_PATCH_BODIES)
 async def patch_configuration(request: Request, config_id: str, who: Caller) -> Response:
     # Who may, and which configuration, are settled before the body is read.
     require_may_change(who)
-    configuration_id(config_id)
-    body = await parse(request, TapConfigurationPatch, accepted_types=(TAP_CONFIG_TYPE, BASE_CONFIG_TYPE))
-    changes = body.changes()
-    await in_unit(request, lambda s, e: PolicyService(s, e, who).update_tap(changes, config_id))
+    canonical = configuration_id(config_id)
+    if canonical == TAP:
+        tap_body = await parse(
+            request, TapConfigurationPatch, accepted_types=(TAP_CONFIG_TYPE, BASE_CONFIG_TYPE)
+        )
+        tap_changes = tap_body.changes()
+        await in_unit(request, lambda s, e: PolicyService(s, e, who).update_tap(tap_changes, config_id))
+        return Response(status_code=204)
+    model: type[OathConfigurationPatch] = (
+        Fido2ConfigurationPatch if canonical == FIDO2 else OathConfigurationPatch
+    )
+    odata_type = FIDO2_CONFIG_TYPE if canonical == FIDO2 else OATH_CONFIG_TYPE
+    method_body = await parse(request, model, accepted_types=(odata_type, BASE_CONFIG_TYPE))
+    changes = method_body.changes(canonical)
+    await in_unit(request, lambda s, e: PolicyService(s, e, who).update_method(canonical, changes))
     return Response(status_code=204)
 
 
 @router.delete(CONFIGS_PATH + "/{config_id}", status_code=204)
 async def reset_configuration(request: Request, config_id: str, who: Caller) -> Response:
-    await in_unit(request, lambda s, e: PolicyService(s, e, who).reset_tap(config_id))
+    def reset(session: Session, env: Env) -> None:
+        service = PolicyService(session, env, who)
+        # An unknown id goes the TAP's way: permission (403) first, then 404.
+        if CONFIGURATION_IDS.get(config_id.casefold(), TAP) == TAP:
+            service.reset_tap(config_id)
+        else:
+            service.reset_method(config_id)
+
+    await in_unit(request, reset)
     return Response(status_code=204)

@@ -1,11 +1,12 @@
-"""The authentication methods policy: reading it, changing the Temporary Access Pass configuration
-and resetting it. Passes are judged against the current policy at every read and use
+"""The authentication methods policy: reading it, changing and resetting its method configurations
+(Temporary Access Pass, Fido2, SoftwareOath), and whether a user may use a passwordless method
+(`method_allowed`). Passes are judged against the current policy at every read and use
 (services/taps.py), so a change here reaches existing passes at once."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -13,11 +14,23 @@ from sqlalchemy.orm import Session
 
 from passbridge.domain.directory import Role
 from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
+from passbridge.domain.method_policy import (
+    FIDO2,
+    SOFTWARE_OATH,
+    Fido2Policy,
+    KeyRestrictions,
+    MethodPolicy,
+    PasswordlessMethod,
+    default_policy,
+)
 from passbridge.domain.policy import ALL_USERS, PolicyState, TapPolicy, Target
 from passbridge.services import access, audit
 from passbridge.services.audit import ModifiedProperty, TargetRef
 from passbridge.services.context import Env, Principal
+from passbridge.store import method_config
 from passbridge.store import policy as store
+from passbridge.store import taps as tap_store
+from passbridge.store.db import Reader
 
 READ = ("Policy.Read.AuthenticationMethod", "Policy.Read.All", "Policy.ReadWrite.AuthenticationMethod")
 WRITE = ("Policy.ReadWrite.AuthenticationMethod",)
@@ -26,8 +39,13 @@ READ_ROLES = WRITE_ROLES | {Role.GLOBAL_READER}
 SERVICE = "Authentication Methods"
 
 TAP = "TemporaryAccessPass"
-# Method configurations by case-folded id. Fido2 and SoftwareOath join here as they are built.
-CONFIGURATION_IDS = {TAP.casefold(): TAP}
+# Method configurations by case-folded id, in the order the policy lists them.
+CONFIGURATION_IDS = {TAP.casefold(): TAP, FIDO2.casefold(): FIDO2, SOFTWARE_OATH.casefold(): SOFTWARE_OATH}
+DISPLAY_NAMES = {
+    TAP: "Temporary Access Pass",
+    FIDO2: "Passkey (FIDO2)",
+    SOFTWARE_OATH: "Software OATH tokens",
+}
 
 
 @dataclass(frozen=True)
@@ -48,12 +66,47 @@ class TapChanges:
 
 
 @dataclass(frozen=True)
+class KeyRestrictionChanges:
+    """A PATCH of Fido2's keyRestrictions: None keeps the current value (OData merges complex values)."""
+
+    is_enforced: bool | None = None
+    enforcement_type: str | None = None
+    aa_guids: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class MethodChanges:
+    """A PATCH of the Fido2 or SoftwareOath configuration: None keeps the current value."""
+
+    state: PolicyState | None = None
+    include_targets: tuple[Target, ...] | None = None
+    exclude_targets: tuple[Target, ...] | None = None
+    is_self_service_registration_allowed: bool | None = None
+    is_attestation_enforced: bool | None = None
+    key_restrictions: KeyRestrictionChanges | None = None
+
+    def fido2_only(self) -> list[str]:
+        """Graph's names of the given properties that only the Fido2 configuration has."""
+        return [
+            graph
+            for name, graph in (
+                ("is_self_service_registration_allowed", "isSelfServiceRegistrationAllowed"),
+                ("is_attestation_enforced", "isAttestationEnforced"),
+                ("key_restrictions", "keyRestrictions"),
+            )
+            if getattr(self, name) is not None
+        ]
+
+
+@dataclass(frozen=True)
 class MethodsPolicy:
     """The whole policy as Graph's authenticationMethodsPolicy shows it."""
 
     version: int
     last_modified: datetime | None
     tap: TapPolicy
+    fido2: MethodPolicy = field(default_factory=lambda: default_policy(FIDO2))
+    software_oath: MethodPolicy = field(default_factory=lambda: default_policy(SOFTWARE_OATH))
 
 
 # Graph's property names, for audit entries that say what changed.
@@ -66,6 +119,9 @@ GRAPH_NAMES = {
     "is_usable_once": "isUsableOnce",
     "include_targets": "includeTargets",
     "exclude_targets": "excludeTargets",
+    "is_self_service_registration_allowed": "isSelfServiceRegistrationAllowed",
+    "is_attestation_enforced": "isAttestationEnforced",
+    "key_restrictions": "keyRestrictions",
 }
 
 
@@ -79,19 +135,36 @@ def configuration_id(text: str) -> str:
     return found
 
 
+def _tap_id(config_id: str) -> str:
+    """The TAP configuration's id, refusing another configuration's (each has its own properties)."""
+    canonical = configuration_id(config_id)
+    if canonical != TAP:
+        raise InvalidInput(f"The {canonical} configuration has no Temporary Access Pass properties.")
+    return canonical
+
+
 def _graph_value(name: str, value: object) -> Any:
     if isinstance(value, tuple):
         return [{"targetType": t.target_type, "id": t.id} for t in value if isinstance(t, Target)]
+    if isinstance(value, KeyRestrictions):
+        return {
+            "isEnforced": value.is_enforced,
+            "enforcementType": value.enforcement_type,
+            "aaGuids": list(value.aa_guids),
+        }
     return value.value if isinstance(value, PolicyState) else value
 
 
-def _differences(old: TapPolicy, new: TapPolicy) -> tuple[ModifiedProperty, ...]:
+Configuration = TapPolicy | MethodPolicy
+
+
+def _differences(old: Configuration, new: Configuration) -> tuple[ModifiedProperty, ...]:
     return tuple(
         ModifiedProperty(
             graph, _graph_value(name, getattr(old, name)), _graph_value(name, getattr(new, name))
         )
         for name, graph in GRAPH_NAMES.items()
-        if getattr(old, name) != getattr(new, name)
+        if hasattr(new, name) and getattr(old, name) != getattr(new, name)
     )
 
 
@@ -129,11 +202,57 @@ class PolicyService:
         self._check(READ, READ_ROLES, "read")
         tap, _ = store.load(self.session)
         stamp = store.stamp(self.session)
-        return MethodsPolicy(stamp.version, stamp.last_modified, tap)
+        return MethodsPolicy(
+            stamp.version,
+            stamp.last_modified,
+            tap,
+            method_config.load(self.session, FIDO2),
+            method_config.load(self.session, SOFTWARE_OATH),
+        )
+
+    def configuration(self, config_id: str) -> tuple[str, Configuration]:
+        """Any method configuration by id (any case): its canonical id and its values."""
+        self._check(READ, READ_ROLES, "read")
+        canonical = configuration_id(config_id)
+        if canonical == TAP:
+            return canonical, store.load(self.session)[0]
+        return canonical, method_config.load(self.session, canonical)
+
+    def update_method(self, config_id: str, changes: MethodChanges) -> MethodPolicy:
+        """PATCH the Fido2 or SoftwareOath configuration; validated as a whole, like the TAP's."""
+        self._check(WRITE, WRITE_ROLES, "change")
+        canonical = configuration_id(config_id)
+        if canonical == TAP:
+            raise InvalidInput("Use the Temporary Access Pass configuration's own properties.")
+        current = method_config.lock(self.session, canonical)
+        given: dict[str, object] = {}
+        if changes.state is not None:
+            given["state"] = changes.state
+        if changes.include_targets is not None:
+            given["include_targets"] = tuple(_normalise(t) for t in changes.include_targets)
+        if changes.exclude_targets is not None:
+            given["exclude_targets"] = tuple(_normalise(t) for t in changes.exclude_targets)
+        if isinstance(current, Fido2Policy):
+            given.update(_fido2_changes(current, changes))
+        elif changes.fido2_only():
+            names = ", ".join(changes.fido2_only())
+            raise InvalidInput(f"The {canonical} configuration has no property {names}.")
+        updated = current.with_changes(**given)
+        self._check_targets_exist(updated)
+        self._save_method(canonical, current, updated, "Authentication Methods Policy Update")
+        return updated
+
+    def reset_method(self, config_id: str) -> MethodPolicy:
+        self._check(WRITE, WRITE_ROLES, "reset")
+        canonical = configuration_id(config_id)
+        current = method_config.lock(self.session, canonical)
+        defaults = default_policy(canonical)
+        self._save_method(canonical, current, defaults, "Authentication Methods Policy Reset")
+        return defaults
 
     def tap_policy(self, config_id: str = TAP) -> TapPolicy:
         self._check(READ, READ_ROLES, "read")
-        configuration_id(config_id)
+        _tap_id(config_id)
         tap, _ = store.load(self.session)
         return tap
 
@@ -141,7 +260,7 @@ class PolicyService:
         """Apply a PATCH; the result is validated as a whole, so a change that only makes sense
         together with another (raising the minimum above the default) needs both in one call."""
         self._check(WRITE, WRITE_ROLES, "change")
-        configuration_id(config_id)
+        _tap_id(config_id)
         current, _ = store.load(self.session, for_update=True)
         given = changes.given()
         if changes.include_targets is not None:
@@ -155,13 +274,13 @@ class PolicyService:
 
     def reset_tap(self, config_id: str = TAP) -> TapPolicy:
         self._check(WRITE, WRITE_ROLES, "reset")
-        configuration_id(config_id)
+        _tap_id(config_id)
         current, _ = store.load(self.session, for_update=True)
         defaults = TapPolicy()
         self._save(current, defaults, "Authentication Methods Policy Reset")
         return defaults
 
-    def _check_targets_exist(self, policy: TapPolicy) -> None:
+    def _check_targets_exist(self, policy: Configuration) -> None:
         targets = (*policy.include_targets, *policy.exclude_targets)
         group_ids = {t.id for t in targets if t.target_type == "group" and t.id != ALL_USERS}
         policy.validate(known_group_ids=store.existing_group_ids(self.session, group_ids))
@@ -190,3 +309,63 @@ class PolicyService:
                 TargetRef("Policy", TAP, "Temporary Access Pass", modified_properties=_differences(old, new))
             ],
         )
+
+    def _save_method(self, config_id: str, old: MethodPolicy, new: MethodPolicy, activity: str) -> None:
+        now = self.env.clock.now()
+        method_config.save(self.session, config_id, new, now=now)
+        audit.record(
+            self.session,
+            now=now,
+            principal=self.principal,
+            activity=activity,
+            category="Policy",
+            operation_type="Update",
+            logged_by_service=SERVICE,
+            targets=[
+                TargetRef(
+                    "Policy", config_id, DISPLAY_NAMES[config_id], modified_properties=_differences(old, new)
+                )
+            ],
+        )
+
+
+def _fido2_changes(current: Fido2Policy, changes: MethodChanges) -> dict[str, object]:
+    given: dict[str, object] = {}
+    if changes.is_self_service_registration_allowed is not None:
+        given["is_self_service_registration_allowed"] = changes.is_self_service_registration_allowed
+    if changes.is_attestation_enforced is not None:
+        given["is_attestation_enforced"] = changes.is_attestation_enforced
+    wanted = changes.key_restrictions
+    if wanted is not None:
+        merged = current.key_restrictions
+        if wanted.is_enforced is not None:
+            merged = replace(merged, is_enforced=wanted.is_enforced)
+        if wanted.enforcement_type is not None:
+            merged = replace(merged, enforcement_type=wanted.enforcement_type)
+        if wanted.aa_guids is not None:
+            merged = replace(merged, aa_guids=wanted.aa_guids)
+        merged.validate()
+        given["key_restrictions"] = merged.normalised()
+    return given
+
+
+_CONFIG_OF_METHOD = {PasswordlessMethod.FIDO2: FIDO2, PasswordlessMethod.SOFTWARE_OATH: SOFTWARE_OATH}
+
+
+def method_allowed(reader: Reader, user_id: str, method: str) -> bool:
+    """Whether the policy lets this user register and sign in with `method` ("fido2" or
+    "softwareOath") now: its configuration is enabled and targets the user (exclusion wins). For
+    registration of a passkey, also ask `passkey_registration_allowed`. Raises ValueError for another
+    method name."""
+    policy = method_config.load(reader, _CONFIG_OF_METHOD[PasswordlessMethod(method)])
+    if not policy.enabled:
+        return False
+    groups = tap_store.group_ids_of(reader, user_id) if policy.needs_group_ids(user_id) else ()
+    return policy.targets(user_id, groups)
+
+
+def passkey_registration_allowed(reader: Reader, user_id: str) -> bool:
+    """`method_allowed` for fido2, and the configuration's isSelfServiceRegistrationAllowed."""
+    policy = method_config.load(reader, FIDO2)
+    self_service = not isinstance(policy, Fido2Policy) or policy.is_self_service_registration_allowed
+    return self_service and method_allowed(reader, user_id, PasswordlessMethod.FIDO2)

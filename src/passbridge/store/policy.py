@@ -114,6 +114,11 @@ def save(session: Session, policy: TapPolicy, *, now: datetime) -> None:
     _bump(session, now)
 
 
+def bump_version(session: Session, now: datetime) -> None:
+    """Move the policy-wide version and time: every change to any method configuration calls it."""
+    _bump(session, now)
+
+
 def _bump(session: Session, now: datetime) -> None:
     stamp = session.get(MethodsPolicyRow, METHODS_POLICY_ID, with_for_update=True)
     if stamp is None:
