@@ -14,6 +14,10 @@ from kiota_abstractions.authentication import (
     BaseBearerTokenAuthenticationProvider,
 )
 from msgraph import GraphRequestAdapter, GraphServiceClient
+from msgraph.generated.models.fido2_authentication_method import Fido2AuthenticationMethod
+from msgraph.generated.models.fido2_authentication_method_configuration import (
+    Fido2AuthenticationMethodConfiguration,
+)
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.password_profile import PasswordProfile
 from msgraph.generated.models.temporary_access_pass_authentication_method import (
@@ -24,7 +28,10 @@ from msgraph.generated.models.temporary_access_pass_authentication_method_config
 )
 from msgraph.generated.models.user import User
 
-from tests.servers import ServedStore, served_store
+from passbridge.config import load_settings
+from passbridge.services.context import Env
+from tests.factories import make_passkey, make_user
+from tests.servers import TEST_PEPPER, ServedStore, served_store
 
 
 class StaticToken(AccessTokenProvider):
@@ -112,5 +119,45 @@ def test_microsoft_graph_sdk_issues_lists_and_deletes_a_pass(server: ServedStore
             await client.users.by_user_id("ghost@contoso.example").get()
         assert raised.value.response_status_code == 404
         assert raised.value.error is not None and raised.value.error.code == "Request_ResourceNotFound"
+
+    asyncio.run(scenario())
+
+
+def test_microsoft_graph_sdk_lists_and_deletes_passkeys_and_reads_the_fido2_policy(
+    server: ServedStore,
+) -> None:
+    settings = load_settings(
+        data_dir=Path(server.environ["PASSBRIDGE_DATA_DIR"]), pepper=TEST_PEPPER, base_url=server.base
+    )
+    env = Env.from_settings(settings)
+    try:
+        ada = make_user(env, "ada@contoso.example")
+        passkey = make_passkey(env, ada, display_name="Pixel 9")
+    finally:
+        env.db.dispose()
+    client = graph_client(server.base, server.app_token())
+
+    async def scenario() -> None:
+        user = client.users.by_user_id("ada@contoso.example")
+        listed = await user.authentication.fido2_methods.get()
+        assert listed is not None and listed.value is not None
+        [found] = listed.value
+        assert isinstance(found, Fido2AuthenticationMethod)
+        assert (found.id, found.display_name, found.model) == (
+            passkey.id,
+            "Pixel 9",
+            "Google Password Manager",
+        )
+        methods = await user.authentication.methods.get()
+        assert methods is not None and [type(m) for m in methods.value or []] == [Fido2AuthenticationMethod]
+
+        configs = client.policies.authentication_methods_policy.authentication_method_configurations
+        fido2 = await configs.by_authentication_method_configuration_id("Fido2").get()
+        assert isinstance(fido2, Fido2AuthenticationMethodConfiguration)
+        assert fido2.is_self_service_registration_allowed is True and fido2.is_attestation_enforced is False
+
+        await user.authentication.fido2_methods.by_fido2_authentication_method_id(passkey.id).delete()
+        remaining = await user.authentication.fido2_methods.get()
+        assert remaining is not None and remaining.value == []
 
     asyncio.run(scenario())
