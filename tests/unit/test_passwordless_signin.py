@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from passbridge.domain.errors import PermissionDenied
+from passbridge.domain.policy import PolicyState
 from passbridge.domain.signin import CsrfMismatch, FlowExpired, LockedOut, SignInFailed
 from passbridge.domain.tap import PassRequest
 from passbridge.security import otp
@@ -13,6 +15,7 @@ from passbridge.services.context import Env, operator
 from passbridge.services.oath import AuthenticatorAppService
 from passbridge.services.passkeys import PasskeyService
 from passbridge.services.passwordless_signin import PasswordlessSignInService
+from passbridge.services.policy import MethodChanges, PolicyService
 from passbridge.services.taps import TapService
 from passbridge.services.tenant import Initialised
 from passbridge.store.models import Ceremony, Fido2Credential, SignInLogEntry, User
@@ -227,3 +230,43 @@ def test_a_pass_sign_in_skips_set_up_once_a_passkey_exists(env: Env, ada: User) 
     flow = service.begin()
     service.identify(flow.id, flow.csrf_token, ada.user_principal_name)
     assert not service.prove_with_pass(flow.id, flow.csrf_token, issued.value, ip_address=None).needs_setup
+
+
+def _turn_off(env: Env, config_id: str) -> None:
+    with env.db.unit_of_work() as session:
+        PolicyService(session, env, operator()).update_method(
+            config_id, MethodChanges(state=PolicyState.DISABLED)
+        )
+
+
+def test_passkeys_turned_off_by_policy_neither_register_nor_sign_in(
+    env: Env, ada: User, service: PasswordlessSignInService
+) -> None:
+    key = SoftAuthenticator(ORIGIN)
+    _enrol(env, ada, key)
+    _turn_off(env, "Fido2")
+    with pytest.raises(PermissionDenied), env.db.unit_of_work() as session:
+        PasskeyService(session, env, signed_in(env, ada)).begin_registration()
+    flow = service.begin()
+    started = service.passkey_options(flow.id, flow.csrf_token)
+    with pytest.raises(SignInFailed):
+        service.prove_with_passkey(
+            flow.id, flow.csrf_token, started.ceremony_id, key.get(started.options), ip_address=None
+        )
+    assert "turned off" in (_log(env)[-1].failure_reason or "")
+
+
+def test_authenticator_apps_turned_off_by_policy_neither_set_up_nor_sign_in(
+    env: Env, ada: User, service: PasswordlessSignInService
+) -> None:
+    secret = _app_secret(env, ada)
+    _turn_off(env, "SoftwareOath")
+    with pytest.raises(PermissionDenied), env.db.unit_of_work() as session:
+        AuthenticatorAppService(session, env, signed_in(env, ada)).begin_setup()
+    env.clock.advance(seconds=30)  # type: ignore[attr-defined]
+    flow = service.begin()
+    service.identify(flow.id, flow.csrf_token, ada.user_principal_name)
+    with pytest.raises(SignInFailed):
+        service.prove_with_code(
+            flow.id, flow.csrf_token, otp.code_at(secret, env.clock.now()), ip_address=None
+        )

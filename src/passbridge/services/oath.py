@@ -17,11 +17,12 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from passbridge.domain.errors import InvalidInput, NotFound
+from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
 from passbridge.security import otp
 from passbridge.services import audit
 from passbridge.services.context import Env
 from passbridge.services.passkeys import clean_name, holds_strong_method
+from passbridge.services.policy import method_allowed
 from passbridge.services.portal import tenant_name
 from passbridge.services.registration import SERVICE, acting_user, check_may_change, own_ref
 from passbridge.services.sessions import SessionView
@@ -31,6 +32,7 @@ from passbridge.store.models import Ceremony, SoftwareOathMethod
 from passbridge.store.oath import OathRecord
 
 SET_UP = "totp-setup"
+SOFTWARE_OATH = "softwareOath"
 SET_UP_LIFETIME = timedelta(minutes=10)
 CODE_MAX = 32  # generous for spaces; anything longer is not a code
 
@@ -64,8 +66,13 @@ class AuthenticatorAppService:
     def list(self) -> list[OathRecord]:
         return store.of_user(self.session, self.view.user_id)
 
+    def _check_policy(self) -> None:
+        if not method_allowed(self.session, self.view.user_id, SOFTWARE_OATH):
+            raise PermissionDenied("Your organisation does not let you use an authenticator app.")
+
     def begin_setup(self) -> SetUp:
         self._check()
+        self._check_policy()
         now = self.env.clock.now()
         secret = otp.new_secret()
         row = Ceremony(
@@ -116,6 +123,7 @@ class AuthenticatorAppService:
         """Save the app once `code` is valid for the seed shown. InvalidInput for a wrong code (try
         again), NotFound for an unknown, used or expired set-up."""
         self._check()
+        self._check_policy()
         now = self.env.clock.now()
         sealed, secret = self._open_setup(ceremony_id)
         step = otp.matching_step(secret, code[:CODE_MAX], at=now)
@@ -169,8 +177,11 @@ def accept_code(
     session: Session | Connection, env: Env, user_id: str, code: str, *, at: datetime
 ) -> OathRecord | None:
     """The user's authenticator app that `code` is valid for now, once its time step is recorded as used;
-    None when no app of theirs accepts it or the step was already used (a replay). Runs in the caller's
-    write transaction, so the step is used only if the sign-in it proves is committed."""
+    None when no app of theirs accepts it, the step was already used (a replay), or the policy turned
+    authenticator apps off for them. Runs in the caller's write transaction, so the step is used only if
+    the sign-in it proves is committed."""
+    if not method_allowed(session, user_id, SOFTWARE_OATH):
+        return None
     for method in store.of_user(session, user_id):
         secret = env.keeper.unseal(method.secret_sealed, _seal_context(user_id)).decode()
         step = otp.matching_step(secret, code[:CODE_MAX], at=at)

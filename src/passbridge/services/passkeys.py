@@ -16,10 +16,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from passbridge.domain.errors import InvalidInput, NotFound
+from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
 from passbridge.security import webauthn
 from passbridge.services import audit
 from passbridge.services.context import Env
+from passbridge.services.policy import passkey_registration_allowed
 from passbridge.services.portal import tenant_name
 from passbridge.services.registration import SERVICE, acting_user, check_may_change, own_ref
 from passbridge.services.sessions import SessionView
@@ -87,6 +88,8 @@ class PasskeyService:
 
     def begin_registration(self) -> Started:
         self._check()
+        if not passkey_registration_allowed(self.session, self.view.user_id):
+            raise PermissionDenied("Your organisation does not let you add passkeys to your account.")
         now = self.env.clock.now()
         challenge = webauthn.new_challenge()
         row = Ceremony(
@@ -118,6 +121,8 @@ class PasskeyService:
         """Verify the browser's answer and store the passkey. CeremonyFailed (nothing changed, try again)
         or NotFound (the ceremony is unknown, someone else's, used or expired)."""
         self._check()
+        if not passkey_registration_allowed(self.session, self.view.user_id):
+            raise PermissionDenied("Your organisation does not let you add passkeys to your account.")
         now = self.env.clock.now()
         found = ceremonies.get(self.session, ceremony_id)
         if (

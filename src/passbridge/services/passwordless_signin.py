@@ -30,6 +30,7 @@ from passbridge.security import webauthn
 from passbridge.services import signin_log
 from passbridge.services.oath import CODE_MAX, accept_code
 from passbridge.services.passkeys import CEREMONY_LIFETIME, SIGN_IN, Started, relying_party, user_id_of_handle
+from passbridge.services.policy import method_allowed
 from passbridge.services.sessions import SessionView
 from passbridge.services.signin import SignedIn, SignInService
 from passbridge.store import ceremonies
@@ -37,6 +38,7 @@ from passbridge.store import passkeys as passkey_store
 from passbridge.store import signin as store
 from passbridge.store.models import Ceremony
 
+FIDO2 = "fido2"
 PASSKEY_METHOD = {False: "Passkey (device-bound)", True: "Passkey (synced)"}
 CODE_METHOD = "OATH verification code"
 
@@ -126,6 +128,10 @@ class PasswordlessSignInService(SignInService):
                 raise rules.SignInFailed("The passkey belongs to another account than the username given.")
             if not owner.enabled:
                 raise rules.SignInFailed("User account is disabled.", error_code=signin_log.ACCOUNT_DISABLED)
+            if not self._allowed(owner.passkey.user_id, FIDO2):
+                raise rules.SignInFailed(
+                    "Passkeys are turned off for this user by the authentication methods policy."
+                )
             try:
                 used = webauthn.verify_assertion(
                     relying_party(self.env, tenant),
@@ -215,6 +221,10 @@ class PasswordlessSignInService(SignInService):
             raise
 
     # --- shared ------------------------------------------------------------------------------------
+
+    def _allowed(self, user_id: str, method: str) -> bool:
+        with self.env.db.reading(transaction=False) as connection:
+            return method_allowed(connection, user_id, method)
 
     def _checked_flow(self, connection: Connection, flow_id: str | None, csrf_token: str | None) -> Any:
         """The open flow with its user and application (store/signin.py `flow_for_proof`), once the
