@@ -138,11 +138,13 @@ def run_wrk(url: str, seconds: int, tokens_file: Path, client_id: str) -> tuple[
 
 
 def profile(data_dir: str, base: str, client_id: str, grants: int) -> None:
-    """Refresh grants called in process (the grant itself: no HTTP, no event loop) under cProfile."""
+    """Refresh grants called in process (the grant itself: no HTTP, no event loop) under cProfile, in
+    the unit the server gives them on SQLite (store/loop_writer.py)."""
     from passbridge.config import load_settings
     from passbridge.oidc.provider import FormRequest, Unit
     from passbridge.oidc.user_routes import OidcServer
     from passbridge.services.context import Env
+    from passbridge.store import loop_writer
 
     [token] = seed_chains(data_dir, base, client_id, 1)
     env = Env.from_settings(load_settings(data_dir=Path(data_dir), base_url=base))
@@ -153,8 +155,9 @@ def profile(data_dir: str, base: str, client_id: str, grants: int) -> None:
         nonlocal token
         form = {"grant_type": ["refresh_token"], "client_id": [client_id], "refresh_token": [token]}
         request = FormRequest(f"{base}/oauth2/v2.0/token", headers, form, trace_id="t", correlation_id="c")
-        with env.db.unit_of_work() as session:
-            response = server.token_response(Unit(session, env), request)
+        with loop_writer.writing_if_free(env.db) as connection:
+            assert connection is not None
+            response = server.token_response(Unit(connection, env), request)
         assert response.status_code == 200, response.body
         token = re.search(rb'"refresh_token":"([^"]+)"', response.body).group(1).decode()  # type: ignore[union-attr]
 
