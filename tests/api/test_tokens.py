@@ -323,7 +323,7 @@ def test_discovery_document_names_our_endpoints_and_capabilities(api: TestClient
         "grant_types_supported": ["client_credentials", "authorization_code", "refresh_token"],
         "scopes_supported": document["scopes_supported"],  # tests/oidc/test_discovery.py checks them
         "claims_supported": document["claims_supported"],
-        "acr_values_supported": ["mfa"],
+        "acr_values_supported": ["mfa", "passwordless-mfa", "phishing-resistant-mfa", "single-factor"],
         "prompt_values_supported": ["none", "login", "select_account", "consent"],
         "frontchannel_logout_supported": False,
         "backchannel_logout_supported": False,

@@ -9,6 +9,7 @@ import pytest
 
 from passbridge.clock import ManualClock
 from passbridge.domain.errors import InvalidInput
+from passbridge.domain.signin import Strength
 from passbridge.services import authorize, oidc
 from passbridge.services.context import Env
 from passbridge.services.sessions import SessionView
@@ -109,3 +110,28 @@ def test_public_clients_have_no_secret_and_need_a_redirect_uri(env: Env, tenant:
             permissions=("User.Read.All",),
             public=True,
         )
+
+
+def test_an_apps_required_strength_is_essential_and_acr_values_only_ask() -> None:
+    assert authorize.wanted_strength("phishing-resistant-mfa", None) == authorize.Wanted(
+        Strength.PHISHING_RESISTANT_MFA, essential=True
+    )
+    assert authorize.wanted_strength(None, "mfa phishing-resistant-mfa urn:unknown") == authorize.Wanted(
+        Strength.PHISHING_RESISTANT_MFA, essential=False
+    )
+    assert authorize.wanted_strength(None, "urn:unknown") is None
+    assert authorize.wanted_strength(None, None) is None
+
+
+def test_a_session_below_the_wanted_strength_signs_in_again_then_is_refused_only_if_essential() -> None:
+    strict = authorize.Wanted(Strength.PHISHING_RESISTANT_MFA, essential=True)
+    asked = replace(strict, essential=False)
+    before = dict(prompts=[], max_age=None, now=NOW)
+    assert authorize.decide(SESSION, resumed_at=None, wanted=strict, **before).force  # type: ignore[arg-type]
+    fresh = replace(SESSION, auth_time=NOW)
+    refused = authorize.decide(fresh, resumed_at=NOW, wanted=strict, **before)  # type: ignore[arg-type]
+    assert refused.too_weak is Strength.PHISHING_RESISTANT_MFA and not refused.sign_in
+    granted = authorize.decide(fresh, resumed_at=NOW, wanted=asked, **before)  # type: ignore[arg-type]
+    assert not granted.sign_in and granted.too_weak is None
+    strong = replace(SESSION, amr=("hwk", "mfa"), acr="phishing-resistant-mfa")
+    assert not authorize.decide(strong, resumed_at=None, wanted=strict, **before).sign_in  # type: ignore[arg-type]

@@ -14,7 +14,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from authlib.common.urls import add_params_to_uri
-from authlib.oauth2.rfc6749 import InsecureTransportError, InvalidRequestError, OAuth2Error, OAuth2Request
+from authlib.oauth2.rfc6749 import (
+    AccessDeniedError,
+    InsecureTransportError,
+    InvalidRequestError,
+    OAuth2Error,
+    OAuth2Request,
+)
 from authlib.oidc.core.errors import LoginRequiredError
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -144,7 +150,16 @@ def authorize(
             max_age=max_age,
             resumed_at=resumed_at,
             now=env.clock.now(),
+            wanted=rules.wanted_strength(client.client.required_strength, data.get("acr_values")),
         )
+    if decision.too_weak is not None:
+        refused = AccessDeniedError(redirect_uri=data["redirect_uri"])
+        refused.aadsts = 53003
+        refused.description = (
+            f"Access has been blocked: this application requires the {decision.too_weak.value} "
+            "authentication strength (a passkey), and the sign-in did not reach it."
+        )
+        return error_redirect(refused, state)
     if decision.sign_in:
         if "none" in (data.get("prompt") or "").split():
             stale = LoginRequiredError(redirect_uri=data["redirect_uri"])

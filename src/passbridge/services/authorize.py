@@ -15,6 +15,14 @@ request time and the request's own parameters. When the browser comes back after
 
 Nothing is stored for this: the flow row keeps the validated parameters for the sign-in pages
 (which application is asking) and the mark keeps the time.
+
+Authentication strengths (domain/strength.py) step a session up the same way. An application registered
+with a required strength (`passbridge app add --require-strength`) gets a code only for a session that
+reached it; a weaker one is sent to sign in again, and if the sign-in made for this very request is still
+weaker (the person used a pass where a passkey is required), the request ends with `access_denied`
+instead of looping. `acr_values` in the request asks for a strength voluntarily (OpenID Connect Core
+3.1.2.1): a weaker session is asked to sign in again once, and whatever that sign-in reached is what the
+ID token's `acr` says.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
+from passbridge.domain.signin import Strength
+from passbridge.domain.strength import ORDER, meets, strength_of_acr
 from passbridge.services.context import Env
 from passbridge.services.sessions import SessionView
 
@@ -66,6 +76,25 @@ def split_resume(env: Env, params: list[tuple[str, str]]) -> tuple[list[tuple[st
 class Decision:
     sign_in: bool  # begin a sign-in flow (or, with prompt=none, answer login_required)
     force: bool  # the sign-in must happen even though a session exists
+    # The application requires a strength that the sign-in made for this request did not reach.
+    too_weak: Strength | None = None
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """The strength a request needs: `essential` when the application requires it."""
+
+    strength: Strength
+    essential: bool
+
+
+def wanted_strength(required_by_app: str | None, acr_values: str | None) -> Wanted | None:
+    """The application's required strength, else the strongest built-in one `acr_values` names."""
+    required = strength_of_acr(required_by_app) if required_by_app else None
+    if required is not None:
+        return Wanted(required, essential=True)
+    asked = [s for s in (strength_of_acr(v) for v in (acr_values or "").split()) if s is not None]
+    return Wanted(max(asked, key=ORDER.index), essential=False) if asked else None
 
 
 def decide(
@@ -75,6 +104,7 @@ def decide(
     max_age: int | None,
     resumed_at: datetime | None,
     now: datetime,
+    wanted: Wanted | None = None,
 ) -> Decision:
     """Whether the session may be used now. `resumed_at` is the original request's time when the
     browser returns from the sign-in this request started (see the module docstring)."""
@@ -89,4 +119,9 @@ def decide(
     fresh_since_request = resumed_at is not None and signed_in.auth_time >= resumed_at
     if (forcing or too_old) and not fresh_since_request:
         return Decision(sign_in=True, force=True)
+    if wanted is not None and not meets(signed_in.acr, wanted.strength):
+        if not fresh_since_request:
+            return Decision(sign_in=True, force=True)  # step up: sign in again, with a stronger method
+        if wanted.essential:
+            return Decision(sign_in=False, force=False, too_weak=wanted.strength)
     return Decision(sign_in=False, force=False)

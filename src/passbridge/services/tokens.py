@@ -89,6 +89,8 @@ class Client:
     permissions: tuple[str, ...]
     redirect_uris: tuple[str, ...]
     secret_hash: str = field(repr=False)
+    # The authentication strength every sign-in to this app must reach (domain/strength.py), or None.
+    required_strength: str | None = None
 
 
 def _is_guid(value: str) -> bool:
@@ -106,7 +108,7 @@ def find_client(reader: Reader, client_id: str) -> Client | None:
     row = client_store.client_row(reader, client_id.lower())
     if row is None:
         return None
-    return Client(row[0], row[1], row[2], tuple(row[4] or ()), tuple(row[5] or ()), row[3])
+    return Client(row[0], row[1], row[2], tuple(row[4] or ()), tuple(row[5] or ()), row[3], row[6])
 
 
 def client_secret_matches(env: Env, client: Client, secret: str) -> bool:

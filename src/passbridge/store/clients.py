@@ -26,12 +26,13 @@ _CLIENT_COLUMNS: tuple[Any, ...] = (
     Application.secret_hash,
     Application.permissions,
     Application.redirect_uris,
+    Application.required_strength,
 )
 _CLIENT = PreparedSelect(select(*_CLIENT_COLUMNS).where(Application.app_id == bindparam("app_id")))
 
 
 def client_row(reader: Reader, app_id: str) -> Any | None:
-    """(id, app_id, display_name, secret_hash, permissions, redirect_uris) or None."""
+    """(id, app_id, display_name, secret_hash, permissions, redirect_uris, required_strength) or None."""
     return _CLIENT.first(reader, app_id=app_id)
 
 
