@@ -310,3 +310,53 @@ def test_authenticator_app_set_up_from_the_page_then_sign_in_with_a_code_and_no_
     expect(page.get_by_text("That code didn't work.")).to_be_visible()
     w.shot("code-replayed")
     w.assert_clean()
+
+
+def test_recovery_after_a_lost_device_old_passkey_refused_new_one_registered(
+    chromium: Browser, session: tuple[Watched, Authenticator], served: ServedStore
+) -> None:
+    lost, _ = session
+    upn = "mary@contoso.example"
+    sign_in_with_pass(lost, upn, new_person_with_pass(served, upn, "Mary Jackson"))
+    lost.page.goto("/security-info")
+    add_passkey(lost, "Old phone")
+
+    # The helpdesk removes the lost passkey and issues a recovery pass, through Graph as a script would.
+    with graph(served) as api:
+        listed = api.get(f"/users/{upn}/authentication/fido2Methods").json()["value"]
+        assert [m["displayName"] for m in listed] == ["Old phone"]
+        assert api.delete(f"/users/{upn}/authentication/fido2Methods/{listed[0]['id']}").status_code == 204
+        recovery = api.post(f"/users/{upn}/authentication/temporaryAccessPassMethods", json={})
+        assert recovery.status_code == 201, recovery.text
+        value = recovery.json()["temporaryAccessPass"]
+
+    # On the lost device: its session has ended, and its passkey no longer signs in.
+    lost.page.goto("/apps")
+    expect(lost.page).to_have_url(re.compile(r"/login\?return_to=/apps$"))
+    lost.allowed.add(("/login/passkey", 401))
+    lost.page.get_by_role("button", name="Sign in with a passkey").click()
+    expect(lost.page.get_by_text("That passkey didn't work.")).to_be_visible()
+    lost.shot("old-passkey-refused")
+    lost.assert_clean()
+
+    # On the new device: the recovery pass, a new passkey, then passwordless again.
+    context = chromium.new_context(base_url=served.base, viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        new = Watched(page, "recovery-new-device")
+        page.on("console", new.on_console)
+        page.on("response", new.on_response)
+        page.on("requestfailed", new.on_failed)
+        Authenticator(context, page)
+        sign_in_with_pass(new, upn, value)
+        page.get_by_role("link", name="Add a passkey").click()
+        add_passkey(new, "New phone")
+        expect(page.get_by_text("Old phone")).to_have_count(0)
+        new.shot("new-passkey")
+        sign_out(new)
+        page.get_by_role("button", name="Sign in with a passkey").click()
+        expect(page).to_have_url(f"{served.base}/apps")
+        new.assert_clean()
+    finally:
+        context.close()
