@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from passbridge.domain.aaguids import model_of
 from passbridge.domain.errors import InvalidInput
 from passbridge.domain.method_policy import (
     FIDO2,
@@ -14,7 +15,6 @@ from passbridge.domain.method_policy import (
     default_policy,
 )
 from passbridge.domain.policy import ALL_USERS, PolicyState, Target, is_targeted, needs_group_ids
-from passbridge.graph.aaguids import model_of
 
 USER, GROUP, OTHER = "u-1", "g-1", "g-2"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from passbridge.clock import iso_z
-from passbridge.graph.aaguids import model_of
+from passbridge.domain.aaguids import model_of
 from passbridge.store.method_reads import AppSummary, PasskeySummary
 
 FIDO2_TYPE = "#microsoft.graph.fido2AuthenticationMethod"

@@ -18,9 +18,9 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from passbridge.domain.aaguids import model_of
 from passbridge.domain.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from passbridge.domain.signin import CsrfMismatch
-from passbridge.graph.aaguids import model_of
 from passbridge.security.webauthn import CeremonyFailed
 from passbridge.services import portal
 from passbridge.services.context import Env
