@@ -19,13 +19,11 @@ from sqlalchemy.orm import Session
 
 from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
 from passbridge.security import otp
-from passbridge.services import audit
 from passbridge.services.context import Env
-from passbridge.services.passkeys import clean_name, holds_strong_method
+from passbridge.services.passkeys import clean_name
 from passbridge.services.policy import method_allowed
 from passbridge.services.portal import tenant_name
-from passbridge.services.registration import SERVICE, acting_user, check_may_change, own_ref
-from passbridge.services.sessions import SessionView
+from passbridge.services.registration import OwnMethodService
 from passbridge.store import ceremonies
 from passbridge.store import oath as store
 from passbridge.store.models import Ceremony, SoftwareOathMethod
@@ -51,17 +49,8 @@ class SetUp:
 
 
 @dataclass
-class AuthenticatorAppService:
-    session: Session
-    env: Env
-    view: SessionView
-
-    def _check(self) -> None:
-        check_may_change(
-            self.view,
-            self.env.clock.now(),
-            holds_strong_method=holds_strong_method(self.session, self.view.user_id),
-        )
+class AuthenticatorAppService(OwnMethodService):
+    """A signed-in person's own authenticator apps. `view` is their current session."""
 
     def list(self) -> list[OathRecord]:
         return store.of_user(self.session, self.view.user_id)
@@ -157,20 +146,6 @@ class AuthenticatorAppService:
         if not store.remove(self.session, self.view.user_id, method_id):
             raise NotFound("That authenticator app no longer exists.", kind="method")
         self._audit("Delete", "User deleted Software Oath Authentication Method")
-
-    def _audit(self, operation: str, reason: str) -> None:
-        verb = "registered" if operation == "Add" else "deleted"
-        audit.record(
-            self.session,
-            now=self.env.clock.now(),
-            principal=acting_user(self.view),
-            activity=f"User {verb} security info",
-            category="UserManagement",
-            operation_type=operation,
-            logged_by_service=SERVICE,
-            result_reason=reason,
-            targets=[own_ref(self.view)],
-        )
 
 
 def accept_code(

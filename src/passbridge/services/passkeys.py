@@ -14,17 +14,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
 from passbridge.security import webauthn
-from passbridge.services import audit
 from passbridge.services.context import Env
 from passbridge.services.policy import passkey_registration_allowed
 from passbridge.services.portal import tenant_name
-from passbridge.services.registration import SERVICE, acting_user, check_may_change, own_ref
-from passbridge.services.sessions import SessionView
-from passbridge.store import ceremonies, oath
+from passbridge.services.registration import OwnMethodService
+from passbridge.store import ceremonies
 from passbridge.store import passkeys as store
 from passbridge.store.models import Ceremony, Fido2Credential
 from passbridge.store.passkeys import PasskeyRecord
@@ -57,10 +53,6 @@ def user_id_of_handle(handle: bytes | None) -> str | None:
     return str(uuid.UUID(bytes=handle))
 
 
-def holds_strong_method(session: Session, user_id: str) -> bool:
-    return store.count_of_user(session, user_id) > 0 or bool(oath.of_user(session, user_id))
-
-
 def clean_name(name: str | None, default: str) -> str:
     text = " ".join((name or "").split())
     if len(text) > NAME_MAX:
@@ -69,19 +61,8 @@ def clean_name(name: str | None, default: str) -> str:
 
 
 @dataclass
-class PasskeyService:
+class PasskeyService(OwnMethodService):
     """A signed-in person's own passkeys. `view` is their current session."""
-
-    session: Session
-    env: Env
-    view: SessionView
-
-    def _check(self) -> None:
-        check_may_change(
-            self.view,
-            self.env.clock.now(),
-            holds_strong_method=holds_strong_method(self.session, self.view.user_id),
-        )
 
     def list(self) -> list[PasskeyRecord]:
         return store.of_user(self.session, self.view.user_id)
@@ -171,17 +152,3 @@ class PasskeyService:
         if not store.remove(self.session, self.view.user_id, passkey_id):
             raise NotFound("That passkey no longer exists.", kind="method")
         self._audit("Delete", "User deleted Fido2 Authentication Method")
-
-    def _audit(self, operation: str, reason: str) -> None:
-        verb = "registered" if operation == "Add" else "deleted"
-        audit.record(
-            self.session,
-            now=self.env.clock.now(),
-            principal=acting_user(self.view),
-            activity=f"User {verb} security info",
-            category="UserManagement",
-            operation_type=operation,
-            logged_by_service=SERVICE,
-            result_reason=reason,
-            targets=[own_ref(self.view)],
-        )

@@ -7,13 +7,18 @@ must not be enough to enrol a first strong credential). Anything older asks the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
 
 from passbridge.domain.errors import DomainError, PermissionDenied
 from passbridge.domain.strength import Factor, factors_of
+from passbridge.services import audit
 from passbridge.services.audit import TargetRef
-from passbridge.services.context import Principal
+from passbridge.services.context import Env, Principal
 from passbridge.services.sessions import SessionView
+from passbridge.store import passkeys as passkey_store
 
 REAUTH_WINDOW = timedelta(minutes=10)
 # What a person acting on their own methods holds, as Entra's My Sign-ins does.
@@ -54,3 +59,33 @@ def acting_user(view: SessionView, ip_address: str | None = None) -> Principal:
 
 def own_ref(view: SessionView) -> TargetRef:
     return TargetRef("User", view.user_id, view.display_name, view.user_principal_name)
+
+
+@dataclass
+class OwnMethodService:
+    """What changing one's own methods shares: the session-age and method check, and the audit entry."""
+
+    session: Session
+    env: Env
+    view: SessionView
+
+    def _check(self) -> None:
+        check_may_change(
+            self.view,
+            self.env.clock.now(),
+            holds_strong_method=passkey_store.holds_strong_method(self.session, self.view.user_id),
+        )
+
+    def _audit(self, operation: str, reason: str) -> None:
+        verb = "registered" if operation == "Add" else "deleted"
+        audit.record(
+            self.session,
+            now=self.env.clock.now(),
+            principal=acting_user(self.view),
+            activity=f"User {verb} security info",
+            category="UserManagement",
+            operation_type=operation,
+            logged_by_service=SERVICE,
+            result_reason=reason,
+            targets=[own_ref(self.view)],
+        )

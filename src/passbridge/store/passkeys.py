@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, func, select, update
+from sqlalchemy import bindparam, delete, exists, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -35,9 +35,6 @@ class PasskeyRecord:
 _SELECT = select(*Fido2Credential.__table__.columns)
 _OF_USER = _SELECT.where(Fido2Credential.user_id == bindparam("user_id")).order_by(Fido2Credential.created_at)
 _BY_CREDENTIAL = _SELECT.where(Fido2Credential.credential_id == bindparam("credential_id"))
-_COUNT = (
-    select(func.count()).select_from(Fido2Credential).where(Fido2Credential.user_id == bindparam("user_id"))
-)
 
 
 def _record(row: Any) -> PasskeyRecord:
@@ -61,10 +58,6 @@ def _record(row: Any) -> PasskeyRecord:
 
 def of_user(reader: Reader, user_id: str) -> list[PasskeyRecord]:
     return [_record(r) for r in connection_of(reader).execute(_OF_USER, {"user_id": user_id})]
-
-
-def count_of_user(reader: Reader, user_id: str) -> int:
-    return int(connection_of(reader).execute(_COUNT, {"user_id": user_id}).scalar_one())
 
 
 def by_credential_id(reader: Reader, credential_id: str) -> PasskeyRecord | None:
