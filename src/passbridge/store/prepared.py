@@ -14,15 +14,16 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Insert, Select, Update
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 
 from passbridge.store.db import Reader, connection_of
 
 Processor = Callable[[Any], Any] | None
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -31,58 +32,82 @@ class _Compiled:
     statement: Any  # the Compiled, which fills in literal binds and checks required ones
     positional: tuple[str, ...] | None  # parameter names in order, for qmark/format drivers
     binds: Mapping[str, Processor]
-    results: tuple[Processor, ...]
-    record: Callable[..., Any]
+
+    @classmethod
+    def of(cls, statement: Any, dialect: Dialect) -> _Compiled:
+        # An INSERT without values compiles every column as a bind named by its key.
+        compiled = statement.compile(dialect=dialect)
+        binds = {
+            compiled.bind_names[bind]: bind.type.dialect_impl(dialect).bind_processor(dialect)
+            for bind in compiled.binds.values()
+        }
+        positional = tuple(compiled.positiontup or ()) if compiled.positional else None
+        return cls(compiled.string, compiled, positional, binds)
+
+    def arguments(self, values: Mapping[str, Any]) -> Any:
+        params = self.statement.construct_params(values)
+        for name, process in self.binds.items():
+            if process is not None:
+                params[name] = process(params[name])
+        return tuple(params[name] for name in self.positional) if self.positional is not None else params
+
+    def execute(self, connection: Connection, values: Mapping[str, Any], fetch: Callable[[Any], T]) -> T:
+        """Run on the connection's DBAPI cursor; `fetch(cursor)` reads what the caller needs."""
+        dialect = connection.dialect
+        arguments = self.arguments(values)
+        dbapi = connection.connection.driver_connection
+        try:
+            cursor = dbapi.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(self.sql, arguments)
+                return fetch(cursor)
+            finally:
+                cursor.close()
+        except dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(self.sql, arguments, exc, dialect.loaded_dbapi.Error) from exc
 
 
-class PreparedSelect:
-    def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
+class _Prepared:
+    """A statement compiled once per dialect (a server serves one; tests use both)."""
+
+    def __init__(self, statement: Any) -> None:
         self._statement = statement
-        self._labels = tuple(statement.selected_columns.keys())
         self._compiled: dict[str, _Compiled] = {}
 
     def _for(self, dialect: Dialect) -> _Compiled:
         found = self._compiled.get(dialect.name)
         if found is None:
-            compiled = self._statement.compile(dialect=dialect)
-            binds = {
-                compiled.bind_names[bind]: bind.type.dialect_impl(dialect).bind_processor(dialect)
-                for bind in compiled.binds.values()
-            }
+            found = self._compiled[dialect.name] = _Compiled.of(self._statement, dialect)
+        return found
+
+
+class PreparedSelect(_Prepared):
+    def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
+        super().__init__(statement)
+        self._labels = tuple(statement.selected_columns.keys())
+        self._results: dict[str, tuple[tuple[Processor, ...], Callable[..., Any]]] = {}
+
+    def _rows(self, connection: Connection) -> tuple[tuple[Processor, ...], Callable[..., Any]]:
+        dialect = connection.dialect
+        found = self._results.get(dialect.name)
+        if found is None:
             results = tuple(
                 column.type.dialect_impl(dialect).result_processor(dialect, None)
                 for column in self._statement.selected_columns
             )
-            positional = tuple(compiled.positiontup or ()) if compiled.positional else None
             record = namedtuple("Record", self._labels)  # type: ignore[misc]
-            found = _Compiled(compiled.string, compiled, positional, binds, results, record._make)
-            self._compiled[dialect.name] = found
+            found = self._results[dialect.name] = (results, record._make)
         return found
 
     def _run(self, reader: Reader, values: Mapping[str, Any], *, first: bool) -> list[Any]:
         connection = connection_of(reader)
-        dialect = connection.dialect
-        prepared = self._for(dialect)
-        params = prepared.statement.construct_params(values)
-        for name, process in prepared.binds.items():
-            if process is not None:
-                params[name] = process(params[name])
-        arguments: Any = (
-            tuple(params[name] for name in prepared.positional) if prepared.positional is not None else params
+        prepared = self._for(connection.dialect)
+        results, record = self._rows(connection)
+        rows = prepared.execute(
+            connection, values, lambda cursor: [cursor.fetchone()] if first else cursor.fetchall()
         )
-        dbapi = connection.connection.driver_connection
-        try:
-            cursor = dbapi.cursor()  # type: ignore[union-attr]
-            try:
-                cursor.execute(prepared.sql, arguments)
-                rows = [cursor.fetchone()] if first else cursor.fetchall()
-            finally:
-                cursor.close()
-        except dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(prepared.sql, arguments, exc, dialect.loaded_dbapi.Error) from exc
-        results = prepared.results
         return [
-            prepared.record(
+            record(
                 [process(value) if process else value for process, value in zip(results, row, strict=True)]
             )
             for row in rows
@@ -98,7 +123,7 @@ class PreparedSelect:
         return self._run(reader, values, first=False)
 
 
-class PreparedWrite:
+class PreparedWrite(_Prepared):
     """An INSERT or UPDATE run the same way on the driver's cursor, for the hottest writes (the refresh
     grant's rotation and new token: store/oidc.py). Returns the driver's rowcount, so a conditional
     UPDATE still tells whether it won. It runs inside the transaction the caller's connection has
@@ -106,41 +131,10 @@ class PreparedWrite:
     transactions itself, store/db.py) the write would otherwise commit on its own."""
 
     def __init__(self, statement: Insert | Update) -> None:
-        self._statement = statement
-        self._compiled: dict[str, tuple[str, Any, tuple[str, ...] | None, Mapping[str, Processor]]] = {}
-
-    def _for(self, dialect: Dialect) -> tuple[str, Any, tuple[str, ...] | None, Mapping[str, Processor]]:
-        found = self._compiled.get(dialect.name)
-        if found is None:
-            # An INSERT without values compiles every column as a bind named by its key.
-            compiled = self._statement.compile(dialect=dialect)
-            binds = {
-                compiled.bind_names[bind]: bind.type.dialect_impl(dialect).bind_processor(dialect)
-                for bind in compiled.binds.values()
-            }
-            positional = tuple(compiled.positiontup or ()) if compiled.positional else None
-            found = (compiled.string, compiled, positional, binds)
-            self._compiled[dialect.name] = found
-        return found
+        super().__init__(statement)
 
     def run(self, reader: Reader, **values: Any) -> int:
         connection = connection_of(reader)
         if not connection.in_transaction():
             raise RuntimeError("a prepared write needs a connection inside a transaction")
-        dialect = connection.dialect
-        sql, compiled, positional, binds = self._for(dialect)
-        params = compiled.construct_params(values)
-        for name, process in binds.items():
-            if process is not None:
-                params[name] = process(params[name])
-        arguments: Any = tuple(params[name] for name in positional) if positional is not None else params
-        dbapi = connection.connection.driver_connection
-        try:
-            cursor = dbapi.cursor()  # type: ignore[union-attr]
-            try:
-                cursor.execute(sql, arguments)
-                return int(cursor.rowcount)
-            finally:
-                cursor.close()
-        except dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(sql, arguments, exc, dialect.loaded_dbapi.Error) from exc
+        return self._for(connection.dialect).execute(connection, values, lambda cursor: int(cursor.rowcount))
