@@ -63,3 +63,39 @@ def test_a_failing_begin_surfaces_as_sqlalchemys_error(db: Database, tmp_path: P
     finally:
         holder.rollback()
         holder.close()
+
+
+def test_a_reader_without_a_transaction_keeps_its_connection_per_thread_and_sees_new_writes(
+    db: Database,
+) -> None:
+    with db.reading(transaction=False) as first:
+        assert _count(first) == 0
+    _insert_elsewhere(db)
+    with db.reading(transaction=False) as again:
+        assert again is first  # no pool checkout per block on SQLite
+        assert _count(again) == 1  # autocommit: every statement sees what was committed before it
+    assert not again.in_transaction()  # ended with the block: the next one starts clean
+
+
+def test_a_reader_that_raises_gives_up_its_kept_connection(db: Database) -> None:
+    with pytest.raises(OperationalError), db.reading(transaction=False) as broken:
+        broken.execute(text("SELECT * FROM no_such_table"))
+    with db.reading(transaction=False) as fresh:
+        assert fresh is not broken and _count(fresh) == 0
+
+
+def test_nested_readers_share_one_connection_and_threads_do_not(db: Database) -> None:
+    import threading
+
+    with db.reading(transaction=False) as outer, db.reading(transaction=False) as inner:
+        assert inner is outer
+        seen: list[Connection] = []
+
+        def other_thread() -> None:
+            with db.reading(transaction=False) as mine:
+                seen.append(mine)
+
+        worker = threading.Thread(target=other_thread)
+        worker.start()
+        worker.join()
+        assert seen and seen[0] is not outer

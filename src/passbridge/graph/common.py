@@ -45,12 +45,15 @@ async def in_unit(
 
 
 async def in_read(request: Request, work: Callable[[Connection, Env], T]) -> T:
-    """Run `work`, a read of a few indexed Core selects, on a bare pooled connection in one read
-    transaction: no Session and no ORM (the hot Graph reads; bench/README.md). Placed like a point read."""
+    """Run `work`, a read of a few indexed Core selects, on a bare connection: no Session and no ORM
+    (the hot Graph reads; bench/README.md). Placed like a point read. Each select stands alone, with no
+    read transaction around them: a methods read is one statement, plus the user's groups when the
+    policy targets groups, and a group change landing between the two is no different from one landing
+    just before or after the request."""
     env = env_of(request)
 
     def run() -> T:
-        with env.db.reading() as connection:
+        with env.db.reading(transaction=False) as connection:
             return work(connection, env)
 
     return await run_point_read(env.db, run)

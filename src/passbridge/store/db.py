@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,6 +76,12 @@ def _configure_sqlite(engine: Engine) -> None:
             raise DBAPIError.instance(mode, None, exc, sqlite3.Error) from exc
 
 
+class _KeptConnection:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.depth = 0
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -89,6 +96,10 @@ class Database:
             if self.dialect == "sqlite"
             else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
+        # Per-thread connections of `reading(transaction=False)` on SQLite, and all of them for dispose.
+        self._kept = threading.local()
+        self._kept_lock = threading.Lock()
+        self._kept_all: list[Connection] = []
 
     @property
     def dialect(self) -> str:
@@ -113,10 +124,36 @@ class Database:
         """A pooled connection for Core selects only, for hot read paths: no Session, no identity map,
         no ORM loading. With `transaction` its selects share one read transaction (deferred on SQLite,
         so it takes no write lock), rolled back when the block ends. Without, each select stands alone
-        (no BEGIN round): for callers whose selects need not agree with each other."""
-        engine = self._read_engine if transaction else self._statement_engine
-        with engine.connect() as connection:
-            yield connection
+        (no BEGIN round): for callers whose selects need not agree with each other.
+
+        On SQLite, a reader without a transaction keeps its connection per thread instead of checking
+        one out of the pool each time: the checkout and return (events, reset) cost more than the
+        token endpoint's client lookup. Each statement still stands alone in autocommit mode, so it
+        sees every committed write; a block that raises drops the connection, so no state survives."""
+        if transaction or self.dialect != "sqlite":
+            engine = self._read_engine if transaction else self._statement_engine
+            with engine.connect() as connection:
+                yield connection
+            return
+        kept: _KeptConnection | None = getattr(self._kept, "reader", None)
+        if kept is None or kept.connection.closed:
+            kept = self._kept.reader = _KeptConnection(self._statement_engine.connect())
+            with self._kept_lock:
+                self._kept_all.append(kept.connection)
+        kept.depth += 1
+        try:
+            yield kept.connection
+        except BaseException:
+            if kept.depth == 1:
+                self._kept.reader = None
+                kept.connection.close()
+            raise
+        finally:
+            kept.depth -= 1
+        if kept.depth == 0 and kept.connection.in_transaction():
+            # A SQLAlchemy execute marks a transaction begun (SQLite itself began none): end it, so
+            # the next block starts clean and nobody mistakes this connection for a writing one.
+            kept.connection.rollback()
 
     @contextmanager
     def writing(self) -> Iterator[Connection]:
@@ -127,6 +164,11 @@ class Database:
             yield connection
 
     def dispose(self) -> None:
+        with self._kept_lock:
+            for connection in self._kept_all:
+                connection.close()
+            self._kept_all.clear()
+        self._kept = threading.local()
         self.engine.dispose()
 
     # --- schema -----------------------------------------------------------------------------
