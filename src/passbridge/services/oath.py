@@ -26,7 +26,7 @@ from passbridge.services.portal import tenant_name
 from passbridge.services.registration import OwnMethodService
 from passbridge.store import ceremonies
 from passbridge.store import oath as store
-from passbridge.store.models import Ceremony, SoftwareOathMethod
+from passbridge.store.models import SoftwareOathMethod
 from passbridge.store.oath import OathRecord
 
 SET_UP = "totp-setup"
@@ -62,37 +62,25 @@ class AuthenticatorAppService(OwnMethodService):
     def begin_setup(self) -> SetUp:
         self._check()
         self._check_policy()
-        now = self.env.clock.now()
         secret = otp.new_secret()
-        row = Ceremony(
-            id=str(uuid.uuid4()),
+        ceremony_id = ceremonies.start(
+            self.session,
             kind=SET_UP,
+            challenge=uuid.uuid4().hex,  # unused for TOTP: the seed is what the ceremony holds
+            now=self.env.clock.now(),
+            lifetime=SET_UP_LIFETIME,
             user_id=self.view.user_id,
             session_id=self.view.id,
-            flow_id=None,
-            challenge=uuid.uuid4().hex,  # unused for TOTP; the seed is the secret here
             secret_sealed=self.env.keeper.seal(secret.encode(), _seal_context(self.view.user_id)),
-            created_at=now,
-            expires_at=now + SET_UP_LIFETIME,
-            used_at=None,
         )
-        ceremonies.add(self.session, row)
-        uri = otp.provisioning_uri(
-            secret, account=self.view.user_principal_name, issuer=tenant_name(self.session)
-        )
-        return SetUp(row.id, secret, uri, otp.qr_svg(uri))
+        return self._shown(ceremony_id, secret)
 
     def _open_setup(self, ceremony_id: str) -> tuple[str, str]:
         """The open set-up's (sealed, plain) seed, if it is this session's and still open."""
-        found = ceremonies.get(self.session, ceremony_id)
-        if (
-            found is None
-            or found.kind != SET_UP
-            or found.session_id != self.view.id
-            or found.used_at is not None
-            or found.expires_at <= self.env.clock.now()
-            or found.secret_sealed is None
-        ):
+        found = ceremonies.open_ceremony(
+            self.session, ceremony_id, kind=SET_UP, now=self.env.clock.now(), session_id=self.view.id
+        )
+        if found is None or found.secret_sealed is None:
             raise NotFound("This authenticator app set-up has expired. Start again.", kind="ceremony")
         secret = self.env.keeper.unseal(found.secret_sealed, _seal_context(self.view.user_id)).decode()
         return found.secret_sealed, secret

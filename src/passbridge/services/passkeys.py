@@ -22,7 +22,7 @@ from passbridge.services.portal import tenant_name
 from passbridge.services.registration import OwnMethodService
 from passbridge.store import ceremonies
 from passbridge.store import passkeys as store
-from passbridge.store.models import Ceremony, Fido2Credential
+from passbridge.store.models import Fido2Credential
 from passbridge.store.passkeys import PasskeyRecord
 
 REGISTER = "passkey-register"
@@ -71,23 +71,16 @@ class PasskeyService(OwnMethodService):
         self._check()
         if not passkey_registration_allowed(self.session, self.view.user_id):
             raise PermissionDenied("Your organisation does not let you add passkeys to your account.")
-        now = self.env.clock.now()
         challenge = webauthn.new_challenge()
-        row = Ceremony(
-            id=str(uuid.uuid4()),
+        ceremony_id = ceremonies.start(
+            self.session,
             kind=REGISTER,
+            challenge=challenge,
+            now=self.env.clock.now(),
+            lifetime=CEREMONY_LIFETIME,
             user_id=self.view.user_id,
             session_id=self.view.id,
-            flow_id=None,
-            challenge=challenge,
-            secret_sealed=None,
-            created_at=now,
-            expires_at=now + CEREMONY_LIFETIME,
-            used_at=None,
         )
-        ceremonies.add(self.session, row)
-        if uuid.UUID(row.id).int % 64 == 0:  # housekeeping now and then, not on every ceremony
-            ceremonies.purge(self.session, now - timedelta(days=1))
         options = webauthn.registration_options(
             relying_party(self.env, tenant_name(self.session)),
             challenge=challenge,
@@ -96,7 +89,7 @@ class PasskeyService(OwnMethodService):
             display_name=self.view.display_name,
             exclude=[(p.credential_id, p.transports) for p in self.list()],
         )
-        return Started(row.id, options)
+        return Started(ceremony_id, options)
 
     def finish_registration(self, ceremony_id: str, response: str, name: str | None = None) -> PasskeyRecord:
         """Verify the browser's answer and store the passkey. CeremonyFailed (nothing changed, try again)
@@ -105,14 +98,10 @@ class PasskeyService(OwnMethodService):
         if not passkey_registration_allowed(self.session, self.view.user_id):
             raise PermissionDenied("Your organisation does not let you add passkeys to your account.")
         now = self.env.clock.now()
-        found = ceremonies.get(self.session, ceremony_id)
-        if (
-            found is None
-            or found.kind != REGISTER
-            or found.session_id != self.view.id
-            or found.used_at is not None
-            or found.expires_at <= now
-        ):
+        found = ceremonies.open_ceremony(
+            self.session, ceremony_id, kind=REGISTER, now=now, session_id=self.view.id
+        )
+        if found is None:
             raise NotFound("This passkey set-up has expired. Start again.", kind="ceremony")
         rp = relying_party(self.env, tenant_name(self.session))
         new = webauthn.verify_registration(rp, response, challenge=found.challenge)

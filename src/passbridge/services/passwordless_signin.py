@@ -36,7 +36,6 @@ from passbridge.services.signin import SignedIn, SignInService
 from passbridge.store import ceremonies
 from passbridge.store import passkeys as passkey_store
 from passbridge.store import signin as store
-from passbridge.store.models import Ceremony
 
 FIDO2 = "fido2"
 PASSKEY_METHOD = {False: "Passkey (device-bound)", True: "Passkey (synced)"}
@@ -64,22 +63,17 @@ class PasswordlessSignInService(SignInService):
         with store.writing(self.env.db) as connection:
             row = self._checked_flow(connection, flow_id, csrf_token)
             challenge = webauthn.new_challenge()
-            ceremony = Ceremony(
-                id=str(uuid.uuid4()),
+            ceremony_id = ceremonies.start(
+                connection,
                 kind=SIGN_IN,
-                user_id=None,
-                session_id=None,
-                flow_id=row.id,
                 challenge=challenge,
-                secret_sealed=None,
-                created_at=now,
-                expires_at=now + CEREMONY_LIFETIME,
-                used_at=None,
+                now=now,
+                lifetime=CEREMONY_LIFETIME,
+                flow_id=row.id,
             )
-            ceremonies.add(connection, ceremony)
             tenant = store.tenant_name(connection) or "Passbridge"
         options = webauthn.authentication_options(relying_party(self.env, tenant), challenge=challenge)
-        return Started(ceremony.id, options)
+        return Started(ceremony_id, options)
 
     def prove_with_passkey(
         self,

@@ -3,8 +3,10 @@ set-up). Used at most once, by a conditional UPDATE, so two racing answers canno
 
 from __future__ import annotations
 
+import secrets
+import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -68,11 +70,72 @@ def use(on: Session | Connection, ceremony_id: str, *, at: datetime) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def purge(session: Session, before: datetime) -> None:
-    session.execute(delete(Ceremony).where(Ceremony.expires_at < before))
+PURGE_EVERY = 64
+
+
+def purge(on: Session | Connection, before: datetime) -> None:
+    on.execute(delete(Ceremony).where(Ceremony.expires_at < before))
 
 
 def close_registration_window(session: Session, session_id: str) -> None:
     """A method was registered in this session: the ten-minute window a one-time pass left for that no
     longer ends the session (it still ends with the pass)."""
     session.execute(update(UserSession).where(UserSession.id == session_id).values(register_by=None))
+
+
+def start(
+    on: Session | Connection,
+    *,
+    kind: str,
+    challenge: str,
+    now: datetime,
+    lifetime: timedelta,
+    user_id: str | None = None,
+    session_id: str | None = None,
+    flow_id: str | None = None,
+    secret_sealed: str | None = None,
+) -> str:
+    """Store a new ceremony and return its id. About one start in PURGE_EVERY also deletes ceremonies
+    a day past expiry: nobody can answer those, and a delete on every start would cost each a scan."""
+    ceremony_id = str(uuid.uuid4())
+    add(
+        on,
+        Ceremony(
+            id=ceremony_id,
+            kind=kind,
+            user_id=user_id,
+            session_id=session_id,
+            flow_id=flow_id,
+            challenge=challenge,
+            secret_sealed=secret_sealed,
+            created_at=now,
+            expires_at=now + lifetime,
+            used_at=None,
+        ),
+    )
+    if secrets.randbelow(PURGE_EVERY) == 0:
+        purge(connection_of(on), now - timedelta(days=1))
+    return ceremony_id
+
+
+def open_ceremony(
+    reader: Reader,
+    ceremony_id: str,
+    *,
+    kind: str,
+    now: datetime,
+    session_id: str | None = None,
+    flow_id: str | None = None,
+) -> CeremonyRecord | None:
+    """The ceremony if it is of this kind, belongs to this session (or flow), and is unused and unexpired."""
+    found = get(reader, ceremony_id)
+    if (
+        found is None
+        or found.kind != kind
+        or found.used_at is not None
+        or found.expires_at <= now
+        or (session_id is not None and found.session_id != session_id)
+        or (flow_id is not None and found.flow_id != flow_id)
+    ):
+        return None
+    return found

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Select, bindparam, literal_column, null, s
 
 from passbridge.domain.directory import upn_key
 from passbridge.store import policy as policy_store
+from passbridge.store import taps as taps_store
 from passbridge.store.db import Reader
 from passbridge.store.directory import is_guid
 from passbridge.store.models import (
@@ -63,15 +64,7 @@ class AllMethods(UserMethods):
     apps: tuple[AppSummary, ...] = ()
 
 
-_PASS = (
-    TemporaryAccessPass.id.label("pass_id"),
-    TemporaryAccessPass.created_at.label("pass_created_at"),
-    TemporaryAccessPass.start_at.label("pass_start_at"),
-    TemporaryAccessPass.lifetime_minutes.label("pass_lifetime_minutes"),
-    TemporaryAccessPass.is_usable_once.label("pass_is_usable_once"),
-    TemporaryAccessPass.used_at.label("pass_used_at"),
-    TemporaryAccessPass.last_used_at.label("pass_last_used_at"),
-)
+_PASS = taps_store.PASS_COLUMNS
 _METHOD = (
     Fido2Credential.id.label("method_id"),
     Fido2Credential.display_name.label("method_name"),

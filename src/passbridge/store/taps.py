@@ -59,7 +59,8 @@ class UserMethods:
     policy: TapPolicy
 
 
-_PASS_COLUMNS = (
+# The pass's columns as every methods read labels them (also store/method_reads.py).
+PASS_COLUMNS = (
     TemporaryAccessPass.id.label("pass_id"),
     TemporaryAccessPass.created_at.label("pass_created_at"),
     TemporaryAccessPass.start_at.label("pass_start_at"),
@@ -71,7 +72,7 @@ _PASS_COLUMNS = (
 # The policy table holds one row per method kind; the join's condition names the TAP's row alone,
 # so the select yields one row per user found, policy columns NULL when the policy was never saved.
 _USER_METHODS = (
-    select(User.id.label("user_id"), *_PASS_COLUMNS, *policy_store.POLICY_COLUMNS)
+    select(User.id.label("user_id"), *PASS_COLUMNS, *policy_store.POLICY_COLUMNS)
     .select_from(User)
     .outerjoin(TemporaryAccessPass, TemporaryAccessPass.user_id == User.id)
     .outerjoin(TapPolicyRow, TapPolicyRow.id == policy_store.TAP_POLICY_ID)
