@@ -60,6 +60,7 @@ def seed_demo(config: Settings) -> list[str]:
                 f"Sign in at: {env.settings.base_url}/login",
                 f"Demo relying party (OpenID Connect code + PKCE): {env.settings.base_url}{demo_rp.PATH}",
                 f"One-time Temporary Access Pass: {issued.value}  (valid until {iso_z(issued.view.end)})",
+                f"Then add a passkey or an authenticator app: {env.settings.base_url}/security-info",
                 f"Demo users: {', '.join(p[0] for p in PEOPLE)}",
                 f"Health:     {env.settings.base_url}/readyz",
             ]
