@@ -5,10 +5,11 @@ must not stall the event loop. On one core, though, the hop and the GIL handoffs
 dozen writer threads around every SQLite call cost more than a whole refresh grant (bench/README.md).
 So a unit may run on the loop when it can take the lock this instant, and nothing it does can wait:
 
-- `writing_if_free` begins with `BEGIN IMMEDIATE` under busy_timeout 0 (restored at once): if another
-  connection holds the lock it yields None, and the caller sends the unit to the threadpool as before.
-  Once the lock is held, nothing in a WAL-mode unit waits for another connection: reads take no lock and
-  COMMIT needs none beyond the one held. The unit itself must hold no await (it is a plain function).
+- The loop's connection has busy_timeout 0, so `writing_if_free`'s `BEGIN IMMEDIATE` fails at once if
+  another connection holds the lock: it yields None, and the caller sends the unit to the threadpool as
+  before. Once the lock is held, nothing in a WAL-mode unit waits for another connection: reads take no
+  lock and COMMIT needs none beyond the one held (so the timeout stays 0: setting it around each BEGIN
+  cost two statements per grant). The unit itself must hold no await (it is a plain function).
 - A commit may also run SQLite's automatic WAL checkpoint (every ~1,000 written pages), whose fsyncs can
   take milliseconds. The loop's connection has it switched off; every CHECKPOINT_EVERY commits a daemon
   thread runs a PASSIVE checkpoint instead (the other connections keep checkpointing as usual), so the
@@ -37,7 +38,6 @@ from passbridge.store.db import Database
 
 # About SQLite's own threshold of 1,000 pages for a refresh grant's ~8 written pages.
 CHECKPOINT_EVERY = 125
-BUSY_TIMEOUT_MS = 30000  # what every connection normally has (store/db.py)
 
 
 class _Writer:
@@ -52,13 +52,15 @@ class _Writer:
         if self.connection is None:
             # "" tells store/db.py's begin listener to send no BEGIN: begin_now sends its own.
             connection = self.engine.connect().execution_options(sqlite_begin="")
-            self._driver(connection).execute("PRAGMA wal_autocheckpoint=0")
+            driver = self._driver(connection)
+            driver.execute("PRAGMA wal_autocheckpoint=0")
+            driver.execute("PRAGMA busy_timeout=0")
             self.connection = connection
         return self.connection
 
     def close(self) -> None:
         if self.connection is not None:
-            # Closed for real, not returned to the pool: it has the autocheckpoint switched off.
+            # Closed for real, not returned to the pool: it has the autocheckpoint and busy_timeout off.
             self.connection.invalidate()
             self.connection.close()
             self.connection = None
@@ -69,16 +71,12 @@ class _Writer:
 
     def begin_now(self, connection: Connection) -> bool:
         """BEGIN IMMEDIATE without waiting; False, with nothing begun, when another holds the lock."""
-        driver = self._driver(connection)
-        driver.execute("PRAGMA busy_timeout=0")
         try:
-            driver.execute("BEGIN IMMEDIATE")
+            self._driver(connection).execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             if getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY:
                 return False
             raise DBAPIError.instance("BEGIN IMMEDIATE", None, exc, sqlite3.Error) from exc
-        finally:
-            driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         connection.begin()  # SQLAlchemy's side of it; COMMIT and ROLLBACK go through SQLAlchemy
         return True
 
