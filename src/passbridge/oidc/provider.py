@@ -39,6 +39,7 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse
 
+from passbridge.ids import new_guid
 from passbridge.services import tokens
 from passbridge.services.context import Env
 from passbridge.store.db import Reader
@@ -429,4 +430,4 @@ def new_correlation_id(header: str | None) -> str:
             return str(uuid.UUID(header))
         except ValueError:
             pass
-    return str(uuid.uuid4())
+    return new_guid()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -11,6 +10,7 @@ from sqlalchemy.orm import Session
 from passbridge.domain.directory import check_display_name, parse_permission
 from passbridge.domain.errors import InvalidInput
 from passbridge.domain.signin import Strength
+from passbridge.ids import new_guid
 from passbridge.security.secrets import new_client_secret
 from passbridge.services import access, audit
 from passbridge.services.audit import TargetRef
@@ -66,8 +66,8 @@ class ApplicationService:
             raise InvalidInput("A public client needs at least one redirect URI (--redirect-uri).")
         secret = None if public else new_client_secret()
         app = Application(
-            id=str(uuid.uuid4()),
-            app_id=str(uuid.uuid4()),
+            id=new_guid(),
+            app_id=new_guid(),
             display_name=name,
             secret_hash=self.env.keeper.keyed_hash(secret) if secret else "",
             redirect_uris=uris,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from passbridge.domain.directory import Role
 from passbridge.domain.errors import NotFound, PermissionDenied
+from passbridge.ids import new_guid
 from passbridge.services import access
 from passbridge.services.context import Env, Principal
 from passbridge.store import audit as audit_store
@@ -75,7 +75,7 @@ def record(
 ) -> AuditEntry:
     """Add an audit entry. Callers pass names and ids only: never a secret."""
     entry = AuditEntry(
-        id=str(uuid.uuid4()),
+        id=new_guid(),
         activity_date_time=now,
         activity_display_name=activity,
         category=category,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from passbridge.clock import Clock, SystemClock
 from passbridge.config import Settings
 from passbridge.domain.directory import Role
+from passbridge.ids import new_guid
 from passbridge.security.secrets import Argon2Params, SecretKeeper, read_pepper
 from passbridge.store.db import Database
 
@@ -56,7 +56,7 @@ class Principal:
     scopes: frozenset[str] = frozenset()
     roles: frozenset[Role] = frozenset()
     ip_address: str | None = None
-    correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    correlation_id: str = field(default_factory=lambda: new_guid())
 
     @property
     def is_operator(self) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
@@ -12,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from passbridge.domain.directory import Role, check_display_name, normalise_upn, parse_role, upn_key
 from passbridge.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from passbridge.ids import new_guid
 from passbridge.services import access, audit
 from passbridge.services.audit import ModifiedProperty, TargetRef
 from passbridge.services.context import Env, Principal
@@ -104,7 +104,7 @@ class DirectoryService:
             raise Conflict(_duplicate_upn(name))
         now = self.env.clock.now()
         user = User(
-            id=str(uuid.uuid4()),
+            id=new_guid(),
             user_principal_name=name,
             upn_key=upn_key(name),
             display_name=check_display_name(display_name or name.split("@")[0]),
@@ -271,7 +271,7 @@ class DirectoryService:
         if unique_name and store.groups_named(self.session, name):
             raise Conflict(f"A group named '{name}' already exists.")
         group = Group(
-            id=str(uuid.uuid4()), display_name=name, description=description, created_at=self.env.clock.now()
+            id=new_guid(), display_name=name, description=description, created_at=self.env.clock.now()
         )
         self.session.add(group)
         self._audit("Add group", "Add", [group_ref(group)], "GroupManagement")
@@ -362,7 +362,7 @@ class DirectoryService:
             raise Conflict(f"{user.user_principal_name} already holds the role {role.display_name}.")
         self.session.add(
             RoleAssignment(
-                id=str(uuid.uuid4()),
+                id=new_guid(),
                 role_template_id=role.value,
                 user_id=user.id,
                 created_at=self.env.clock.now(),

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
+from passbridge.ids import new_guid
 from passbridge.security import otp
 from passbridge.services.context import Env
 from passbridge.services.passkeys import clean_name
@@ -109,7 +110,7 @@ class AuthenticatorAppService(OwnMethodService):
         if not ceremonies.use(self.session, ceremony_id, at=now):
             raise NotFound("This authenticator app set-up has expired. Start again.", kind="ceremony")
         row = SoftwareOathMethod(
-            id=str(uuid.uuid4()),
+            id=new_guid(),
             user_id=self.view.user_id,
             secret_sealed=sealed,
             display_name=clean_name(name, "Authenticator app"),

@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from passbridge.ids import new_guid
 from passbridge.services import tokens
 from passbridge.services.context import Env
 from passbridge.services.sessions import SessionView
@@ -369,7 +370,7 @@ def new_refresh_token(reader: Reader, env: Env, grantee: Grantee, client_id: str
     store.add_refresh_token(
         reader,
         {
-            "id": str(uuid.uuid4()),
+            "id": new_guid(),
             "token_hash": env.keeper.keyed_hash(value),
             "family_id": grantee.family_id,
             "client_id": client_id,

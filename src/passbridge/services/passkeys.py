@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
+from passbridge.ids import new_guid
 from passbridge.security import webauthn
 from passbridge.services.context import Env
 from passbridge.services.policy import passkey_registration_allowed
@@ -110,7 +111,7 @@ class PasskeyService(OwnMethodService):
         if not ceremonies.use(self.session, found.id, at=now):
             raise NotFound("This passkey set-up has expired. Start again.", kind="ceremony")
         row = Fido2Credential(
-            id=str(uuid.uuid4()),
+            id=new_guid(),
             user_id=self.view.user_id,
             credential_id=new.credential_id,
             public_key=new.public_key,

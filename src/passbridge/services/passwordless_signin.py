@@ -16,7 +16,6 @@ per-address lockout as passes, and each code's time step is accepted once.
 from __future__ import annotations
 
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -26,6 +25,7 @@ from sqlalchemy.engine import Connection
 from passbridge.domain import signin as rules
 from passbridge.domain import strength
 from passbridge.domain.signin import FlowState
+from passbridge.ids import new_guid
 from passbridge.security import webauthn
 from passbridge.services import signin_log
 from passbridge.services.oath import CODE_MAX, accept_code
@@ -255,7 +255,7 @@ class PasswordlessSignInService(SignInService):
             store.end_session_by_hash(connection, self.env.keeper.keyed_hash(previous_cookie), now)
         cookie_value = secrets.token_urlsafe(32)
         view = SessionView(
-            id=str(uuid.uuid4()),
+            id=new_guid(),
             user_id=who.user_id,
             user_principal_name=who.user_principal_name or "",
             display_name=who.display_name or "",
@@ -306,7 +306,7 @@ class PasswordlessSignInService(SignInService):
         with store.writing(self.env.db) as connection:
             store.add_failure(
                 connection,
-                failure_id=str(uuid.uuid4()),
+                failure_id=new_guid(),
                 user_id=who.user_id if count else None,
                 ip_address=ip,
                 at=self._now,

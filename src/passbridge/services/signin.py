@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeGuard
@@ -29,6 +28,7 @@ from passbridge.domain import tap as tap_rules
 from passbridge.domain.directory import upn_key
 from passbridge.domain.errors import InvalidInput
 from passbridge.domain.signin import FlowState, Method
+from passbridge.ids import new_guid
 from passbridge.services import signin_log
 from passbridge.services.context import Env
 from passbridge.services.sessions import SessionView
@@ -180,7 +180,7 @@ class SignInService:
         force_login: bool = False,
     ) -> FlowView:
         now = self._now
-        flow_id, csrf_token = str(uuid.uuid4()), secrets.token_urlsafe(32)
+        flow_id, csrf_token = new_guid(), secrets.token_urlsafe(32)
         expires_at = now + timedelta(minutes=self.env.settings.flow_minutes)
         store.add_flow(
             connection,
@@ -393,7 +393,7 @@ class SignInService:
                 store.end_session_by_hash(connection, self.env.keeper.keyed_hash(previous_cookie), now)
             cookie_value = secrets.token_urlsafe(32)
             view = SessionView(
-                id=str(uuid.uuid4()),
+                id=new_guid(),
                 user_id=user_id,
                 user_principal_name=checked.user_principal_name or "",
                 display_name=checked.display_name or "",
@@ -426,6 +426,6 @@ class SignInService:
     def _record_failure(self, checked: _Checked, ip: str | None, failure: rules.SignInFailed) -> None:
         with store.writing(self.env.db) as connection:
             store.add_failure(
-                connection, failure_id=str(uuid.uuid4()), user_id=checked.user_id, ip_address=ip, at=self._now
+                connection, failure_id=new_guid(), user_id=checked.user_id, ip_address=ip, at=self._now
             )
             signin_log.record(connection, self._attempt(checked, ip, failure.error_code, failure.reason))

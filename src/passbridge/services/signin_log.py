@@ -3,7 +3,6 @@ is one entry; never the pass or any other secret."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from passbridge.clock import iso_z
 from passbridge.domain.errors import NotFound
+from passbridge.ids import new_guid
 from passbridge.services.audit import require_may_read
 from passbridge.services.context import Env, Principal
 from passbridge.store import signin_log as store
@@ -51,7 +51,7 @@ def record(on: Session | Connection, attempt: Attempt) -> str:
     """Write the attempt's entry in the caller's transaction; its id. Built as plain column values and
     inserted with one prebuilt statement: every sign-in writes one (bench/README.md, pass sign-ins)."""
     succeeded = attempt.error_code == SUCCESS
-    entry_id = str(uuid.uuid4())
+    entry_id = new_guid()
     store.add(
         on,
         {
@@ -64,7 +64,7 @@ def record(on: Session | Connection, attempt: Attempt) -> str:
             "app_display_name": attempt.app_display_name or PORTAL_APP_NAME,
             "ip_address": attempt.ip_address,
             "client_app_used": "Browser",
-            "correlation_id": attempt.correlation_id or str(uuid.uuid4()),
+            "correlation_id": attempt.correlation_id or new_guid(),
             "is_interactive": True,
             "error_code": attempt.error_code,
             "failure_reason": None if succeeded else attempt.failure_reason,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,6 +10,7 @@ from sqlalchemy.orm import Session
 from passbridge.domain import tap as rules
 from passbridge.domain.errors import NotFound
 from passbridge.domain.policy import TapPolicy
+from passbridge.ids import new_guid
 from passbridge.services import audit
 from passbridge.services.context import Env, Principal
 from passbridge.services.directory import user_ref
@@ -121,7 +121,7 @@ class TapService:
         if previous is not None:
             self._delete(user, previous, by_owner=False)
         row = TemporaryAccessPass(
-            id=str(uuid.uuid4()),
+            id=new_guid(),
             user_id=user.id,
             created_at=now,
             start_at=terms.start,

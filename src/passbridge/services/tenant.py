@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -11,6 +10,7 @@ from passbridge.domain.directory import Role, check_display_name, normalise_upn
 from passbridge.domain.errors import AlreadyInitialised, NotInitialised
 from passbridge.domain.policy import TapPolicy
 from passbridge.domain.tap import PassRequest
+from passbridge.ids import new_guid
 from passbridge.services import audit, keys
 from passbridge.services.audit import TargetRef
 from passbridge.services.context import Env, Principal
@@ -38,7 +38,7 @@ def initialise(
     upn = normalise_upn(admin_upn)
     now = env.clock.now()
     tenant = Tenant(
-        id=str(uuid.uuid4()), display_name=check_display_name(tenant_name, what="tenant name"), created_at=now
+        id=new_guid(), display_name=check_display_name(tenant_name, what="tenant name"), created_at=now
     )
     session.add(tenant)
     audit.record(

@@ -31,6 +31,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy.orm import Session
 
 from passbridge.domain.directory import Role
+from passbridge.ids import new_guid
 from passbridge.security import keys as jose
 from passbridge.services.context import Env, Principal
 from passbridge.store import clients as client_store
@@ -262,7 +263,7 @@ def issue_app_token(reader: Reader, env: Env, app: AppIdentity) -> IssuedToken:
         "iat": now,
         "nbf": now,
         "exp": now + lifetime,
-        "jti": str(uuid.uuid4()),
+        "jti": new_guid(),
         "ver": "2.0",
     }
     return IssuedToken(sign_claims(reader, env, claims), lifetime)

@@ -8,11 +8,11 @@ tokens never outlive the sign-in (`Grantee.not_after`; services/oidc.py explains
 from __future__ import annotations
 
 import base64
-import uuid
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from passbridge.ids import new_guid
 from passbridge.services import tokens
 from passbridge.services.context import Env
 from passbridge.services.oidc import Grantee, GrantRefused
@@ -58,7 +58,7 @@ def access_token(reader: Reader, env: Env, grantee: Grantee, client_id: str, sco
         "iat": iat,
         "nbf": iat,
         "exp": exp,
-        "jti": str(uuid.uuid4()),
+        "jti": new_guid(),
         "ver": "2.0",
     }
     if grantee.session_id:

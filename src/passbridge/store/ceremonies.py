@@ -4,7 +4,6 @@ set-up). Used at most once, by a conditional UPDATE, so two racing answers canno
 from __future__ import annotations
 
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,6 +12,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from passbridge.ids import new_guid
 from passbridge.store.db import Reader, connection_of
 from passbridge.store.models import Ceremony, UserSession
 
@@ -97,7 +97,7 @@ def start(
 ) -> str:
     """Store a new ceremony and return its id. About one start in PURGE_EVERY also deletes ceremonies
     a day past expiry: nobody can answer those, and a delete on every start would cost each a scan."""
-    ceremony_id = str(uuid.uuid4())
+    ceremony_id = new_guid()
     add(
         on,
         Ceremony(
