@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import uuid
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -17,6 +16,7 @@ from passbridge.flat_routes import index_by_first_segment
 from passbridge.graph import errors as graph_errors
 from passbridge.graph import openapi as graph_openapi
 from passbridge.graph import routes as graph_routes
+from passbridge.ids import new_guid
 from passbridge.oidc import routes as oidc_routes
 from passbridge.services.context import Env
 from passbridge.web import routes as web_routes
@@ -37,7 +37,7 @@ class RequestIds:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = str(uuid.uuid4())
+        request_id = new_guid()
         scope.setdefault("state", {})["request_id"] = request_id
         echoed = next((v[:128] for k, v in scope["headers"] if k == b"client-request-id" and v), None)
 
@@ -55,8 +55,6 @@ class RequestIds:
 def create_app(env: Env) -> FastAPI:
     app = FastAPI(title="Passbridge", version=__version__, docs_url=None, redoc_url=None)
     app.state.env = env
-
-    app.add_middleware(RequestIds)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -77,6 +75,9 @@ def create_app(env: Env) -> FastAPI:
     web_routes.install(app)
     graph_openapi.install(app)
     index_by_first_segment(app)
+    # Added last, so outermost of our middleware: every answer, oidc/routes.py's TokenShortcut
+    # included, carries the request ids.
+    app.add_middleware(RequestIds)
     return app
 
 

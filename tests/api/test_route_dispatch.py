@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from passbridge.app import create_app
 from passbridge.graph.auth import GraphRoute
+from passbridge.oidc.routes import TokenShortcut, token_path_tenant
 from passbridge.services.context import Env
 from passbridge.services.tenant import Initialised
 from tests.api.conftest import TokenFactory
@@ -102,3 +103,55 @@ def test_direct_handler_still_applies_graph_permissions(
     path = f"/v1.0/users/{tenant.admin.id}/authentication/methods"
     assert_graph_error(api.get(path, headers=app_auth("Group.Read.All")), 403, "accessDenied")
     assert api.get(path, headers=app_auth("UserAuthenticationMethod.Read.All")).status_code == 200
+
+
+# --- oidc/routes.py TokenShortcut: POSTs to the token endpoint skip the router ---------------------
+
+
+def _without_shortcut(app: FastAPI) -> FastAPI:
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not TokenShortcut]
+    return app
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/oauth2/v2.0/token", ""),
+        ("/contoso.example/oauth2/v2.0/token", "contoso.example"),
+        ("/common/oauth2/v2.0/token", "common"),
+        ("/oauth2/v2.0/token/", None),
+        ("//oauth2/v2.0/token", None),
+        ("/a/b/oauth2/v2.0/token", None),
+        ("/xoauth2/v2.0/token", None),
+        ("/oauth2/v2.0/tokens", None),
+    ],
+)
+def test_token_path_tenant_takes_what_the_routes_match(path: str, expected: str | None) -> None:
+    assert token_path_tenant(path) == expected
+
+
+def test_the_token_shortcut_answers_every_post_as_the_routes_do(env: Env, tenant: Initialised) -> None:
+    options = {"base_url": "http://localhost:8000", "follow_redirects": False}
+    posts = [
+        ("/oauth2/v2.0/token", {"grant_type": "password"}),
+        ("/oauth2/v2.0/token", {"grant_type": "refresh_token", "client_id": tenant.tenant.id}),
+        ("/oauth2/v2.0/token", {"grant_type": "client_credentials", "client_id": "x", "client_secret": "y"}),
+        (f"/{tenant.tenant.id}/oauth2/v2.0/token", {"grant_type": "client_credentials"}),
+        ("/no-such-tenant/oauth2/v2.0/token", {"grant_type": "client_credentials"}),
+        ("/oauth2/v2.0/token/", {"grant_type": "client_credentials"}),
+    ]
+    with (
+        TestClient(create_app(env), **options) as short,  # type: ignore[arg-type]
+        TestClient(_without_shortcut(create_app(env)), **options) as routed,  # type: ignore[arg-type]
+    ):
+        for path, form in posts:
+            ours, theirs = short.post(path, data=form), routed.post(path, data=form)
+            assert ours.status_code == theirs.status_code, (path, ours.text)
+            assert ours.headers.get("location") == theirs.headers.get("location"), path
+            if not ours.headers.get("content-type", "").startswith("application/json"):
+                continue
+            assert _stable(ours.json()) == _stable(theirs.json()), path
+            # Inside RequestIds: the trace id in the body is the response's request-id.
+            assert ours.json()["trace_id"] == ours.headers["request-id"], path
+        no_form = short.post("/oauth2/v2.0/token", content=b"{}", headers={"content-type": "application/json"})
+        assert no_form.status_code == 400 and no_form.json()["error"] == "invalid_request"
