@@ -137,8 +137,8 @@ class TokenShortcut:
 
 
 def token_path_tenant(path: str) -> str | None:
-    """"" for /oauth2/v2.0/token, the segment for /{tenant}/oauth2/v2.0/token, None for any other path
-    (a tenant segment is what the route's `{tenant}` matches: one non-empty segment)."""
+    """The tenant segment of /{tenant}/oauth2/v2.0/token, "" for /oauth2/v2.0/token, None for any other
+    path (a tenant segment is what the route's `{tenant}` matches: one non-empty segment)."""
     if not path.endswith(TOKEN_PATH):
         return None
     if len(path) == len(TOKEN_PATH):
