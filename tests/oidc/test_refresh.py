@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import timedelta
@@ -185,3 +186,11 @@ def test_a_refresh_that_must_wait_for_a_lock_waits_off_the_event_loop(
     [answer] = answers
     assert answer.status_code == 200, answer.text
     assert browser.refresh(public_rp, answer.json()["refresh_token"]).status_code == 200
+
+
+def test_the_token_response_is_compact_utf8_json_as_json_dumps_writes_it(
+    env: Env, browser: Browser, public_rp: RelyingParty, ada: User
+) -> None:
+    answer = browser.refresh(public_rp, tokens_for(env, browser, public_rp)["refresh_token"])
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.content == json.dumps(answer.json(), ensure_ascii=False, separators=(",", ":")).encode()

