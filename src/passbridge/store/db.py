@@ -31,6 +31,10 @@ class DatabaseUnavailable(Exception):
     """The database cannot be reached or used; the message is one readable line without credentials."""
 
 
+# How long a SQLite connection waits for another's lock before failing with "database is locked".
+BUSY_TIMEOUT_MS = 30000
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         # One pooled connection per threadpool worker (anyio's default limit is 40): QueuePool's
@@ -39,7 +43,7 @@ def make_engine(url: str) -> Engine:
         # parse each time. Connections open lazily, so an idle server holds few.
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
             pool_size=SQLITE_POOL_SIZE,
             max_overflow=SQLITE_POOL_SIZE,
         )
@@ -58,7 +62,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
