@@ -167,6 +167,39 @@ def prepare(environ: dict[str, str], count: int, cores: int) -> Prepared:
         env.db.dispose()
 
 
+def cheapen_hashes(environ: dict[str, str], users: list[tuple[str, str]]) -> None:
+    """Store each user's pass hashed at Argon2's minimum parameters (8 KiB, one pass): the verify then
+    costs microseconds, and the server's CPU per sign-in is everything but the hash. The server
+    verifies with the parameters in the stored PHC string, so it needs no restart."""
+    from sqlalchemy import update
+
+    from passbridge.config import load_settings
+    from passbridge.security.secrets import Argon2Params, SecretKeeper, read_pepper
+    from passbridge.services.context import Env
+    from passbridge.store import directory as directory_store
+    from passbridge.store.models import TemporaryAccessPass
+
+    settings = load_settings(
+        data_dir=Path(environ["PASSBRIDGE_DATA_DIR"]),
+        database_url=environ.get("PASSBRIDGE_DATABASE_URL"),
+        pepper=None,
+    )
+    cheap = SecretKeeper(read_pepper(settings.pepper_file, settings.pepper), Argon2Params(8, 1, 1))
+    env = Env.from_settings(settings)
+    try:
+        with env.db.unit_of_work() as session:
+            for upn, value in users:
+                user = directory_store.user_by_upn(session, upn)
+                assert user is not None
+                session.execute(
+                    update(TemporaryAccessPass)
+                    .where(TemporaryAccessPass.user_id == user.id)
+                    .values(secret_hash=cheap.slow_hash(value))
+                )
+    finally:
+        env.db.dispose()
+
+
 @contextmanager
 def server(environ: dict[str, str], port: int, workers: int) -> Iterator[subprocess.Popen[bytes]]:
     argv = [str(BIN / "passbridge"), "serve", "--port", str(port), "--workers", str(workers)]
@@ -319,6 +352,12 @@ def main() -> None:
             rate, tally = asyncio.run(load(port, prepared.users, args.seconds))
             server_cpu = cpu_seconds(proc.pid) - server_cpu
             client_cpu = time.process_time() - client_cpu
+            # The same load with the hash made nearly free: what everything else costs.
+            cheapen_hashes(environ, prepared.users)
+            asyncio.run(load(port, prepared.users, args.warmup))
+            rest_cpu = cpu_seconds(proc.pid)
+            _, rest_tally = asyncio.run(load(port, prepared.users, args.seconds / 2))
+            rest_cpu = cpu_seconds(proc.pid) - rest_cpu
 
     bound = cores / prepared.verify_seconds
     ratio = rate / bound
@@ -349,13 +388,25 @@ def main() -> None:
             f"{cores} side by side: {(per_sign_in - prepared.parallel_cpu_seconds) * 1000:.1f} ms), "
             f"load client {client_cpu / tally.done * 1000:.1f} ms"
         )
-    if tally.failed:
-        print(f"  {tally.failed} sign-ins FAILED")
+    rest = rest_cpu / rest_tally.done if rest_tally.done else float("nan")
+    share = rest / (rest + prepared.verify_cpu_seconds)
+    print(
+        f"  Everything but the hash: {rest * 1000:.1f} ms of server CPU per sign-in ({rest_tally.done} "
+        f"sign-ins with the passes hashed at Argon2's minimum parameters), {share:.0%} of a sign-in "
+        f"at the stored parameters (the goal's 'everything but the hash costs under 20 %')"
+    )
+    failed = tally.failed + rest_tally.failed
+    if failed:
+        print(f"  {failed} sign-ins FAILED")
     print(
         f"Sign-ins / hash-bound limit: {ratio:.2f} (goal >= {GOAL}): {'met' if ratio >= GOAL else 'MISSED'}"
     )
     print(f"Sign-ins / Argon2 alone in parallel: {rate / prepared.parallel_rate:.2f}")
-    if tally.failed:
+    print(
+        f"Everything but the hash: {share:.0%} of a sign-in (goal < {1 - GOAL:.0%}): "
+        f"{'met' if share < 1 - GOAL else 'MISSED'}"
+    )
+    if failed:
         raise SystemExit(1)
 
 
