@@ -150,12 +150,12 @@ def test_unknown_or_malformed_refresh_tokens_are_invalid_grant(
         assert answer.json()["error"] == "invalid_grant"
 
 
-def test_a_refresh_that_must_wait_for_a_lock_waits_off_the_event_loop(
+def test_a_refresh_that_must_wait_for_a_lock_does_not_block_the_event_loop(
     env: Env, browser: Browser, public_rp: RelyingParty, ada: User
 ) -> None:
-    """On SQLite the grant runs on the loop only when the write lock is free (store/loop_writer.py),
-    otherwise in the threadpool, as on PostgreSQL (where this holds the token rows' locks): the loop
-    keeps answering while the grant waits."""
+    """On SQLite the grant awaits a free write lock on the loop (store/loop_writer.py); on PostgreSQL
+    it waits in the threadpool (where this holds the token rows' locks): the loop keeps answering
+    while the grant waits."""
     first = tokens_for(env, browser, public_rp)
     held, release = threading.Event(), threading.Event()
 

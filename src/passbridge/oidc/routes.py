@@ -147,13 +147,12 @@ def token_path_tenant(path: str) -> str | None:
     return tenant if path[0] == "/" and tenant and "/" not in tenant else None
 
 
-def refresh_on_loop(env: Env, answer: Callable[[Reader], Response]) -> Response | None:
-    """The refresh grant run here, on the event loop, when SQLite's write lock is free this instant;
-    None when it is not (or the store is not SQLite): then the caller sends it to the threadpool.
+async def refresh_on_loop(env: Env, answer: Callable[[Reader], Response]) -> Response | None:
+    """The refresh grant run here, on the event loop, once SQLite's write lock is free; None when the
+    store is not SQLite or the lock stayed busy too long: then the caller sends it to the threadpool.
     On one core the threadpool hop cost more than the grant itself; store/loop_writer.py says why
-    the loop never waits for the lock or a checkpoint. `answer` holds no await."""
-    with loop_writer.writing_if_free(env.db) as connection:
-        return answer(connection) if connection is not None else None
+    the loop never blocks on the lock or a checkpoint. `answer` holds no await."""
+    return await loop_writer.run_when_free(env.db, answer)
 
 
 def install(app: FastAPI) -> None:
@@ -272,7 +271,7 @@ def install(app: FastAPI) -> None:
         if form is None or grant_type == ["client_credentials"]:
             # A grant reads the application and, at most every KEY_SNAPSHOT_TTL, the keys: a point read.
             response: Response = await run_point_read(env.db, run)
-        elif grant_type == ["refresh_token"] and (now := refresh_on_loop(env, answer)) is not None:
+        elif grant_type == ["refresh_token"] and (now := await refresh_on_loop(env, answer)) is not None:
             response = now
         else:
             response = await run_in_threadpool(run)

@@ -3,32 +3,34 @@
 Writes normally go to the threadpool, because a SQLite writer may wait for the write lock and that wait
 must not stall the event loop. On one core, though, the hop and the GIL handoffs between the loop and a
 dozen writer threads around every SQLite call cost more than a whole refresh grant (bench/README.md).
-So a unit may run on the loop when it can take the lock this instant, and nothing it does can wait:
+So a unit runs on the loop once it can take the lock, and nothing it does can wait:
 
 - The loop's connection has busy_timeout 0, so `writing_if_free`'s `BEGIN IMMEDIATE` fails at once if
-  another connection holds the lock: it yields None, and the caller sends the unit to the threadpool as
-  before. Once the lock is held, nothing in a WAL-mode unit waits for another connection: reads take no
-  lock and COMMIT needs none beyond the one held (so the timeout stays 0: setting it around each BEGIN
-  cost two statements per grant). The unit itself must hold no await (it is a plain function).
+  another connection holds the lock: it yields None. `run_when_free` then awaits and tries again, so
+  the loop serves other requests meanwhile (an asynchronous busy handler). Once the lock is held,
+  nothing in a WAL-mode unit waits for another connection: reads take no lock and COMMIT needs none
+  beyond the one held (so the timeout stays 0: setting it around each BEGIN cost two statements per
+  grant). The unit itself must hold no await (it is a plain function).
 - A commit may also run SQLite's automatic WAL checkpoint (every ~1,000 written pages), whose fsyncs can
   take milliseconds. The loop's connection has it switched off; every CHECKPOINT_EVERY commits a daemon
   thread checkpoints instead (the other connections keep checkpointing as usual), so the same work is
   done off the loop, and the WAL is started over once copied to its end (see _checkpoint).
 - One dedicated connection per store serves the loop (its thread runs one unit at a time), so a unit pays
-  no pool checkout and no PRAGMAs beyond the two around BEGIN. Should it ever be used from two threads
-  at once (two event loops on one store), the second caller gets None and uses the threadpool. A unit
-  that fails closes the connection for good: the next unit opens a fresh one.
+  no pool checkout and no PRAGMAs. Should it ever be used from two threads at once (two event loops on
+  one store), the second caller gets None and tries again. A unit that fails closes the connection for
+  good: the next unit opens a fresh one.
 
 Durability is unchanged: the same WAL, `synchronous=NORMAL` and the same commits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from sqlalchemy.engine import Connection, Engine
@@ -36,11 +38,17 @@ from sqlalchemy.exc import DBAPIError
 
 from passbridge.store.db import BUSY_TIMEOUT_MS, Database
 
+T = TypeVar("T")
+
 # About SQLite's own threshold of 1,000 pages for a refresh grant's ~8 written pages.
 CHECKPOINT_EVERY = 125
 # How long the checkpoint's second step waits for the write lock; busy, it gives up until the next
 # checkpoint. The pooled connection's own timeout is restored before it goes back.
 HOLD_WAIT_MS = 200
+# run_when_free polls a busy lock from the loop: soon at first (the checkpoint holds it for a few
+# milliseconds), then no more often than every RETRY_MAX_S.
+RETRY_FIRST_S = 0.0005
+RETRY_MAX_S = 0.01
 
 
 class _Writer:
@@ -158,3 +166,26 @@ def writing_if_free(db: Database) -> Iterator[Connection | None]:
         writer.committed()
     finally:
         writer.in_use.release()
+
+
+async def run_when_free(db: Database, unit: Callable[[Connection], T]) -> T | None:
+    """`unit(connection)` in a write transaction on the event loop, committed when it returns, once the
+    write lock is free: while another connection holds it (a threadpool writer, the checkpoint's brief
+    hold), this awaits and tries again, so the loop serves other requests meanwhile. None when the
+    store is not SQLite, or the lock stayed busy as long as a pooled connection would wait: then do the
+    unit with `Database.writing`, off the loop, which waits and fails as every other writer does.
+
+    Sending a busy moment's units to the threadpool instead cost more than waiting: they then held the
+    lock in turn with the loop's, which found it busy more often and sent more (bench/README.md)."""
+    if db.dialect != "sqlite":
+        return None
+    delay, waited = RETRY_FIRST_S, 0.0
+    while True:
+        with writing_if_free(db) as connection:
+            if connection is not None:
+                return unit(connection)
+        if waited >= BUSY_TIMEOUT_MS / 1000:
+            return None
+        await asyncio.sleep(delay)
+        waited += delay
+        delay = min(delay * 2, RETRY_MAX_S)
