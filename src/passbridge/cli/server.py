@@ -104,6 +104,8 @@ def db_upgrade() -> None:
 def _serve(config: Settings, host: str, port: int, workers: int, *, access_log: bool = True) -> None:
     import uvicorn
 
+    from passbridge.access_log import log_config
+
     database = _prepare_store(config)
     database.dispose()
     Env.from_settings(config).db.dispose()  # fail now, in one line, if the pepper is missing
@@ -115,6 +117,7 @@ def _serve(config: Settings, host: str, port: int, workers: int, *, access_log: 
         workers=workers,
         log_level="info",
         access_log=access_log,
+        log_config=log_config(),
         proxy_headers=False,
     )
 
