@@ -22,7 +22,8 @@ _PHRASES = {status.value: f"{status.value} {status.phrase}" for status in http.H
 
 class AccessFormatter(UvicornAccessFormatter):
     def formatMessage(self, record: logging.LogRecord) -> str:
-        if self.use_colors or not isinstance(record.args, tuple) or len(record.args) != 5:
+        plain = not self.use_colors and isinstance(self._style, logging.PercentStyle)
+        if not plain or not isinstance(record.args, tuple) or len(record.args) != 5:
             return super().formatMessage(record)
         client_addr, method, full_path, http_version, status_code = record.args
         code = int(status_code)  # type: ignore[call-overload]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from passbridge.app import create_app
 from passbridge.graph.auth import GraphRoute
-from passbridge.oidc.routes import TokenShortcut, token_path_tenant
+from passbridge.oidc.routes import FORM, TokenShortcut, token_path_tenant
 from passbridge.services.context import Env
 from passbridge.services.tenant import Initialised
 from tests.api.conftest import TokenFactory
@@ -157,3 +158,31 @@ def test_the_token_shortcut_answers_every_post_as_the_routes_do(env: Env, tenant
             "/oauth2/v2.0/token", content=b"{}", headers={"content-type": "application/json"}
         )
         assert no_form.status_code == 400 and no_form.json()["error"] == "invalid_request"
+
+
+def test_the_token_shortcut_matches_below_the_root_path(env: Env, tenant: Initialised) -> None:
+    # Behind a proxy that mounts Passbridge at /idp, uvicorn's --root-path gives paths that start with it.
+    app = create_app(env)
+    sent: list[dict[str, object]] = []
+
+    async def post(path: str) -> None:
+        body = b"grant_type=password"
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+            "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "/idp",
+            "query_string": b"", "client": ("127.0.0.1", 1), "server": ("localhost", 8000),
+            "headers": [(b"host", b"localhost:8000"), (b"content-type", FORM.encode())],
+        }  # fmt: skip
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, object]) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+
+    asyncio.run(post("/idp/oauth2/v2.0/token"))
+    start, answer = sent[0], sent[1]
+    assert start["status"] == 400
+    assert b'"error":"unsupported_grant_type"' in answer["body"]  # type: ignore[operator]

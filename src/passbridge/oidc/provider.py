@@ -205,7 +205,7 @@ class FormRequest(OAuth2Request):  # type: ignore[misc]
             raise InsecureTransportError()
         self.method = "POST"
         self.uri = uri
-        self.headers = headers
+        self.headers = headers or {}
         self._body = None
         self.payload = FormPayload(form)
         self.client = None

@@ -128,7 +128,8 @@ class TokenShortcut:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
-            tenant = token_path_tenant(scope["path"])
+            path, root = scope["path"], scope.get("root_path", "")
+            tenant = token_path_tenant(path[len(root) :] if root and path.startswith(root) else path)
             if tenant is not None:
                 response = await self.token(Request(scope, receive), tenant or None)
                 await response(scope, receive, send)
