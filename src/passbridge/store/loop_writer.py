@@ -173,7 +173,8 @@ async def run_when_free(db: Database, unit: Callable[[Connection], T]) -> T | No
     write lock is free: while another connection holds it (a threadpool writer, the checkpoint's brief
     hold), this awaits and tries again, so the loop serves other requests meanwhile. None when the
     store is not SQLite, or the lock stayed busy as long as a pooled connection would wait: then do the
-    unit with `Database.writing`, off the loop, which waits and fails as every other writer does.
+    unit with `Database.writing`, off the loop, which waits and fails as every other writer does. So
+    `unit` must not return None itself.
 
     Sending a busy moment's units to the threadpool instead cost more than waiting: they then held the
     lock in turn with the loop's, which found it busy more often and sent more (bench/README.md)."""
