@@ -54,6 +54,14 @@ class RequestIds:
         await self.app(scope, receive, send_with_ids)
 
 
+class Passbridge(FastAPI):
+    """FastAPI with RequestIds outermost: added with add_middleware it would sit inside Starlette's
+    server-error middleware, and the 500 answer that middleware sends would carry no request-id."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return RequestIds(super().build_middleware_stack())
+
+
 # The OpenTelemetry API's stand-ins until a provider is set (FastAPI's telemetry module knows the same).
 _STAND_INS = {"ProxyTracerProvider", "_ProxyMeterProvider", "ProxyLoggerProvider", "NoOpTracerProvider"}
 
@@ -79,7 +87,9 @@ def create_app(env: Env) -> FastAPI:
     telemetry = telemetry_config(
         trace.get_tracer_provider(), metrics.get_meter_provider(), _logs.get_logger_provider()
     )
-    app = FastAPI(title="Passbridge", version=__version__, docs_url=None, redoc_url=None, telemetry=telemetry)
+    app = Passbridge(
+        title="Passbridge", version=__version__, docs_url=None, redoc_url=None, telemetry=telemetry
+    )
     app.state.env = env
 
     @app.get("/healthz", include_in_schema=False)
@@ -101,9 +111,6 @@ def create_app(env: Env) -> FastAPI:
     web_routes.install(app)
     graph_openapi.install(app)
     index_by_first_segment(app)
-    # Added last, so outermost of our middleware: every answer, oidc/routes.py's TokenShortcut
-    # included, carries the request ids.
-    app.add_middleware(RequestIds)
     return app
 
 

@@ -119,7 +119,7 @@ class TokenShortcut:
     and FastAPI's request handling: those layers cost about a sixth of a refresh grant (bench/README.md)
     and the endpoint needs none of them (no dependencies, no parameters beyond the tenant segment; it
     raises nothing it does not answer itself). It sits inside RequestIds and Starlette's server-error
-    middleware, so request ids and the 500 answer are the same as on every route. Other methods and
+    middleware (app.py), so request ids and the 500 answer are the same as on every route. Other methods and
     paths go on to the app, where the routes registered below answer (405 with Allow: POST, and so on)."""
 
     def __init__(self, app: ASGIApp, token: Callable[[Request, str | None], Awaitable[Response]]) -> None:
