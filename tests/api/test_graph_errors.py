@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from passbridge.app import create_app
+from passbridge.services.context import Env
 from tests.api.conftest import TokenFactory
 
 
@@ -35,3 +37,19 @@ def test_unknown_segment_is_400_bad_request(api: TestClient, app_auth: TokenFact
     response = api.get("/v1.0/nonsense", headers=app_auth())
     error = assert_graph_error(response, 400, "BadRequest")
     assert error["message"] == "Resource not found for the segment 'nonsense'."
+
+
+def test_an_unexpected_failure_is_500_with_the_request_ids(env: Env) -> None:
+    # Starlette's server-error middleware sends this answer itself; RequestIds wraps it too (app.py).
+    app = create_app(env)
+
+    @app.get("/v1.0/boom")
+    async def boom() -> None:
+        raise RuntimeError("the database went away")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/v1.0/boom", headers={"client-request-id": "c-500"})
+    error = assert_graph_error(response, 500, "generalException")
+    assert response.headers["client-request-id"] == "c-500"
+    assert "database" not in response.text  # nothing of the failure leaks
+    assert error["innerError"]["request-id"] == response.headers["request-id"]
