@@ -294,3 +294,24 @@ def test_client_secret_is_forty_url_safe_characters():
 
 def test_client_secrets_are_not_repeated():
     assert len({new_client_secret() for _ in range(1000)}) == 1000
+
+
+def test_keyed_hash_is_hmac_sha256_under_the_derived_key_whatever_came_before(keeper):
+    # Hashes start from a keyed copy: earlier hashes, and hashes in other threads, must not leak in.
+    import hmac
+    import threading
+
+    expected = {
+        s: hmac.new(keeper._hmac_key, s.encode(), hashlib.sha256).hexdigest() for s in ("a", "b", SECRET)
+    }
+    results: list[bool] = []
+
+    def hash_many() -> None:
+        results.extend(keeper.keyed_hash(s) == expected[s] for _ in range(300) for s in expected)
+
+    threads = [threading.Thread(target=hash_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 4 * 300 * 3 and all(results)

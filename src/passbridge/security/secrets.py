@@ -61,6 +61,9 @@ class SecretKeeper:
 
     def __init__(self, pepper: bytes, params: Argon2Params | None = None) -> None:
         self._hmac_key = _derive(pepper, b"passbridge keyed-hash v1")
+        # Keyed once; each hash starts from a copy. hmac.new looked SHA-256 up in OpenSSL's provider
+        # tables and keyed it afresh on every call (four times per refresh grant).
+        self._keyed = hmac.new(self._hmac_key, digestmod=hashlib.sha256)
         self._argon_pepper = _derive(pepper, b"passbridge argon2 pepper v1")
         self._aead = AESGCM(_derive(pepper, b"passbridge seal v1"))
         p = params or Argon2Params()
@@ -72,7 +75,9 @@ class SecretKeeper:
     # High-entropy secrets (client secrets, session ids, refresh tokens): a keyed SHA-256 is
     # as strong as the secret and costs microseconds.
     def keyed_hash(self, secret: str) -> str:
-        return hmac.new(self._hmac_key, secret.encode(), hashlib.sha256).hexdigest()
+        keyed = self._keyed.copy()
+        keyed.update(secret.encode())
+        return keyed.hexdigest()
 
     def keyed_hash_matches(self, secret: str, stored: str) -> bool:
         return hmac.compare_digest(self.keyed_hash(secret), stored)
