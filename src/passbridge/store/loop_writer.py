@@ -106,8 +106,8 @@ class _Writer:
                 # Then the frames appended meanwhile, with the write lock held so that none are added:
                 # a WAL copied to its end is started over by the next writer. Under a steady stream
                 # of writes PASSIVE alone never reaches the end, and the WAL grew without bound (466 MB
-                # in one 25-second bench run). The lock is held for a few pages and the fsyncs; the loop
-                # sends the units of that moment to the threadpool, which waits for it.
+                # in one 25-second bench run). The lock is held for a few pages and the fsyncs; the
+                # loop's units of that moment wait for it in run_when_free.
                 hold.execute(f"PRAGMA busy_timeout={HOLD_WAIT_MS}")
                 try:
                     hold.execute("BEGIN IMMEDIATE")
