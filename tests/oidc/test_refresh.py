@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from passbridge.clock import ManualClock
+from passbridge.services import oidc
 from passbridge.services.context import Env, operator
 from passbridge.services.directory import DirectoryService
-from passbridge.store.models import RefreshTokenRow, User
+from passbridge.store import oidc as store
+from passbridge.store.models import Application, RefreshTokenRow, User
 from tests.oidc.conftest import ADA, Browser, RelyingParty, claims_of, issue_pass
 
 
@@ -84,6 +87,62 @@ def test_a_refresh_token_is_bound_to_its_client(
     stolen = browser.refresh(confidential_rp, first["refresh_token"])
     assert stolen.json()["error"] == "invalid_grant"
     assert browser.refresh(public_rp, first["refresh_token"]).status_code == 200
+
+
+def test_refresh_tokens_access_token_carries_the_same_pairwise_sub_as_the_id_token(
+    env: Env, browser: Browser, public_rp: RelyingParty, confidential_rp: RelyingParty, ada: User
+) -> None:
+    refreshed = browser.refresh(public_rp, tokens_for(env, browser, public_rp)["refresh_token"]).json()
+    sub = claims_of(env, refreshed["id_token"])["sub"]
+    assert claims_of(env, refreshed["access_token"])["sub"] == sub
+    other = browser.refresh(confidential_rp, tokens_for(env, browser, confidential_rp)["refresh_token"])
+    assert claims_of(env, other.json()["id_token"])["sub"] != sub  # pairwise: per application
+
+
+def test_a_refresh_from_an_unknown_or_removed_client_is_invalid_client_and_keeps_the_token(
+    env: Env, browser: Browser, public_rp: RelyingParty, ada: User
+) -> None:
+    first = tokens_for(env, browser, public_rp)
+    for client_id in ("00000000-0000-0000-0000-000000000000", "not-a-guid"):
+        answer = browser.refresh(RelyingParty(client_id, None), first["refresh_token"])
+        assert answer.status_code == 401, answer.text
+        assert answer.json()["error"] == "invalid_client"
+        assert answer.json()["error_codes"] == [700016]
+    assert [row.used_at for row in rows(env)] == [None]  # nothing was consumed
+    with env.db.unit_of_work() as session:
+        session.execute(delete(Application).where(Application.app_id == public_rp.client_id))
+    gone = browser.refresh(public_rp, first["refresh_token"])
+    assert gone.status_code == 401 and gone.json()["error_codes"] == [700016]
+
+
+def test_a_confidential_client_with_a_wrong_secret_cannot_use_its_refresh_token(
+    env: Env, browser: Browser, confidential_rp: RelyingParty, ada: User
+) -> None:
+    first = tokens_for(env, browser, confidential_rp)
+    wrong = RelyingParty(confidential_rp.client_id, "wrong-secret-" + "w" * 30)
+    answer = browser.refresh(wrong, first["refresh_token"])
+    assert answer.status_code == 401 and answer.json()["error_codes"] == [7000215]
+    assert [row.used_at for row in rows(env)] == [None]
+    assert browser.refresh(confidential_rp, first["refresh_token"]).status_code == 200
+
+
+def test_the_client_read_finds_the_presented_token_whichever_client_it_belongs_to(
+    env: Env, browser: Browser, public_rp: RelyingParty, confidential_rp: RelyingParty, ada: User
+) -> None:
+    value = tokens_for(env, browser, public_rp)["refresh_token"]
+    with env.db.writing() as connection:
+        own = oidc.client_and_refresh_token(connection, env, public_rp.client_id.upper(), value)
+        other = oidc.client_and_refresh_token(connection, env, confidential_rp.client_id, value)
+        unknown = oidc.client_and_refresh_token(connection, env, public_rp.client_id, "no-such-token")
+        too_long = oidc.client_and_refresh_token(connection, env, public_rp.client_id, "x" * 300)
+        nobody = oidc.client_and_refresh_token(connection, env, str(uuid.uuid4()), value)
+        separately = store.refresh_token_with_user(connection, env.keeper.keyed_hash(value))
+    assert own[0] is not None and own[0].app_id == public_rp.client_id
+    assert own[1] == separately and own[1].client_id == public_rp.client_id
+    assert other[0] is not None and other[0].app_id == confidential_rp.client_id and other[1] == separately
+    assert unknown[0] is not None and unknown[1] is None
+    assert too_long[0] is not None and too_long[1] is oidc.NOT_READ  # find_refresh_token refuses it
+    assert nobody == (None, oidc.NOT_READ)
 
 
 def test_refresh_may_narrow_the_scope_but_not_widen_it(

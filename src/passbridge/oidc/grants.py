@@ -25,12 +25,14 @@ from authlib.oauth2.rfc6749.hooks import hooked
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core.grants import OpenIDCode, OpenIDToken
 from authlib.oidc.core.util import create_half_hash
+from starlette.responses import JSONResponse
 
 from passbridge.oidc.provider import (
     CLIENT_AUTH_METHODS,
     FormRequest,
     OAuthClient,
     Server,
+    Unit,
     _current,
     missing,
     oauth_error,
@@ -45,8 +47,22 @@ USER_GRANT_AUTH_METHODS = ["client_secret_basic", PUBLIC, "client_secret_post"]
 TOKEN_AUTH_METHODS_SUPPORTED = [*CLIENT_AUTH_METHODS, PUBLIC]
 
 
+# Unit.memo keys: the refresh token a refresh grant presents, and its row once read with the client.
+PRESENTED_REFRESH = "presented refresh token"
+READ_REFRESH = "refresh token row"
+
+
 def refused(error: oidc.GrantRefused) -> OAuth2Error:
     return oauth_error(InvalidGrantError, error.aadsts, error.description)
+
+
+def pairwise_sub(unit: Unit, app_id: str, user_id: str) -> str:
+    """The user's `sub` for the app, worked out once per token request (the access and ID token)."""
+    key = f"sub|{app_id}|{user_id}"
+    sub: str | None = unit.memo.get(key)
+    if sub is None:
+        sub = unit.memo[key] = claims.pairwise_sub(unit.env, app_id, user_id)
+    return sub
 
 
 class OidcClient(OAuthClient):
@@ -226,12 +242,14 @@ class IdToken(OpenIDToken):  # type: ignore[misc]
     def encode_id_token(self, token: dict[str, Any], request: Any) -> str:
         unit = _current()
         at_hash = create_half_hash(token["access_token"], ALGORITHM)
+        app_id = request.client.get_client_id()
         return claims.id_token(
             unit.reader,
             unit.env,
             request.user,
-            request.client.get_client_id(),
+            app_id,
             token["scope"],
+            sub=pairwise_sub(unit, app_id, request.user.user_id),
             at_hash=at_hash.decode() if at_hash else None,
         )
 
@@ -251,9 +269,14 @@ class RefreshToken(RefreshTokenGrant):  # type: ignore[misc]
 
     def authenticate_refresh_token(self, refresh_token: str) -> oidc.RefreshGrant:
         unit = _current()
+        presented = unit.memo.get(PRESENTED_REFRESH) == refresh_token
         try:
             return oidc.find_refresh_token(
-                unit.reader, unit.env, refresh_token, self.request.client.get_client_id()
+                unit.reader,
+                unit.env,
+                refresh_token,
+                self.request.client.get_client_id(),
+                row=unit.memo.get(READ_REFRESH, oidc.NOT_READ) if presented else oidc.NOT_READ,
             )
         except oidc.GrantRefused as exc:
             raise refused(exc) from None
@@ -309,7 +332,9 @@ def user_tokens(
     unit = _current()
     app_id = client.get_client_id()
     try:
-        access, lifetime = claims.access_token(unit.reader, unit.env, user, app_id, scope)
+        access, lifetime = claims.access_token(
+            unit.reader, unit.env, user, app_id, scope, sub=pairwise_sub(unit, app_id, user.user_id)
+        )
     except oidc.GrantRefused as exc:
         raise refused(exc) from None
     token: dict[str, Any] = {
@@ -336,3 +361,20 @@ class OidcServer(Server):
         self.register_grant(RefreshToken, [IdToken()])
         self.register_token_generator("authorization_code", user_tokens)
         self.register_token_generator("refresh_token", user_tokens)
+
+    def token_response(self, unit: Unit, request: FormRequest) -> JSONResponse:
+        if request.payload.data.get("grant_type") == "refresh_token":
+            unit.memo[PRESENTED_REFRESH] = request.payload.data.get("refresh_token") or ""
+        return super().token_response(unit, request)
+
+    def query_client(self, client_id: str) -> OidcClient | None:
+        """A refresh grant's client is read together with the token it presents, in one select;
+        RefreshToken.authenticate_refresh_token takes the token's row from the unit."""
+        unit = _current()
+        presented = unit.memo.get(PRESENTED_REFRESH)
+        if not presented:
+            found: OidcClient | None = super().query_client(client_id)
+            return found
+        client, row = oidc.client_and_refresh_token(unit.reader, unit.env, client_id, presented)
+        unit.memo[READ_REFRESH] = row
+        return OidcClient(client, unit.env) if client else None

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -74,6 +74,8 @@ class Unit:
 
     reader: Reader
     env: Env
+    # What one token request reads or works out once and more than one hook uses (oidc/grants.py).
+    memo: dict[str, Any] = field(default_factory=dict)
 
     @property
     def session(self) -> Session:

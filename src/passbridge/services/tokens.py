@@ -94,7 +94,7 @@ class Client:
     required_strength: str | None = None
 
 
-def _is_guid(value: str) -> bool:
+def is_guid(value: str) -> bool:
     try:
         uuid.UUID(value)
     except ValueError:
@@ -104,11 +104,14 @@ def _is_guid(value: str) -> bool:
 
 def find_client(reader: Reader, client_id: str) -> Client | None:
     """The application whose appId (Graph's name for the client id) is `client_id`."""
-    if not _is_guid(client_id):
+    if not is_guid(client_id):
         return None
     row = client_store.client_row(reader, client_id.lower())
-    if row is None:
-        return None
+    return client_from_row(row) if row is not None else None
+
+
+def client_from_row(row: Any) -> Client:
+    """A `Client` from store/clients.py's `client_row` columns."""
     return Client(row[0], row[1], row[2], tuple(row[4] or ()), tuple(row[5] or ()), row[3], row[6])
 
 

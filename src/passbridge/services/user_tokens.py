@@ -36,14 +36,17 @@ def token_lifetime(env: Env, grantee: Grantee) -> tuple[int, int]:
     return iat, exp
 
 
-def access_token(reader: Reader, env: Env, grantee: Grantee, client_id: str, scope: str) -> tuple[str, int]:
-    """A delegated access token for Passbridge's Graph API (and the userinfo endpoint)."""
+def access_token(
+    reader: Reader, env: Env, grantee: Grantee, client_id: str, scope: str, *, sub: str
+) -> tuple[str, int]:
+    """A delegated access token for Passbridge's Graph API (and the userinfo endpoint); `sub` is
+    `pairwise_sub(env, client_id, grantee.user_id)`, which a grant works out once for both its tokens."""
     iat, exp = token_lifetime(env, grantee)
     scp = [s for s in scope.split() if s != "offline_access"]
     claims = {
         "iss": env.settings.base_url,
         "aud": env.settings.base_url,
-        "sub": pairwise_sub(env, client_id, grantee.user_id),
+        "sub": sub,
         "oid": grantee.user_id,
         "tid": tokens.tenant_id(reader, env),
         "azp": client_id,
@@ -66,11 +69,15 @@ def access_token(reader: Reader, env: Env, grantee: Grantee, client_id: str, sco
     return tokens.sign_claims(reader, env, claims), exp - iat
 
 
-def user_claims(env: Env, grantee_or_user: Grantee | User, client_id: str, scope: str) -> dict[str, Any]:
+def user_claims(
+    env: Env, grantee_or_user: Grantee | User, client_id: str, scope: str, *, sub: str | None = None
+) -> dict[str, Any]:
     """sub plus what `profile` and `email` release: the ID token's and userinfo's user claims."""
-    user_id = grantee_or_user.user_id if isinstance(grantee_or_user, Grantee) else grantee_or_user.id
+    if sub is None:
+        user_id = grantee_or_user.user_id if isinstance(grantee_or_user, Grantee) else grantee_or_user.id
+        sub = pairwise_sub(env, client_id, user_id)
     granted = scope.split()
-    claims: dict[str, Any] = {"sub": pairwise_sub(env, client_id, user_id)}
+    claims: dict[str, Any] = {"sub": sub}
     if "profile" in granted:
         claims["name"] = grantee_or_user.display_name
         claims["preferred_username"] = grantee_or_user.user_principal_name
@@ -80,7 +87,14 @@ def user_claims(env: Env, grantee_or_user: Grantee | User, client_id: str, scope
 
 
 def id_token(
-    reader: Reader, env: Env, grantee: Grantee, client_id: str, scope: str, *, at_hash: str | None
+    reader: Reader,
+    env: Env,
+    grantee: Grantee,
+    client_id: str,
+    scope: str,
+    *,
+    sub: str,
+    at_hash: str | None,
 ) -> str:
     iat, exp = token_lifetime(env, grantee)
     claims: dict[str, Any] = {
@@ -96,7 +110,7 @@ def id_token(
         "oid": grantee.user_id,
         "tid": tokens.tenant_id(reader, env),
         "ver": "2.0",
-        **user_claims(env, grantee, client_id, scope),
+        **user_claims(env, grantee, client_id, scope, sub=sub),
     }
     if grantee.nonce:
         claims["nonce"] = grantee.nonce

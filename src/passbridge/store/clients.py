@@ -19,7 +19,7 @@ from passbridge.store.prepared import PreparedSelect
 
 # On the driver's cursor (store/prepared.py): every grant runs it, and SQLAlchemy's execute cost several
 # times SQLite's work here.
-_CLIENT_COLUMNS: tuple[Any, ...] = (
+CLIENT_COLUMNS: tuple[Any, ...] = (
     Application.id,
     Application.app_id,
     Application.display_name,
@@ -28,7 +28,7 @@ _CLIENT_COLUMNS: tuple[Any, ...] = (
     Application.redirect_uris,
     Application.required_strength,
 )
-_CLIENT = PreparedSelect(select(*_CLIENT_COLUMNS).where(Application.app_id == bindparam("app_id")))
+_CLIENT = PreparedSelect(select(*CLIENT_COLUMNS).where(Application.app_id == bindparam("app_id")))
 
 
 def client_row(reader: Reader, app_id: str) -> Any | None:
