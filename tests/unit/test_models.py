@@ -1,4 +1,4 @@
-"""store/models.py: UTCDateTime's one-step SQLite bind writes what SQLAlchemy's two steps wrote."""
+"""store/models.py: UTCDateTime's one-step SQLite bind and read give what SQLAlchemy's two steps gave."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import DateTime
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.types import TypeDecorator
 
 from passbridge.store.models import UTCDateTime
 
@@ -54,3 +55,26 @@ def test_postgresql_keeps_sqlalchemys_processing() -> None:
     process = UTCDateTime().bind_processor(dialect)
     bound = process(value) if process is not None else value
     assert bound == value and bound.utcoffset() == timedelta(0)
+
+
+def sqlalchemys_read(text: str | None) -> datetime | None:
+    # TypeDecorator's own composition: the DATETIME impl's parse, then process_result_value.
+    process = TypeDecorator.result_processor(UTCDateTime().dialect_impl(SQLITE), SQLITE, None)
+    assert process is not None
+    value: datetime | None = process(text)
+    return value
+
+
+@given(
+    st.datetimes(min_value=datetime(1000, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)),
+    st.sampled_from(["", "+00:00", "+02:00", "-05:30"]),
+)
+def test_reading_sqlite_text_gives_what_sqlalchemys_two_steps_gave(value: datetime, suffix: str) -> None:
+    process = UTCDateTime().dialect_impl(SQLITE).result_processor(SQLITE, None)
+    assert process is not None
+    # What our bind writes, and the zoned text an older writer or a hand-made row might hold.
+    text = value.replace(tzinfo=None).isoformat(" ", "microseconds") + suffix
+    read = process(text)
+    assert read == sqlalchemys_read(text)
+    assert read is not None and read.tzinfo is UTC
+    assert process(None) is None and sqlalchemys_read(None) is None
