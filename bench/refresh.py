@@ -3,7 +3,9 @@
 Starts `passbridge serve` on SQLite in a temporary data dir pinned to core 0 (`taskset -c 0`), seeds
 CHAINS refresh tokens (one per connection) for a public client straight through the services, and
 loads the token endpoint from core 1 with wrk (bench/refresh.lua: one connection per wrk thread, each
-following its own rotating chain: every answer's refresh_token is the next request's). A failed answer
+following its own rotating chain: every answer's refresh_token is the next request's). Before the
+server starts, the store is given a backlog (BACKLOG refresh tokens of other users, as a store in use
+holds), so the token's indexes are the size of a real one's, not a few pages. A failed answer
 breaks its chain (the next request reuses a rotated token, which revokes the family), so failures
 show. Warm-up and measurement use separate chains. `--profile` instead runs grants in process under
 cProfile and prints what costs what. Loopback only; everything it started is stopped on exit.
@@ -38,6 +40,7 @@ CHAINS = 16
 ROUNDS = 5
 GOAL = 1200.0
 SCOPE = "openid profile offline_access User.Read"
+BACKLOG = 100_000  # other users' refresh tokens, four each
 
 
 def free_port() -> int:
@@ -83,6 +86,46 @@ def seed_chains(data_dir: str, base: str, client_id: str, count: int) -> list[st
                 )  # fmt: skip
                 heads.append(oidc.new_refresh_token(session, env, grantee, client_id, SCOPE))
             return heads
+    finally:
+        env.db.dispose()
+
+
+def seed_backlog(data_dir: str, base: str, client_id: str, rows: int) -> None:
+    """`rows` live refresh tokens of `rows // 4` other users, inserted in bulk."""
+    import hashlib
+    import secrets
+
+    from sqlalchemy import insert
+
+    from passbridge.config import load_settings
+    from passbridge.services.context import Env
+    from passbridge.store.models import RefreshTokenRow, User
+
+    env = Env.from_settings(load_settings(data_dir=Path(data_dir), base_url=base))
+    now = env.clock.now()
+    user_ids = [str(uuid.uuid4()) for _ in range(max(1, rows // 4))]
+    users = [
+        {"id": user_id, "user_principal_name": f"user{n}@bench.example", "upn_key": f"user{n}@bench.example",
+         "display_name": f"User {n}", "mail": None, "account_enabled": True, "created_at": now,
+         "sessions_valid_from": now - timedelta(days=1)}
+        for n, user_id in enumerate(user_ids)
+    ]  # fmt: skip
+    try:
+        with env.db.engine.begin() as connection:
+            connection.execute(insert(User), users)
+            for start in range(0, rows, 10_000):
+                connection.execute(
+                    insert(RefreshTokenRow),
+                    [
+                        {"id": str(uuid.uuid4()), "family_id": str(uuid.uuid4()), "client_id": client_id,
+                         "token_hash": hashlib.sha256(secrets.token_bytes(32)).hexdigest(),
+                         "user_id": user_ids[n % len(user_ids)], "session_id": None, "scope": SCOPE,
+                         "auth_time": now, "amr": ["tap", "mfa"], "acr": "mfa",
+                         "not_after": now + timedelta(hours=8), "created_at": now,
+                         "expires_at": now + timedelta(days=14), "used_at": None, "revoked_at": None}
+                        for n in range(start, min(start + 10_000, rows))
+                    ],
+                )  # fmt: skip
     finally:
         env.db.dispose()
 
@@ -194,6 +237,7 @@ def main() -> None:
         env.update(PASSBRIDGE_DATA_DIR=data_dir, PASSBRIDGE_BASE_URL=base)
         cli(env, "init", "--admin", "admin@bench.example", "--tenant-name", "Bench")
         client_id = cli(env, "app", "add", "Bench RP", "--public", "--redirect-uri", "http://localhost/cb")
+        seed_backlog(data_dir, base, client_id, BACKLOG)
         if "--profile" in sys.argv:
             profile(data_dir, base, client_id, 2000)
             return
@@ -216,7 +260,8 @@ def main() -> None:
                 rates.append(rate)
                 failed += failures
     print(
-        f"CPU: {cpu_model()}; server on core {SERVER_CORE}, wrk on core {LOAD_CORE}; SQLite; {CHAINS} chains"
+        f"CPU: {cpu_model()}; server on core {SERVER_CORE}, wrk on core {LOAD_CORE}; SQLite; "
+        f"{CHAINS} chains; {BACKLOG:,} other refresh tokens stored"
     )
     print(
         f"POST /oauth2/v2.0/token (refresh_token, rotating; scope '{SCOPE}'), {ROUNDS} rounds of {seconds} s:"
