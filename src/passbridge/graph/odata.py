@@ -7,7 +7,6 @@ import base64
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal, NoReturn
 from urllib.parse import urlencode
 
@@ -353,30 +352,3 @@ def entity_query(request: Request, *, type_name: str, properties: Sequence[str])
     """One object: only $select applies."""
     _check_options(request, frozenset({"$select"}))
     return select_of(request, type_name=type_name, properties=properties)
-
-
-# --- pieces of the log filters ($filter on auditLogs/directoryAudits and auditLogs/signIns) ----------
-
-FILTER_STRING = r"'((?:[^']|'')*)'"
-FILTER_AND = re.compile(r"\s+and\s+", re.IGNORECASE)
-_TIMESTAMP = r"('?)(\d{4}-\d{2}-\d{2}(?:T[0-9:.]+(?:Z|[+-]\d{2}:\d{2})?)?)\2"
-
-
-def time_comparison(prop: str, operators: str) -> re.Pattern[str]:
-    """`prop op timestamp`, quoted or not; groups: operator, quote, timestamp."""
-    return re.compile(rf"{prop}\s+({operators})\s+{_TIMESTAMP}", re.IGNORECASE)
-
-
-def filter_timestamp(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise GraphError(400, "badRequest", f"Invalid timestamp '{text}' in $filter.") from None
-    # Graph reads a timestamp without an offset as UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def unsupported_filter(text: str, supported: str) -> GraphError:
-    return GraphError(
-        400, "badRequest", f"Unsupported or invalid $filter near '{text[:60]}'. Supported: {supported}."
-    )

@@ -14,17 +14,15 @@ from sqlalchemy.orm import Session
 from passbridge.clock import iso_z
 from passbridge.graph.auth import caller
 from passbridge.graph.common import in_unit, is_beta
-from passbridge.graph.errors import GraphError
-from passbridge.graph.odata import (
-    FILTER_AND,
+from passbridge.graph.log_query import (
     FILTER_STRING,
-    collection,
-    context_url,
     filter_timestamp,
-    page_of,
+    oldest_first,
+    read_clauses,
     time_comparison,
-    unsupported_filter,
+    unquoted,
 )
+from passbridge.graph.odata import collection, context_url, page_of
 from passbridge.services.audit import require_may_read
 from passbridge.services.context import Env, Principal
 from passbridge.services.signin_log import SignInLogService
@@ -41,66 +39,41 @@ SUPPORTED = (
     "createdDateTime eq|ge|le|gt|lt <timestamp>, userPrincipalName eq '<upn>', userId eq '<id>', "
     "appId eq '<id>' and status/errorCode eq <number>, combined with 'and'"
 )
-_STRING = FILTER_STRING
 _TIME = time_comparison("createdDateTime", "eq|ge|le|gt|lt")
-_EQ = re.compile(r"(userPrincipalName|userId|appId)\s+eq\s+" + _STRING, re.IGNORECASE)
+_EQ = re.compile(r"(userPrincipalName|userId|appId)\s+eq\s+" + FILTER_STRING, re.IGNORECASE)
 _CODE = re.compile(r"status/errorCode\s+eq\s+(\d{1,9})(?![\w.])", re.IGNORECASE)
-_AND = FILTER_AND
-
-
-def _unsupported(text: str) -> GraphError:
-    return unsupported_filter(text, SUPPORTED)
 
 
 def parse_filter(text: str) -> SignInFilter:
-    """Read the supported subset of OData $filter; anything else is refused, never ignored,
-    because a silently dropped condition would return entries the caller did not ask for."""
+    """The supported subset of $filter (graph/log_query.py); anything else is refused."""
     times: list[tuple[Comparison, datetime]] = []
     names: list[str] = []
     user_ids: list[str] = []
     app_ids: list[str] = []
     codes: list[int] = []
-    rest = text.strip()
-    if not rest:
-        raise GraphError(400, "badRequest", f"$filter is empty. Supported: {SUPPORTED}.")
-    while True:
+
+    def time(rest: str) -> re.Match[str] | None:
         if found := _TIME.match(rest):
             times.append((cast(Comparison, found.group(1).lower()), filter_timestamp(found.group(3))))
-        elif found := _EQ.match(rest):
-            value = found.group(2).replace("''", "'")
-            field = found.group(1).lower()
+        return found
+
+    def equals(rest: str) -> re.Match[str] | None:
+        if found := _EQ.match(rest):
+            value, field = unquoted(found.group(2)), found.group(1).lower()
             if field == "userprincipalname":
                 names.append(value)
             else:
                 # Ids are GUIDs, stored in lower case; Graph compares GUIDs without regard to case.
                 (user_ids if field == "userid" else app_ids).append(value.lower())
-        elif found := _CODE.match(rest):
+        return found
+
+    def code(rest: str) -> re.Match[str] | None:
+        if found := _CODE.match(rest):
             codes.append(int(found.group(1)))
-        else:
-            raise _unsupported(rest)
-        rest = rest[found.end() :]
-        if not rest.strip():
-            break
-        joiner = _AND.match(rest)
-        if joiner is None:
-            raise _unsupported(rest.strip())
-        rest = rest[joiner.end() :]
+        return found
+
+    read_clauses(text, SUPPORTED, (time, equals, code))
     return SignInFilter(tuple(times), tuple(names), tuple(user_ids), tuple(app_ids), tuple(codes))
-
-
-def _order(request: Request) -> bool:
-    """Whether the caller asked for oldest first; newest first is the default."""
-    text = request.query_params.get("$orderby")
-    if text is None:
-        return False
-    wanted = " ".join(text.split()).casefold()
-    if wanted == "createddatetime desc":
-        return False
-    if wanted in ("createddatetime", "createddatetime asc"):
-        return True
-    raise GraphError(
-        400, "badRequest", f"Unsupported $orderby '{text}'. Supported: createdDateTime asc|desc."
-    )
 
 
 def sign_in_json(entry: SignInLogEntry, *, beta: bool) -> dict[str, Any]:
@@ -163,12 +136,12 @@ async def list_sign_ins(request: Request, who: Caller) -> dict[str, Any]:
     page = page_of(request)
     filter_text = request.query_params.get("$filter")
     wanted = parse_filter(filter_text) if filter_text is not None else SignInFilter()
-    oldest_first = _order(request)
+    ascending = oldest_first(request, "createdDateTime")
     beta = is_beta(request)
 
     def work(session: Session, env: Env) -> tuple[list[dict[str, Any]], bool]:
         found = SignInLogService(session, env, who).search(
-            wanted, offset=page.offset, limit=page.top, oldest_first=oldest_first
+            wanted, offset=page.offset, limit=page.top, oldest_first=ascending
         )
         return [sign_in_json(e, beta=beta) for e in found.entries], found.has_more
 
