@@ -9,6 +9,7 @@ from typing import Literal
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from passbridge.store.log_queries import at_times, page
 from passbridge.store.models import AuditEntry, AuditTarget
 
 Comparison = Literal["ge", "le", "gt", "lt"]
@@ -25,15 +26,7 @@ class AuditFilter:
 
 
 def _where(query: Select[tuple[AuditEntry]], wanted: AuditFilter) -> Select[tuple[AuditEntry]]:
-    column = AuditEntry.activity_date_time
-    for op, when in wanted.times:
-        condition = {
-            "ge": column >= when,
-            "le": column <= when,
-            "gt": column > when,
-            "lt": column < when,
-        }[op]
-        query = query.where(condition)
+    query = at_times(query, AuditEntry.activity_date_time, wanted.times)
     for activity in wanted.activities:
         query = query.where(AuditEntry.activity_display_name == activity)
     for category in wanted.categories:
@@ -56,12 +49,15 @@ def search(
     limit: int,
     oldest_first: bool = False,
 ) -> list[AuditEntry]:
-    if oldest_first:
-        order = (AuditEntry.activity_date_time.asc(), AuditEntry.id.asc())
-    else:
-        order = (AuditEntry.activity_date_time.desc(), AuditEntry.id.desc())
-    query = _where(select(AuditEntry), wanted).order_by(*order).offset(offset).limit(limit)
-    return list(session.scalars(query))
+    return page(
+        session,
+        _where(select(AuditEntry), wanted),
+        time=AuditEntry.activity_date_time,
+        entry_id=AuditEntry.id,
+        offset=offset,
+        limit=limit,
+        oldest_first=oldest_first,
+    )
 
 
 def by_id(session: Session, entry_id: str) -> AuditEntry | None:

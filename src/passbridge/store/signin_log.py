@@ -11,6 +11,7 @@ from sqlalchemy import Select, Table, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from passbridge.store.log_queries import at_times, page
 from passbridge.store.models import SignInLogEntry
 
 Comparison = Literal["eq", "ge", "le", "gt", "lt"]
@@ -37,16 +38,7 @@ def add(on: Session | Connection, values: dict[str, Any]) -> None:
 
 
 def _where(query: Select[tuple[SignInLogEntry]], wanted: SignInFilter) -> Select[tuple[SignInLogEntry]]:
-    column = SignInLogEntry.created_at
-    for op, when in wanted.times:
-        condition = {
-            "eq": column == when,
-            "ge": column >= when,
-            "le": column <= when,
-            "gt": column > when,
-            "lt": column < when,
-        }[op]
-        query = query.where(condition)
+    query = at_times(query, SignInLogEntry.created_at, wanted.times)
     for name in wanted.user_principal_names:
         # UPNs compare case-insensitively everywhere else in Passbridge, and a failed attempt stores the
         # name as typed; lower() on both sides makes the two databases agree (ASCII folding).
@@ -68,12 +60,15 @@ def search(
     limit: int,
     oldest_first: bool = False,
 ) -> list[SignInLogEntry]:
-    if oldest_first:
-        order = (SignInLogEntry.created_at.asc(), SignInLogEntry.id.asc())
-    else:
-        order = (SignInLogEntry.created_at.desc(), SignInLogEntry.id.desc())
-    query = _where(select(SignInLogEntry), wanted).order_by(*order).offset(offset).limit(limit)
-    return list(session.scalars(query))
+    return page(
+        session,
+        _where(select(SignInLogEntry), wanted),
+        time=SignInLogEntry.created_at,
+        entry_id=SignInLogEntry.id,
+        offset=offset,
+        limit=limit,
+        oldest_first=oldest_first,
+    )
 
 
 def by_id(session: Session, entry_id: str) -> SignInLogEntry | None:
