@@ -12,9 +12,7 @@ import asyncio
 import json
 import os
 import platform
-import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
+from harness import cpu_model, free_port, pinned, run_wrk
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -34,23 +33,6 @@ CONNECTIONS = 32
 GOAL_GRANTS = 1200.0
 GOAL_RATIO = 0.3
 ROUNDS = 3
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def pinned(argv: list[str], core: str) -> list[str]:
-    return ["taskset", "-c", core, *argv] if shutil.which("taskset") else argv
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
@@ -90,25 +72,11 @@ def cli(env: dict[str, str], *args: str) -> dict[str, str]:
     return data
 
 
-def run_wrk(url: str, seconds: int, lua: str | None, extra_env: dict[str, str]) -> tuple[float, int]:
-    argv = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "5s"]
+def wrk(url: str, seconds: int, lua: str | None, extra_env: dict[str, str]) -> tuple[float, int]:
+    argv = ["-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "5s"]
     if lua:
         argv += ["-s", str(ROOT / "bench" / lua)]
-    out = subprocess.run(
-        pinned([*argv, url], LOAD_CORE),
-        env={**os.environ, **extra_env},
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=seconds + 30,
-    ).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    errors = re.search(r"Socket errors:.*", out)
-    failed = int(bad.group(1)) if bad else 0
-    if errors:
-        failed += sum(int(n) for n in re.findall(r"\d+", errors.group(0)))
-    return rate, failed
+    return run_wrk([*argv, url], core=LOAD_CORE, env=extra_env, seconds=seconds)
 
 
 async def _httpx_load(
@@ -137,8 +105,8 @@ def measure(
     if shutil.which("wrk"):
         lua = "post_form.lua" if form else ("get_bearer.lua" if token else None)
         env = {"BENCH_FORM": form or "", "BENCH_TOKEN": token or ""}
-        run_wrk(url, 2, lua, env)  # warm-up: caches, connection pools, the threadpool
-        return run_wrk(url, seconds, lua, env)
+        wrk(url, 2, lua, env)  # warm-up: caches, connection pools, the threadpool
+        return wrk(url, seconds, lua, env)
     headers = {"Content-Type": "application/x-www-form-urlencoded"} if form else {}
     if token:
         headers["Authorization"] = f"Bearer {token}"

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import cProfile
 import os
-import platform
 import pstats
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +30,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from harness import cpu_model, free_port, pinned, run_wrk
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -41,23 +40,6 @@ ROUNDS = 5
 GOAL = 1200.0
 SCOPE = "openid profile offline_access User.Read"
 BACKLOG = 100_000  # other users' refresh tokens, four each
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def pinned(argv: list[str], core: str) -> list[str]:
-    return ["taskset", "-c", core, *argv] if shutil.which("taskset") else argv
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def cli(env: dict[str, str], *args: str) -> str:
@@ -162,24 +144,11 @@ def server(env: dict[str, str], port: int) -> Iterator[int]:
             proc.wait()
 
 
-def run_wrk(url: str, seconds: int, tokens_file: Path, client_id: str) -> tuple[float, int]:
-    argv = ["wrk", f"-t{CHAINS}", f"-c{CHAINS}", f"-d{seconds}s", "--timeout", "5s"]
+def wrk(url: str, seconds: int, tokens_file: Path, client_id: str) -> tuple[float, int]:
+    argv = [f"-t{CHAINS}", f"-c{CHAINS}", f"-d{seconds}s", "--timeout", "5s"]
     argv += ["-s", str(ROOT / "bench" / "refresh.lua"), url]
-    out = subprocess.run(
-        pinned(argv, LOAD_CORE),
-        env={**os.environ, "BENCH_TOKENS": str(tokens_file), "BENCH_CLIENT": client_id},
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=seconds + 30,
-    ).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    errors = re.search(r"Socket errors:.*", out)
-    failed = int(bad.group(1)) if bad else 0
-    if errors:
-        failed += sum(int(n) for n in re.findall(r"\d+", errors.group(0)))
-    return rate, failed
+    env = {"BENCH_TOKENS": str(tokens_file), "BENCH_CLIENT": client_id}
+    return run_wrk(argv, core=LOAD_CORE, env=env, seconds=seconds)
 
 
 def profile(data_dir: str, base: str, client_id: str, grants: int) -> None:
@@ -252,10 +221,10 @@ def main() -> None:
         rates, cpus, failed = [], [], 0
         with server(env, port) as pid:
             url = f"{base}/oauth2/v2.0/token"
-            run_wrk(url, 2, chain_files[0], client_id)
+            wrk(url, 2, chain_files[0], client_id)
             for chains in chain_files[1:]:
                 cpu_before = cpu_seconds(pid)
-                rate, failures = run_wrk(url, seconds, chains, client_id)
+                rate, failures = wrk(url, seconds, chains, client_id)
                 cpus.append((cpu_seconds(pid) - cpu_before) / (rate * seconds))
                 rates.append(rate)
                 failed += failures

@@ -18,7 +18,6 @@ import asyncio
 import os
 import platform
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,24 +32,12 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import httpx
+from harness import cpu_model, free_port
 
 BIN = Path(sys.executable).parent
 GOAL = 0.8
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 HASH_SAMPLES = 21
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def cpu_seconds(pid: int) -> float:
