@@ -3,6 +3,9 @@ app code, on both databases; passkeys answered by a software authenticator (test
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from sqlalchemy import select
 
@@ -59,6 +62,26 @@ def _app_secret(env: Env, user: User) -> str:
 def _log(env: Env) -> list[SignInLogEntry]:
     with env.db.unit_of_work(readonly=True) as session:
         return list(session.scalars(select(SignInLogEntry).order_by(SignInLogEntry.created_at)))
+
+
+def _passkey_refused(
+    env: Env,
+    service: PasswordlessSignInService,
+    answer: Callable[[dict[str, Any]], dict[str, Any]],
+    *,
+    username: str | None = None,
+) -> SignInLogEntry:
+    """Begin a flow (naming `username` if given), answer its passkey challenge with `answer(options)`,
+    expect the refusal, and return the sign-in log entry it wrote."""
+    flow = service.begin()
+    if username is not None:
+        service.identify(flow.id, flow.csrf_token, username)
+    started = service.passkey_options(flow.id, flow.csrf_token)
+    with pytest.raises(SignInFailed):
+        service.prove_with_passkey(
+            flow.id, flow.csrf_token, started.ceremony_id, answer(started.options), ip_address=None
+        )
+    return _log(env)[-1]
 
 
 def test_a_passkey_signs_in_without_a_username_as_phishing_resistant(
@@ -134,13 +157,7 @@ def test_an_unknown_or_deleted_passkey_is_refused_and_logged(
 ) -> None:
     stranger = SoftAuthenticator(ORIGIN)
     stranger.create({"rp": {"id": "localhost"}, "user": {"id": "AAAA"}, "challenge": "AAAA"})
-    flow = service.begin()
-    started = service.passkey_options(flow.id, flow.csrf_token)
-    with pytest.raises(SignInFailed):
-        service.prove_with_passkey(
-            flow.id, flow.csrf_token, started.ceremony_id, stranger.get(started.options), ip_address=None
-        )
-    assert "not registered" in (_log(env)[-1].failure_reason or "")
+    assert "not registered" in (_passkey_refused(env, service, stranger.get).failure_reason or "")
 
 
 def test_an_answer_for_another_origin_is_refused(
@@ -148,12 +165,10 @@ def test_an_answer_for_another_origin_is_refused(
 ) -> None:
     key = SoftAuthenticator(ORIGIN)
     _enrol(env, ada, key)
-    flow = service.begin()
-    started = service.passkey_options(flow.id, flow.csrf_token)
-    phished = key.get(started.options, origin="https://login.contoso-example.net")
-    with pytest.raises(SignInFailed):
-        service.prove_with_passkey(flow.id, flow.csrf_token, started.ceremony_id, phished, ip_address=None)
-    assert "origin" in (_log(env)[-1].failure_reason or "")
+    entry = _passkey_refused(
+        env, service, lambda options: key.get(options, origin="https://login.contoso-example.net")
+    )
+    assert "origin" in (entry.failure_reason or "")
 
 
 def test_after_a_username_the_passkey_must_be_that_accounts(
@@ -162,13 +177,7 @@ def test_after_a_username_the_passkey_must_be_that_accounts(
     key = SoftAuthenticator(ORIGIN)
     _enrol(env, ada, key)
     make_user(env, "eve@contoso.example")
-    flow = service.begin()
-    service.identify(flow.id, flow.csrf_token, "eve@contoso.example")
-    started = service.passkey_options(flow.id, flow.csrf_token)
-    with pytest.raises(SignInFailed):
-        service.prove_with_passkey(
-            flow.id, flow.csrf_token, started.ceremony_id, key.get(started.options), ip_address=None
-        )
+    _passkey_refused(env, service, key.get, username="eve@contoso.example")
 
 
 def test_passkey_options_need_the_flows_csrf_token(
@@ -247,13 +256,7 @@ def test_passkeys_turned_off_by_policy_neither_register_nor_sign_in(
     _turn_off(env, "Fido2")
     with pytest.raises(PermissionDenied), env.db.unit_of_work() as session:
         PasskeyService(session, env, signed_in(env, ada)).begin_registration()
-    flow = service.begin()
-    started = service.passkey_options(flow.id, flow.csrf_token)
-    with pytest.raises(SignInFailed):
-        service.prove_with_passkey(
-            flow.id, flow.csrf_token, started.ceremony_id, key.get(started.options), ip_address=None
-        )
-    assert "turned off" in (_log(env)[-1].failure_reason or "")
+    assert "turned off" in (_passkey_refused(env, service, key.get).failure_reason or "")
 
 
 def test_authenticator_apps_turned_off_by_policy_neither_set_up_nor_sign_in(
