@@ -41,6 +41,22 @@ def wait_ready(url: str, proc: subprocess.Popen[str], timeout: float = 30) -> ht
     raise AssertionError(f"{url} never answered")
 
 
+@contextmanager
+def serving(environ: dict[str, str], port: int, log_file: Path) -> Iterator[subprocess.Popen[str]]:
+    """`passbridge serve` on `port`, its output in `log_file`, answering /readyz; stopped afterwards."""
+    with log_file.open("w") as sink:
+        proc = subprocess.Popen(
+            [str(PASSBRIDGE), "serve", "--port", str(port)], env=environ, text=True, stdout=sink, stderr=sink
+        )
+        try:
+            wait_ready(f"http://localhost:{port}/readyz", proc)
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=20)
+
+
 @dataclass
 class ServedStore:
     """A real `passbridge serve` on a fresh SQLite store with one registered application."""
@@ -80,14 +96,5 @@ def served_store(tmp_path: Path, *permissions: str) -> Iterator[ServedStore]:
         [str(PASSBRIDGE), "app", "add", "Script", *grants], env=environ, check=True, capture_output=True
     )
     log_file = tmp_path / "server.log"
-    with log_file.open("w") as sink:
-        proc = subprocess.Popen(
-            [str(PASSBRIDGE), "serve", "--port", str(port)], env=environ, text=True, stdout=sink, stderr=sink
-        )
-        try:
-            wait_ready(f"{base}/readyz", proc)
-            yield ServedStore(base, environ, proc, log_file)
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                proc.wait(timeout=20)
+    with serving(environ, port, log_file) as proc:
+        yield ServedStore(base, environ, proc, log_file)

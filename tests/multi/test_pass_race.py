@@ -21,7 +21,7 @@ from sqlalchemy import Engine, create_engine, func, select, text
 
 from passbridge.domain.signin import SignInFailed
 from passbridge.store.models import SignInLogEntry, TemporaryAccessPass, User, UserSession
-from tests.servers import PASSBRIDGE, TEST_PEPPER, free_port, wait_ready
+from tests.servers import PASSBRIDGE, TEST_PEPPER, free_port, serving
 
 CLIENTS = 40
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -78,16 +78,8 @@ def server(store: Store, log: Path) -> Iterator[str]:
     port = free_port()
     base = f"http://localhost:{port}"
     environ = {**store.environ, "PASSBRIDGE_BASE_URL": base}
-    with log.open("w") as sink:
-        proc = subprocess.Popen(
-            [str(PASSBRIDGE), "serve", "--port", str(port)], env=environ, text=True, stdout=sink, stderr=sink
-        )
-        try:
-            wait_ready(f"{base}/readyz", proc)
-            yield base
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+    with serving(environ, port, log):
+        yield base
 
 
 def cli(store: Store, *args: str) -> str:

@@ -27,7 +27,7 @@ from passbridge.services.apps import ApplicationService
 from passbridge.services.context import Env, operator
 from passbridge.services.directory import DirectoryService
 from passbridge.services.taps import TapService
-from tests.servers import PASSBRIDGE, TEST_PEPPER, free_port, wait_ready
+from tests.servers import PASSBRIDGE, TEST_PEPPER, free_port, serving
 
 UPN = "ada@contoso.example"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -65,17 +65,8 @@ def provider(tmp_path: Path) -> Iterator[Provider]:
             client_id, value = app.application.app_id, issued.value
     finally:
         env.db.dispose()
-    log_file = tmp_path / "server.log"
-    with log_file.open("w") as sink:
-        proc = subprocess.Popen(
-            [str(PASSBRIDGE), "serve", "--port", str(port)], env=environ, text=True, stdout=sink, stderr=sink
-        )
-        try:
-            wait_ready(f"{base}/readyz", proc)
-            yield Provider(base, client_id, redirect_uri, value)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+    with serving(environ, port, tmp_path / "server.log"):
+        yield Provider(base, client_id, redirect_uri, value)
 
 
 def sign_in_through_the_pages(browser: httpx.Client, authorization_url: str, value: str) -> str:
