@@ -7,25 +7,20 @@ own file on SQLite, so tests never see each other's rows.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from passbridge.clock import ManualClock
 from passbridge.config import Settings, load_settings
 from passbridge.services.context import Env, operator
 from passbridge.services.tenant import Initialised, initialise
 from passbridge.store.db import Database
+from tests.pg import fresh_schema
 from tests.servers import TEST_PEPPER
 
 __all__ = ["TEST_PEPPER"]
-
-PG_URL = os.environ.get("PASSBRIDGE_TEST_PG_URL")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -33,19 +28,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'passbridge.db'}"
         return
-    if not PG_URL:
-        pytest.skip("PostgreSQL not configured: set PASSBRIDGE_TEST_PG_URL (scripts/test does)")
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_schema() as url:
+        yield url
 
 
 @pytest.fixture

@@ -8,19 +8,18 @@ import json
 import os
 import re
 import subprocess
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import httpx
 import pytest
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, create_engine, func, select
 
 from passbridge.domain.signin import SignInFailed
 from passbridge.store.models import SignInLogEntry, TemporaryAccessPass, User, UserSession
+from tests.pg import fresh_schema
 from tests.servers import PASSBRIDGE, TEST_PEPPER, free_port, serving
 
 CLIENTS = 40
@@ -36,40 +35,29 @@ class Store:
 @contextmanager
 def pg_store(tmp_path: Path) -> Iterator[Store]:
     """A fresh schema on the test PostgreSQL server, initialised with the CLI; dropped afterwards."""
-    url = os.environ.get("PASSBRIDGE_TEST_PG_URL")
-    if not url:
-        pytest.skip("PostgreSQL not configured: set PASSBRIDGE_TEST_PG_URL (scripts/test does)")
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in url else "?"
-    schema_url = f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("PASSBRIDGE_")}
-    environ.update(
-        PASSBRIDGE_DATA_DIR=str(tmp_path),
-        PASSBRIDGE_PEPPER=TEST_PEPPER,
-        PASSBRIDGE_DATABASE_URL=schema_url,
-        # Each of the 39 losers records a failure after its hash; a loser whose lockout check runs
-        # after ten of them would get 429 instead of 401, and whether one does depends on scheduling.
-        # The race is about single use, not lockout, so the threshold is raised past the loser count
-        # (100 is the most the setting allows) to make every answer deterministic.
-        PASSBRIDGE_LOCKOUT_THRESHOLD="100",
-    )
-    engine = create_engine(schema_url)
-    try:
-        subprocess.run(
-            [str(PASSBRIDGE), "init", "--admin", "admin@contoso.example"],
-            env=environ,
-            check=True,
-            capture_output=True,
+    with fresh_schema() as schema_url:
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("PASSBRIDGE_")}
+        environ.update(
+            PASSBRIDGE_DATA_DIR=str(tmp_path),
+            PASSBRIDGE_PEPPER=TEST_PEPPER,
+            PASSBRIDGE_DATABASE_URL=schema_url,
+            # Each of the 39 losers records a failure after its hash; a loser whose lockout check runs
+            # after ten of them would get 429 instead of 401, and whether one does depends on scheduling.
+            # The race is about single use, not lockout, so the threshold is raised past the loser count
+            # (100 is the most the setting allows) to make every answer deterministic.
+            PASSBRIDGE_LOCKOUT_THRESHOLD="100",
         )
-        yield Store(environ, engine)
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        engine = create_engine(schema_url)
+        try:
+            subprocess.run(
+                [str(PASSBRIDGE), "init", "--admin", "admin@contoso.example"],
+                env=environ,
+                check=True,
+                capture_output=True,
+            )
+            yield Store(environ, engine)
+        finally:
+            engine.dispose()
 
 
 @contextmanager

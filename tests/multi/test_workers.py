@@ -4,55 +4,44 @@ from __future__ import annotations
 
 import os
 import subprocess
-import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
 from tests.conftest import TEST_PEPPER
+from tests.pg import fresh_schema
 from tests.servers import PASSBRIDGE, free_port, wait_ready
 
 
 @pytest.mark.multi
 def test_two_workers_share_one_postgresql_store(tmp_path: Path) -> None:
-    url = os.environ.get("PASSBRIDGE_TEST_PG_URL")
-    if not url:
-        pytest.skip("PostgreSQL not configured: set PASSBRIDGE_TEST_PG_URL (scripts/test does)")
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PASSBRIDGE_")}
-    env.update(
-        PASSBRIDGE_DATA_DIR=str(tmp_path),
-        PASSBRIDGE_PEPPER=TEST_PEPPER,
-        PASSBRIDGE_DATABASE_URL=f"{url}?options={quote(f'-csearch_path={schema}')}",
-    )
-    subprocess.run(
-        [str(PASSBRIDGE), "init", "--admin", "admin@contoso.example"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    proc = subprocess.Popen(
-        [str(PASSBRIDGE), "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_ready(f"http://localhost:{port}/readyz", proc)
-        answers = [httpx.get(f"http://localhost:{port}/readyz", timeout=5) for _ in range(20)]
-        assert {a.status_code for a in answers} == {200}
-    finally:
-        proc.terminate()
-        output, _ = proc.communicate(timeout=20)
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_schema() as schema_url:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PASSBRIDGE_")}
+        env.update(
+            PASSBRIDGE_DATA_DIR=str(tmp_path),
+            PASSBRIDGE_PEPPER=TEST_PEPPER,
+            PASSBRIDGE_DATABASE_URL=schema_url,
+        )
+        subprocess.run(
+            [str(PASSBRIDGE), "init", "--admin", "admin@contoso.example"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        proc = subprocess.Popen(
+            [str(PASSBRIDGE), "serve", "--port", str(port), "--workers", "2"],
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_ready(f"http://localhost:{port}/readyz", proc)
+            answers = [httpx.get(f"http://localhost:{port}/readyz", timeout=5) for _ in range(20)]
+            assert {a.status_code for a in answers} == {200}
+        finally:
+            proc.terminate()
+            output, _ = proc.communicate(timeout=20)
     assert output.count("Started server process") == 2
