@@ -41,6 +41,19 @@ def wait_ready(url: str, proc: subprocess.Popen[str], timeout: float = 30) -> ht
     raise AssertionError(f"{url} never answered")
 
 
+ADMIN = "admin@contoso.example"
+
+
+def initialised_store(tmp_path: Path, **settings: str) -> dict[str, str]:
+    """The environment of a store whose data dir is `tmp_path` (this process's PASSBRIDGE_* variables
+    left out; `settings` adds others, PASSBRIDGE_BASE_URL=... and so on), initialised by `passbridge
+    init` with ADMIN as its administrator."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PASSBRIDGE_")}
+    environ.update(PASSBRIDGE_DATA_DIR=str(tmp_path), PASSBRIDGE_PEPPER=TEST_PEPPER, **settings)
+    subprocess.run([str(PASSBRIDGE), "init", "--admin", ADMIN], env=environ, check=True, capture_output=True)
+    return environ
+
+
 @contextmanager
 def serving(environ: dict[str, str], port: int, log_file: Path) -> Iterator[subprocess.Popen[str]]:
     """`passbridge serve` on `port`, its output in `log_file`, answering /readyz; stopped afterwards."""
@@ -83,14 +96,7 @@ class ServedStore:
 def served_store(tmp_path: Path, *permissions: str) -> Iterator[ServedStore]:
     port = free_port()
     base = f"http://localhost:{port}"
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("PASSBRIDGE_")}
-    environ.update(PASSBRIDGE_DATA_DIR=str(tmp_path), PASSBRIDGE_PEPPER=TEST_PEPPER, PASSBRIDGE_BASE_URL=base)
-    subprocess.run(
-        [str(PASSBRIDGE), "init", "--admin", "admin@contoso.example"],
-        env=environ,
-        check=True,
-        capture_output=True,
-    )
+    environ = initialised_store(tmp_path, PASSBRIDGE_BASE_URL=base)
     grants = [arg for p in permissions for arg in ("--permission", p)]
     subprocess.run(
         [str(PASSBRIDGE), "app", "add", "Script", *grants], env=environ, check=True, capture_output=True

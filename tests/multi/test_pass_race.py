@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from sqlalchemy import Engine, create_engine, func, select
 from passbridge.domain.signin import SignInFailed
 from passbridge.store.models import SignInLogEntry, TemporaryAccessPass, User, UserSession
 from tests.pg import fresh_schema
-from tests.servers import PASSBRIDGE, TEST_PEPPER, free_port, serving
+from tests.servers import PASSBRIDGE, free_port, initialised_store, serving
 
 CLIENTS = 40
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -36,10 +35,8 @@ class Store:
 def pg_store(tmp_path: Path) -> Iterator[Store]:
     """A fresh schema on the test PostgreSQL server, initialised with the CLI; dropped afterwards."""
     with fresh_schema() as schema_url:
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("PASSBRIDGE_")}
-        environ.update(
-            PASSBRIDGE_DATA_DIR=str(tmp_path),
-            PASSBRIDGE_PEPPER=TEST_PEPPER,
+        environ = initialised_store(
+            tmp_path,
             PASSBRIDGE_DATABASE_URL=schema_url,
             # Each of the 39 losers records a failure after its hash; a loser whose lockout check runs
             # after ten of them would get 429 instead of 401, and whether one does depends on scheduling.
@@ -49,12 +46,6 @@ def pg_store(tmp_path: Path) -> Iterator[Store]:
         )
         engine = create_engine(schema_url)
         try:
-            subprocess.run(
-                [str(PASSBRIDGE), "init", "--admin", "admin@contoso.example"],
-                env=environ,
-                check=True,
-                capture_output=True,
-            )
             yield Store(environ, engine)
         finally:
             engine.dispose()

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -25,7 +23,7 @@ from passbridge.services.context import Env
 from passbridge.store import directory as directory_store
 from passbridge.store.models import RefreshTokenRow
 from tests.multi.test_pass_race import Store, cli, pg_store, server
-from tests.servers import PASSBRIDGE, TEST_PEPPER
+from tests.servers import TEST_PEPPER, initialised_store
 
 CLIENTS = 24
 SCOPE = "openid profile offline_access User.Read"
@@ -33,14 +31,7 @@ SCOPE = "openid profile offline_access User.Read"
 
 @contextmanager
 def sqlite_store(tmp_path: Path) -> Iterator[Store]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("PASSBRIDGE_")}
-    environ.update(PASSBRIDGE_DATA_DIR=str(tmp_path), PASSBRIDGE_PEPPER=TEST_PEPPER)
-    subprocess.run(
-        [str(PASSBRIDGE), "init", "--admin", "admin@contoso.example"],
-        env=environ,
-        check=True,
-        capture_output=True,
-    )
+    environ = initialised_store(tmp_path)
     engine = create_engine(f"sqlite:///{tmp_path / 'passbridge.db'}")
     try:
         yield Store(environ, engine)

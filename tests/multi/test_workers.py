@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import TEST_PEPPER
 from tests.pg import fresh_schema
-from tests.servers import PASSBRIDGE, free_port, wait_ready
+from tests.servers import PASSBRIDGE, free_port, initialised_store, wait_ready
 
 
 @pytest.mark.multi
 def test_two_workers_share_one_postgresql_store(tmp_path: Path) -> None:
     port = free_port()
     with fresh_schema() as schema_url:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PASSBRIDGE_")}
-        env.update(
-            PASSBRIDGE_DATA_DIR=str(tmp_path),
-            PASSBRIDGE_PEPPER=TEST_PEPPER,
-            PASSBRIDGE_DATABASE_URL=schema_url,
-        )
-        subprocess.run(
-            [str(PASSBRIDGE), "init", "--admin", "admin@contoso.example"],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        env = initialised_store(tmp_path, PASSBRIDGE_DATABASE_URL=schema_url)
         proc = subprocess.Popen(
             [str(PASSBRIDGE), "serve", "--port", str(port), "--workers", "2"],
             env=env,

@@ -4,10 +4,8 @@ against the published keys with joserfc, then refresh-token rotation."""
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +25,7 @@ from passbridge.services.apps import ApplicationService
 from passbridge.services.context import Env, operator
 from passbridge.services.directory import DirectoryService
 from passbridge.services.taps import TapService
-from tests.servers import PASSBRIDGE, TEST_PEPPER, free_port, serving
+from tests.servers import TEST_PEPPER, free_port, initialised_store, serving
 
 UPN = "ada@contoso.example"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -46,14 +44,7 @@ def provider(tmp_path: Path) -> Iterator[Provider]:
     port = free_port()
     base = f"http://localhost:{port}"
     redirect_uri = f"http://localhost:{free_port()}/callback"
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("PASSBRIDGE_")}
-    environ.update(PASSBRIDGE_DATA_DIR=str(tmp_path), PASSBRIDGE_PEPPER=TEST_PEPPER, PASSBRIDGE_BASE_URL=base)
-    subprocess.run(
-        [str(PASSBRIDGE), "init", "--admin", "admin@contoso.example"],
-        env=environ,
-        check=True,
-        capture_output=True,
-    )
+    environ = initialised_store(tmp_path, PASSBRIDGE_BASE_URL=base)
     env = Env.from_settings(load_settings(data_dir=tmp_path, pepper=TEST_PEPPER, base_url=base))
     try:
         with env.db.unit_of_work() as session:
