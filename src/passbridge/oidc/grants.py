@@ -56,7 +56,7 @@ def refused(error: oidc.GrantRefused) -> OAuth2Error:
     return oauth_error(InvalidGrantError, error.aadsts, error.description)
 
 
-def pairwise_sub(unit: Unit, app_id: str, user_id: str) -> str:
+def memoized_sub(unit: Unit, app_id: str, user_id: str) -> str:
     """The user's `sub` for the app, worked out once per token request (the access and ID token)."""
     key = f"sub|{app_id}|{user_id}"
     sub: str | None = unit.memo.get(key)
@@ -249,7 +249,7 @@ class IdToken(OpenIDToken):  # type: ignore[misc]
             request.user,
             app_id,
             token["scope"],
-            sub=pairwise_sub(unit, app_id, request.user.user_id),
+            sub=memoized_sub(unit, app_id, request.user.user_id),
             at_hash=at_hash.decode() if at_hash else None,
         )
 
@@ -333,7 +333,7 @@ def user_tokens(
     app_id = client.get_client_id()
     try:
         access, lifetime = claims.access_token(
-            unit.reader, unit.env, user, app_id, scope, sub=pairwise_sub(unit, app_id, user.user_id)
+            unit.reader, unit.env, user, app_id, scope, sub=memoized_sub(unit, app_id, user.user_id)
         )
     except oidc.GrantRefused as exc:
         raise refused(exc) from None
@@ -377,4 +377,4 @@ class OidcServer(Server):
             return found
         client, row = oidc.client_and_refresh_token(unit.reader, unit.env, client_id, presented)
         unit.memo[READ_REFRESH] = row
-        return OidcClient(client, unit.env) if client else None
+        return self.client_class(client, unit.env) if client else None

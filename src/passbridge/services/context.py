@@ -56,7 +56,7 @@ class Principal:
     scopes: frozenset[str] = frozenset()
     roles: frozenset[Role] = frozenset()
     ip_address: str | None = None
-    correlation_id: str = field(default_factory=lambda: new_guid())
+    correlation_id: str = field(default_factory=new_guid)
 
     @property
     def is_operator(self) -> bool:
