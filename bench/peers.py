@@ -51,6 +51,7 @@ CHAINS = 16  # wrk threads = connections = refresh chains
 SIGNIN_CLIENTS = 12
 VERIFIES = 12  # Argon2 verifies timed per round
 GTHREADS = 8
+WARMUP = 4  # seconds per server and operation before the rounds: V8 and the caches settle
 GOALS = {"cc": 0.8, "refresh": 0.65}  # Passbridge's CPU efficiency / oidc-provider's, at least
 SIGNIN_GOAL = 1.8  # a full pass sign-in's server CPU / one Argon2 verify's CPU, at most
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -63,7 +64,7 @@ class Server:
     token_url: str
     cc_form: str
     refresh_form: str  # without the refresh_token, which peers_refresh.lua appends
-    heads: list[list[str]]  # batches of chain heads: the check's, the warm-up's, then one per round
+    heads: Callable[[int], list[str]]  # chain heads of batch n: the check's, the warm-up's, one per round
     jwt: bool  # access tokens are ES256 JWTs
     cpu: dict[str, list[float]] = field(default_factory=lambda: {"cc": [], "refresh": []})
     rates: dict[str, list[float]] = field(default_factory=lambda: {"cc": [], "refresh": []})
@@ -130,28 +131,37 @@ def passbridge(stack: ExitStack, tmp: Path, batches: int) -> tuple[Server, int, 
     secret = {"client_id": app["clientId"], "client_secret": app["clientSecret"]}
     cc = urlencode({"grant_type": "client_credentials", **secret, "scope": f"{base}/.default"})
     rt = urlencode({"grant_type": "refresh_token", **secret})
-    return Server("Passbridge", pid, f"{base}/oauth2/v2.0/token", cc, rt, heads, True), port, users
+    return (
+        Server("Passbridge", pid, f"{base}/oauth2/v2.0/token", cc, rt, heads.__getitem__, True),
+        port,
+        users,
+    )
 
 
-def oidc_provider(stack: ExitStack, tmp: Path, batches: int) -> Server:
+def oidc_provider(stack: ExitStack, tmp: Path) -> Server:
     port, heads_file, log = free_port(), tmp / "oidc-provider.json", tmp / "oidc-provider.log"
-    env = {
-        **os.environ,
-        "BENCH_BATCHES": str(batches),
-        "BENCH_CHAINS": str(CHAINS),
-        "BENCH_HEADS": str(heads_file),
-    }
+    env = {**os.environ, "BENCH_CHAINS": str(CHAINS), "BENCH_HEADS": str(heads_file)}
     pid = start(stack, ["node", "oidc_provider.js", str(port)], env, PEERS, log)
     base = f"http://127.0.0.1:{port}"
     discovery = f"{base}/.well-known/openid-configuration"
     wait_until(lambda: httpx.get(discovery, timeout=1).status_code == 200, "oidc-provider", log)
     seeded = json.loads(heads_file.read_text())
+
+    def heads(batch: int) -> list[str]:
+        """Batch 0 was seeded at start; each later one just before its use (SIGUSR2, oidc_provider.js)."""
+        if batch:
+            heads_file.unlink()
+            os.kill(pid, signal.SIGUSR2)
+            wait_until(heads_file.exists, "oidc-provider's seeding", log, timeout=10)
+        heads: list[str] = json.loads(heads_file.read_text())["heads"]
+        return heads
+
     secret = {"client_id": seeded["clients"]["cc"]["id"], "client_secret": seeded["clients"]["cc"]["secret"]}
     cc = urlencode(
         {"grant_type": "client_credentials", **secret, "resource": seeded["resource"], "scope": "api:read"}
     )
     rt = urlencode({"grant_type": "refresh_token", **secret})
-    return Server("oidc-provider", pid, f"{base}/token", cc, rt, seeded["heads"], True)
+    return Server("oidc-provider", pid, f"{base}/token", cc, rt, heads, True)
 
 
 def django_oauth_toolkit(stack: ExitStack, tmp: Path, batches: int) -> Server:
@@ -186,7 +196,7 @@ def django_oauth_toolkit(stack: ExitStack, tmp: Path, batches: int) -> Server:
     rt = urlencode(
         {"grant_type": "refresh_token", "client_id": rt_client["id"], "client_secret": rt_client["secret"]}
     )
-    return Server("DOT", pid, f"{base}/o/token/", cc, rt, seeded["heads"], False)
+    return Server("DOT", pid, f"{base}/o/token/", cc, rt, seeded["heads"].__getitem__, False)
 
 
 def check(server: Server) -> None:
@@ -206,7 +216,7 @@ def check(server: Server) -> None:
         header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
         if header.get("alg") != "ES256":
             raise fail(f"access token signed {header.get('alg')}, not ES256", answer)
-    first = presented = server.heads[0][0]
+    first = presented = server.heads(0)[0]
     for _ in range(2):
         answer = post(f"{server.refresh_form}&refresh_token={presented}")
         got = answer.json() if answer.status_code == 200 else {}
@@ -228,7 +238,7 @@ def load(server: Server, op: str, seconds: int, batch: int, tmp: Path) -> tuple[
         env = {"BENCH_FORM": server.cc_form}
     else:
         tokens = tmp / f"{server.name}-{batch}.txt"
-        tokens.write_text("\n".join(server.heads[batch]) + "\n")
+        tokens.write_text("\n".join(server.heads(batch)) + "\n")
         argv += ["-s", str(ROOT / "bench" / "peers_refresh.lua")]
         env = {"BENCH_FORM": server.refresh_form, "BENCH_TOKENS": str(tokens)}
     before = tree_cpu_seconds(server.pid)
@@ -290,7 +300,7 @@ def main() -> None:
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="passbridge-bench-peers-")))
         ours, port, users = passbridge(stack, tmp, batches)
-        servers = [ours, oidc_provider(stack, tmp, batches), django_oauth_toolkit(stack, tmp, batches)]
+        servers = [ours, oidc_provider(stack, tmp), django_oauth_toolkit(stack, tmp, batches)]
         for server in servers:
             check(server)
         from passbridge.config import load_settings
@@ -302,9 +312,9 @@ def main() -> None:
         stack.callback(env.db.dispose)
         stored = env.keeper.slow_hash(users[0][1])
         for server in servers:  # warm-up: JIT, caches, pools, threads
-            load(server, "cc", 2, 1, tmp)
-            load(server, "refresh", 2, 1, tmp)
-        asyncio.run(signin.load(port, users, 2))
+            load(server, "cc", WARMUP, 1, tmp)
+            load(server, "refresh", WARMUP, 1, tmp)
+        asyncio.run(signin.load(port, users, WARMUP))
         signin_ratios, signin_failed = [], 0
         for n in range(args.rounds):
             for op in ("cc", "refresh"):
@@ -362,4 +372,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit("bench/peers: interrupted; every server it started is stopped")

@@ -1,10 +1,10 @@
 // panva's oidc-provider for bench/peers: one confidential client (client_secret_post), ES256 JWT access
 // tokens for one resource indicator, ES256 ID tokens, refresh-token rotation on, the default in-memory
-// adapter. Before listening it seeds BENCH_BATCHES x BENCH_CHAINS refresh tokens (each with its own grant,
-// as an authorization-code sign-in leaves them) and writes them as JSON to BENCH_HEADS.
+// adapter. Before listening, and again on each SIGUSR2, it seeds BENCH_CHAINS refresh tokens (each with its
+// own grant, as an authorization-code sign-in leaves them) and writes them as JSON to BENCH_HEADS.
 // Usage: node oidc_provider.js <port>
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import Provider from 'oidc-provider';
 
 const port = Number(process.argv[2]);
@@ -44,9 +44,8 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
   },
 });
 
-const batches = [];
 const found = await provider.Client.find(client.client_id);
-for (let b = 0; b < Number(process.env.BENCH_BATCHES); b += 1) {
+async function seed() {
   const heads = [];
   for (let c = 0; c < Number(process.env.BENCH_CHAINS); c += 1) {
     const grant = new provider.Grant({ accountId: 'bench-user', clientId: client.client_id });
@@ -58,9 +57,14 @@ for (let b = 0; b < Number(process.env.BENCH_BATCHES); b += 1) {
       authTime: Math.floor(Date.now() / 1000), gty: 'authorization_code',
     }).save());
   }
-  batches.push(heads);
+  const file = process.env.BENCH_HEADS;
+  writeFileSync(`${file}.tmp`, JSON.stringify({
+    clients: { cc: { id: client.client_id, secret: client.client_secret } }, resource, heads,
+  }));
+  renameSync(`${file}.tmp`, file);
 }
-writeFileSync(process.env.BENCH_HEADS, JSON.stringify({
-  clients: { cc: { id: client.client_id, secret: client.client_secret } }, resource, scope, heads: batches,
-}));
+// The in-memory adapter is an LRU of about 2,000 entries, so chains seeded long before their round
+// would be evicted by the grants before it: the bench asks for each round's chains just before it.
+process.on('SIGUSR2', () => { seed().catch((err) => { console.error(err); process.exit(1); }); });
+await seed();
 provider.listen(port, '127.0.0.1');
