@@ -110,7 +110,8 @@ def _serve(config: Settings, host: str, port: int, workers: int, *, access_log: 
     database.dispose()
     Env.from_settings(config).db.dispose()  # fail now, in one line, if the pepper is missing
     uvicorn.run(
-        "passbridge.app:create_app_from_env",
+        # Several workers: each one's factory first ties it to the master (passbridge/worker.py).
+        "passbridge.worker:worker_app" if workers > 1 else "passbridge.app:create_app_from_env",
         factory=True,
         host=host,
         port=port,
