@@ -31,7 +31,7 @@ PEOPLE = [
 def seed_demo(config: Settings) -> list[str]:
     """Create the demo tenant if the store is empty; always issue the admin a fresh one-time pass."""
     if config.database_url is None:
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     db = Database(config.effective_database_url)
     db.upgrade()
     db.dispose()

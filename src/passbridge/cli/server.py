@@ -19,9 +19,9 @@ from passbridge.store.db import Database
 
 
 def _prepare_store(config: Settings) -> Database:
-    """Make the data dir (SQLite lives there) and bring the schema to head."""
+    """Make the data dir (SQLite lives there; owner-only) and bring the schema to head."""
     if config.database_url is None:
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     db = Database(config.effective_database_url)
     db.upgrade()
     return db

@@ -38,7 +38,7 @@ class PepperMissing(Exception):
 
 def create_pepper_file(path: Path) -> None:
     """Write a new random pepper, readable by the owner only. Never overwrites one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode() + "\n")
