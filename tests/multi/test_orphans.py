@@ -71,7 +71,7 @@ def test_workers_exit_and_free_the_port_when_the_master_is_killed(tmp_path: Path
 
         master.send_signal(signal.SIGKILL)
         master.wait(timeout=10)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 10  # a graceful stop takes well under a second; the machine may be busy
         while time.monotonic() < deadline and (any(_running(pid) for pid in workers) or not _port_free(port)):
             time.sleep(0.1)
         assert [pid for pid in workers if _running(pid)] == []
