@@ -1,4 +1,5 @@
-"""A ready demo tenant: a few people, groups and roles, and a fresh pass for the administrator."""
+"""A ready demo tenant: a few people, groups and roles, and fresh passes for the administrator and the
+helpdesk's Authentication Administrator."""
 
 from __future__ import annotations
 
@@ -14,24 +15,26 @@ from passbridge.services import tenant as tenant_service
 from passbridge.services.apps import ApplicationService
 from passbridge.services.context import Env, Principal, operator
 from passbridge.services.directory import DirectoryService
-from passbridge.services.taps import TapService
+from passbridge.services.taps import IssuedPass, TapService
 from passbridge.store import directory as directory_store
 from passbridge.store.db import Database
 
 DEMO_TENANT = "Contoso (demo)"
 DEMO_ADMIN = "admin@contoso.example"
+DEMO_HELPDESK = "megan.bowen@contoso.example"
 PEOPLE = [
     ("adele.vance@contoso.example", "Adele Vance", ["New hires"], None),
     ("lee.gu@contoso.example", "Lee Gu", ["Engineering"], None),
-    ("megan.bowen@contoso.example", "Megan Bowen", ["Helpdesk"], "Authentication Administrator"),
+    (DEMO_HELPDESK, "Megan Bowen", ["Helpdesk"], "Authentication Administrator"),
     ("nestor.wilke@contoso.example", "Nestor Wilke", ["Engineering", "New hires"], None),
 ]
 
 
 def seed_demo(config: Settings) -> list[str]:
-    """Create the demo tenant if the store is empty; always issue the admin a fresh one-time pass."""
+    """Create the demo tenant if the store is empty; always issue the admin and the helpdesk user a
+    fresh one-time pass each."""
     if config.database_url is None:
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     db = Database(config.effective_database_url)
     db.upgrade()
     db.dispose()
@@ -49,23 +52,32 @@ def seed_demo(config: Settings) -> list[str]:
                 raise AlreadyInitialised("not a demo tenant")
             _register_demo_rp(session, env, who)
             # The bootstrap pass was shown once, perhaps long ago: a demo start always prints one
-            # that works now (issuing replaces the previous pass, as Graph does).
-            issued = TapService(session, env, who).issue(DEMO_ADMIN, PassRequest(is_usable_once=True))
+            # that works now (issuing replaces the previous pass, as Graph does). The helpdesk user
+            # gets one too, to try what an Authentication Administrator may and may not do.
+            taps = TapService(session, env, who)
+            issued = taps.issue(DEMO_ADMIN, PassRequest(is_usable_once=True))
+            helpdesk = taps.issue(DEMO_HELPDESK, PassRequest(is_usable_once=True))
             tenant = directory_store.tenant(session)
             assert tenant is not None
             return [
                 f"Tenant:     {tenant.display_name} ({tenant.id})",
                 f"Data:       {env.settings.effective_database_url}",
-                f"Admin:      {DEMO_ADMIN}",
                 f"Sign in at: {env.settings.base_url}/login",
-                f"Demo relying party (OpenID Connect code + PKCE): {env.settings.base_url}{demo_rp.PATH}",
-                f"One-time Temporary Access Pass: {issued.value}  (valid until {iso_z(issued.view.end)})",
+                f"Admin:      {DEMO_ADMIN}",
+                _pass_line(issued),
+                f"Helpdesk:   {DEMO_HELPDESK} (Authentication Administrator)",
+                _pass_line(helpdesk),
                 f"Then add a passkey or an authenticator app: {env.settings.base_url}/security-info",
+                f"Demo relying party (OpenID Connect code + PKCE): {env.settings.base_url}{demo_rp.PATH}",
                 f"Demo users: {', '.join(p[0] for p in PEOPLE)}",
                 f"Health:     {env.settings.base_url}/readyz",
             ]
     finally:
         env.db.dispose()
+
+
+def _pass_line(issued: IssuedPass) -> str:
+    return f"  One-time Temporary Access Pass: {issued.value}  (valid until {iso_z(issued.view.end)})"
 
 
 def _register_demo_rp(session: Session, env: Env, who: Principal) -> None:

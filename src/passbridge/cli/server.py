@@ -19,9 +19,9 @@ from passbridge.store.db import Database
 
 
 def _prepare_store(config: Settings) -> Database:
-    """Make the data dir (SQLite lives there) and bring the schema to head."""
+    """Make the data dir (SQLite lives there; owner-only) and bring the schema to head."""
     if config.database_url is None:
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     db = Database(config.effective_database_url)
     db.upgrade()
     return db
@@ -110,7 +110,8 @@ def _serve(config: Settings, host: str, port: int, workers: int, *, access_log: 
     database.dispose()
     Env.from_settings(config).db.dispose()  # fail now, in one line, if the pepper is missing
     uvicorn.run(
-        "passbridge.app:create_app_from_env",
+        # Several workers: each one's factory first ties it to the master (passbridge/worker.py).
+        "passbridge.worker:worker_app" if workers > 1 else "passbridge.app:create_app_from_env",
         factory=True,
         host=host,
         port=port,

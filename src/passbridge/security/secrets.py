@@ -11,14 +11,25 @@ import hashlib
 import hmac
 import os
 import secrets
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+T = TypeVar("T")
+
+# What the Argon2 hashes running at once in one process may hold between them. Each holds its memory
+# cost (19 MiB by default) while it runs; unbounded, the request threadpool (about 40 threads) ran as
+# many at once and a worker grew past 400 MiB, which malloc's per-thread arenas never gave back.
+HASH_MEMORY_BUDGET_KIB = 96 * 1024
 
 
 class PepperMissing(Exception):
@@ -27,7 +38,7 @@ class PepperMissing(Exception):
 
 def create_pepper_file(path: Path) -> None:
     """Write a new random pepper, readable by the owner only. Never overwrites one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode() + "\n")
@@ -56,6 +67,40 @@ class Argon2Params:
     parallelism: int = 1
 
 
+def hash_slots(memory_kib: int) -> int:
+    """How many Argon2 hashes one process runs at once: one per core it may use (more would only
+    queue for the CPU), and no more than HASH_MEMORY_BUDGET_KIB holds."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, HASH_MEMORY_BUDGET_KIB // memory_kib))
+
+
+class _HashThreads:
+    """The process's Argon2 hashes run on these few threads and nowhere else. A semaphore alone would
+    bound the hashes but not the threads that ran one: glibc gives each thread its own arena, and
+    each arena keeps its last 19 MiB block after the hash frees it. Sized by the first keeper."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self.size = 0
+
+    def run(self, memory_kib: int, work: Callable[[], T]) -> T:
+        pool = self._pool
+        if pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self.size = hash_slots(memory_kib)
+                    self._pool = ThreadPoolExecutor(self.size, thread_name_prefix="passbridge-argon2")
+                pool = self._pool
+        return pool.submit(work).result()
+
+
+_hash_threads = _HashThreads()
+
+
 class SecretKeeper:
     """Every use of the pepper goes through here."""
 
@@ -67,6 +112,7 @@ class SecretKeeper:
         self._argon_pepper = _derive(pepper, b"passbridge argon2 pepper v1")
         self._aead = AESGCM(_derive(pepper, b"passbridge seal v1"))
         p = params or Argon2Params()
+        self._memory_kib = p.memory_kib
         self._decoy: str | None = None
         self._argon = PasswordHasher(
             time_cost=p.time_cost, memory_cost=p.memory_kib, parallelism=p.parallelism, type=Type.ID
@@ -88,11 +134,16 @@ class SecretKeeper:
         return hmac.new(self._argon_pepper, secret.encode(), hashlib.sha256).digest()
 
     def slow_hash(self, secret: str) -> str:
-        return self._argon.hash(self._peppered(secret))
+        peppered = self._peppered(secret)
+        return _hash_threads.run(self._memory_kib, lambda: self._argon.hash(peppered))
 
     def slow_hash_matches(self, secret: str, stored: str) -> bool:
+        peppered = self._peppered(secret)
+        return _hash_threads.run(self._memory_kib, lambda: self._verify(stored, peppered))
+
+    def _verify(self, stored: str, peppered: bytes) -> bool:
         try:
-            return self._argon.verify(stored, self._peppered(secret))
+            return bool(self._argon.verify(stored, peppered))
         except (VerificationError, InvalidHashError):
             return False
 

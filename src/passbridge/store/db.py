@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, insert, text
+from sqlalchemy import create_engine, event, insert, make_url, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,6 +41,7 @@ BUSY_TIMEOUT_MS = 30000
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        _create_private_sqlite_file(url)
         # One pooled connection per threadpool worker (anyio's default limit is 40): QueuePool's
         # default (5 + 10 overflow) made concurrent requests queue for a connection and opened and
         # closed overflow connections per request, paying the connect PRAGMAs and SQLite's schema
@@ -54,6 +56,18 @@ def make_engine(url: str) -> Engine:
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _create_private_sqlite_file(url: str) -> None:
+    """Create the SQLite file owner-only (0600) before SQLite would create it 0644 under the usual
+    umask: it holds every hash, sealed key and log. SQLite gives its -wal and -shm files the database
+    file's mode. An existing file keeps the mode its owner gave it."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    # Already there, or no such folder (SQLite says so in its own words when connecting): leave it.
+    with suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def read_json(text: str) -> Any:
