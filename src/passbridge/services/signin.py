@@ -130,6 +130,14 @@ def allowed_return_to(session: Session, value: str | None) -> str | None:
     raise InvalidInput("return_to must be a path on this site or a registered redirect URI.")
 
 
+def _housekeeping(connection: Connection, now: datetime) -> None:
+    """Rides along with about one new flow in PURGE_EVERY: flows and throttle counters a day past use
+    are of no use to anyone, and a delete on every sign-in would cost each one a scan."""
+    if secrets.randbelow(PURGE_EVERY) == 0:
+        store.purge_flows(connection, now - timedelta(days=1))
+        throttle_store.purge(connection, now - timedelta(days=1))
+
+
 @dataclass
 class SignInService:
     env: Env
@@ -195,11 +203,7 @@ class SignInService:
             created_at=now,
             expires_at=expires_at,
         )
-        # Housekeeping rides along with about one flow in PURGE_EVERY: flows a day past expiry are
-        # of no use to anyone, and a delete on every sign-in would cost each one a scan.
-        if secrets.randbelow(PURGE_EVERY) == 0:
-            store.purge_flows(connection, now - timedelta(days=1))
-            throttle_store.purge(connection, now - timedelta(days=1))
+        _housekeeping(connection, now)
         return FlowView(
             id=flow_id,
             state=FlowState.IDENTIFY,
@@ -273,9 +277,7 @@ class SignInService:
             expires_at=now + timedelta(minutes=self.env.settings.flow_minutes),
             if_absent=True,
         )
-        if secrets.randbelow(PURGE_EVERY) == 0:
-            store.purge_flows(connection, now - timedelta(days=1))
-            throttle_store.purge(connection, now - timedelta(days=1))
+        _housekeeping(connection, now)
         return store.flow(connection, flow_id)
 
     def flow(self, flow_id: str | None) -> FlowView:
