@@ -112,7 +112,9 @@ def add_flow(
     }
     if if_absent:
         dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-        connection.execute(dialect.insert(_FLOWS).values(values).on_conflict_do_nothing(index_elements=["id"]))
+        connection.execute(
+            dialect.insert(_FLOWS).values(values).on_conflict_do_nothing(index_elements=["id"])
+        )
     else:
         connection.execute(_ADD_FLOW, values)
 
