@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from passbridge import __version__
+from passbridge.client_address import ClientAddress
 from passbridge.config import load_settings
 from passbridge.flat_routes import index_by_first_segment
 from passbridge.graph import errors as graph_errors
@@ -56,10 +57,13 @@ class RequestIds:
 
 class Passbridge(FastAPI):
     """FastAPI with RequestIds outermost: added with add_middleware it would sit inside Starlette's
-    server-error middleware, and the 500 answer that middleware sends would carry no request-id."""
+    server-error middleware, and the 500 answer that middleware sends would carry no request-id.
+    ClientAddress wraps everything, so every part of a request sees the one client address."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return RequestIds(super().build_middleware_stack())
+        env: Env = self.state.env
+        trusted = env.settings.trusted_proxy_networks
+        return ClientAddress(RequestIds(super().build_middleware_stack()), trusted)
 
 
 # The OpenTelemetry API's stand-ins until a provider is set (FastAPI's telemetry module knows the same).

@@ -6,6 +6,7 @@ clear line (`ConfigError`) rather than a traceback deep inside a request.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -40,6 +41,9 @@ class Settings(BaseSettings):
     lockout_threshold: int = Field(default=10, ge=1, le=100)
     lockout_window_minutes: int = Field(default=15, ge=1, le=1440)
     lockout_ip_threshold: int = Field(default=100, ge=1, le=100000)
+    # Reverse proxies whose X-Forwarded-For / Forwarded headers are believed (client_address.py):
+    # comma-separated addresses or CIDRs. None by default: the TCP peer is the client.
+    trusted_proxies: str = ""
     # Serve the demo relying party at /demo-rp (set by `passbridge demo`; never needed in production).
     demo_rp: bool = False
 
@@ -52,6 +56,16 @@ class Settings(BaseSettings):
         if parts.query or parts.fragment:
             raise ValueError("must not carry a query or fragment")
         return value.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies_are_networks(cls, value: str) -> str:
+        for entry in _entries(value):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR (such as 10.0.0.0/8)") from None
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -77,8 +91,16 @@ class Settings(BaseSettings):
         return self.data_dir / "pepper"
 
     @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(entry, strict=False) for entry in _entries(self.trusted_proxies))
+
+    @property
     def is_local(self) -> bool:
         return urlsplit(self.base_url).hostname in ("localhost", "127.0.0.1", "::1")
+
+
+def _entries(value: str) -> list[str]:
+    return [entry.strip() for entry in value.split(",") if entry.strip()]
 
 
 def load_settings(**overrides: object) -> Settings:

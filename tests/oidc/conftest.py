@@ -25,6 +25,7 @@ from passbridge.services.tenant import Initialised
 from passbridge.services.tokens import issue_app_token, reset_key_cache
 from passbridge.store.models import User
 from tests.factories import make_app, make_user
+from tests.web.conftest import username_form
 
 BASE = "http://localhost:8000"
 CALLBACK = "http://localhost:9000/callback"
@@ -120,7 +121,7 @@ class Browser:
         browser afterwards (the resume address)."""
         login = self.client.get(login_location)
         assert login.status_code == 200, login.text
-        named = self.client.post("/login", data={"csrf_token": csrf_of(login.text), "username": username})
+        named = self.client.post("/login", data=username_form(login.text, username))
         assert (named.status_code, named.headers["location"]) == (303, "/login/pass"), named.text
         page = self.client.get("/login/pass")
         proved = self.client.post("/login/pass", data={"csrf_token": csrf_of(page.text), "pass": value})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from html import unescape
 
 import httpx
 import pytest
@@ -24,10 +25,20 @@ ADA = "ada@contoso.example"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
+RETURN_TO = re.compile(r'name="return_to" value="([^"]*)"')
+
+
 def csrf_of(html: str) -> str:
     found = CSRF.search(html)
     assert found is not None, "page has no csrf_token field"
     return found.group(1)
+
+
+def username_form(html: str, username: str) -> dict[str, str]:
+    """What a browser posts from the username page: its hidden fields and the name typed."""
+    found = RETURN_TO.search(html)
+    return_to = unescape(found.group(1)) if found else ""
+    return {"csrf_token": csrf_of(html), "return_to": return_to, "username": username}
 
 
 def issue(env: Env, upn: str, *, one_time: bool = False) -> IssuedPass:
@@ -70,7 +81,7 @@ class Steps:
 def sign_in(client: TestClient, username: str, value: str, *, login_url: str = "/login") -> Steps:
     login = client.get(login_url)
     assert login.status_code == 200, login.text
-    identified = client.post("/login", data={"csrf_token": csrf_of(login.text), "username": username})
+    identified = client.post("/login", data=username_form(login.text, username))
     assert (identified.status_code, identified.headers["location"]) == (303, "/login/pass")
     pass_page = client.get("/login/pass")
     assert pass_page.status_code == 200

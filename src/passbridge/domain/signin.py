@@ -68,14 +68,21 @@ class SignInFailed(DomainError):
 
 
 class LockedOut(DomainError):
-    """Too many failed attempts: refused without checking the proof, until the window passes."""
+    """Too many failed attempts: refused without checking the proof, until the lockout ends (or, past
+    the consecutive ceiling, `retry_after` None, until a passkey sign-in or a new pass)."""
 
-    def __init__(self, retry_after: timedelta) -> None:
-        minutes = max(1, int(retry_after.total_seconds() + 59) // 60)
-        super().__init__(
-            "Too many sign-in attempts. For your security, sign-in is paused; try again later "
-            f"(in about {minutes} minute{'s' if minutes != 1 else ''})."
-        )
+    def __init__(self, retry_after: timedelta | None) -> None:
+        if retry_after is None:
+            super().__init__(
+                "Too many sign-in attempts. For your security, sign-in with a pass or code is paused: "
+                "sign in with a passkey, or ask your helpdesk for a new Temporary Access Pass."
+            )
+        else:
+            minutes = max(1, int(retry_after.total_seconds() + 59) // 60)
+            super().__init__(
+                "Too many sign-in attempts. For your security, sign-in is paused; try again later "
+                f"(in about {minutes} minute{'s' if minutes != 1 else ''})."
+            )
         self.retry_after = retry_after
 
 
@@ -103,29 +110,74 @@ def registration_deadline(now: datetime, *, one_time_pass: bool) -> datetime | N
     return now + ONE_TIME_REGISTRATION_WINDOW if one_time_pass else None
 
 
+# --- throttling guesses (services/throttle.py keeps the counters) -----------------------------------
+#
+# A counter belongs to one key: a username as typed and normalised (known or not, so unknown names
+# behave as real ones), a trusted device (a browser that signed in as that user before), a source
+# address, or the account's consecutive failures for NIST SP 800-63B's ceiling. Every guess reserves
+# an attempt on its keys before it is checked, so no more than a counter's threshold is ever checked.
+
+# NIST SP 800-63B: no more than 100 consecutive failed attempts on one account. Only a success (a
+# passkey, which is never throttled) or a new pass from an administrator opens the account again.
+CONSECUTIVE_CEILING = 100
+
+
 @dataclass(frozen=True)
-class LockoutRule:
-    threshold: int
-    ip_threshold: int
-    window: timedelta
+class ThrottleRule:
+    threshold: int  # attempts in a round; the last of them starts a lockout
+    first_lockout: timedelta  # each further lockout in a row lasts twice the one before
+    longest_lockout: timedelta = timedelta(hours=24)
+    # Quiet this long after the last attempt (or the end of the lockout) and the counter starts afresh;
+    # None: only a success resets it (the ceiling).
+    forget_after: timedelta | None = timedelta(hours=24)
+
+    def lockout(self, nth: int) -> timedelta:
+        """How long the nth lockout in a row lasts."""
+        length = self.first_lockout
+        for _ in range(nth - 1):
+            if length >= self.longest_lockout:
+                break
+            length *= 2
+        return min(length, self.longest_lockout)
 
 
-def lockout_remaining(
-    rule: LockoutRule,
-    *,
-    user_failures: list[datetime],
-    ip_failures: list[datetime],
-    now: datetime,
-) -> timedelta | None:
-    """How long until another attempt is accepted, or None when one is accepted now.
+CEILING_RULE = ThrottleRule(CONSECUTIVE_CEILING, timedelta(0), forget_after=None)
 
-    Failures are those within the window (newest last is not required). The wait lasts until the
-    oldest counted failure leaves the window, which brings the count back below the threshold."""
-    waits: list[timedelta] = []
-    for failures, threshold in ((user_failures, rule.threshold), (ip_failures, rule.ip_threshold)):
-        recent = sorted(t for t in failures if t > now - rule.window)
-        if len(recent) >= threshold:
-            # The count drops below the threshold when the (len - threshold + 1)-th oldest expires.
-            releasing = recent[len(recent) - threshold]
-            waits.append(releasing + rule.window - now)
-    return max(waits) if waits else None
+
+@dataclass(frozen=True)
+class Counter:
+    """One key's state. `version` changes with every write: a reservation is written only over the
+    version it was computed from (a compare-and-set), which holds across processes and databases."""
+
+    attempts: int = 0  # reserved in this round (since the last lockout or success)
+    lockouts: int = 0  # in a row
+    locked_until: datetime | None = None
+    last_at: datetime | None = None
+    version: int = 0
+
+
+def _quiet_since(counter: Counter) -> datetime | None:
+    if counter.last_at is None:
+        return counter.locked_until
+    if counter.locked_until is None:
+        return counter.last_at
+    return max(counter.last_at, counter.locked_until)
+
+
+def reserve(rule: ThrottleRule, counter: Counter, now: datetime) -> Counter | timedelta | None:
+    """Reserve one attempt: the counter to write (the attempt may be checked), or how long until one
+    is accepted (a timedelta), or None when only a success or an administrator can open it again."""
+    if rule.forget_after is None and counter.lockouts > 0:
+        return None
+    if counter.locked_until is not None and now < counter.locked_until:
+        return counter.locked_until - now
+    quiet = _quiet_since(counter)
+    if rule.forget_after is not None and quiet is not None and now - quiet >= rule.forget_after:
+        counter = Counter(version=counter.version)
+    attempts = counter.attempts + 1
+    if attempts >= rule.threshold:
+        # The attempt that reaches the threshold is still checked; the lockout starts after it.
+        lockouts = counter.lockouts + 1
+        until = None if rule.forget_after is None else now + rule.lockout(lockouts)
+        return Counter(0, lockouts, until, now, counter.version + 1)
+    return Counter(attempts, counter.lockouts, counter.locked_until, now, counter.version + 1)

@@ -46,6 +46,7 @@ async def caller(request: Request) -> Principal:
 async def _verified_caller(request: Request) -> Principal:
     token = _bearer(request)
     env: Env = request.app.state.env
+    # The address ClientAddress resolved (behind a trusted proxy, the one it forwarded for).
     ip = request.client.host if request.client else None
     # A token this process verified recently needs neither the database nor a threadpool hop: the
     # check is a few dictionary lookups, cheap enough for the event loop (services/tokens.py says

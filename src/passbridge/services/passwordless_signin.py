@@ -7,10 +7,10 @@ bound to the flow; only a verified answer uses it, in the transaction that finis
 the session, so a cancelled or failed attempt can be retried and a replayed answer is refused. A sign
 counter that did not grow (a cloned key) is refused and logged, and so is an unknown or deleted passkey.
 
-Passkeys cannot be guessed, so a passkey sign-in is refused only when the source address is locked out,
-never because someone guessed passes for the account: otherwise anyone could lock a person out of the
-one method they are meant to use. A code is six digits, so codes count towards the same per-user and
-per-address lockout as passes, and each code's time step is accepted once.
+Passkeys cannot be guessed, so a passkey sign-in is never throttled: neither a source address's
+lockout nor guesses at the account may stand between a person and the one method they are meant to
+use. A code is six digits, so codes go through the same throttle as passes (services/throttle.py),
+and each code's time step is accepted once.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 
 from passbridge.domain import signin as rules
 from passbridge.domain import strength
+from passbridge.domain.directory import upn_key
 from passbridge.domain.signin import FlowState
 from passbridge.ids import new_guid
 from passbridge.security import webauthn
@@ -33,6 +34,7 @@ from passbridge.services.passkeys import CEREMONY_LIFETIME, SIGN_IN, Started, re
 from passbridge.services.policy import method_allowed
 from passbridge.services.sessions import SessionView
 from passbridge.services.signin import SignedIn, SignInService
+from passbridge.services.throttle import Attempt
 from passbridge.store import ceremonies
 from passbridge.store import passkeys as passkey_store
 from passbridge.store import signin as store
@@ -56,11 +58,16 @@ class _Who:
 class PasswordlessSignInService(SignInService):
     # --- passkeys -----------------------------------------------------------------------------
 
-    def passkey_options(self, flow_id: str | None, csrf_token: str | None) -> Started:
+    def passkey_options(
+        self, flow_id: str | None, csrf_token: str | None, *, return_to: str | None = None
+    ) -> Started:
         """Request options for this flow: no allow list, so the browser offers every passkey it holds
-        for this site and nothing here says which accounts have one."""
+        for this site and nothing here says which accounts have one. The first post of a pending flow
+        (login_page) creates it, with its `return_to`."""
         now = self._now
         with store.writing(self.env.db) as connection:
+            if flow_id:
+                self._stored_flow(connection, flow_id, csrf_token, return_to)
             row = self._checked_flow(connection, flow_id, csrf_token)
             challenge = webauthn.new_challenge()
             ceremony_id = ceremonies.start(
@@ -84,9 +91,10 @@ class PasswordlessSignInService(SignInService):
         *,
         ip_address: str | None,
         previous_session_cookie: str | None = None,
+        device_cookie: str | None = None,
     ) -> SignedIn:
         """Verify the passkey's answer and finish the flow with a session. SignInFailed (logged),
-        LockedOut, FlowExpired or CsrfMismatch."""
+        FlowExpired or CsrfMismatch; never LockedOut."""
         now = self._now
         with self.env.db.reading(transaction=False) as connection:
             flow = row = self._checked_flow(connection, flow_id, csrf_token)
@@ -105,7 +113,6 @@ class PasswordlessSignInService(SignInService):
                 flow.client_id,
                 flow.app_display_name,
             )
-            self._check_ip_lockout(connection, who, ip_address, now)
         method = PASSKEY_METHOD[bool(owner and owner.passkey.backup_eligible)]
         try:
             if ceremony is None or ceremony.kind != SIGN_IN or ceremony.flow_id != row.id:
@@ -151,8 +158,14 @@ class PasswordlessSignInService(SignInService):
                         "The passkey was used at the same time elsewhere or was deleted."
                     )
                 amr = strength.passkey_amr(backup_eligible=owner.passkey.backup_eligible)
+                # The owner's name, not the one typed: their pass and code counters start afresh.
+                attempt = Attempt(
+                    upn_key(owner.user_principal_name),
+                    ip_address,
+                    self.throttle.trusted_device(device_cookie, who.user_id),
+                )
                 return self._open_session(
-                    connection, flow, who, amr, method, ip_address, previous_session_cookie, now
+                    connection, flow, who, amr, method, ip_address, previous_session_cookie, now, attempt
                 )
         except rules.SignInFailed as failure:
             self._record_attempt(who, method, ip_address, failure)
@@ -168,6 +181,7 @@ class PasswordlessSignInService(SignInService):
         *,
         ip_address: str | None,
         previous_session_cookie: str | None = None,
+        device_cookie: str | None = None,
     ) -> SignedIn:
         """Check a code from one of the named user's authenticator apps. Failures look the same for an
         unknown user, a user without an app, a wrong code and a replayed one."""
@@ -184,14 +198,15 @@ class PasswordlessSignInService(SignInService):
                 flow.client_id,
                 flow.app_display_name,
             )
-            rule = self._lockout_rule()
-            by_user, by_ip = store.failures_since(
-                connection, user_id=who.user_id, ip_address=ip_address, since=now - rule.window
-            )
-        wait = rules.lockout_remaining(rule, user_failures=by_user, ip_failures=by_ip, now=now)
-        if wait is not None:
+        throttle = self.throttle
+        attempt = Attempt(
+            upn_key(flow.username or ""), ip_address, throttle.trusted_device(device_cookie, who.user_id)
+        )
+        try:
+            throttle.reserve(attempt)
+        except rules.LockedOut:
             self._record_locked(who, CODE_METHOD, ip_address)
-            raise rules.LockedOut(wait)
+            raise
         try:
             if who.user_id is None:
                 raise rules.SignInFailed("No account with this username.")
@@ -209,9 +224,10 @@ class PasswordlessSignInService(SignInService):
                     ip_address,
                     previous_session_cookie,
                     now,
+                    attempt,
                 )
         except rules.SignInFailed as failure:
-            self._record_attempt(who, CODE_METHOD, ip_address, failure, count=True)
+            self._record_attempt(who, CODE_METHOD, ip_address, failure)
             raise
 
     # --- shared ------------------------------------------------------------------------------------
@@ -229,14 +245,6 @@ class PasswordlessSignInService(SignInService):
         self._check_csrf(row, csrf_token)
         return row
 
-    def _check_ip_lockout(self, connection: Connection, who: _Who, ip: str | None, now: Any) -> None:
-        rule = self._lockout_rule()
-        _, by_ip = store.failures_since(connection, user_id=None, ip_address=ip, since=now - rule.window)
-        wait = rules.lockout_remaining(rule, user_failures=[], ip_failures=by_ip, now=now)
-        if wait is not None:
-            self._record_locked(who, PASSKEY_METHOD[False], ip)
-            raise rules.LockedOut(wait)
-
     def _open_session(
         self,
         connection: Connection,
@@ -247,6 +255,7 @@ class PasswordlessSignInService(SignInService):
         ip: str | None,
         previous_cookie: str | None,
         now: Any,
+        attempt: Attempt,
     ) -> SignedIn:
         assert who.user_id is not None
         if not store.finish_flow(connection, flow.id, flow.state):
@@ -267,7 +276,7 @@ class PasswordlessSignInService(SignInService):
             pass_id=None,
         )
         store.add_session(connection, view, self.env.keeper.keyed_hash(cookie_value), ip, now)
-        store.clear_user_failures(connection, who.user_id)
+        device = self.throttle.succeeded(connection, attempt, who.user_id)
         signin_log.record(connection, self._entry(who, method, ip, signin_log.SUCCESS, None, "mfa" in amr))
         return SignedIn(
             session=view,
@@ -275,6 +284,7 @@ class PasswordlessSignInService(SignInService):
             return_to=flow.return_to,
             auth_request=flow.auth_request,
             needs_setup=False,
+            device_cookie=device,
         )
 
     def _entry(
@@ -299,16 +309,7 @@ class PasswordlessSignInService(SignInService):
         with store.writing(self.env.db) as connection:
             signin_log.record(connection, self._entry(who, method, ip, signin_log.ACCOUNT_LOCKED, reason))
 
-    def _record_attempt(
-        self, who: _Who, method: str, ip: str | None, failure: rules.SignInFailed, *, count: bool = False
-    ) -> None:
-        """Log the failure; a code failure also counts towards the lockout (a passkey's by address only)."""
+    def _record_attempt(self, who: _Who, method: str, ip: str | None, failure: rules.SignInFailed) -> None:
+        """Log the failure (a code's was counted when it was reserved; a passkey's is no guess)."""
         with store.writing(self.env.db) as connection:
-            store.add_failure(
-                connection,
-                failure_id=new_guid(),
-                user_id=who.user_id if count else None,
-                ip_address=ip,
-                at=self._now,
-            )
             signin_log.record(connection, self._entry(who, method, ip, failure.error_code, failure.reason))

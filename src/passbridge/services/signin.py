@@ -32,11 +32,13 @@ from passbridge.ids import new_guid
 from passbridge.services import signin_log
 from passbridge.services.context import Env
 from passbridge.services.sessions import SessionView
+from passbridge.services.throttle import Attempt, Throttle
 from passbridge.store import directory as directory_store
 from passbridge.store import passkeys as passkey_store
 from passbridge.store import policy as policy_store
 from passbridge.store import signin as store
 from passbridge.store import taps as taps_store
+from passbridge.store import throttle as throttle_store
 
 USERNAME_MAX = 256
 PASS_MAX = 256  # far above any pass (48); refuses megabyte posts before they reach Argon2
@@ -65,6 +67,7 @@ class SignedIn:
     return_to: str | None
     auth_request: dict[str, Any] | None
     needs_setup: bool  # no passkey or authenticator app yet: offer "Set up your sign-in methods"
+    device_cookie: str  # signed, naming the user: this browser's attempts are trusted next time
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class _Checked:
     pass_id: str | None
     secret_hash: str | None
     app_display_name: str | None
+    attempt: Attempt
 
 
 def _view(row: Any) -> FlowView:
@@ -126,6 +130,14 @@ def allowed_return_to(session: Session, value: str | None) -> str | None:
     raise InvalidInput("return_to must be a path on this site or a registered redirect URI.")
 
 
+def _housekeeping(connection: Connection, now: datetime) -> None:
+    """Rides along with about one new flow in PURGE_EVERY: flows and throttle counters a day past use
+    are of no use to anyone, and a delete on every sign-in would cost each one a scan."""
+    if secrets.randbelow(PURGE_EVERY) == 0:
+        store.purge_flows(connection, now - timedelta(days=1))
+        throttle_store.purge(connection, now - timedelta(days=1))
+
+
 @dataclass
 class SignInService:
     env: Env
@@ -134,11 +146,9 @@ class SignInService:
     def _now(self) -> datetime:
         return self.env.clock.now()
 
-    def _lockout_rule(self) -> rules.LockoutRule:
-        s = self.env.settings
-        return rules.LockoutRule(
-            s.lockout_threshold, s.lockout_ip_threshold, timedelta(minutes=s.lockout_window_minutes)
-        )
+    @property
+    def throttle(self) -> Throttle:
+        return Throttle(self.env)
 
     # --- steps ------------------------------------------------------------------------------
 
@@ -193,11 +203,7 @@ class SignInService:
             created_at=now,
             expires_at=expires_at,
         )
-        # Housekeeping rides along with about one flow in PURGE_EVERY: flows a day past expiry are
-        # of no use to anyone, and a delete on every sign-in would cost each one a scan.
-        if secrets.randbelow(PURGE_EVERY) == 0:
-            store.purge_flows(connection, now - timedelta(days=1))
-            store.purge_failures(connection, now - timedelta(days=1))
+        _housekeeping(connection, now)
         return FlowView(
             id=flow_id,
             state=FlowState.IDENTIFY,
@@ -215,19 +221,64 @@ class SignInService:
         self, *, flow_id: str | None = None, or_begin: bool = True, return_to: str | None = None
     ) -> tuple[FlowView, str | None]:
         """What the username page shows, in one round: the flow `flow_id` names if it is still open,
-        else (with `or_begin`) a new one for `return_to`, and the organisation's name (None before
-        there is a tenant). FlowExpired when the flow is closed and `or_begin` is false."""
-        if flow_id:
-            with self.env.db.reading(transaction=False) as connection:
-                row = store.flow(connection, flow_id)
-                if self._is_open(row):
-                    return _view(row), store.tenant_name(connection)
+        else (with `or_begin`) a pending one for `return_to`, and the organisation's name (None before
+        there is a tenant). FlowExpired when the flow is closed and `or_begin` is false.
+
+        A pending flow is not stored: an anonymous visit writes nothing. Its id (the flow cookie) and
+        its CSRF token, a keyed hash of the id and `return_to`, let the first post create it
+        (`_stored_flow`), with `return_to` posted back in a hidden field."""
+        with self.env.db.reading(transaction=False) as connection:
+            row = store.flow(connection, flow_id) if flow_id else None
+            tenant = store.tenant_name(connection)
+        if self._is_open(row):
+            return _view(row), tenant
         if not or_begin:
             raise rules.FlowExpired()
         checked = self._checked_return_to(return_to)
-        with store.writing(self.env.db) as connection:
-            flow = self._begin(connection, return_to=checked)
-            return flow, store.tenant_name(connection)
+        flow_id = new_guid()
+        pending = FlowView(
+            id=flow_id,
+            state=FlowState.IDENTIFY,
+            csrf_token=self._pending_csrf(flow_id, checked),
+            username=None,
+            methods=(),
+            return_to=checked,
+            auth_request=None,
+            client_id=None,
+            force_login=False,
+            expires_at=self._now + timedelta(minutes=self.env.settings.flow_minutes),
+        )
+        return pending, tenant
+
+    def _pending_csrf(self, flow_id: str, return_to: str | None) -> str:
+        return self.env.keeper.keyed_hash(f"pending sign-in v1|{flow_id}|{return_to or ''}")
+
+    def _stored_flow(
+        self, connection: Connection, flow_id: str, csrf_token: str | None, return_to: str | None
+    ) -> Any | None:
+        """The flow's row; a pending flow (login_page) is created first when the post carries the
+        token this server gave it, so only a page we served can make a row, and only by posting."""
+        row = store.flow(connection, flow_id)
+        if row is not None or not csrf_token:
+            return row
+        expected = self._pending_csrf(flow_id, return_to or None)
+        if not hmac.compare_digest(expected.encode(), csrf_token.encode("utf-8", "replace")):
+            return None
+        now = self._now
+        store.add_flow(
+            connection,
+            flow_id=flow_id,
+            csrf_token=expected,
+            return_to=return_to or None,
+            auth_request=None,
+            client_id=None,
+            force_login=False,
+            created_at=now,
+            expires_at=now + timedelta(minutes=self.env.settings.flow_minutes),
+            if_absent=True,
+        )
+        _housekeeping(connection, now)
+        return store.flow(connection, flow_id)
 
     def flow(self, flow_id: str | None) -> FlowView:
         """The flow, if it is still open; FlowExpired otherwise."""
@@ -247,8 +298,11 @@ class SignInService:
         if not csrf_token or not hmac.compare_digest(row.csrf_token.encode(), csrf_token.encode()):
             raise rules.CsrfMismatch()
 
-    def identify(self, flow_id: str | None, csrf_token: str | None, username: str) -> FlowView:
-        """Record who is signing in. Never says whether the account exists: every name moves on."""
+    def identify(
+        self, flow_id: str | None, csrf_token: str | None, username: str, *, return_to: str | None = None
+    ) -> FlowView:
+        """Record who is signing in. Never says whether the account exists: every name moves on.
+        `return_to` is the pending flow's, posted back (login_page)."""
         name = username.strip()
         if not name:
             raise InvalidInput("Enter your username, such as ada@contoso.example.")
@@ -258,7 +312,7 @@ class SignInService:
             raise rules.FlowExpired()
         now = self._now
         with store.writing(self.env.db) as connection:
-            row = store.flow(connection, flow_id)
+            row = self._stored_flow(connection, flow_id, csrf_token, return_to)
             if not self._is_open(row):
                 raise rules.FlowExpired()
             self._check_csrf(row, csrf_token)
@@ -277,12 +331,14 @@ class SignInService:
         *,
         ip_address: str | None,
         previous_session_cookie: str | None = None,
+        device_cookie: str | None = None,
     ) -> SignedIn:
         """Check the pass and, when it works, finish the flow with a new session (rotated: the
         browser's previous session, if any, ends). Raises SignInFailed, LockedOut, FlowExpired or
-        CsrfMismatch; every attempt past the CSRF check writes a sign-in log entry."""
+        CsrfMismatch; every attempt past the CSRF check writes a sign-in log entry. The attempt is
+        reserved with the throttle before the hash (services/throttle.py)."""
         candidate = value.strip()
-        checked = self._read_for_proof(flow_id, csrf_token, ip_address)
+        checked = self._read_for_proof(flow_id, csrf_token, ip_address, device_cookie)
         if len(candidate) > PASS_MAX:
             candidate = candidate[:PASS_MAX]
         # The slow part, outside any transaction. An unknown user or a missing pass costs the same
@@ -297,36 +353,38 @@ class SignInService:
             self._record_failure(checked, ip_address, failure)
             raise
 
-    def _read_for_proof(self, flow_id: str | None, csrf_token: str | None, ip: str | None) -> _Checked:
-        now = self._now
+    def _read_for_proof(
+        self, flow_id: str | None, csrf_token: str | None, ip: str | None, device_cookie: str | None
+    ) -> _Checked:
         if not flow_id:
             raise rules.FlowExpired()
-        # No transaction: the two selects need not agree, and the write half checks again whatever
-        # could have changed by then (the flow, the pass, the policy).
+        # No transaction: the write half checks again whatever could have changed by then (the flow,
+        # the pass, the policy).
         with self.env.db.reading(transaction=False) as connection:
             row = store.flow_for_proof(connection, flow_id)
-            if not self._is_open(row):
-                raise rules.FlowExpired()
-            self._check_csrf(row, csrf_token)
-            if row.state != FlowState.PROVE:
-                raise rules.FlowExpired()
-            found = row.found_user_id is not None
-            checked = _Checked(
-                flow=_view(row),
-                user_id=row.found_user_id,
-                user_principal_name=row.user_principal_name if found else row.username,
-                display_name=row.display_name if found else None,
-                enabled=bool(found and row.account_enabled),
-                pass_id=row.pass_id,
-                secret_hash=row.secret_hash,
-                app_display_name=row.app_display_name,
-            )
-            rule = self._lockout_rule()
-            by_user, by_ip = store.failures_since(
-                connection, user_id=checked.user_id, ip_address=ip, since=now - rule.window
-            )
-        wait = rules.lockout_remaining(rule, user_failures=by_user, ip_failures=by_ip, now=now)
-        if wait is not None:
+        if not self._is_open(row):
+            raise rules.FlowExpired()
+        self._check_csrf(row, csrf_token)
+        if row.state != FlowState.PROVE:
+            raise rules.FlowExpired()
+        found = row.found_user_id is not None
+        throttle = self.throttle
+        checked = _Checked(
+            flow=_view(row),
+            user_id=row.found_user_id,
+            user_principal_name=row.user_principal_name if found else row.username,
+            display_name=row.display_name if found else None,
+            enabled=bool(found and row.account_enabled),
+            pass_id=row.pass_id,
+            secret_hash=row.secret_hash,
+            app_display_name=row.app_display_name,
+            attempt=Attempt(
+                upn_key(row.username or ""), ip, throttle.trusted_device(device_cookie, row.found_user_id)
+            ),
+        )
+        try:
+            throttle.reserve(checked.attempt)
+        except rules.LockedOut:
             # Refused before the pass is looked at, so a locked account reveals nothing about it.
             with store.writing(self.env.db) as connection:
                 signin_log.record(
@@ -338,7 +396,7 @@ class SignInService:
                         "Account is locked because the user tried to sign in too many times.",
                     ),
                 )
-            raise rules.LockedOut(wait)
+            raise
         return checked
 
     def _attempt(
@@ -410,7 +468,7 @@ class SignInService:
             )
             # Only the keyed hash is stored; the value goes to the cookie alone.
             store.add_session(connection, view, self.env.keeper.keyed_hash(cookie_value), ip, now)
-            store.clear_user_failures(connection, user_id)
+            device = self.throttle.succeeded(connection, checked.attempt, user_id)
             signin_log.record(connection, self._attempt(checked, ip, signin_log.SUCCESS, None))
             # Until a person holds a passkey or an authenticator app, a pass leads to "Set up your
             # sign-in methods".
@@ -421,11 +479,10 @@ class SignInService:
             return_to=checked.flow.return_to,
             auth_request=checked.flow.auth_request,
             needs_setup=needs_setup,
+            device_cookie=device,
         )
 
     def _record_failure(self, checked: _Checked, ip: str | None, failure: rules.SignInFailed) -> None:
+        # The attempt was counted when it was reserved; the log says what went wrong.
         with store.writing(self.env.db) as connection:
-            store.add_failure(
-                connection, failure_id=new_guid(), user_id=checked.user_id, ip_address=ip, at=self._now
-            )
             signin_log.record(connection, self._attempt(checked, ip, failure.error_code, failure.reason))

@@ -18,6 +18,7 @@ from passbridge.services.method_access import MethodAccess, Scopes, readable_met
 from passbridge.services.revocation import revoke_after_admin_change
 from passbridge.store import policy as policy_store
 from passbridge.store import taps as store
+from passbridge.store import throttle as throttle_store
 from passbridge.store.db import Reader
 from passbridge.store.models import TemporaryAccessPass, User
 from passbridge.store.taps import PassRecord, UserMethods
@@ -130,6 +131,8 @@ class TapService:
             secret_hash=secret_hash,
         )
         store.add(self.session, row)
+        # A new pass is the recovery NIST SP 800-63B asks for after the consecutive-failure ceiling.
+        throttle_store.clear_ceiling(self.session.connection(), user.upn_key)
         audit.record(
             self.session,
             now=now,

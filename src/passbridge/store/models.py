@@ -352,16 +352,18 @@ class UserSession(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class SignInFailure(Base):
-    """One failed proof, counted per user and per source address for the brute-force lockout."""
+class SignInThrottle(Base):
+    """One throttle counter (domain/signin.py `Counter`): a username's untrusted attempts, a trusted
+    device's, a source address's, or an account's consecutive failures. In the database, not in a
+    process, so every server process counts the same attempts."""
 
-    __tablename__ = "sign_in_failure"
-    id: Mapped[str] = mapped_column(Guid, primary_key=True)
-    user_id: Mapped[str | None] = mapped_column(
-        ForeignKey("app_user.id", ondelete="CASCADE"), nullable=True, index=True
-    )
-    ip_address: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    __tablename__ = "sign_in_throttle"
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    lockouts: Mapped[int] = mapped_column(Integer)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    version: Mapped[int] = mapped_column(Integer)
 
 
 class SignInLogEntry(Base):

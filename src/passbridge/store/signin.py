@@ -1,4 +1,4 @@
-"""Sign-in flows, browser sessions, failed-attempt counters and the pass's use at sign-in.
+"""Sign-in flows, browser sessions and the pass's use at sign-in (throttle counters: store/throttle.py).
 
 Every statement here is built once, on the tables, and runs on a bare Connection: a sign-in is three
 requests around one Argon2 verify, and the goal is that everything but the verify costs a small
@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -25,7 +26,6 @@ from passbridge.store import policy as policy_store
 from passbridge.store.db import Database
 from passbridge.store.models import (
     Application,
-    SignInFailure,
     SignInFlow,
     TapPolicyRow,
     TemporaryAccessPass,
@@ -37,7 +37,6 @@ from passbridge.store.prepared import PreparedSelect
 
 _FLOWS: Table = SignInFlow.__table__  # type: ignore[assignment]
 _SESSIONS: Table = UserSession.__table__  # type: ignore[assignment]
-_FAILURES: Table = SignInFailure.__table__  # type: ignore[assignment]
 _PASSES: Table = TemporaryAccessPass.__table__  # type: ignore[assignment]
 _USERS: Table = User.__table__  # type: ignore[assignment]
 _APPS: Table = Application.__table__  # type: ignore[assignment]
@@ -93,8 +92,10 @@ def add_flow(
     force_login: bool,
     created_at: datetime,
     expires_at: datetime,
+    if_absent: bool = False,
 ) -> None:
-    """Insert a new flow, waiting for a username."""
+    """Insert a new flow, waiting for a username (`if_absent`: unless one with this id exists, as
+    when two first posts of one page race to create it)."""
     values: dict[str, Any] = {
         "id": flow_id,
         "state": "identify",
@@ -109,7 +110,13 @@ def add_flow(
         "created_at": created_at,
         "expires_at": expires_at,
     }
-    connection.execute(_ADD_FLOW, values)
+    if if_absent:
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        connection.execute(
+            dialect.insert(_FLOWS).values(values).on_conflict_do_nothing(index_elements=["id"])
+        )
+    else:
+        connection.execute(_ADD_FLOW, values)
 
 
 def flow(connection: Connection, flow_id: str) -> Any | None:
@@ -338,51 +345,3 @@ def end_sessions_of_user(on: Executor, user_id: str, now: datetime) -> int:
         .values(ended_at=now)
     )
     return _rowcount(result)
-
-
-# --- failed attempts ---------------------------------------------------------------------------------
-
-_FAILURES_OF = PreparedSelect(
-    select(_FAILURES.c.at, _FAILURES.c.user_id, _FAILURES.c.ip_address).where(
-        or_(_FAILURES.c.user_id == bindparam("user_id"), _FAILURES.c.ip_address == bindparam("ip")),
-        _FAILURES.c.at > bindparam("since"),
-    )
-)
-
-
-def failures_since(
-    connection: Connection, *, user_id: str | None, ip_address: str | None, since: datetime
-) -> tuple[list[datetime], list[datetime]]:
-    """Times of recent failures for the user and for the source address, in one query (a NULL
-    parameter matches nothing, so an unknown user or address simply counts nothing)."""
-    if user_id is None and ip_address is None:
-        return [], []
-    rows = _FAILURES_OF.all(connection, user_id=user_id, ip=ip_address, since=since)
-    by_user = [r.at for r in rows if user_id is not None and r.user_id == user_id]
-    by_ip = [r.at for r in rows if ip_address is not None and r.ip_address == ip_address]
-    return by_user, by_ip
-
-
-_ADD_FAILURE = insert(_FAILURES)
-
-
-def add_failure(
-    connection: Connection, *, failure_id: str, user_id: str | None, ip_address: str | None, at: datetime
-) -> None:
-    connection.execute(
-        _ADD_FAILURE, {"id": failure_id, "user_id": user_id, "ip_address": ip_address, "at": at}
-    )
-
-
-_DETACH_FAILURES = (
-    update(_FAILURES).where(_FAILURES.c.user_id == bindparam("detached_user")).values(user_id=None)
-)
-
-
-def clear_user_failures(connection: Connection, user_id: str) -> None:
-    """Reset the user's count after a success; the rows stay counted against their source address."""
-    connection.execute(_DETACH_FAILURES, {"detached_user": user_id})
-
-
-def purge_failures(connection: Connection, before: datetime) -> None:
-    connection.execute(delete(_FAILURES).where(_FAILURES.c.at < before))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote
@@ -29,6 +29,9 @@ STATIC_DIR = HERE / "static"
 
 FLOW_COOKIE = "pb_flow"
 SESSION_COOKIE = "pb_session"
+# Names the user this browser signed in as (services/throttle.py): their attempts from here are trusted.
+DEVICE_COOKIE = "pb_device"
+DEVICE_DAYS = 180
 # Our forms carry two short fields; anything this large is not one of them.
 MAX_FORM_BYTES = 64 * 1024
 MAX_FORM_FIELDS = 16
@@ -120,6 +123,7 @@ def shown_tenant_name(stored: str | None) -> str:
 
 
 def client_ip(request: Request) -> str | None:
+    """The client's address as client_address.ClientAddress resolved it (behind trusted proxies)."""
     return request.client.host if request.client else None
 
 
@@ -152,6 +156,10 @@ def clear_flow_cookie(request: Request, response: Response) -> None:
 
 def set_session_cookie(request: Request, response: Response, value: str, expires_at: datetime) -> None:
     _set(request, response, SESSION_COOKIE, value, expires_at)
+
+
+def set_device_cookie(request: Request, response: Response, value: str) -> None:
+    _set(request, response, DEVICE_COOKIE, value, env_of(request).clock.now() + timedelta(days=DEVICE_DAYS))
 
 
 def clear_session_cookie(request: Request, response: Response) -> None:

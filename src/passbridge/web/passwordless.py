@@ -18,6 +18,7 @@ from passbridge.domain.signin import CsrfMismatch, FlowExpired, FlowState, Locke
 from passbridge.services.passwordless_signin import PasswordlessSignInService
 from passbridge.services.signin import FlowView
 from passbridge.web.pages import (
+    DEVICE_COOKIE,
     FLOW_COOKIE,
     SESSION_COOKIE,
     FormTooLarge,
@@ -30,7 +31,13 @@ from passbridge.web.pages import (
     tenant_name,
     too_large,
 )
-from passbridge.web.signin import pass_page_response, signed_in, start_again, username_page_response
+from passbridge.web.signin import (
+    pass_page_response,
+    retry_after,
+    signed_in,
+    start_again,
+    username_page_response,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -57,7 +64,10 @@ async def passkey_options(request: Request) -> Response:
     if isinstance(form, Response):
         return form
     call = partial(
-        _service(request).passkey_options, request.cookies.get(FLOW_COOKIE), form.get("csrf_token")
+        _service(request).passkey_options,
+        request.cookies.get(FLOW_COOKIE),
+        form.get("csrf_token"),
+        return_to=form.get("return_to"),
     )
     try:
         started = await run_in_threadpool(call)
@@ -83,14 +93,14 @@ async def passkey_submit(request: Request) -> Response:
         form.get("credential", ""),
         ip_address=client_ip(request),
         previous_session_cookie=request.cookies.get(SESSION_COOKIE),
+        device_cookie=request.cookies.get(DEVICE_COOKIE),
     )
     try:
         signed = await run_in_threadpool(prove)
     except (FlowExpired, CsrfMismatch) as exc:
         return await start_again(request, exc.message)
-    except (SignInFailed, LockedOut) as exc:
-        message = exc.message if isinstance(exc, LockedOut) else PASSKEY_FAILED
-        return await _back_to_login(request, flow_id, message, 429 if isinstance(exc, LockedOut) else 401)
+    except SignInFailed:
+        return await _back_to_login(request, flow_id, PASSKEY_FAILED, 401)
     return signed_in(request, signed)
 
 
@@ -148,6 +158,7 @@ async def code_submit(request: Request) -> Response:
         form.get("code", ""),
         ip_address=client_ip(request),
         previous_session_cookie=request.cookies.get(SESSION_COOKIE),
+        device_cookie=request.cookies.get(DEVICE_COOKIE),
     )
     try:
         signed = await run_in_threadpool(prove)
@@ -155,10 +166,7 @@ async def code_submit(request: Request) -> Response:
         return await start_again(request, exc.message)
     except LockedOut as exc:
         flow = await run_in_threadpool(service.flow, flow_id)
-        retry = str(max(1, int(exc.retry_after.total_seconds())))
-        return _code_page(
-            await tenant_name(request), flow, status=429, error=exc.message, **{"Retry-After": retry}
-        )
+        return _code_page(await tenant_name(request), flow, status=429, error=exc.message, **retry_after(exc))
     except SignInFailed:
         flow = await run_in_threadpool(service.flow, flow_id)
         return _code_page(await tenant_name(request), flow, status=401, error=CODE_FAILED)

@@ -18,6 +18,7 @@ from passbridge.domain.errors import DomainError, InvalidInput
 from passbridge.domain.signin import CsrfMismatch, FlowExpired, FlowState, LockedOut, SignInFailed
 from passbridge.services.signin import FlowView, SignedIn, SignInService
 from passbridge.web.pages import (
+    DEVICE_COOKIE,
     FLOW_COOKIE,
     SCRIPT_CSP,
     SESSION_COOKIE,
@@ -29,6 +30,7 @@ from passbridge.web.pages import (
     page,
     read_form,
     see_other,
+    set_device_cookie,
     set_flow_cookie,
     set_session_cookie,
     shown_tenant_name,
@@ -82,6 +84,8 @@ def username_page_response(
         headers=SCRIPT_CSP,
         tenant=tenant,
         csrf_token=flow.csrf_token,
+        # A pending flow's destination goes back with the first post, which creates the flow.
+        return_to=flow.return_to or "",
         username=username,
         error=error,
         passkey_error=passkey_error,
@@ -119,8 +123,16 @@ def signed_in(request: Request, signed: SignedIn) -> Response:
         location = signed.return_to or "/apps"
     response = see_other(location)
     set_session_cookie(request, response, signed.cookie_value, signed.session.expires_at)
+    set_device_cookie(request, response, signed.device_cookie)
     clear_flow_cookie(request, response)
     return response
+
+
+def retry_after(locked: LockedOut) -> dict[str, str]:
+    """Retry-After for a lockout that ends; none for the ceiling, which only a success or a new pass ends."""
+    if locked.retry_after is None:
+        return {}
+    return {"Retry-After": str(max(1, int(locked.retry_after.total_seconds())))}
 
 
 @router.get("/login")
@@ -156,16 +168,22 @@ async def login_submit(request: Request) -> Response:
     except FormUnreadable:
         return await start_again(request, CsrfMismatch().message)
     username = form.get("username", "")
+    return_to = form.get("return_to") or None
+    identify = partial(service.identify, flow_id, form.get("csrf_token"), username, return_to=return_to)
     try:
-        await run_in_threadpool(service.identify, flow_id, form.get("csrf_token"), username)
+        await run_in_threadpool(identify)
     except InvalidInput as exc:
+        # The flow may still be pending (nothing stored before a valid username): show it again.
+        again = partial(service.login_page, flow_id=flow_id, return_to=return_to)
         try:
-            flow = await run_in_threadpool(service.flow, flow_id)
-        except FlowExpired as expired:
-            return await start_again(request, expired.message)
-        return username_page_response(
-            await tenant_name(request), flow, status=400, username=username, error=exc.message
+            flow, tenant = await run_in_threadpool(again)
+        except InvalidInput as bad_link:
+            return await start_again(request, bad_link.message)
+        response = username_page_response(
+            shown_tenant_name(tenant), flow, status=400, username=username, error=exc.message
         )
+        set_flow_cookie(request, response, flow)
+        return response
     except (FlowExpired, CsrfMismatch) as exc:
         return await start_again(request, exc.message)
     return see_other("/login/pass")
@@ -202,6 +220,7 @@ async def pass_submit(request: Request) -> Response:
         form.get("pass", ""),
         ip_address=client_ip(request),
         previous_session_cookie=request.cookies.get(SESSION_COOKIE),
+        device_cookie=request.cookies.get(DEVICE_COOKIE),
     )
     refused: DomainError
     try:
@@ -217,12 +236,7 @@ async def pass_submit(request: Request) -> Response:
     except FlowExpired as expired:
         return await start_again(request, expired.message)
     if isinstance(refused, LockedOut):
-        retry = str(max(1, int(refused.retry_after.total_seconds())))
         return pass_page_response(
-            await tenant_name(request),
-            flow,
-            status=429,
-            error=refused.message,
-            headers={"Retry-After": retry},
+            await tenant_name(request), flow, status=429, error=refused.message, headers=retry_after(refused)
         )
     return pass_page_response(await tenant_name(request), flow, status=401, error=refused.message)

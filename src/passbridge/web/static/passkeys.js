@@ -68,6 +68,8 @@
     say(form, "");
     try {
       const body = new URLSearchParams({ csrf_token: form.elements.csrf_token.value });
+      // A sign-in not yet stored is created by this post, with where it was going (web/signin.py).
+      if (form.elements.return_to) body.set("return_to", form.elements.return_to.value);
       const answer = await fetch(form.dataset.options, { method: "POST", body: body, credentials: "same-origin" });
       const data = await answer.json();
       if (!answer.ok) {
