@@ -148,3 +148,14 @@ def test_security_info_drops_a_return_to_the_sign_in_rule_refuses(
         },
     )
     assert (done.status_code, done.headers["location"]) == (303, "/security-info?done=app")
+
+
+def test_a_late_change_sends_the_person_to_sign_in_again_with_the_application_sign_in_kept(
+    env: Env, web: TestClient, ada: str, client_id: str
+) -> None:
+    return_to = signed_in_from_an_app(env, web, ada, client_id)
+    env.clock.advance(minutes=11)  # type: ignore[attr-defined]
+    setup = web.get(f"/security-info/authenticator-app?{urlencode({'return_to': return_to})}")
+    assert setup.status_code == 303
+    back = f"/security-info?{urlencode({'return_to': return_to})}"
+    assert setup.headers["location"] == f"/login?{urlencode({'return_to': back})}"
