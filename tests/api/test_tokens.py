@@ -352,18 +352,19 @@ def test_jwks_publishes_public_p256_keys_only(api: TestClient) -> None:
 
 
 @pytest.mark.parametrize("segment", ["tid", "TID", "organizations", "common"])
-def test_tenant_discovery_points_every_endpoint_at_the_tenant_id(
+def test_tenant_discovery_points_every_endpoint_at_its_own_authority(
     api: TestClient, tenant: Initialised, segment: str
 ) -> None:
     tid = tenant.tenant.id
     name = {"tid": tid, "TID": tid.upper()}.get(segment, segment)
+    authority = {"tid": tid, "TID": tid}.get(segment, segment)  # named in lowercase
     response = api.get(f"/{name}/v2.0/.well-known/openid-configuration")
     assert response.status_code == 200, response.text
     document = response.json()
-    assert document["issuer"] == BASE
-    assert document["token_endpoint"] == f"{BASE}/{tid}/oauth2/v2.0/token"
-    assert document["authorization_endpoint"] == f"{BASE}/{tid}/oauth2/v2.0/authorize"
-    assert document["jwks_uri"] == f"{BASE}/{tid}/discovery/v2.0/keys"
+    assert document["issuer"] == f"{BASE}/{authority}/v2.0"
+    assert document["token_endpoint"] == f"{BASE}/{authority}/oauth2/v2.0/token"
+    assert document["authorization_endpoint"] == f"{BASE}/{authority}/oauth2/v2.0/authorize"
+    assert document["jwks_uri"] == f"{BASE}/{authority}/discovery/v2.0/keys"
 
 
 def test_tenant_discovery_is_what_msal_needs(api: TestClient, tenant: Initialised) -> None:
@@ -379,14 +380,14 @@ def test_tenant_discovery_is_what_msal_needs(api: TestClient, tenant: Initialise
 
 
 @pytest.mark.parametrize("segment", ["tid", "organizations"])
-def test_grant_on_a_tenant_path_issues_the_same_token(
+def test_grant_on_a_tenant_path_issues_the_same_token_from_that_authority(
     api: TestClient, tenant: Initialised, client_app: NewApplication, segment: str
 ) -> None:
     name = tenant.tenant.id if segment == "tid" else segment
     response = api.post(f"/{name}/oauth2/v2.0/token", data=post_form(client_app, scope=GRAPH_SCOPE))
     assert response.status_code == 200, response.text
     claims = claims_of(response.json()["access_token"])
-    assert claims["tid"] == tenant.tenant.id and claims["iss"] == BASE
+    assert claims["tid"] == tenant.tenant.id and claims["iss"] == f"{BASE}/{name}/v2.0"
 
 
 def test_unknown_tenant_is_aadsts90002_on_every_entra_path(

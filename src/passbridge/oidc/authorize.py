@@ -127,7 +127,9 @@ def authorize(
         return error_page("OAuth 2.0 requires https; PASSBRIDGE_BASE_URL is plain http.")
     data = request.payload.data
     state = data.get("state")
-    with env.db.unit_of_work(readonly=True) as session, bound(Unit(session, env)):
+    # The code belongs to the authority it was asked through (services/oidc.py `grant_hash`).
+    authority = tenant.lower() if tenant is not None else None
+    with env.db.unit_of_work(readonly=True) as session, bound(Unit(session, env, authority=authority)):
         if tenant is not None and not tenant_known(session, env, tenant):
             return error_page(f"Tenant '{quoted(tenant)}' not found.", code=90002)
         page = _page_for(session, env, server, data)
@@ -174,13 +176,18 @@ def authorize(
         )
         return RedirectResponse(f"/login?{urlencode({'flow': flow.id})}", status_code=303, headers=NO_STORE)
     assert signed_in is not None
-    return _issue_code(env, server, grant, signed_in, state)
+    return _issue_code(env, server, grant, signed_in, state, authority)
 
 
 def _issue_code(
-    env: Env, server: OidcServer, grant: Any, signed_in: SessionView, state: str | None
+    env: Env,
+    server: OidcServer,
+    grant: Any,
+    signed_in: SessionView,
+    state: str | None,
+    authority: str | None,
 ) -> Response:
-    with env.db.unit_of_work() as session, bound(Unit(session, env)):
+    with env.db.unit_of_work() as session, bound(Unit(session, env, authority=authority)):
         try:
             status, _, response_headers = grant.create_authorization_response(grant.redirect_uri, signed_in)
         except OAuth2Error as error:

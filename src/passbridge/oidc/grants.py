@@ -195,12 +195,13 @@ class AuthorizationCode(AuthorizationCodeGrant):  # type: ignore[misc]
             nonce=data.get("nonce") or None,
             code_challenge=data.get("code_challenge") or None,
             code_challenge_method=data.get("code_challenge_method") or None,
+            issuer=unit.issuer,
         )
 
     def query_authorization_code(self, code: str, client: OidcClient) -> oidc.CodeGrant:
         unit = _current()
         try:
-            found = oidc.find_code(unit.session, unit.env, code, client.get_client_id())
+            found = oidc.find_code(unit.session, unit.env, code, client.get_client_id(), issuer=unit.issuer)
         except oidc.GrantRefused as exc:
             raise refused(exc) from None
         if self.request.payload.redirect_uri != found.redirect_uri:
@@ -251,6 +252,7 @@ class IdToken(OpenIDToken):  # type: ignore[misc]
             token["scope"],
             sub=memoized_sub(unit, app_id, request.user.user_id),
             at_hash=at_hash.decode() if at_hash else None,
+            issuer=unit.issuer,
         )
 
 
@@ -277,6 +279,7 @@ class RefreshToken(RefreshTokenGrant):  # type: ignore[misc]
                 refresh_token,
                 self.request.client.get_client_id(),
                 row=unit.memo.get(READ_REFRESH, oidc.NOT_READ) if presented else oidc.NOT_READ,
+                issuer=unit.issuer,
             )
         except oidc.GrantRefused as exc:
             raise refused(exc) from None
@@ -333,7 +336,13 @@ def user_tokens(
     app_id = client.get_client_id()
     try:
         access, lifetime = claims.access_token(
-            unit.reader, unit.env, user, app_id, scope, sub=memoized_sub(unit, app_id, user.user_id)
+            unit.reader,
+            unit.env,
+            user,
+            app_id,
+            scope,
+            sub=memoized_sub(unit, app_id, user.user_id),
+            issuer=unit.issuer,
         )
     except oidc.GrantRefused as exc:
         raise refused(exc) from None
@@ -345,7 +354,9 @@ def user_tokens(
         "access_token": access,
     }
     if include_refresh_token and "offline_access" in scope.split():
-        token["refresh_token"] = oidc.new_refresh_token(unit.reader, unit.env, user, app_id, scope)
+        token["refresh_token"] = oidc.new_refresh_token(
+            unit.reader, unit.env, user, app_id, scope, issuer=unit.issuer
+        )
     return token
 
 
@@ -375,6 +386,8 @@ class OidcServer(Server):
         if not presented:
             found: OidcClient | None = super().query_client(client_id)
             return found
-        client, row = oidc.client_and_refresh_token(unit.reader, unit.env, client_id, presented)
+        client, row = oidc.client_and_refresh_token(
+            unit.reader, unit.env, client_id, presented, issuer=unit.issuer
+        )
         unit.memo[READ_REFRESH] = row
         return self.client_class(client, unit.env) if client else None

@@ -76,6 +76,13 @@ class Unit:
     env: Env
     # What one token request reads or works out once and more than one hook uses (oidc/grants.py).
     memo: dict[str, Any] = field(default_factory=dict)
+    # The authority the request came through (a tenant id or alias, lowercase; None for the root one):
+    # its tokens carry that authority's issuer, and its codes and refresh tokens are good only there.
+    authority: str | None = None
+
+    @property
+    def issuer(self) -> str:
+        return tokens.issuer_of(self.env, self.authority)
 
     @property
     def session(self) -> Session:
@@ -366,7 +373,7 @@ def app_token(
     include_refresh_token: bool = True,
 ) -> dict[str, Any]:
     unit = _current()
-    issued = tokens.issue_app_token(unit.reader, unit.env, client.client)
+    issued = tokens.issue_app_token(unit.reader, unit.env, client.client, issuer=unit.issuer)
     return {
         "token_type": "Bearer",
         "expires_in": issued.expires_in,

@@ -4,6 +4,13 @@ Our paths: `/.well-known/openid-configuration`, `/discovery/v2.0/keys` (also `/j
 `/oauth2/v2.0/token`. Entra's: the same under `/{tenant}/`, where `tenant` is our tenant's id or
 `organizations` / `common` (one tenant per store, so both name it); discovery lives at
 `/{tenant}/v2.0/.well-known/openid-configuration` as Microsoft's client libraries expect.
+
+Each of these is an authority with its own issuer (services/tokens.py `issuer_of`): the root one is the
+base URL, `/{tenant}/...` is `<base>/{tenant}/v2.0`. Its discovery document names that issuer and its own
+endpoints (OpenID Connect Discovery 4.3: the issuer is the URL the document was found under), and the
+tokens its token endpoint issues carry it, so a strict relying party configured with any one authority
+accepts both. Unlike Entra, whose `/common` document says `{tenantid}` in place of an issuer that no
+strict client can match, `/common` and `/organizations` are authorities of their own.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from passbridge.services.context import Env
 from passbridge.store import loop_writer
 from passbridge.store.db import Reader, run_point_read
 
-TENANT_ALIASES = ("organizations", "common")
+TENANT_ALIASES = tokens.TENANT_ALIASES
 FORM = "application/x-www-form-urlencoded"
 TOKEN_PATH = "/oauth2/v2.0/token"
 MAX_FORM_BYTES = 16 * 1024
@@ -61,10 +68,8 @@ def _ids(request: Request) -> tuple[str, str]:
 
 
 def tenant_known(reader: Reader, env: Env, segment: str) -> bool:
-    if segment.lower() in TENANT_ALIASES:
-        return True
-    tenant_id = tokens.tenant_id(reader, env)
-    return tenant_id is not None and segment.lower() == tenant_id.lower()
+    """Whether the segment names an authority of this store (then `segment.lower()` is that authority)."""
+    return tokens.authority_of(reader, env, segment) is not None
 
 
 def _unknown_tenant(env: Env, request: Request, segment: str, *, error: str) -> JSONResponse:
@@ -81,12 +86,14 @@ def _unknown_tenant(env: Env, request: Request, segment: str, *, error: str) -> 
     )
 
 
-def discovery_document(env: Env, server: Server, *, prefix: str) -> dict[str, Any]:
-    """OpenID Connect Discovery 1.0 section 3. `issuer` is always the base URL, the `iss` of every
-    token; the endpoints sit under `prefix`, so a client that found the document under a tenant path
-    (and takes the tenant from the token endpoint, as MSAL does) stays on it."""
+def discovery_document(env: Env, server: Server, *, authority: str | None) -> dict[str, Any]:
+    """OpenID Connect Discovery 1.0 section 3 for one authority: its own issuer (the `iss` of the tokens
+    its endpoints issue) and its endpoints under its path, so a client that found the document under a
+    tenant path (and takes the tenant from the token endpoint, as MSAL does) stays on it."""
+    base = env.settings.base_url
+    prefix = base if authority is None else f"{base}/{authority}"
     return {
-        "issuer": env.settings.base_url,
+        "issuer": tokens.issuer_of(env, authority),
         "token_endpoint": f"{prefix}/oauth2/v2.0/token",
         "jwks_uri": f"{prefix}/discovery/v2.0/keys",
         "response_types_supported": ["code"],
@@ -174,7 +181,7 @@ def install(app: FastAPI) -> None:
     @router.get("/.well-known/openid-configuration")
     async def discovery(request: Request) -> JSONResponse:
         env = _env(request)
-        document = discovery_document(env, server, prefix=env.settings.base_url)
+        document = discovery_document(env, server, authority=None)
         return JSONResponse(
             document, headers={"Cache-Control": f"public, max-age={DISCOVERY_MAX_AGE_SECONDS}"}
         )
@@ -182,11 +189,10 @@ def install(app: FastAPI) -> None:
     @router.get("/{tenant}/v2.0/.well-known/openid-configuration")
     async def tenant_discovery(tenant: str, request: Request) -> JSONResponse:
         def work(session: Session, env: Env) -> JSONResponse:
-            if not tenant_known(session, env, tenant):
+            authority = tokens.authority_of(session, env, tenant)
+            if authority is None:
                 return _unknown_tenant(env, request, tenant, error="invalid_tenant")
-            # Aliases resolve to the tenant id, so every endpoint a client finds names one tenant.
-            prefix = f"{env.settings.base_url}/{tokens.tenant_id(session, env)}"
-            document = discovery_document(env, server, prefix=prefix)
+            document = discovery_document(env, server, authority=authority)
             cache = f"public, max-age={DISCOVERY_MAX_AGE_SECONDS}"
             return JSONResponse(document, headers={"Cache-Control": cache})
 
@@ -222,7 +228,8 @@ def install(app: FastAPI) -> None:
         uri = env.settings.base_url + request.scope["path"]  # only its scheme and host matter (Authlib)
 
         def answer(reader: Reader) -> Response:
-            if tenant is not None and not tenant_known(reader, env, tenant):
+            authority = tokens.authority_of(reader, env, tenant) if tenant is not None else None
+            if tenant is not None and authority is None:
                 return _unknown_tenant(env, request, tenant, error="invalid_request")
             if form is None:
                 return error_response(
@@ -249,7 +256,7 @@ def install(app: FastAPI) -> None:
                     trace_id=trace_id,
                     correlation_id=correlation_id,
                 )
-            return server.token_response(Unit(reader, env), oauth_request)
+            return server.token_response(Unit(reader, env, authority=authority), oauth_request)
 
         grant_type = form.get("grant_type") if form is not None else None
 

@@ -2,15 +2,19 @@
 
 Logout: Authlib's EndSessionEndpoint validates `id_token_hint` (our signature; expiry ignored, as
 the specification allows), resolves the client, and exact-matches `post_logout_redirect_uri` against
-the application's registered redirect URIs, adding `state`. A request carrying a valid hint signs
-out at once; one without it could be a forged link, so it signs out only after the person confirms
-on our page (a POST carrying the session's CSRF token). Signing out ends the browser session named
-by the cookie, and the session the hint's `sid` names, and revokes every refresh token issued from
-them. Access tokens already issued stay valid until they expire (at most access_token_minutes).
+the application's registered redirect URIs, adding `state`. A valid hint whose subject is the person
+signed in to this browser signs out at once. Otherwise the request could be a forged link or carry
+someone else's old ID token, so, as RP-Initiated Logout 1.0 section 2 requires ("the OP MUST ask the
+End-User ... if an id_token_hint was not provided or if the supplied ID Token does not belong to the
+current OP session"), it signs out only after the person confirms on our page (a POST carrying the
+session's CSRF token). Signing out ends the browser session named by the cookie (and, for a matching
+hint, the session its `sid` names: the same person's), and revokes every refresh token issued from
+them; a hint alone never ends anything. Access tokens already issued stay valid until they expire.
 """
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -26,9 +30,9 @@ from passbridge.oidc.pages import NO_STORE, confirm_sign_out_page, error_page, s
 from passbridge.oidc.provider import Unit, _current, bound
 from passbridge.security.keys import ALGORITHM
 from passbridge.services import keys as key_service
-from passbridge.services import oidc, user_tokens
+from passbridge.services import oidc, tokens, user_tokens
 from passbridge.services.context import Env
-from passbridge.services.sessions import SessionService
+from passbridge.services.sessions import SessionService, SessionView
 
 MAX_FORM_BYTES = 16 * 1024
 LOGOUT_FIELDS = ("id_token_hint", "post_logout_redirect_uri", "state", "client_id", "logout_hint")
@@ -46,9 +50,19 @@ class EndSession(EndSessionEndpoint):  # type: ignore[misc]
         """Done by the route after validation, in its own write transaction."""
 
 
-def _hint_is_an_id_token(env: Env, claims: dict[str, Any] | None) -> bool:
-    # Our key also signs access tokens; only an ID token (aud = a client, no idtyp) counts as a hint.
-    return claims is not None and claims.get("iss") == env.settings.base_url and "idtyp" not in claims
+def _hint_is_an_id_token(env: Env, claims: dict[str, Any], tenant: str | None) -> bool:
+    # Our key also signs access tokens; only an ID token (aud = a client, no idtyp) from one of the
+    # tenant's authorities counts as a hint.
+    return "idtyp" not in claims and tokens.issued_here(env, claims.get("iss"), tenant)
+
+
+def _hint_names(env: Env, claims: dict[str, Any], current: SessionView) -> bool:
+    """Whether the hint's subject is the person signed in: its pairwise `sub` is theirs for its client."""
+    audience = claims.get("aud")
+    client_id = audience[0] if isinstance(audience, list) and len(audience) == 1 else audience
+    if not isinstance(client_id, str) or not isinstance(claims.get("sub"), str):
+        return False
+    return hmac.compare_digest(claims["sub"], user_tokens.pairwise_sub(env, client_id, current.user_id))
 
 
 def logout(
@@ -73,22 +87,21 @@ def logout(
         except OAuth2Error as error:
             # RP-Initiated Logout section 4: on errors the OP must not redirect.
             return error_page(f"The sign-out request is not valid: {error.get_error_description()}")
+        tenant = tokens.tenant_id(session, env)
     claims = validated.id_token_claims
-    if claims is not None and not _hint_is_an_id_token(env, claims):
+    if claims is not None and not _hint_is_an_id_token(env, claims, tenant):
         return error_page("The sign-out request is not valid: id_token_hint is not an ID token.")
-    confirmed = claims is not None
-    if not confirmed and current is not None:
-        presented = dict(params).get("csrf_token")
-        if method != "POST" or not sessions.check_csrf(current, presented):
-            fields = {k: v for k, v in request.payload.data.items()}
-            fields["csrf_token"] = sessions.csrf_token(current)
-            return confirm_sign_out_page(path, fields, who=current.user_principal_name)
-        confirmed = True
     ending: set[str] = set()
-    if confirmed and current is not None:
+    if current is not None:
+        if claims is None or not _hint_names(env, claims, current):
+            presented = dict(params).get("csrf_token")
+            if method != "POST" or not sessions.check_csrf(current, presented):
+                fields = {k: v for k, v in request.payload.data.items()}
+                fields["csrf_token"] = sessions.csrf_token(current)
+                return confirm_sign_out_page(path, fields, who=current.user_principal_name)
+        elif isinstance(claims.get("sid"), str):
+            ending.add(claims["sid"])  # the same person's session the hint came from
         ending.add(current.id)
-    if claims is not None and isinstance(claims.get("sid"), str):
-        ending.add(claims["sid"])
     if ending:
         with env.db.unit_of_work() as session:
             oidc.sign_out(session, env, ending)

@@ -10,6 +10,11 @@ what the tokens say).
 - Refresh tokens rotate: each use marks the presented token used and returns a new one in the same
   family. Presenting a used token again means two parties hold the chain, so the whole family is
   revoked (OAuth 2.0 Security BCP, refresh token rotation).
+- Codes and refresh tokens belong to the authority they were issued through (the root issuer, or
+  `<base>/<tenant>/v2.0` and its aliases: services/tokens.py), as a Keycloak realm's do: the stored keyed
+  hash covers the authority with the value (`grant_hash`), so presented through another authority one
+  matches nothing and is refused like an unknown one, and every token a grant issues carries the
+  issuer of the authority it was issued through. The root authority's hashes are the plain keyed hash.
 - Everything a sign-in issues ends no later than its session (`not_after` = the session's
   `expires_at`, which a pass sign-in caps at the pass's end): refresh tokens expire by then, access
   and ID tokens carry no later `exp`.
@@ -103,6 +108,14 @@ def normalise_scope(env: Env, scope: str | None) -> str:
         if value not in out:
             out.append(value)
     return " ".join(out)
+
+
+def grant_hash(env: Env, value: str, issuer: str | None) -> str:
+    """The stored keyed hash of a code or refresh token issued through `issuer`'s authority (None: the
+    root one). The authority is inside the hash, so a value is found only through that authority."""
+    if issuer is None or issuer == env.settings.base_url:
+        return env.keeper.keyed_hash(value)
+    return env.keeper.keyed_hash(f"grant|{issuer}|{value}")
 
 
 def code_family(code_hash: str) -> str:
@@ -228,12 +241,13 @@ def issue_code(
     nonce: str | None,
     code_challenge: str | None,
     code_challenge_method: str | None,
+    issuer: str | None = None,
 ) -> None:
     now = env.clock.now()
     store.add_code(
         session,
         AuthorizationCodeRow(
-            code_hash=env.keeper.keyed_hash(code),
+            code_hash=grant_hash(env, code, issuer),
             client_id=client_id,
             user_id=signed_in.user_id,
             session_id=signed_in.id,
@@ -253,12 +267,15 @@ def issue_code(
     store.purge_codes(session, now - PURGE_GRACE)
 
 
-def find_code(session: Session, env: Env, code: str, client_id: str) -> CodeGrant:
-    """The unexpired, unused code issued to `client_id`. A used code revokes its tokens."""
+def find_code(
+    session: Session, env: Env, code: str, client_id: str, *, issuer: str | None = None
+) -> CodeGrant:
+    """The unexpired, unused code issued to `client_id` through `issuer`'s authority. A used code
+    revokes its tokens."""
     if len(code) > 256:
         raise GrantRefused(9002313, "The authorization code is malformed.")
     now = env.clock.now()
-    code_hash = env.keeper.keyed_hash(code)
+    code_hash = grant_hash(env, code, issuer)
     row = store.code_by_hash(session, code_hash)
     if row is None or row.client_id != client_id:
         raise GrantRefused(70000, "The provided authorization code is invalid.")
@@ -317,7 +334,7 @@ NOT_READ: Any = object()
 
 
 def client_and_refresh_token(
-    reader: Reader, env: Env, client_id: str, value: str
+    reader: Reader, env: Env, client_id: str, value: str, *, issuer: str | None = None
 ) -> tuple[tokens.Client | None, Any]:
     """The client named `client_id` and the row `find_refresh_token` would read for `value`, read
     together (the refresh grant's hot path); the row is NOT_READ when `value` is too long to look up."""
@@ -325,25 +342,34 @@ def client_and_refresh_token(
         return None, NOT_READ
     if len(value) > MAX_REFRESH_TOKEN_LENGTH:
         return tokens.find_client(reader, client_id), NOT_READ
-    found = store.client_with_refresh_token(reader, client_id.lower(), env.keeper.keyed_hash(value))
+    found = store.client_with_refresh_token(reader, client_id.lower(), grant_hash(env, value, issuer))
     if found is None:
         return None, NOT_READ
     return tokens.client_from_row(found[0]), found[1]
 
 
 def find_refresh_token(
-    reader: Reader, env: Env, value: str, client_id: str, *, row: Any = NOT_READ
+    reader: Reader,
+    env: Env,
+    value: str,
+    client_id: str,
+    *,
+    row: Any = NOT_READ,
+    issuer: str | None = None,
 ) -> RefreshGrant:
-    """The usable refresh token; a used one revokes its whole family (reuse detection). `reader` is the
-    grant's write transaction (a Session or a bare Connection from `Database.writing`); `row` is what
-    `client_and_refresh_token` read for `value` in it, if it did."""
+    """The usable refresh token issued through `issuer`'s authority; a used one revokes its whole family
+    (reuse detection). `reader` is the grant's write transaction (a Session or a bare Connection from
+    `Database.writing`); `row` is what `client_and_refresh_token` read for `value` in it, if it did."""
     if len(value) > MAX_REFRESH_TOKEN_LENGTH:
         raise GrantRefused(9002313, "The refresh token is malformed.")
     now = env.clock.now()
     if row is NOT_READ:
-        row = store.refresh_token_with_user(reader, env.keeper.keyed_hash(value))
+        row = store.refresh_token_with_user(reader, grant_hash(env, value, issuer))
     if row is None or row.client_id != client_id:
-        raise GrantRefused(9002313, "Invalid refresh token: it is malformed or not valid for this client.")
+        raise GrantRefused(
+            9002313,
+            "Invalid refresh token: it is malformed or not valid for this client or this authority.",
+        )
     if row.revoked_at is not None:
         raise GrantRefused(
             50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed."
@@ -387,14 +413,22 @@ def rotate(reader: Reader, env: Env, grant: RefreshGrant) -> None:
         )
 
 
-def new_refresh_token(reader: Reader, env: Env, grantee: Grantee, client_id: str, scope: str) -> str:
+def new_refresh_token(
+    reader: Reader,
+    env: Env,
+    grantee: Grantee,
+    client_id: str,
+    scope: str,
+    *,
+    issuer: str | None = None,
+) -> str:
     now = env.clock.now()
     value = secrets.token_urlsafe(48)
     store.add_refresh_token(
         reader,
         {
             "id": new_guid(),
-            "token_hash": env.keeper.keyed_hash(value),
+            "token_hash": grant_hash(env, value, issuer),
             "family_id": grantee.family_id,
             "client_id": client_id,
             "user_id": grantee.user_id,

@@ -8,12 +8,12 @@ TTL), so every process sees a key before it signs. Applications are read on ever
 so a removed application or a replaced secret takes effect on the next request.
 
 Presented tokens: a token whose signature checked out is remembered (bounded), so a client reusing its
-token for the hour it lasts pays for ES256 once; the times, issuer, audience and that its kid is still
-published are checked again on every use. Graph calls with an application token may also rely on the
-application having existed within the last APP_CHECK_TTL seconds (`principal_without_store`): that lets
-the Graph edge answer without a database round trip and a threadpool hop, and the price is that an
-application removed by another process can keep reading for at most that long with tokens it already
-holds. Grants never use it.
+token for the hour it lasts pays for ES256 once; the times, issuer (any of the tenant's authorities:
+`tenant_issuers`), audience and that its kid is still published are checked again on every use. Graph
+calls with an application token may also rely on the application having existed within the last
+APP_CHECK_TTL seconds (`principal_without_store`): that lets the Graph edge answer without a database
+round trip and a threadpool hop, and the price is that an application removed by another process can keep
+reading for at most that long with tokens it already holds. Grants never use it.
 """
 
 from __future__ import annotations
@@ -127,6 +127,41 @@ def client_credentials_scope_ok(env: Env, scope: str) -> bool:
         return False
     resource = parts[0].removesuffix("/.default")
     return resource == env.settings.base_url or resource in GRAPH_RESOURCES
+
+
+# --- authorities -----------------------------------------------------------------------------------
+
+# Entra's names for "any tenant" and "any work account": with one tenant per store both name ours.
+TENANT_ALIASES = ("organizations", "common")
+AUTHORITY_SUFFIX = "/v2.0"
+
+
+def issuer_of(env: Env, authority: str | None) -> str:
+    """The issuer of an authority: the base URL for the root one (None), else Entra's v2.0 form,
+    `<base>/<authority>/v2.0`, for the tenant id or an alias (lowercase, as `authority_of` gives)."""
+    base = env.settings.base_url
+    return base if authority is None else f"{base}/{authority}{AUTHORITY_SUFFIX}"
+
+
+def authority_of(reader: Reader, env: Env, segment: str) -> str | None:
+    """The authority a path's tenant segment names (the tenant id or an alias, lowercase), or None for a
+    segment that names no tenant of this store."""
+    canonical = segment.lower()
+    if canonical in TENANT_ALIASES:
+        return canonical
+    tenant = tenant_id(reader, env)
+    return canonical if tenant is not None and canonical == tenant.lower() else None
+
+
+def tenant_issuers(env: Env, tenant: str | None) -> frozenset[str]:
+    """Every issuer of the tenant: tokens from any of its authorities are good for Graph, userinfo and
+    logout (a token is the tenant's whichever authority the client happened to use)."""
+    names = [*TENANT_ALIASES, *([tenant.lower()] if tenant else [])]
+    return frozenset([env.settings.base_url, *(issuer_of(env, n) for n in names)])
+
+
+def issued_here(env: Env, issuer: object, tenant: str | None) -> bool:
+    return isinstance(issuer, str) and issuer in tenant_issuers(env, tenant)
 
 
 # --- keys and per-store facts, cached -------------------------------------------------------------
@@ -248,12 +283,13 @@ def sign_claims(reader: Reader, env: Env, claims: dict[str, Any]) -> str:
     return _signing_key(reader, env).sign(claims)
 
 
-def issue_app_token(reader: Reader, env: Env, app: AppIdentity) -> IssuedToken:
-    """A client-credentials access token: Graph's `roles` carry the application permissions."""
+def issue_app_token(reader: Reader, env: Env, app: AppIdentity, *, issuer: str | None = None) -> IssuedToken:
+    """A client-credentials access token: Graph's `roles` carry the application permissions. `issuer`
+    is the authority's whose token endpoint was asked (the root issuer when None)."""
     now = int(env.clock.now().timestamp())
     lifetime = env.settings.access_token_minutes * 60
     claims = {
-        "iss": env.settings.base_url,
+        "iss": issuer or env.settings.base_url,
         "aud": env.settings.base_url,
         "sub": app.id,
         "oid": app.id,
@@ -282,15 +318,18 @@ def _kid_of(token: str) -> str | None:
     return kid if isinstance(kid, str) else None
 
 
-def _claims_checked(claims: dict[str, Any], env: Env, now: datetime) -> dict[str, Any]:
-    """The per-use checks of a token whose signature is known good."""
+def _claims_checked(claims: dict[str, Any], env: Env, now: datetime, tenant: str | None) -> dict[str, Any]:
+    """The per-use checks of a token whose signature is known good. Any authority of the tenant
+    (`tenant_issuers`) may have issued it; the audience is always the base URL (our Graph API)."""
     try:
         jose.check_times(claims, now=now)
     except jose.TokenInvalid as exc:
         if "expired" in str(exc):
             raise TokenRejected("Lifetime validation failed, the token is expired.") from None
         raise TokenRejected("Access token validation failure.") from None
-    if claims.get("iss") != env.settings.base_url or claims.get("aud") != env.settings.base_url:
+    if not issued_here(env, claims.get("iss"), tenant):
+        raise TokenRejected("Access token validation failure. Invalid issuer.")
+    if claims.get("aud") != env.settings.base_url:
         raise TokenRejected("Access token validation failure. Invalid audience.")
     return claims
 
@@ -304,9 +343,10 @@ def _verified_claims(reader: Reader, env: Env, token: str) -> dict[str, Any]:
     now = env.clock.now()
     kid = _kid_of(token)
     published = _published(reader, env, want_kid=kid)
+    tenant = tenant_id(reader, env)
     seen = cache.verified.get(token)
     if seen is not None and _published_now(cache, seen[0], now):
-        return _claims_checked(seen[1], env, now)
+        return _claims_checked(seen[1], env, now, tenant)
     try:
         claims = jose.verify_signature(token, published)
     except jose.TokenInvalid:
@@ -315,7 +355,7 @@ def _verified_claims(reader: Reader, env: Env, token: str) -> dict[str, Any]:
         if len(cache.verified) >= VERIFIED_TOKENS_MAX:
             cache.verified.clear()
         cache.verified[token] = (kid, claims)
-    return _claims_checked(claims, env, now)
+    return _claims_checked(claims, env, now, tenant)
 
 
 def _app_principal(app: _SeenApp, claims: dict[str, Any], ip_address: str | None) -> Principal:
@@ -334,7 +374,7 @@ def principal_without_store(env: Env, token: str, *, ip_address: str | None = No
     needs the store (then call `principal_from_token`). See the module docstring for what is relied on."""
     cache = _cache(env)
     seen = cache.verified.get(token)
-    if seen is None or time.monotonic() - cache.keys_at >= KEY_SNAPSHOT_TTL:
+    if seen is None or cache.tenant_id is None or time.monotonic() - cache.keys_at >= KEY_SNAPSHOT_TTL:
         return None
     kid, claims = seen
     now = env.clock.now()
@@ -343,7 +383,7 @@ def principal_without_store(env: Env, token: str, *, ip_address: str | None = No
     app = cache.apps.get(str(claims.get("appid", "")))
     if app is None or time.monotonic() - app[0] >= APP_CHECK_TTL:
         return None
-    return _app_principal(app[1], _claims_checked(claims, env, now), ip_address)
+    return _app_principal(app[1], _claims_checked(claims, env, now, cache.tenant_id), ip_address)
 
 
 def principal_from_token(

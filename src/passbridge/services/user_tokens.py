@@ -37,14 +37,15 @@ def token_lifetime(env: Env, grantee: Grantee) -> tuple[int, int]:
 
 
 def access_token(
-    reader: Reader, env: Env, grantee: Grantee, client_id: str, scope: str, *, sub: str
+    reader: Reader, env: Env, grantee: Grantee, client_id: str, scope: str, *, sub: str, issuer: str
 ) -> tuple[str, int]:
     """A delegated access token for Passbridge's Graph API (and the userinfo endpoint); `sub` is
-    `pairwise_sub(env, client_id, grantee.user_id)`, which a grant works out once for both its tokens."""
+    `pairwise_sub(env, client_id, grantee.user_id)`, which a grant works out once for both its tokens;
+    `issuer` is the authority's the token endpoint was asked through (services/tokens.py `issuer_of`)."""
     iat, exp = token_lifetime(env, grantee)
     scp = [s for s in scope.split() if s != "offline_access"]
     claims = {
-        "iss": env.settings.base_url,
+        "iss": issuer,
         "aud": env.settings.base_url,
         "sub": sub,
         "oid": grantee.user_id,
@@ -95,10 +96,11 @@ def id_token(
     *,
     sub: str,
     at_hash: str | None,
+    issuer: str,
 ) -> str:
     iat, exp = token_lifetime(env, grantee)
     claims: dict[str, Any] = {
-        "iss": env.settings.base_url,
+        "iss": issuer,
         "aud": client_id,
         "azp": client_id,
         "iat": iat,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -79,6 +80,8 @@ async def setup_methods(request: Request) -> Response:
     return page(
         "setup.html",
         continue_to=return_to or "/apps",
+        # The ways to set up carry the application sign-in along, so "Continue" there leads back into it.
+        carry=f"?{urlencode({'return_to': return_to})}" if return_to else "",
         minutes_left=minutes_left,
         **signed_in_context(request, view, tenant),
     )

@@ -5,13 +5,19 @@ Passkeys need the browser's WebAuthn API, so that one form is driven by a small 
 with the form. Everything else (authenticator apps, rename, delete) is plain forms. Every post carries the
 session's CSRF token; every change needs a recent strong sign-in (services/registration.py) and otherwise
 sends the person to sign in again, back to this page.
+
+Reached from "Set up your sign-in methods" during an application's sign-in, these pages carry that
+sign-in's `return_to` (the waiting authorization request) through every link, form and redirect, and show
+"Continue" to it, so registering a method leads back into the application. It is checked on every use by
+the sign-in's own rule (a path on this site or a registered redirect URI: services/portal.py
+`checked_return_to`); anything else is dropped, never followed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -48,6 +54,7 @@ T = TypeVar("T")
 
 HOME = "/security-info"
 REAUTH = f"/login?return_to={quote(HOME, safe='/')}"
+RETURN_TO = "return_to"
 # Graph's methodUsabilityReason in words a person reads.
 REASONS = {
     "EnabledByPolicy": "Ready to use",
@@ -62,6 +69,24 @@ NOTICES = {
     "renamed": "The name was changed.",
     "deleted": "The sign-in method was removed.",
 }
+
+
+def _here(path: str, return_to: str | None, **params: str) -> str:
+    """`path` with `params` and, when there is one, the application sign-in to continue to."""
+    query = {**params, **({RETURN_TO: return_to} if return_to else {})}
+    return f"{path}?{urlencode(query)}" if query else path
+
+
+def _reauth(return_to: str | None) -> str:
+    back = _here(HOME, return_to)
+    return REAUTH if back == HOME else f"/login?{urlencode({RETURN_TO: back})}"
+
+
+async def _return_to(request: Request, wanted: str | None) -> str | None:
+    """`wanted` if the sign-in rule lets a signed-in page send the browser there, else None."""
+    if not wanted:
+        return None
+    return await read(request, lambda session, _env: portal.checked_return_to(session, wanted))
 
 
 async def _unit(request: Request, work: Callable[[Session, Env], T]) -> T:
@@ -88,11 +113,18 @@ async def _signed_in_form(request: Request) -> tuple[SessionView | None, dict[st
         form = {}
     if not SessionService(env_of(request)).check_csrf(view, form.get("csrf_token")):
         return view, await _overview(request, view, status=400, error=CsrfMismatch().message)
+    form[RETURN_TO] = await _return_to(request, form.get(RETURN_TO)) or ""
     return view, form
 
 
 async def _overview(
-    request: Request, view: SessionView, *, status: int = 200, error: str | None = None, confirm: Any = None
+    request: Request,
+    view: SessionView,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    confirm: Any = None,
+    return_to: str | None = None,
 ) -> Response:
     tenant, methods = await read(
         request, lambda session, env: (portal.tenant_name(session), portal.own_methods(session, env, view))
@@ -108,15 +140,19 @@ async def _overview(
         error=error,
         confirm=confirm,
         csrf_token=SessionService(env_of(request)).csrf_token(view),
+        return_to=return_to,
+        app_setup_href=_here(f"{HOME}/authenticator-app", return_to),
         **signed_in_context(request, view, tenant),
     )
 
 
-async def _refused(request: Request, view: SessionView, exc: DomainError) -> Response:
+async def _refused(
+    request: Request, view: SessionView, exc: DomainError, return_to: str | None = None
+) -> Response:
     if isinstance(exc, ReauthenticationRequired):
-        return see_other(REAUTH)
+        return see_other(_reauth(return_to))
     status = 403 if isinstance(exc, PermissionDenied) else 400
-    return await _overview(request, view, status=status, error=exc.message)
+    return await _overview(request, view, status=status, error=exc.message, return_to=return_to)
 
 
 @router.get(HOME)
@@ -124,7 +160,8 @@ async def security_info(request: Request) -> Response:
     view = await current_session(request)
     if view is None:
         return to_login(request)
-    return await _overview(request, view)
+    return_to = await _return_to(request, request.query_params.get(RETURN_TO))
+    return await _overview(request, view, return_to=return_to)
 
 
 # --- passkeys ------------------------------------------------------------------------------------
@@ -139,7 +176,8 @@ async def passkey_options(request: Request) -> Response:
     try:
         started = await _unit(request, lambda s, env: PasskeyService(s, env, view).begin_registration())
     except ReauthenticationRequired as exc:
-        return JSONResponse({"error": exc.message, "location": REAUTH}, status_code=401)
+        location = _reauth(form[RETURN_TO] or None)
+        return JSONResponse({"error": exc.message, "location": location}, status_code=401)
     except DomainError as exc:
         return JSONResponse({"error": exc.message}, status_code=403)
     return JSONResponse(
@@ -154,12 +192,14 @@ async def add_passkey(request: Request) -> Response:
     if view is None or not isinstance(form, dict):
         return form if isinstance(form, Response) else to_login(request)
     ceremony_id, answer = form.get("ceremony_id", ""), form.get("credential", "")
+    return_to = form[RETURN_TO] or None
     if not ceremony_id or not answer:
         return await _overview(
             request,
             view,
             status=400,
             error="Adding a passkey needs JavaScript and a browser that supports passkeys.",
+            return_to=return_to,
         )
     try:
         await _unit(
@@ -169,16 +209,25 @@ async def add_passkey(request: Request) -> Response:
             ),
         )
     except CeremonyFailed as exc:
-        return await _overview(request, view, status=400, error=f"{exc} Nothing was changed; try again.")
+        return await _overview(
+            request, view, status=400, error=f"{exc} Nothing was changed; try again.", return_to=return_to
+        )
     except DomainError as exc:
-        return await _refused(request, view, exc)
-    return see_other(f"{HOME}?done=passkey")
+        return await _refused(request, view, exc, return_to)
+    return see_other(_here(HOME, return_to, done="passkey"))
 
 
 # --- authenticator apps ----------------------------------------------------------------------------
 
 
-def _app_page(request: Request, view: SessionView, tenant: str, started: SetUp, **extra: Any) -> Response:
+def _app_page(
+    request: Request,
+    view: SessionView,
+    tenant: str,
+    started: SetUp,
+    return_to: str | None,
+    **extra: Any,
+) -> Response:
     return page(
         "authenticator_app.html",
         status=400 if extra.get("error") else 200,
@@ -186,6 +235,8 @@ def _app_page(request: Request, view: SessionView, tenant: str, started: SetUp, 
         csrf_token=SessionService(env_of(request)).csrf_token(view),
         name=extra.pop("name", ""),
         error=extra.pop("error", None),
+        return_to=return_to,
+        back_href=_here(HOME, return_to),
         **signed_in_context(request, view, tenant),
     )
 
@@ -195,14 +246,15 @@ async def authenticator_app_page(request: Request) -> Response:
     view = await current_session(request)
     if view is None:
         return to_login(request)
+    return_to = await _return_to(request, request.query_params.get(RETURN_TO))
     try:
         tenant, started = await _unit(
             request,
             lambda s, env: (portal.tenant_name(s), AuthenticatorAppService(s, env, view).begin_setup()),
         )
     except DomainError as exc:
-        return await _refused(request, view, exc)
-    return _app_page(request, view, tenant, started)
+        return await _refused(request, view, exc, return_to)
+    return _app_page(request, view, tenant, started, return_to)
 
 
 @router.post(f"{HOME}/authenticator-app")
@@ -211,6 +263,7 @@ async def add_authenticator_app(request: Request) -> Response:
     if view is None or not isinstance(form, dict):
         return form if isinstance(form, Response) else to_login(request)
     ceremony_id, code, name = form.get("ceremony_id", ""), form.get("code", ""), form.get("name", "")
+    return_to = form[RETURN_TO] or None
     try:
         await _unit(
             request,
@@ -227,11 +280,11 @@ async def add_authenticator_app(request: Request) -> Response:
                 ),
             )
         except DomainError as gone:
-            return await _refused(request, view, gone)
-        return _app_page(request, view, tenant, started, error=exc.message, name=name)
+            return await _refused(request, view, gone, return_to)
+        return _app_page(request, view, tenant, started, return_to, error=exc.message, name=name)
     except DomainError as exc:
-        return await _refused(request, view, exc)
-    return see_other(f"{HOME}?done=app")
+        return await _refused(request, view, exc, return_to)
+    return see_other(_here(HOME, return_to, done="app"))
 
 
 # --- rename and remove -------------------------------------------------------------------------------
@@ -252,13 +305,14 @@ async def rename_method(request: Request, kind: str, method_id: str) -> Response
     view, form = await _signed_in_form(request)
     if view is None or not isinstance(form, dict):
         return form if isinstance(form, Response) else to_login(request)
+    return_to = form[RETURN_TO] or None
     try:
         await _unit(
             request, lambda s, env: _service(kind, s, env, view).rename(method_id, form.get("name", ""))
         )
     except DomainError as exc:
-        return await _refused(request, view, exc)
-    return see_other(f"{HOME}?done=renamed")
+        return await _refused(request, view, exc, return_to)
+    return see_other(_here(HOME, return_to, done="renamed"))
 
 
 @router.post(HOME + "/{kind}/{method_id}/delete")
@@ -266,12 +320,13 @@ async def delete_method(request: Request, kind: str, method_id: str) -> Response
     view, form = await _signed_in_form(request)
     if view is None or not isinstance(form, dict):
         return form if isinstance(form, Response) else to_login(request)
+    return_to = form[RETURN_TO] or None
     methods = await read(request, lambda s, env: portal.own_methods(s, env, view))
     if methods.strong_count <= 1 and form.get("confirm") != "yes":
         # The last passkey or app: say what follows and ask once more before removing it.
-        return await _overview(request, view, confirm={"kind": kind, "id": method_id})
+        return await _overview(request, view, confirm={"kind": kind, "id": method_id}, return_to=return_to)
     try:
         await _unit(request, lambda s, env: _service(kind, s, env, view).delete(method_id))
     except DomainError as exc:
-        return await _refused(request, view, exc)
-    return see_other(f"{HOME}?done=deleted")
+        return await _refused(request, view, exc, return_to)
+    return see_other(_here(HOME, return_to, done="deleted"))
