@@ -42,9 +42,11 @@ def _add_app(env: Env, view: SessionView) -> str:
     with env.db.unit_of_work() as session:
         started = AuthenticatorAppService(session, env, view).begin_setup()
     with env.db.unit_of_work() as session:
-        return AuthenticatorAppService(session, env, view).finish_setup(
-            started.ceremony_id, otp.code_at(started.secret, env.clock.now())
-        ).id
+        return (
+            AuthenticatorAppService(session, env, view)
+            .finish_setup(started.ceremony_id, otp.code_at(started.secret, env.clock.now()))
+            .id
+        )
 
 
 def _add_passkey(env: Env, view: SessionView) -> str:
