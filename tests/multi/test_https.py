@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from azure.identity import ClientSecretCredential
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -210,7 +211,14 @@ def test_a_graph_script_on_azure_identity_issues_a_pass_over_https(tmp_path: Pat
 
 
 @pytest.fixture
-def pki(tmp_path: Path) -> TestPki:
+def pki(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TestPki:
+    """The files, for tests that expect `serve` to stop before serving: should it go on, it fails
+    instead of serving in this process for ever."""
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("serve went on to start the server")
+
+    monkeypatch.setattr(uvicorn, "run", never)
     return make_pki(tmp_path)
 
 
