@@ -152,12 +152,12 @@ def test_a_wrong_code_leaves_the_setup_open_and_an_expired_one_is_refused(env: E
     assert _apps(env) == 0
 
 
-def test_a_code_only_session_may_add_an_app_only_when_it_holds_one(env: Env, ada: User) -> None:
+def test_a_code_only_session_may_not_add_an_app_even_when_it_holds_one(env: Env, ada: User) -> None:
     view = signed_in(env, ada, amr=("otp",), acr="single-factor")
     with pytest.raises(PermissionDenied), env.db.unit_of_work() as session:
         AuthenticatorAppService(session, env, view).begin_setup()
     _set_up(env, ada)
-    with env.db.unit_of_work() as session:
+    with pytest.raises(PermissionDenied), env.db.unit_of_work() as session:
         AuthenticatorAppService(session, env, view).begin_setup()
 
 

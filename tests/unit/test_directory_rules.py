@@ -195,8 +195,37 @@ def test_display_name_at_the_limit_is_accepted_and_one_over_refused():
 
 def test_display_name_with_control_character_is_refused():
     with pytest.raises(InvalidInput) as caught:
-        check_display_name("Alice\x00Smith", what="name")
+        check_display_name("Alice\x07Smith", what="name")
     assert caught.value.message == "name must not contain control characters."
+
+
+@pytest.mark.parametrize("control", ["\x7f", "\x85", "\x9f"], ids=["del", "nel", "apc"])
+def test_display_name_with_del_or_a_c1_control_is_refused(control: str) -> None:
+    with pytest.raises(InvalidInput, match="control characters"):
+        check_display_name(f"Alice{control}Smith", what="name")
+
+
+@pytest.mark.parametrize(
+    "bad", ["Alice\x00Smith", "Alice\ud800Smith", "\udcedAlice"], ids=["nul", "high", "low"]
+)
+def test_display_name_no_database_can_store_is_refused_without_quoting_it(bad: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        check_display_name(bad, what="name")
+    assert "not valid text" in caught.value.message and bad not in caught.value.message
+
+
+def test_display_name_keeps_any_script_emoji_and_marks() -> None:
+    name = "Zoë Ñúñez-王 👩\u200d💻 e\u0301"
+    assert check_display_name(f"  {name} ") == name
+
+
+@pytest.mark.parametrize(
+    "bad", ["ada\x00@contoso.example", "ad\ud800a@contoso.example"], ids=["nul", "surrogate"]
+)
+def test_upn_no_database_can_store_is_refused_without_quoting_it(bad: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        normalise_upn(bad)
+    assert "userPrincipalName" in caught.value.message and bad not in caught.value.message
 
 
 # --- roles --------------------------------------------------------------------------------------

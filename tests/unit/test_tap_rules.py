@@ -16,6 +16,7 @@ from passbridge.domain.tap import (
     ALPHABET,
     DIGITS,
     LOWER,
+    START_LATEST,
     START_SKEW,
     SYMBOLS,
     UPPER,
@@ -455,6 +456,25 @@ def test_start_more_than_five_minutes_in_the_past_is_refused():
 def test_start_long_in_the_past_is_refused():
     with pytest.raises(InvalidInput):
         decide_terms(PassRequest(start=NOW - timedelta(days=1)), TapPolicy(), now=NOW)
+
+
+@pytest.mark.parametrize("lifetime", [None, 60, 480])
+def test_a_start_in_the_calendars_last_year_is_refused_before_its_end_overflows(lifetime):
+    with pytest.raises(InvalidInput, match="startDateTime is out of range"):
+        decide_terms(
+            PassRequest(start=datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC), lifetime_minutes=lifetime),
+            TapPolicy(),
+            now=NOW,
+        )
+    with pytest.raises(InvalidInput, match="startDateTime is out of range"):
+        decide_terms(PassRequest(start=START_LATEST), TapPolicy(), now=NOW)
+
+
+def test_the_latest_start_still_has_room_for_the_longest_pass():
+    policy = TapPolicy(maximum_lifetime=43200, default_lifetime=43200)
+    terms = decide_terms(PassRequest(start=START_LATEST - TICK), policy, now=NOW)
+    ends = PassState(terms.start, terms.lifetime_minutes, is_usable_once=False, used_at=None).end
+    assert ends.year == 9999
 
 
 def test_skew_allowance_is_five_minutes():

@@ -12,10 +12,11 @@ from passbridge.security import otp
 from passbridge.services.context import Env
 from passbridge.store.models import Ceremony, Fido2Credential, SoftwareOathMethod
 from tests.softkey import SoftAuthenticator
-from tests.web.conftest import BASE, csrf_of, issue, sign_in
+from tests.web.conftest import BASE, browser, csrf_of, issue, sign_in
 
 SECRET = re.compile(r'<code class="secret" id="secret">([A-Z2-7]+)</code>')
 CEREMONY = re.compile(r'name="ceremony_id" value="([^"]+)"')
+SINGLE_FACTOR_HINT = "sign in again with a passkey or a Temporary Access Pass"
 
 
 def _count(env: Env, table: type) -> int:
@@ -139,3 +140,65 @@ def test_changes_after_ten_minutes_send_the_person_to_sign_in_again(
     setup = web.get("/security-info/authenticator-app")
     assert (setup.status_code, setup.headers["location"]) == (303, "/login?return_to=/security-info")
     assert _count(env, Ceremony) == 0
+
+
+def _signed_in_with_a_code(env: Env, client: TestClient, upn: str, secret: str) -> str:
+    """Sign in through the pages with an authenticator-app code alone; the session's CSRF token."""
+    env.clock.advance(seconds=30)  # type: ignore[attr-defined]  # the set-up spent the current step
+    login = client.get("/login")
+    identified = client.post("/login", data={"csrf_token": csrf_of(login.text), "username": upn})
+    assert identified.status_code == 303
+    code_page = client.get("/login/code")
+    proved = client.post(
+        "/login/code",
+        data={"csrf_token": csrf_of(code_page.text), "code": otp.code_at(secret, env.clock.now())},
+    )
+    assert proved.status_code == 303, proved.text
+    return csrf_of(client.get("/security-info").text)
+
+
+def test_a_code_only_session_sees_its_methods_and_is_told_to_sign_in_with_a_passkey_or_pass(
+    env: Env, web: TestClient, ada: str
+) -> None:
+    """Single-factor sessions change nothing (Entra asks for MFA to register security info): a passkey
+    added from a code alone would meet phishing-resistant MFA, and removing the owner's passkey would leave
+    them nothing stronger than the attacker's code."""
+    csrf = _signed_in(env, web, ada)
+    _add_passkey(web, csrf, SoftAuthenticator(BASE), name="Laptop")
+    setup = web.get("/security-info/authenticator-app")
+    secret = SECRET.search(setup.text).group(1)  # type: ignore[union-attr]
+    ceremony = CEREMONY.search(setup.text).group(1)  # type: ignore[union-attr]
+    web.post(
+        "/security-info/authenticator-app",
+        data={"csrf_token": csrf, "ceremony_id": ceremony, "code": otp.code_at(secret, env.clock.now())},
+    )
+    with env.db.unit_of_work(readonly=True) as session:
+        passkey_id = session.scalars(select(Fido2Credential.id)).one()
+        app_id = session.scalars(select(SoftwareOathMethod.id)).one()
+    ceremonies_before = _count(env, Ceremony)
+
+    with browser(env) as other:
+        csrf = _signed_in_with_a_code(env, other, ada, secret)
+        listing = other.get("/security-info")
+        assert listing.status_code == 200 and "Laptop" in listing.text
+        assert SINGLE_FACTOR_HINT in listing.text
+        assert 'href="/login?return_to=/security-info"' in listing.text
+        assert "Add a passkey" not in listing.text and "/rename" not in listing.text
+
+        options = other.post("/security-info/passkeys/options", data={"csrf_token": csrf})
+        assert options.status_code == 403 and SINGLE_FACTOR_HINT in options.json()["error"]
+        app_setup = other.get("/security-info/authenticator-app")
+        assert app_setup.status_code == 403 and SINGLE_FACTOR_HINT in app_setup.text
+        for kind, method_id in (("passkey", passkey_id), ("app", app_id)):
+            removed = other.post(
+                f"/security-info/{kind}/{method_id}/delete", data={"csrf_token": csrf, "confirm": "yes"}
+            )
+            assert removed.status_code == 403 and SINGLE_FACTOR_HINT in removed.text
+            renamed = other.post(
+                f"/security-info/{kind}/{method_id}/rename", data={"csrf_token": csrf, "name": "Mine now"}
+            )
+            assert renamed.status_code == 403 and SINGLE_FACTOR_HINT in renamed.text
+
+    assert (_count(env, Fido2Credential), _count(env, SoftwareOathMethod)) == (1, 1)
+    assert _count(env, Ceremony) == ceremonies_before
+    assert "Mine now" not in web.get("/security-info").text

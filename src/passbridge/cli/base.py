@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from passbridge import __version__
 from passbridge.config import ConfigError, Settings, load_settings
 from passbridge.domain.errors import DomainError
+from passbridge.domain.text import unstorable_reason
 from passbridge.security.secrets import PepperMissing
 from passbridge.services.context import Env, Principal, operator
 from passbridge.services.tenant import require_tenant
@@ -59,8 +60,22 @@ def root() -> None:
     """
 
 
+def _unstorable_argument(argv: list[str]) -> str | None:
+    """Why an argument cannot be stored, if one cannot. Bytes that are not UTF-8 reach argv as lone
+    surrogates (Python's surrogateescape); every lookup or write with one would fail in the database."""
+    for argument in argv:
+        reason = unstorable_reason(argument)
+        if reason is not None:
+            return f"an argument contains {reason}: pass valid UTF-8 text"
+    return None
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run one command; return its exit code. Every error ends as one line on stderr."""
+    refused = _unstorable_argument(sys.argv[1:] if argv is None else argv)
+    if refused is not None:
+        click.echo(f"passbridge: error: {refused}", err=True)
+        return 1
     return _run_guarded(lambda: root.main(args=argv, prog_name="passbridge", standalone_mode=False))
 
 

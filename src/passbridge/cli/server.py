@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
 
 import click
 
@@ -101,7 +104,48 @@ def db_upgrade() -> None:
         database.dispose()
 
 
-def _serve(config: Settings, host: str, port: int, workers: int, *, access_log: bool = True) -> None:
+@dataclass(frozen=True)
+class Tls:
+    """uvicorn's certificate and key files; none for plain HTTP."""
+
+    certfile: str | None = None
+    keyfile: str | None = None
+
+
+def _tls(certfile: str | None, keyfile: str | None) -> Tls:
+    """The files, once the certificate and key load together; else one line. Loading them here, before
+    the workers start, turns a wrong path or a mismatched key into that line."""
+    if certfile is None:
+        if keyfile is not None:
+            fail("--keyfile needs --certfile (PASSBRIDGE_TLS_CERTFILE) too")
+        return Tls()
+    for path in [p for p in (certfile, keyfile) if p]:
+        # ssl's own errors name no file: open each first, so the line says which one.
+        try:
+            with Path(path).open("rb"):
+                pass
+        except FileNotFoundError:
+            fail(f"TLS: {path} does not exist")
+        except OSError as exc:
+            fail(f"TLS: {path} cannot be read: {exc.strerror}")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except (ssl.SSLError, OSError) as exc:
+        # ssl names no file: say which pair did not load.
+        key = f" with the key {keyfile}" if keyfile else " (key in the same file)"
+        fail(f"TLS: the certificate {certfile}{key} could not be loaded: {exc.strerror or exc}")
+    return Tls(certfile, keyfile)
+
+
+def _serve(
+    config: Settings,
+    host: str,
+    port: int,
+    workers: int,
+    *,
+    access_log: bool = True,
+    tls: Tls = Tls(),
+) -> None:
     import uvicorn
 
     from passbridge.access_log import log_config
@@ -117,6 +161,8 @@ def _serve(config: Settings, host: str, port: int, workers: int, *, access_log: 
         port=port,
         workers=workers,
         log_level="info",
+        ssl_certfile=tls.certfile,
+        ssl_keyfile=tls.keyfile,
         access_log=access_log,
         log_config=log_config(),
         proxy_headers=False,
@@ -139,15 +185,36 @@ def _serve(config: Settings, host: str, port: int, workers: int, *, access_log: 
     is_flag=True,
     help="Do not log a line per request (uvicorn's access log costs a few percent of each request).",
 )
-def serve(host: str, port: int, workers: int, no_access_log: bool) -> None:
+@click.option(
+    "--certfile",
+    envvar="PASSBRIDGE_TLS_CERTFILE",
+    metavar="PEM",
+    help="Serve HTTPS with this certificate (chain first to last); env PASSBRIDGE_TLS_CERTFILE.",
+)
+@click.option(
+    "--keyfile",
+    envvar="PASSBRIDGE_TLS_KEYFILE",
+    metavar="PEM",
+    help="The certificate's private key, unless the certificate file holds it; env PASSBRIDGE_TLS_KEYFILE.",
+)
+def serve(
+    host: str, port: int, workers: int, no_access_log: bool, certfile: str | None, keyfile: str | None
+) -> None:
     """Serve the API and pages (runs pending migrations first)."""
+    tls = _tls(certfile, keyfile)
     config = settings()
+    if tls.certfile and not config.base_url.startswith("https://"):
+        click.echo(
+            f"passbridge: note: serving HTTPS while PASSBRIDGE_BASE_URL is {config.base_url}; "
+            "tokens and passkeys name that address, so set it to the https:// one",
+            err=True,
+        )
     if workers > 1 and config.effective_database_url.startswith("sqlite"):
         click.echo(
             "passbridge: note: several workers on SQLite share one file; PostgreSQL suits them better",
             err=True,
         )
-    _serve(config, host, port, workers, access_log=not no_access_log)
+    _serve(config, host, port, workers, access_log=not no_access_log, tls=tls)
 
 
 @root.command()

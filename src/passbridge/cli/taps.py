@@ -14,14 +14,21 @@ from passbridge.graph.shapes import tap_json
 from passbridge.services.directory import DirectoryService
 from passbridge.services.taps import PassView, TapService
 
+# More digits than any lifetime needs; also far below Python's int-string limit (4,300 digits).
+LIFETIME_DIGITS_MAX = 9
+
 
 def _lifetime(text: str | None) -> int | None:
     # Parsed here rather than by click so a bad value ends as one line and exit 1, like every error.
     if text is None:
         return None
-    if not text.strip().isdigit():
+    digits = text.strip()
+    # ASCII only: str.isdigit() also accepts superscripts and other scripts' digits int() refuses.
+    if not (digits.isascii() and digits.isdigit()):
         fail(f"--lifetime must be a whole number of minutes; got '{text}'")
-    return int(text)
+    if len(digits) > LIFETIME_DIGITS_MAX:
+        fail("--lifetime is out of range: a pass lasts at most 43200 minutes (30 days).")
+    return int(digits)
 
 
 def _start(text: str | None) -> datetime | None:
@@ -29,10 +36,12 @@ def _start(text: str | None) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(text.strip())
+        # Graph reads a time without an offset as UTC; so does the CLI.
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except ValueError:
         fail(f"--start must be an ISO 8601 time such as 2026-01-05T09:00:00Z; got '{text}'")
-    # Graph reads a time without an offset as UTC; so does the CLI.
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError:  # a time at the calendar's edge, moved to UTC
+        fail(f"--start is out of range; got '{text}'")
 
 
 def _terms(data: dict[str, Any], end: str | None) -> str:

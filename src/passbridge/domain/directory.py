@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from passbridge.domain.errors import InvalidInput, NotFound
+from passbridge.domain.text import check_storable
 
 # Graph's alias rules: letters, digits and ' . - _ ! # ^ ~ (we also allow +); no leading,
 # trailing or doubled dot; alias up to 64 characters, the whole name up to 113.
@@ -16,7 +17,8 @@ _LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 def normalise_upn(upn: str) -> str:
     """Validate a userPrincipalName and return it trimmed (case kept for display)."""
-    value = upn.strip()
+    # First, because the messages below quote the value.
+    value = check_storable(upn, what="userPrincipalName").strip()
     if value.count("@") != 1:
         raise InvalidInput(f"userPrincipalName '{value}' must have the form alias@domain.")
     alias, domain = value.split("@")
@@ -39,14 +41,30 @@ def upn_key(upn: str) -> str:
 
 
 def check_display_name(name: str, *, what: str = "displayName", limit: int = 256) -> str:
-    value = name.strip()
+    value = check_storable(name, what=what).strip()
     if not value:
         raise InvalidInput(f"{what} must not be empty.")
     if len(value) > limit:
         raise InvalidInput(f"{what} must be at most {limit} characters.")
-    if any(ord(ch) < 32 for ch in value):
+    if any(_is_control(ch) for ch in value):
         raise InvalidInput(f"{what} must not contain control characters.")
     return value
+
+
+def check_description(text: str | None, *, what: str = "description", limit: int = 1024) -> str | None:
+    """A free-text description: storable, and no longer than Graph's group description (1,024)."""
+    if text is None:
+        return None
+    value = check_storable(text, what=what)
+    if len(value) > limit:
+        raise InvalidInput(f"{what} must be at most {limit} characters.")
+    return value
+
+
+def _is_control(ch: str) -> bool:
+    # C0, DEL and C1: Unicode's Cc. Format characters (joiners in emoji, marks) stay allowed.
+    code = ord(ch)
+    return code < 0x20 or 0x7F <= code <= 0x9F
 
 
 class Role(StrEnum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from passbridge.domain.errors import InvalidInput
@@ -21,6 +21,10 @@ ALPHABET = UPPER + LOWER + DIGITS + SYMBOLS
 
 # A start time this far in the past is treated as clock skew between the caller and us.
 START_SKEW = timedelta(minutes=5)
+# Graph documents no limit on how far ahead a pass may start (scripts do schedule far ahead), but its
+# end, start + lifetime (at most 30 days), must stay inside Python's calendar: 9999-12-31 plus a
+# lifetime overflowed. Starting before year 9999 leaves every time derived from the pass inside it.
+START_LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def generate_pass(length: int) -> str:
@@ -128,6 +132,8 @@ def decide_terms(request: PassRequest, policy: TapPolicy, *, now: datetime) -> P
     start = now if request.start is None else request.start
     if start < now - START_SKEW:
         raise InvalidInput("startDateTime must not be in the past.")
+    if start >= START_LATEST:
+        raise InvalidInput("startDateTime is out of range: a pass must start before the year 9999.")
     # A start within the skew allowance means "now" as the caller saw it.
     return PassTerms(
         start=max(start, now), lifetime_minutes=lifetime, is_usable_once=once, length=policy.default_length

@@ -1,4 +1,11 @@
-"""Request bodies as Graph clients send them: JSON, OData annotations, no unknown properties."""
+"""Request bodies as Graph clients send them: JSON, OData annotations, no unknown properties.
+
+Every Graph body is read here, so the limits that keep bad input a 400 instead of a 500 live here too:
+the size, JSON itself (a number past Python's int-string limit raises ValueError, nesting past the
+interpreter's recursion limit RecursionError), MAX_DEPTH (no Graph body nests deeper than a few levels,
+and later code that walks a body recursively must not meet a deep one), JSON's non-standard constants
+(NaN, Infinity), and strings no database can store (domain/text.py), in property names and values alike.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +15,54 @@ from typing import Any, TypeVar
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
+from passbridge.domain.text import unstorable_reason
 from passbridge.graph.errors import GraphError
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_DEPTH = 32  # objects and arrays within each other, the body itself counting as one
 M = TypeVar("M", bound=BaseModel)
+UNREADABLE = (
+    "Unable to read JSON request payload. Please ensure "
+    "Content-Type header is set and payload is of valid JSON format."
+)
+
+
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _unreadable(reason: str | None = None) -> GraphError:
+    # Graph's words for a body it cannot read; the reason, where ours, after them.
+    return GraphError(400, "BadRequest", UNREADABLE if reason is None else f"{UNREADABLE} {reason}")
+
+
+def check_values(data: object) -> None:
+    """Refuse a parsed body nested deeper than MAX_DEPTH or holding a string no database can store.
+    Iterative, so the check itself cannot exhaust the stack; names the property, never the value."""
+    pending: list[tuple[object, int, str]] = [(data, 1, "")]
+    while pending:
+        value, depth, where = pending.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                raise _unreadable(f"It nests objects and arrays deeper than {MAX_DEPTH} levels.")
+            items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+            for key, item in items:
+                if key is None:
+                    pending.append((item, depth + 1, where))
+                    continue
+                reason = unstorable_reason(key)
+                if reason is not None:
+                    raise GraphError(400, "badRequest", f"A property name contains {reason}.")
+                pending.append((item, depth + 1, f"{where}.{key}" if where else key))
+        elif isinstance(value, str):
+            reason = unstorable_reason(value)
+            if reason is not None:
+                raise GraphError(
+                    400,
+                    "badRequest",
+                    f"Invalid value for property '{where or 'body'}': it contains {reason}, "
+                    "which is not valid text.",
+                )
 
 
 async def read_json(request: Request) -> dict[str, Any]:
@@ -28,16 +79,14 @@ async def read_json(request: Request) -> dict[str, Any]:
             f"Content-Type '{content_type}' is not supported; send application/json.",
         )
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise GraphError(
-            400,
-            "BadRequest",
-            "Unable to read JSON request payload. Please ensure "
-            "Content-Type header is set and payload is of valid JSON format.",
-        ) from None
+        data = json.loads(raw, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise _unreadable(f"It nests objects and arrays deeper than {MAX_DEPTH} levels.") from None
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError, the int-string limit, NaN/Infinity
+        raise _unreadable() from None
     if not isinstance(data, dict):
         raise GraphError(400, "BadRequest", "The request body must be a JSON object.")
+    check_values(data)
     return data
 
 
@@ -59,6 +108,9 @@ async def parse(request: Request, model: type[M], *, accepted_types: tuple[str, 
     data = strip_annotations(await read_json(request), accepted_types=accepted_types)
     try:
         return model.model_validate(data)
+    except OverflowError:
+        # A validator's arithmetic past the calendar (a time at year 9999 moved to UTC).
+        raise GraphError(400, "badRequest", "A date or number in the request body is out of range.") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])

@@ -41,7 +41,8 @@ from webauthn.helpers.structs import (
 
 # Two minutes to touch a key or answer the platform's prompt; the stored challenge lives as long.
 TIMEOUT_MS = 120_000
-# Guard the JSON parser against absurd bodies: real responses are a few kilobytes.
+# Guard the JSON parser against absurd bodies: real responses are a few kilobytes. Within that size,
+# JSON nested past the recursion limit raises RecursionError, caught with the parse errors.
 MAX_RESPONSE_BYTES = 64 * 1024
 
 
@@ -150,7 +151,7 @@ def verify_registration(rp: RelyingParty, response: str, *, challenge: str) -> N
             expected_origin=rp.origin,
             require_user_verification=True,
         )
-    except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
+    except (WebAuthnException, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise CeremonyFailed(f"The passkey registration did not verify: {_reason(exc)}") from None
     transports = tuple(_text(t) for t in parsed.response.transports or ())
     return NewCredential(
@@ -171,7 +172,7 @@ def read_assertion(response: str) -> Assertion:
     _check_size(response)
     try:
         parsed = parse_authentication_credential_json(response)
-    except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
+    except (WebAuthnException, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise CeremonyFailed(f"The passkey answer could not be read: {_reason(exc)}") from None
     return Assertion(bytes_to_base64url(parsed.raw_id), parsed.response.user_handle)
 
@@ -192,7 +193,7 @@ def verify_assertion(
             credential_current_sign_count=sign_count,
             require_user_verification=True,
         )
-    except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
+    except (WebAuthnException, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise CeremonyFailed(f"The passkey sign-in did not verify: {_reason(exc)}") from None
     return VerifiedUse(verified.new_sign_count, verified.credential_backed_up)
 
@@ -218,4 +219,6 @@ def _reason(exc: Exception) -> str:
     # py_webauthn's messages name the failed check ("Unexpected client data challenge", "Response
     # sign count of 0 was not greater than current count of 3"); they hold no key material.
     text = str(exc).strip() or type(exc).__name__
-    return text[:200]
+    # Some quote the answer (an origin from clientDataJSON), which may hold a lone surrogate no page
+    # can encode; such characters become "?".
+    return text[:200].encode("utf-8", "replace").decode("utf-8")

@@ -9,7 +9,14 @@ from typing import Final, Generic, TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from passbridge.domain.directory import Role, check_display_name, normalise_upn, parse_role, upn_key
+from passbridge.domain.directory import (
+    Role,
+    check_description,
+    check_display_name,
+    normalise_upn,
+    parse_role,
+    upn_key,
+)
 from passbridge.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from passbridge.ids import new_guid
 from passbridge.services import access, audit
@@ -271,7 +278,10 @@ class DirectoryService:
         if unique_name and store.groups_named(self.session, name):
             raise Conflict(f"A group named '{name}' already exists.")
         group = Group(
-            id=new_guid(), display_name=name, description=description, created_at=self.env.clock.now()
+            id=new_guid(),
+            display_name=name,
+            description=check_description(description),
+            created_at=self.env.clock.now(),
         )
         self.session.add(group)
         self._audit("Add group", "Add", [group_ref(group)], "GroupManagement")

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
+from passbridge.domain.text import check_storable
 from passbridge.ids import new_guid
 from passbridge.security import webauthn
 from passbridge.services.context import Env
@@ -55,7 +56,7 @@ def user_id_of_handle(handle: bytes | None) -> str | None:
 
 
 def clean_name(name: str | None, default: str) -> str:
-    text = " ".join((name or "").split())
+    text = " ".join(check_storable(name or "", what="The name").split())
     if len(text) > NAME_MAX:
         raise InvalidInput(f"Use a name of at most {NAME_MAX} characters.")
     return text or default

@@ -1,8 +1,13 @@
 """Who may register or remove their own sign-in methods, and the principal they act as.
 
-Security info changes need a recent strong sign-in: the session began within REAUTH_WINDOW with a pass or
-a passkey, or with an authenticator app for someone adding to methods they already hold (a code alone
-must not be enough to enrol a first strong credential). Anything older asks the person to sign in again.
+Security info changes need a recent multi-factor sign-in: the session began within REAUTH_WINDOW and
+proved more than one factor (a pass or a passkey alone does, as Entra counts them; a code from an
+authenticator app does only together with something else). Entra asks for MFA before anyone registers
+security info, because a method added from a single-factor session would raise that session's strength:
+a code alone could otherwise enrol a passkey, which then meets phishing-resistant MFA. Renaming and
+removing need the same: whoever holds only a code must not strip the owner's passkeys (the owner would
+then have nothing stronger than the code the attacker holds) nor relabel them to mislead. A single-factor
+session may still look at its methods. Anything older than REAUTH_WINDOW asks the person to sign in again.
 """
 
 from __future__ import annotations
@@ -13,12 +18,11 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from passbridge.domain.errors import DomainError, PermissionDenied
-from passbridge.domain.strength import Factor, factors_of
+from passbridge.domain.strength import factors_of
 from passbridge.services import audit
 from passbridge.services.audit import TargetRef
 from passbridge.services.context import Env, Principal
 from passbridge.services.sessions import SessionView
-from passbridge.store import passkeys as passkey_store
 
 REAUTH_WINDOW = timedelta(minutes=10)
 # What a person acting on their own methods holds, as Entra's My Sign-ins does.
@@ -33,17 +37,30 @@ class ReauthenticationRequired(DomainError):
         super().__init__("For your security, sign in again before changing your sign-in methods.")
 
 
-def check_may_change(view: SessionView, now: datetime, *, holds_strong_method: bool) -> None:
+class SingleFactorSession(PermissionDenied):
+    """The session proved one factor only (a code alone): it may look at methods, never change them."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "You signed in with a code from your authenticator app alone, which is one factor. To add, "
+            "rename or remove sign-in methods, sign in again with a passkey or a Temporary Access Pass "
+            "(your helpdesk can issue one)."
+        )
+
+
+def is_multi_factor(amr: tuple[str, ...] | list[str]) -> bool:
+    """Whether a sign-in with this `amr` proved more than one factor: `mfa` (a pass, a passkey with
+    user verification), or two distinct methods (a code plus something else)."""
+    return "mfa" in amr or len(factors_of(amr)) >= 2
+
+
+def check_may_change(view: SessionView, now: datetime) -> None:
+    """Refuse a change to one's own methods: ReauthenticationRequired for an old sign-in,
+    SingleFactorSession for one that proved a single factor."""
     if now - view.auth_time > REAUTH_WINDOW:
         raise ReauthenticationRequired()
-    proved = factors_of(view.amr)
-    if proved & {Factor.TEMPORARY_ACCESS_PASS, Factor.PASSKEY}:
-        return
-    if Factor.AUTHENTICATOR_APP in proved and holds_strong_method:
-        return
-    raise PermissionDenied(
-        "Sign in with a passkey or a Temporary Access Pass to change your sign-in methods."
-    )
+    if not is_multi_factor(view.amr):
+        raise SingleFactorSession()
 
 
 def acting_user(view: SessionView, ip_address: str | None = None) -> Principal:
@@ -63,18 +80,14 @@ def own_ref(view: SessionView) -> TargetRef:
 
 @dataclass
 class OwnMethodService:
-    """What changing one's own methods shares: the session-age and method check, and the audit entry."""
+    """What changing one's own methods shares: the session's age and factors, and the audit entry."""
 
     session: Session
     env: Env
     view: SessionView
 
     def _check(self) -> None:
-        check_may_change(
-            self.view,
-            self.env.clock.now(),
-            holds_strong_method=passkey_store.holds_strong_method(self.session, self.view.user_id),
-        )
+        check_may_change(self.view, self.env.clock.now())
 
     def _audit(self, operation: str, reason: str) -> None:
         verb = "registered" if operation == "Add" else "deleted"

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import Message
 
 from passbridge.clock import iso_z
+from passbridge.domain.text import unstorable_reason
 from passbridge.services import portal
 from passbridge.services.context import Env
 from passbridge.services.sessions import SessionService, SessionView
@@ -201,7 +202,7 @@ async def read_form(request: Request) -> dict[str, str]:
             fields = parse_qsl(body.decode("latin-1"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
         except ValueError as exc:
             raise FormUnreadable() from exc
-        return dict(fields)
+        return _storable(dict(fields))
     replayed = False
 
     async def replay() -> Message:
@@ -215,7 +216,16 @@ async def read_form(request: Request) -> dict[str, str]:
         form = await Request(request.scope, replay).form(max_files=0, max_fields=MAX_FORM_FIELDS)
     except HTTPException as exc:
         raise FormUnreadable() from exc
-    return {key: value for key, value in form.multi_items() if not isinstance(value, UploadFile)}
+    return _storable({key: value for key, value in form.multi_items() if not isinstance(value, UploadFile)})
+
+
+def _storable(fields: dict[str, str]) -> dict[str, str]:
+    # No field of ours may hold a NUL (%00) or a lone surrogate: PostgreSQL refuses the first even in a
+    # lookup, UTF-8 the second, and either would be a 500 wherever a field reaches a query.
+    for key, value in fields.items():
+        if unstorable_reason(key) is not None or unstorable_reason(value) is not None:
+            raise FormUnreadable()
+    return fields
 
 
 def _is_urlencoded(content_type: str | None) -> bool:

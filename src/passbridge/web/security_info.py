@@ -3,8 +3,9 @@
 Passkeys need the browser's WebAuthn API, so that one form is driven by a small script
 (static/passkeys.js): it fetches the options, calls `navigator.credentials.create`, and posts the answer
 with the form. Everything else (authenticator apps, rename, delete) is plain forms. Every post carries the
-session's CSRF token; every change needs a recent strong sign-in (services/registration.py) and otherwise
-sends the person to sign in again, back to this page.
+session's CSRF token; every change needs a recent multi-factor sign-in (services/registration.py): an old
+one sends the person to sign in again, back to this page; a single-factor one (a code alone) sees its
+methods and is told, instead of the forms, to sign in with a passkey or a pass.
 
 Reached from "Set up your sign-in methods" during an application's sign-in, these pages carry that
 sign-in's `return_to` (the waiting authorization request) through every link, form and redirect, and show
@@ -32,7 +33,11 @@ from passbridge.services import portal
 from passbridge.services.context import Env
 from passbridge.services.oath import AuthenticatorAppService, SetUp
 from passbridge.services.passkeys import PasskeyService
-from passbridge.services.registration import ReauthenticationRequired
+from passbridge.services.registration import (
+    ReauthenticationRequired,
+    SingleFactorSession,
+    is_multi_factor,
+)
 from passbridge.services.sessions import SessionService, SessionView
 from passbridge.web.apps import signed_in_context
 from passbridge.web.pages import (
@@ -139,6 +144,8 @@ async def _overview(
         notice=NOTICES.get(request.query_params.get("done", "")),
         error=error,
         confirm=confirm,
+        single_factor=None if is_multi_factor(view.amr) else SingleFactorSession().message,
+        reauth=_reauth(return_to),
         csrf_token=SessionService(env_of(request)).csrf_token(view),
         return_to=return_to,
         app_setup_href=_here(f"{HOME}/authenticator-app", return_to),
@@ -151,6 +158,9 @@ async def _refused(
 ) -> Response:
     if isinstance(exc, ReauthenticationRequired):
         return see_other(_reauth(return_to))
+    if isinstance(exc, SingleFactorSession):
+        # The page itself says why and what to do instead; the same sentence twice would be noise.
+        return await _overview(request, view, status=403, return_to=return_to)
     status = 403 if isinstance(exc, PermissionDenied) else 400
     return await _overview(request, view, status=status, error=exc.message, return_to=return_to)
 
