@@ -2,11 +2,15 @@
 
 PostgreSQL comes from PASSBRIDGE_TEST_PG_URL, which scripts/test (and so .ci/run) sets after
 starting the machine's server with pg_ctlcluster. Each test gets its own schema there, and its
-own file on SQLite, so tests never see each other's rows.
+own file on SQLite, so tests never see each other's rows. Both start migrated: a copy of a SQLite file
+migrated once per test process, a replay of one recorded PostgreSQL migration (tests/pg.py); running
+Alembic for every test was most of the suite's time.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,18 +21,54 @@ from passbridge.config import Settings, load_settings
 from passbridge.services.context import Env, operator
 from passbridge.services.tenant import Initialised, initialise
 from passbridge.store.db import Database
-from tests.pg import fresh_schema
+from tests.pg import SchemaSupply, migrated_schema, recorded_migration, require_pg
 from tests.servers import TEST_PEPPER
 
 __all__ = ["TEST_PEPPER"]
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head, once per test process."""
+    path = tmp_path_factory.mktemp("template") / "passbridge.db"
+    db = Database(f"sqlite:///{path}")
+    try:
+        db.upgrade()
+    finally:
+        # The last connection to close checkpoints the WAL into the file, so the file alone is the store.
+        db.dispose()
+    return path
+
+
+def copy_sqlite_template(template: Path, path: Path) -> None:
+    """`template` copied to `path`, readable by its owner only, as the store's own file should be."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    created = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with template.open("rb") as source, os.fdopen(created, "wb") as sink:
+        shutil.copyfileobj(source, sink)
+
+
+@pytest.fixture(scope="session")
+def pg_schemas() -> Iterator[SchemaSupply]:
+    """Migrated PostgreSQL schemas, one per test, from a migration recorded once per test process."""
+    with recorded_migration() as migration:
+        supply = SchemaSupply(migration)
+        try:
+            yield supply
+        finally:
+            supply.close()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A store of this test's own, already migrated to head."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'passbridge.db'}"
+        path = tmp_path / "passbridge.db"
+        copy_sqlite_template(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
         return
-    with fresh_schema() as url:
+    require_pg()
+    with migrated_schema(request.getfixturevalue("pg_schemas")) as url:
         yield url
 
 
@@ -49,8 +89,8 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def env(settings: Settings, clock: ManualClock) -> Iterator[Env]:
+    # No upgrade: database_url's store is at head already.
     environment = Env.from_settings(settings, clock)
-    environment.db.upgrade()
     yield environment
     environment.db.dispose()
 

@@ -233,6 +233,9 @@ def relying_party_sign_in(page: Page, served: ServedStore, *, signed_in: bool = 
             expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
             page.get_by_role("button", name="Sign in with a passkey").click()
         expect(page.get_by_text("Signed in to the wiki")).to_be_visible()
+        # Chromium asks the app for /favicon.ico after the page shows; closing the app before that
+        # answer resets the connection, which the watched page reports as an error.
+        page.wait_for_load_state("networkidle")
     assert landed, "the provider never redirected back to the app"
     tokens = client.fetch_token(
         f"{served.base}/oauth2/v2.0/token",
