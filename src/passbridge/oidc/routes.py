@@ -23,7 +23,6 @@ from authlib.oauth2.rfc6749 import InsecureTransportError
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from passbridge.flat_routes import add_routes
@@ -42,8 +41,8 @@ from passbridge.security.keys import ALGORITHM
 from passbridge.services import keys as key_service
 from passbridge.services import tokens
 from passbridge.services.context import Env
-from passbridge.store import loop_writer
-from passbridge.store.db import Reader, run_point_read
+from passbridge.store import runner
+from passbridge.store.db import Reader
 
 TENANT_ALIASES = tokens.TENANT_ALIASES
 FORM = "application/x-www-form-urlencoded"
@@ -155,14 +154,6 @@ def token_path_tenant(path: str) -> str | None:
     return tenant if path[0] == "/" and tenant and "/" not in tenant else None
 
 
-async def refresh_on_loop(env: Env, answer: Callable[[Reader], Response]) -> Response | None:
-    """The refresh grant run here, on the event loop, once SQLite's write lock is free; None when the
-    store is not SQLite or the lock stayed busy too long: then the caller sends it to the threadpool.
-    On one core the threadpool hop cost more than the grant itself; store/loop_writer.py says why
-    the loop never blocks on the lock or a checkpoint. `answer` holds no await."""
-    return await loop_writer.run_when_free(env.db, answer)
-
-
 def install(app: FastAPI) -> None:
     server: Server = user_routes.OidcServer()
     router = APIRouter(include_in_schema=False)
@@ -174,7 +165,7 @@ def install(app: FastAPI) -> None:
             with env.db.unit_of_work(readonly=True) as session:
                 return work(session, env)
 
-        return await run_in_threadpool(run)
+        return await runner.off_loop(run)
 
     # --- discovery and keys -------------------------------------------------------------------
 
@@ -266,11 +257,6 @@ def install(app: FastAPI) -> None:
                 # are cached snapshots): a bare pooled connection costs a fraction of a Session.
                 with env.db.reading(transaction=False) as connection:
                     return answer(connection)
-            if grant_type == ["refresh_token"]:
-                # Core statements only (store/oidc.py), so no Session: a bare connection in one write
-                # transaction, which the rotation's conditional UPDATE needs.
-                with env.db.writing() as connection:
-                    return answer(connection)
             # The code grant writes (a code used once): a writing unit, off the loop. A request without
             # a form only gets an error: a read-only unit, on the loop.
             with env.db.unit_of_work(readonly=form is None) as session:
@@ -278,11 +264,13 @@ def install(app: FastAPI) -> None:
 
         if form is None or grant_type == ["client_credentials"]:
             # A grant reads the application and, at most every KEY_SNAPSHOT_TTL, the keys: a point read.
-            response: Response = await run_point_read(env.db, run)
-        elif grant_type == ["refresh_token"] and (now := await refresh_on_loop(env, answer)) is not None:
-            response = now
+            response: Response = await runner.read(env.db, run)
+        elif grant_type == ["refresh_token"]:
+            # Core statements only (store/oidc.py), so no Session: a bare connection in one write
+            # transaction, which the rotation's conditional UPDATE needs; `answer` holds no await.
+            response = await runner.write(env.db, answer)
         else:
-            response = await run_in_threadpool(run)
+            response = await runner.off_loop(run)
         return response
 
     app.add_middleware(TokenShortcut, token=token)

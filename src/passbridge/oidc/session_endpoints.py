@@ -22,7 +22,6 @@ from authlib.oauth2.rfc6749 import InsecureTransportError, OAuth2Error
 from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from passbridge.oidc.authorize import SESSION_COOKIE, QueryRequest
 from passbridge.oidc.grants import OidcServer
@@ -33,6 +32,7 @@ from passbridge.services import keys as key_service
 from passbridge.services import oidc, tokens, user_tokens
 from passbridge.services.context import Env
 from passbridge.services.sessions import SessionService, SessionView
+from passbridge.store import runner
 
 MAX_FORM_BYTES = 16 * 1024
 LOGOUT_FIELDS = ("id_token_hint", "post_logout_redirect_uri", "state", "client_id", "logout_hint")
@@ -148,7 +148,7 @@ def install(router: APIRouter, server: OidcServer) -> None:
         params = parse_qsl(request.url.query, keep_blank_values=True, max_num_fields=32) + await form_of(
             request
         )
-        response: Response = await run_in_threadpool(
+        response: Response = await runner.off_loop(
             logout,
             env,
             server,
@@ -189,7 +189,7 @@ def install(router: APIRouter, server: OidcServer) -> None:
                     headers={**NO_STORE, "WWW-Authenticate": challenge},
                 )
 
-        response: JSONResponse = await run_in_threadpool(run)
+        response: JSONResponse = await runner.off_loop(run)
         return response
 
     router.add_api_route("/oidc/userinfo", userinfo, methods=["GET", "POST"])

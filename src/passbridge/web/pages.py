@@ -13,7 +13,6 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.types import Message
@@ -24,6 +23,7 @@ from passbridge.services import portal
 from passbridge.services.context import Env
 from passbridge.services.sessions import SessionService, SessionView
 from passbridge.services.signin import FlowView
+from passbridge.store import runner
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -111,7 +111,7 @@ async def read(request: Request, work: Callable[[Session, Env], T]) -> T:
         with env.db.unit_of_work(readonly=True) as session:
             return work(session, env)
 
-    return await run_in_threadpool(run)
+    return await runner.off_loop(run)
 
 
 async def tenant_name(request: Request) -> str:
@@ -168,9 +168,7 @@ def clear_session_cookie(request: Request, response: Response) -> None:
 
 
 async def current_session(request: Request) -> SessionView | None:
-    return await run_in_threadpool(
-        SessionService(env_of(request)).current, request.cookies.get(SESSION_COOKIE)
-    )
+    return await runner.off_loop(SessionService(env_of(request)).current, request.cookies.get(SESSION_COOKIE))
 
 
 # --- forms -----------------------------------------------------------------------------------
