@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qs
 
 from authlib.oauth2.rfc6749 import InsecureTransportError
 from fastapi import APIRouter, FastAPI, Request
@@ -25,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from passbridge import forms
 from passbridge.flat_routes import add_routes
 from passbridge.ids import new_guid
 from passbridge.oidc import user_routes
@@ -48,6 +48,7 @@ TENANT_ALIASES = tokens.TENANT_ALIASES
 FORM = "application/x-www-form-urlencoded"
 TOKEN_PATH = "/oauth2/v2.0/token"
 MAX_FORM_BYTES = 16 * 1024
+MAX_FORM_FIELDS = 64
 DISCOVERY_MAX_AGE_SECONDS = 3600
 
 
@@ -111,13 +112,19 @@ def discovery_document(env: Env, server: Server, *, authority: str | None) -> di
     }
 
 
-def _parse_form(content_type: str, body: bytes) -> dict[str, list[str]] | None:
-    if content_type.split(";", 1)[0].strip().lower() != FORM or len(body) > MAX_FORM_BYTES:
-        return None
+async def _read_form(request: Request) -> dict[str, list[str]] | None:
+    """The token request's fields, repeated names kept (Authlib refuses those); None when the body is
+    not a form we can read. Raises forms.FormTooLarge past MAX_FORM_BYTES, before reading the rest."""
     try:
-        return parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=64)
-    except (UnicodeDecodeError, ValueError):
+        fields = await forms.read_form(request, max_bytes=MAX_FORM_BYTES, max_fields=MAX_FORM_FIELDS)
+    except forms.FormUnreadable:
         return None
+    if fields is None:
+        return None
+    form: dict[str, list[str]] = {}
+    for name, value in fields:
+        form.setdefault(name, []).append(value)
+    return form
 
 
 class TokenShortcut:
@@ -215,7 +222,18 @@ def install(app: FastAPI) -> None:
     async def token(request: Request, tenant: str | None) -> Response:
         env = _env(request)
         trace_id, correlation_id = _ids(request)
-        form = _parse_form(request.headers.get("content-type", ""), await request.body())
+        try:
+            form = await _read_form(request)
+        except forms.FormTooLarge:
+            return error_response(
+                env,
+                413,
+                error="invalid_request",
+                description=f"The request body is larger than {MAX_FORM_BYTES} bytes.",
+                aadsts=None,
+                trace_id=trace_id,
+                correlation_id=correlation_id,
+            )
         uri = env.settings.base_url + request.scope["path"]  # only its scheme and host matter (Authlib)
 
         def answer(reader: Reader) -> Response:

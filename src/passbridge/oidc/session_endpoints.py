@@ -23,6 +23,7 @@ from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from passbridge import forms
 from passbridge.oidc.authorize import SESSION_COOKIE, QueryRequest
 from passbridge.oidc.grants import OidcServer
 from passbridge.oidc.pages import NO_STORE, confirm_sign_out_page, error_page, signed_out_page
@@ -35,6 +36,7 @@ from passbridge.services.sessions import SessionService, SessionView
 from passbridge.store import runner
 
 MAX_FORM_BYTES = 16 * 1024
+MAX_FIELDS = 32
 LOGOUT_FIELDS = ("id_token_hint", "post_logout_redirect_uri", "state", "client_id", "logout_hint")
 
 
@@ -128,26 +130,20 @@ def install(router: APIRouter, server: OidcServer) -> None:
     server.register_endpoint(EndSession)
 
     async def form_of(request: Request) -> list[tuple[str, str]]:
+        """The posted fields (forms.py); none for a GET or a body that is not a form."""
         if request.method != "POST":
             return []
-        if (
-            request.headers.get("content-type", "").split(";")[0].strip()
-            != "application/x-www-form-urlencoded"
-        ):
-            return []
-        body = await request.body()
-        if len(body) > MAX_FORM_BYTES:
-            return []
-        try:
-            return parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=32)
-        except (UnicodeDecodeError, ValueError):
-            return []
+        return await forms.read_form(request, max_bytes=MAX_FORM_BYTES, max_fields=MAX_FIELDS) or []
 
     async def end_session(request: Request) -> Response:
         env: Env = request.app.state.env
-        params = parse_qsl(request.url.query, keep_blank_values=True, max_num_fields=32) + await form_of(
-            request
-        )
+        try:
+            query = parse_qsl(request.url.query, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+            params = query + await form_of(request)
+        except forms.FormTooLarge:
+            return error_page("The sign-out request is too large.", status=413)
+        except (forms.FormUnreadable, ValueError):  # ValueError: too many query fields
+            return error_page("The sign-out request could not be read.")
         response: Response = await runner.off_loop(
             logout,
             env,
@@ -166,7 +162,18 @@ def install(router: APIRouter, server: OidcServer) -> None:
 
     async def userinfo(request: Request) -> JSONResponse:
         env: Env = request.app.state.env
-        bearer = _bearer(request, dict(await form_of(request)))
+        try:
+            bearer = _bearer(request, dict(await form_of(request)))
+        except (forms.FormTooLarge, forms.FormUnreadable) as refused:
+            too_large = isinstance(refused, forms.FormTooLarge)
+            description = (
+                "The request body is too large." if too_large else "The request body cannot be read."
+            )
+            return JSONResponse(
+                {"error": "invalid_request", "error_description": description},
+                status_code=413 if too_large else 400,
+                headers=NO_STORE,
+            )
 
         def run() -> JSONResponse:
             if bearer is None:
