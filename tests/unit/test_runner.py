@@ -80,7 +80,8 @@ def test_a_failing_write_unit_is_rolled_back(env: Env, tenant: Initialised) -> N
     assert tenant_name(env) == "Contoso"
 
 
-def _held(env: Env) -> tuple[threading.Thread, threading.Event, threading.Event]:
+def _held(env: Env) -> tuple[threading.Thread, threading.Event]:
+    """A thread holding SQLite's write lock (a pooled writer) until the returned event is set."""
     held, release = threading.Event(), threading.Event()
 
     def hold_the_lock() -> None:
@@ -92,7 +93,7 @@ def _held(env: Env) -> tuple[threading.Thread, threading.Event, threading.Event]
     holder = threading.Thread(target=hold_the_lock)
     holder.start()
     assert held.wait(10)
-    return holder, held, release
+    return holder, release
 
 
 def sqlite_only(env: Env) -> None:
@@ -102,7 +103,7 @@ def sqlite_only(env: Env) -> None:
 
 def test_a_write_awaits_a_held_lock_on_the_loop_without_blocking_it(env: Env, tenant: Initialised) -> None:
     sqlite_only(env)
-    holder, _, release = _held(env)
+    holder, release = _held(env)
     ran_in: list[int] = []
 
     def unit(connection: Connection) -> str:
@@ -143,7 +144,7 @@ def test_a_write_goes_to_the_threadpool_once_the_lock_stays_busy_too_long(
     # for the lock itself, off the loop, as every other writer does.
     sqlite_only(env)
     monkeypatch.setattr(runner, "LOOP_WAIT_S", 0.05)
-    holder, _, release = _held(env)
+    holder, release = _held(env)
     ran_in: list[int] = []
 
     def unit(connection: Connection) -> str:
