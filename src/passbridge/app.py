@@ -9,7 +9,6 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.telemetry import TelemetryConfig
 from opentelemetry import _logs, metrics, trace
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from passbridge import __version__
@@ -22,6 +21,7 @@ from passbridge.graph import routes as graph_routes
 from passbridge.ids import new_guid
 from passbridge.oidc import routes as oidc_routes
 from passbridge.services.context import Env
+from passbridge.store import runner
 from passbridge.web import routes as web_routes
 
 log = logging.getLogger("passbridge")
@@ -102,7 +102,7 @@ def create_app(env: Env) -> FastAPI:
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
-        reason = await run_in_threadpool(env.db.check_ready)
+        reason = await runner.off_loop(env.db.check_ready)
         if reason is not None:
             return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
         return JSONResponse({"status": "ready"})

@@ -212,7 +212,7 @@ def test_unknown_or_malformed_refresh_tokens_are_invalid_grant(
 def test_a_refresh_that_must_wait_for_a_lock_does_not_block_the_event_loop(
     env: Env, browser: Browser, public_rp: RelyingParty, ada: User
 ) -> None:
-    """On SQLite the grant awaits a free write lock on the loop (store/loop_writer.py); on PostgreSQL
+    """On SQLite the grant awaits a free write lock on the loop (store/runner.py `write`); on PostgreSQL
     it waits in the threadpool (where this holds the token rows' locks): the loop keeps answering
     while the grant waits."""
     first = tokens_for(env, browser, public_rp)

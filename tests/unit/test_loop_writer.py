@@ -1,8 +1,9 @@
-"""store/loop_writer.py: write units on the event loop never wait for SQLite's lock or a checkpoint."""
+"""store/loop_writer.py: write units on the event loop never wait for SQLite's lock or a checkpoint.
+
+How store/runner.py's `write` uses it (awaiting a held lock, then the pool): tests/unit/test_runner.py."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from pathlib import Path
@@ -133,49 +134,3 @@ def test_the_wal_starts_over_under_a_steady_stream_of_loop_writes(
             largest = max(largest, wal.stat().st_size)
     assert (tenant_name(env) or "").startswith("Name 2999")
     assert 0 < largest < 4 * 1024 * 1024
-
-
-def test_run_when_free_awaits_a_held_lock_without_blocking_the_loop(env: Env, tenant: Initialised) -> None:
-    sqlite_only(env)
-    held, release = threading.Event(), threading.Event()
-
-    def hold_the_lock() -> None:
-        with env.db.writing() as holder:
-            rename(holder, "Holder")
-            held.set()
-            release.wait(10)
-
-    async def scenario() -> tuple[object, int]:
-        ticks = 0
-
-        async def ticker() -> None:
-            nonlocal ticks
-            while not release.is_set():
-                ticks += 1
-                await asyncio.sleep(0.01)
-
-        ticking = asyncio.create_task(ticker())
-        asyncio.get_running_loop().call_later(0.3, release.set)
-        result = await loop_writer.run_when_free(
-            env.db, lambda connection: rename(connection, "Waited") or "done"
-        )
-        await ticking
-        return result, ticks
-
-    holder = threading.Thread(target=hold_the_lock)
-    holder.start()
-    held.wait(10)
-    try:
-        result, ticks = asyncio.run(scenario())
-    finally:
-        release.set()
-        holder.join(10)
-    assert result == "done"
-    assert ticks >= 10  # the loop went on while the unit waited ~0.3 s for the lock
-    assert tenant_name(env) == "Waited"
-
-
-def test_run_when_free_leaves_other_databases_to_the_threadpool(env: Env, tenant: Initialised) -> None:
-    if env.db.dialect == "sqlite":
-        pytest.skip("PostgreSQL: a network round trip per statement belongs off the loop")
-    assert asyncio.run(loop_writer.run_when_free(env.db, lambda connection: "ran")) is None

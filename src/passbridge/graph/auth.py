@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 
 from passbridge.services.context import Env, Principal
 from passbridge.services.tokens import TokenRejected, principal_from_token, principal_without_store
-from passbridge.store.db import run_point_read
+from passbridge.store import runner
 
 
 def _bearer(request: Request) -> str:
@@ -59,7 +59,7 @@ async def _verified_caller(request: Request) -> Principal:
         with env.db.unit_of_work(readonly=True) as session:
             return principal_from_token(session, env, token, ip_address=ip)
 
-    return await run_point_read(env.db, verify)
+    return await runner.read(env.db, verify)
 
 
 class GraphRoute(APIRoute):

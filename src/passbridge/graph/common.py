@@ -1,4 +1,4 @@
-"""Running a service call from a Graph route: one unit of work, off the event loop."""
+"""Running a service call from a Graph route: one unit of work, placed by store/runner.py."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from typing import TypeVar
 from fastapi import Request
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from passbridge.services.context import Env
-from passbridge.store.db import run_point_read
+from passbridge.store import runner
 
 T = TypeVar("T")
 
@@ -32,7 +31,7 @@ async def in_unit(
 ) -> T:
     """Run `work` in one transaction in the threadpool; render its result before returning it,
     since ORM rows must not be touched after the session closes. `point_read` marks a read-only unit
-    of a few indexed lookups, which store/db.py's `run_point_read` may run without the hop."""
+    of a few indexed lookups, which store/runner.py's `read` may run without the hop."""
     env = env_of(request)
 
     def run() -> T:
@@ -40,8 +39,8 @@ async def in_unit(
             return work(session, env)
 
     if point_read:
-        return await run_point_read(env.db, run)
-    return await run_in_threadpool(run)
+        return await runner.read(env.db, run)
+    return await runner.off_loop(run)
 
 
 async def in_read(request: Request, work: Callable[[Connection, Env], T]) -> T:
@@ -56,4 +55,4 @@ async def in_read(request: Request, work: Callable[[Connection, Env], T]) -> T:
         with env.db.reading(transaction=False) as connection:
             return work(connection, env)
 
-    return await run_point_read(env.db, run)
+    return await runner.read(env.db, run)

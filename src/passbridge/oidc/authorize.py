@@ -25,7 +25,6 @@ from authlib.oidc.core.errors import LoginRequiredError
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from passbridge.oidc.grants import OidcClient, OidcServer
 from passbridge.oidc.pages import NO_STORE, error_page
@@ -34,6 +33,7 @@ from passbridge.services import authorize as rules
 from passbridge.services.context import Env
 from passbridge.services.sessions import SessionService, SessionView
 from passbridge.services.signin import SignInService
+from passbridge.store import runner
 
 SESSION_COOKIE = "pb_session"
 TenantCheck = Callable[[Session, Env, str], bool]
@@ -200,7 +200,7 @@ def install(router: APIRouter, server: OidcServer, tenant_known: TenantCheck) ->
     async def endpoint(request: Request, tenant: str | None) -> Response:
         env: Env = request.app.state.env
         uri = env.settings.base_url + request.url.path
-        response: Response = await run_in_threadpool(
+        response: Response = await runner.off_loop(
             authorize,
             env,
             server,

@@ -21,11 +21,11 @@ import httpx
 from authlib.common.security import generate_token
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from passbridge.security import keys as jose
 from passbridge.services.context import Env
 from passbridge.store import directory as directory_store
+from passbridge.store import runner
 
 DEMO_RP_NAME = "Passbridge demo relying party"
 PATH = "/demo-rp"
@@ -93,7 +93,7 @@ def install(router: APIRouter) -> None:
     @router.get(f"{PATH}/start")
     async def start(request: Request) -> Response:
         app, env = request.app, request.app.state.env
-        client_id = await run_in_threadpool(_client_id, env)
+        client_id = await runner.off_loop(_client_id, env)
         if client_id is None:
             return _page("<p>The demo relying party is not registered; run <code>passbridge demo</code>.</p>")
         now = time.monotonic()
@@ -119,7 +119,7 @@ def install(router: APIRouter) -> None:
             error = escape(request.query_params["error"])
             description = escape(request.query_params.get("error_description", ""))
             return _page(f"<p>Passbridge answered: <code>{error}</code> {description}</p>")
-        client_id = await run_in_threadpool(_client_id, env)
+        client_id = await runner.off_loop(_client_id, env)
         if pending is None or client_id is None:
             return _page(
                 f'<p>This sign-in is unknown or was already used. <a href="{PATH}/start">Start again</a>.</p>'

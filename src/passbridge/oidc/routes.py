@@ -17,15 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qs
 
 from authlib.oauth2.rfc6749 import InsecureTransportError
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from passbridge import forms
 from passbridge.flat_routes import add_routes
 from passbridge.ids import new_guid
 from passbridge.oidc import user_routes
@@ -42,13 +41,14 @@ from passbridge.security.keys import ALGORITHM
 from passbridge.services import keys as key_service
 from passbridge.services import tokens
 from passbridge.services.context import Env
-from passbridge.store import loop_writer
-from passbridge.store.db import Reader, run_point_read
+from passbridge.store import runner
+from passbridge.store.db import Reader
 
 TENANT_ALIASES = tokens.TENANT_ALIASES
 FORM = "application/x-www-form-urlencoded"
 TOKEN_PATH = "/oauth2/v2.0/token"
 MAX_FORM_BYTES = 16 * 1024
+MAX_FORM_FIELDS = 64
 DISCOVERY_MAX_AGE_SECONDS = 3600
 
 
@@ -112,13 +112,19 @@ def discovery_document(env: Env, server: Server, *, authority: str | None) -> di
     }
 
 
-def _parse_form(content_type: str, body: bytes) -> dict[str, list[str]] | None:
-    if content_type.split(";", 1)[0].strip().lower() != FORM or len(body) > MAX_FORM_BYTES:
-        return None
+async def _read_form(request: Request) -> dict[str, list[str]] | None:
+    """The token request's fields, repeated names kept (Authlib refuses those); None when the body is
+    not a form we can read. Raises forms.FormTooLarge past MAX_FORM_BYTES, before reading the rest."""
     try:
-        return parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=64)
-    except (UnicodeDecodeError, ValueError):
+        fields = await forms.read_form(request, max_bytes=MAX_FORM_BYTES, max_fields=MAX_FORM_FIELDS)
+    except forms.FormUnreadable:
         return None
+    if fields is None:
+        return None
+    form: dict[str, list[str]] = {}
+    for name, value in fields:
+        form.setdefault(name, []).append(value)
+    return form
 
 
 class TokenShortcut:
@@ -155,14 +161,6 @@ def token_path_tenant(path: str) -> str | None:
     return tenant if path[0] == "/" and tenant and "/" not in tenant else None
 
 
-async def refresh_on_loop(env: Env, answer: Callable[[Reader], Response]) -> Response | None:
-    """The refresh grant run here, on the event loop, once SQLite's write lock is free; None when the
-    store is not SQLite or the lock stayed busy too long: then the caller sends it to the threadpool.
-    On one core the threadpool hop cost more than the grant itself; store/loop_writer.py says why
-    the loop never blocks on the lock or a checkpoint. `answer` holds no await."""
-    return await loop_writer.run_when_free(env.db, answer)
-
-
 def install(app: FastAPI) -> None:
     server: Server = user_routes.OidcServer()
     router = APIRouter(include_in_schema=False)
@@ -174,7 +172,7 @@ def install(app: FastAPI) -> None:
             with env.db.unit_of_work(readonly=True) as session:
                 return work(session, env)
 
-        return await run_in_threadpool(run)
+        return await runner.off_loop(run)
 
     # --- discovery and keys -------------------------------------------------------------------
 
@@ -224,7 +222,18 @@ def install(app: FastAPI) -> None:
     async def token(request: Request, tenant: str | None) -> Response:
         env = _env(request)
         trace_id, correlation_id = _ids(request)
-        form = _parse_form(request.headers.get("content-type", ""), await request.body())
+        try:
+            form = await _read_form(request)
+        except forms.FormTooLarge:
+            return error_response(
+                env,
+                413,
+                error="invalid_request",
+                description=f"The request body is larger than {MAX_FORM_BYTES} bytes.",
+                aadsts=None,
+                trace_id=trace_id,
+                correlation_id=correlation_id,
+            )
         uri = env.settings.base_url + request.scope["path"]  # only its scheme and host matter (Authlib)
 
         def answer(reader: Reader) -> Response:
@@ -266,11 +275,6 @@ def install(app: FastAPI) -> None:
                 # are cached snapshots): a bare pooled connection costs a fraction of a Session.
                 with env.db.reading(transaction=False) as connection:
                     return answer(connection)
-            if grant_type == ["refresh_token"]:
-                # Core statements only (store/oidc.py), so no Session: a bare connection in one write
-                # transaction, which the rotation's conditional UPDATE needs.
-                with env.db.writing() as connection:
-                    return answer(connection)
             # The code grant writes (a code used once): a writing unit, off the loop. A request without
             # a form only gets an error: a read-only unit, on the loop.
             with env.db.unit_of_work(readonly=form is None) as session:
@@ -278,11 +282,13 @@ def install(app: FastAPI) -> None:
 
         if form is None or grant_type == ["client_credentials"]:
             # A grant reads the application and, at most every KEY_SNAPSHOT_TTL, the keys: a point read.
-            response: Response = await run_point_read(env.db, run)
-        elif grant_type == ["refresh_token"] and (now := await refresh_on_loop(env, answer)) is not None:
-            response = now
+            response: Response = await runner.read(env.db, run)
+        elif grant_type == ["refresh_token"]:
+            # Core statements only (store/oidc.py), so no Session: a bare connection in one write
+            # transaction, which the rotation's conditional UPDATE needs; `answer` holds no await.
+            response = await runner.write(env.db, answer)
         else:
-            response = await run_in_threadpool(run)
+            response = await runner.off_loop(run)
         return response
 
     app.add_middleware(TokenShortcut, token=token)

@@ -22,8 +22,8 @@ from authlib.oauth2.rfc6749 import InsecureTransportError, OAuth2Error
 from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
+from passbridge import forms
 from passbridge.oidc.authorize import SESSION_COOKIE, QueryRequest
 from passbridge.oidc.grants import OidcServer
 from passbridge.oidc.pages import NO_STORE, confirm_sign_out_page, error_page, signed_out_page
@@ -33,8 +33,10 @@ from passbridge.services import keys as key_service
 from passbridge.services import oidc, tokens, user_tokens
 from passbridge.services.context import Env
 from passbridge.services.sessions import SessionService, SessionView
+from passbridge.store import runner
 
 MAX_FORM_BYTES = 16 * 1024
+MAX_FIELDS = 32
 LOGOUT_FIELDS = ("id_token_hint", "post_logout_redirect_uri", "state", "client_id", "logout_hint")
 
 
@@ -128,27 +130,21 @@ def install(router: APIRouter, server: OidcServer) -> None:
     server.register_endpoint(EndSession)
 
     async def form_of(request: Request) -> list[tuple[str, str]]:
+        """The posted fields (forms.py); none for a GET or a body that is not a form."""
         if request.method != "POST":
             return []
-        if (
-            request.headers.get("content-type", "").split(";")[0].strip()
-            != "application/x-www-form-urlencoded"
-        ):
-            return []
-        body = await request.body()
-        if len(body) > MAX_FORM_BYTES:
-            return []
-        try:
-            return parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=32)
-        except (UnicodeDecodeError, ValueError):
-            return []
+        return await forms.read_form(request, max_bytes=MAX_FORM_BYTES, max_fields=MAX_FIELDS) or []
 
     async def end_session(request: Request) -> Response:
         env: Env = request.app.state.env
-        params = parse_qsl(request.url.query, keep_blank_values=True, max_num_fields=32) + await form_of(
-            request
-        )
-        response: Response = await run_in_threadpool(
+        try:
+            query = parse_qsl(request.url.query, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+            params = query + await form_of(request)
+        except forms.FormTooLarge:
+            return error_page("The sign-out request is too large.", status=413)
+        except (forms.FormUnreadable, ValueError):  # ValueError: too many query fields
+            return error_page("The sign-out request could not be read.")
+        response: Response = await runner.off_loop(
             logout,
             env,
             server,
@@ -166,7 +162,18 @@ def install(router: APIRouter, server: OidcServer) -> None:
 
     async def userinfo(request: Request) -> JSONResponse:
         env: Env = request.app.state.env
-        bearer = _bearer(request, dict(await form_of(request)))
+        try:
+            bearer = _bearer(request, dict(await form_of(request)))
+        except (forms.FormTooLarge, forms.FormUnreadable) as refused:
+            too_large = isinstance(refused, forms.FormTooLarge)
+            description = (
+                "The request body is too large." if too_large else "The request body cannot be read."
+            )
+            return JSONResponse(
+                {"error": "invalid_request", "error_description": description},
+                status_code=413 if too_large else 400,
+                headers=NO_STORE,
+            )
 
         def run() -> JSONResponse:
             if bearer is None:
@@ -189,7 +196,7 @@ def install(router: APIRouter, server: OidcServer) -> None:
                     headers={**NO_STORE, "WWW-Authenticate": challenge},
                 )
 
-        response: JSONResponse = await run_in_threadpool(run)
+        response: JSONResponse = await runner.off_loop(run)
         return response
 
     router.add_api_route("/oidc/userinfo", userinfo, methods=["GET", "POST"])

@@ -7,10 +7,10 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 from alembic import command
@@ -21,9 +21,7 @@ from sqlalchemy import create_engine, event, insert, make_url, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.concurrency import run_in_threadpool
 
-T = TypeVar("T")
 # What a read-only store function runs on: a unit of work's Session (its transaction's connection)
 # or a bare Connection from `Database.reading`, which skips the Session's own bookkeeping.
 Reader = Session | Connection
@@ -144,13 +142,6 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    @property
-    def point_reads_inline(self) -> bool:
-        """Whether a read-only unit of a few primary-key lookups is cheaper run where it is called than
-        handed to a worker thread. True on SQLite: in WAL mode a reader takes no lock a writer holds,
-        so such a unit does not wait, and it costs less than the hop (see `run_point_read`)."""
-        return self.dialect == "sqlite"
-
     @contextmanager
     def unit_of_work(self, *, readonly: bool = False) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back if it raises."""
@@ -268,18 +259,6 @@ def connection_of(reader: Reader) -> Connection:
         reader.flush()
         return reader.connection()
     return reader
-
-
-async def run_point_read(db: Database, read: Callable[[], T]) -> T:
-    """Run `read`, a read-only unit of a few indexed lookups, from async code.
-
-    On SQLite it runs on the event loop: measured on one core, the threadpool hop and the GIL handoffs
-    around each SQLite call cost more than the unit itself (bench/README.md). Elsewhere (PostgreSQL is
-    a network round trip) it goes to the threadpool. Writes and unbounded reads always use the
-    threadpool: a writer may wait for SQLite's write lock, and a scan would stall every request."""
-    if db.point_reads_inline:
-        return read()
-    return await run_in_threadpool(read)
 
 
 def insert_row(session: Session, row: Any) -> None:

@@ -1,4 +1,4 @@
-"""Small SQLite write units on the event loop, for the refresh grant (oidc/routes.py).
+"""SQLite's writer on the event loop: the connection store/runner.py's `write` runs small units on.
 
 Writes normally go to the threadpool, because a SQLite writer may wait for the write lock and that wait
 must not stall the event loop. On one core, though, the hop and the GIL handoffs between the loop and a
@@ -6,7 +6,7 @@ dozen writer threads around every SQLite call cost more than a whole refresh gra
 So a unit runs on the loop once it can take the lock, and nothing it does can wait:
 
 - The loop's connection has busy_timeout 0, so `writing_if_free`'s `BEGIN IMMEDIATE` fails at once if
-  another connection holds the lock: it yields None. `run_when_free` then awaits and tries again, so
+  another connection holds the lock: it yields None. runner.py's `write` then awaits and tries again, so
   the loop serves other requests meanwhile (an asynchronous busy handler). Once the lock is held,
   nothing in a WAL-mode unit waits for another connection: reads take no lock and COMMIT needs none
   beyond the one held (so the timeout stays 0: setting it around each BEGIN cost two statements per
@@ -25,12 +25,11 @@ Durability is unchanged: the same WAL, `synchronous=NORMAL` and the same commits
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy.engine import Connection, Engine
@@ -38,17 +37,11 @@ from sqlalchemy.exc import DBAPIError
 
 from passbridge.store.db import BUSY_TIMEOUT_MS, Database
 
-T = TypeVar("T")
-
 # About SQLite's own threshold of 1,000 pages for a refresh grant's ~8 written pages.
 CHECKPOINT_EVERY = 125
 # How long the checkpoint's second step waits for the write lock; busy, it gives up until the next
 # checkpoint. The pooled connection's own timeout is restored before it goes back.
 HOLD_WAIT_MS = 200
-# run_when_free polls a busy lock from the loop: soon at first (the checkpoint holds it for a few
-# milliseconds), then no more often than every RETRY_MAX_S.
-RETRY_FIRST_S = 0.0005
-RETRY_MAX_S = 0.01
 
 
 class _Writer:
@@ -107,7 +100,7 @@ class _Writer:
                 # a WAL copied to its end is started over by the next writer. Under a steady stream
                 # of writes PASSIVE alone never reaches the end, and the WAL grew without bound (466 MB
                 # in one 25-second bench run). The lock is held for a few pages and the fsyncs; the
-                # loop's units of that moment wait for it in run_when_free.
+                # loop's units of that moment wait for it in runner.py's `write`.
                 hold.execute(f"PRAGMA busy_timeout={HOLD_WAIT_MS}")
                 try:
                     hold.execute("BEGIN IMMEDIATE")
@@ -138,8 +131,9 @@ def _writer(db: Database) -> _Writer:
 @contextmanager
 def writing_if_free(db: Database) -> Iterator[Connection | None]:
     """A connection in a write transaction begun this instant, committed when the block ends and
-    rolled back if it raises; None (do the unit off the loop with `Database.writing`) when the store is
-    not SQLite, another connection holds the write lock, or the loop's connection is busy elsewhere."""
+    rolled back if it raises; None (runner.py's `write` tries again, or goes off the loop) when the
+    store is not SQLite, another connection holds the write lock, or the loop's connection is busy
+    elsewhere."""
     if db.dialect != "sqlite":
         yield None
         return
@@ -166,27 +160,3 @@ def writing_if_free(db: Database) -> Iterator[Connection | None]:
         writer.committed()
     finally:
         writer.in_use.release()
-
-
-async def run_when_free(db: Database, unit: Callable[[Connection], T]) -> T | None:
-    """`unit(connection)` in a write transaction on the event loop, committed when it returns, once the
-    write lock is free: while another connection holds it (a threadpool writer, the checkpoint's brief
-    hold), this awaits and tries again, so the loop serves other requests meanwhile. None when the
-    store is not SQLite, or the lock stayed busy as long as a pooled connection would wait: then do the
-    unit with `Database.writing`, off the loop, which waits and fails as every other writer does. So
-    `unit` must not return None itself.
-
-    Sending a busy moment's units to the threadpool instead cost more than waiting: they then held the
-    lock in turn with the loop's, which found it busy more often and sent more (bench/README.md)."""
-    if db.dialect != "sqlite":
-        return None
-    delay, waited = RETRY_FIRST_S, 0.0
-    while True:
-        with writing_if_free(db) as connection:
-            if connection is not None:
-                return unit(connection)
-        if waited >= BUSY_TIMEOUT_MS / 1000:
-            return None
-        await asyncio.sleep(delay)
-        waited += delay
-        delay = min(delay * 2, RETRY_MAX_S)

@@ -8,11 +8,11 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from passbridge.domain.signin import CsrfMismatch
 from passbridge.services import portal
 from passbridge.services.sessions import SessionService, SessionView
+from passbridge.store import runner
 from passbridge.web.pages import (
     SESSION_COOKIE,
     FormTooLarge,
@@ -109,7 +109,7 @@ async def logout(request: Request) -> Response:
                 link_href="/apps",
                 link_text="Back to My apps",
             )
-        await run_in_threadpool(sessions.end, request.cookies.get(SESSION_COOKIE))
+        await runner.off_loop(sessions.end, request.cookies.get(SESSION_COOKIE))
     response = see_other("/login")
     clear_session_cookie(request, response)
     return response

@@ -7,23 +7,22 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, quote
+from urllib.parse import quote
 
 import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
-from starlette.types import Message
 
+from passbridge import forms
 from passbridge.clock import iso_z
-from passbridge.domain.text import unstorable_reason
+from passbridge.forms import FormTooLarge as FormTooLarge  # the web modules catch both from here
+from passbridge.forms import FormUnreadable as FormUnreadable
 from passbridge.services import portal
 from passbridge.services.context import Env
 from passbridge.services.sessions import SessionService, SessionView
 from passbridge.services.signin import FlowView
+from passbridge.store import runner
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -111,7 +110,7 @@ async def read(request: Request, work: Callable[[Session, Env], T]) -> T:
         with env.db.unit_of_work(readonly=True) as session:
             return work(session, env)
 
-    return await run_in_threadpool(run)
+    return await runner.off_loop(run)
 
 
 async def tenant_name(request: Request) -> str:
@@ -168,68 +167,19 @@ def clear_session_cookie(request: Request, response: Response) -> None:
 
 
 async def current_session(request: Request) -> SessionView | None:
-    return await run_in_threadpool(
-        SessionService(env_of(request)).current, request.cookies.get(SESSION_COOKIE)
-    )
+    return await runner.off_loop(SessionService(env_of(request)).current, request.cookies.get(SESSION_COOKIE))
 
 
 # --- forms -----------------------------------------------------------------------------------
 
 
-class FormTooLarge(Exception):
-    """The body is larger than any of our forms."""
-
-
-class FormUnreadable(Exception):
-    """The body is not a form we can read (wrong encoding, too many fields)."""
-
-
 async def read_form(request: Request) -> dict[str, str]:
-    """The posted fields, read only up to MAX_FORM_BYTES whatever Content-Length claims."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_FORM_BYTES):
-        raise FormTooLarge()
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            raise FormTooLarge()
-    if _is_urlencoded(request.headers.get("content-type")):
-        # What a browser posts for our forms. parse_qsl reads it as Starlette's parser does (each name
-        # and value percent-decoded as UTF-8, the last of a repeated name wins) at a fraction of the
-        # cost of python-multipart's callback parser, which is noticeable beside a sign-in's hash.
-        try:
-            fields = parse_qsl(body.decode("latin-1"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
-        except ValueError as exc:
-            raise FormUnreadable() from exc
-        return _storable(dict(fields))
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if replayed:
-            return {"type": "http.disconnect"}
-        replayed = True
-        return {"type": "http.request", "body": bytes(body), "more_body": False}
-
-    try:
-        form = await Request(request.scope, replay).form(max_files=0, max_fields=MAX_FORM_FIELDS)
-    except HTTPException as exc:
-        raise FormUnreadable() from exc
-    return _storable({key: value for key, value in form.multi_items() if not isinstance(value, UploadFile)})
-
-
-def _storable(fields: dict[str, str]) -> dict[str, str]:
-    # No field of ours may hold a NUL (%00) or a lone surrogate: PostgreSQL refuses the first even in a
-    # lookup, UTF-8 the second, and either would be a 500 wherever a field reaches a query.
-    for key, value in fields.items():
-        if unstorable_reason(key) is not None or unstorable_reason(value) is not None:
-            raise FormUnreadable()
-    return fields
-
-
-def _is_urlencoded(content_type: str | None) -> bool:
-    return (content_type or "").split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded"
+    """The posted fields (the last of a repeated name wins), read by forms.py within our limits;
+    empty when the body is not a form."""
+    fields = await forms.read_form(
+        request, max_bytes=MAX_FORM_BYTES, max_fields=MAX_FORM_FIELDS, multipart=True
+    )
+    return dict(fields or [])
 
 
 def too_large() -> Response:

@@ -12,11 +12,11 @@ from functools import partial
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from passbridge.domain.signin import CsrfMismatch, FlowExpired, FlowState, LockedOut, SignInFailed
 from passbridge.services.passwordless_signin import PasswordlessSignInService
 from passbridge.services.signin import FlowView
+from passbridge.store import runner
 from passbridge.web.pages import (
     DEVICE_COOKIE,
     FLOW_COOKIE,
@@ -70,7 +70,7 @@ async def passkey_options(request: Request) -> Response:
         return_to=form.get("return_to"),
     )
     try:
-        started = await run_in_threadpool(call)
+        started = await runner.off_loop(call)
     except (FlowExpired, CsrfMismatch) as exc:
         return JSONResponse({"error": exc.message, "location": "/login"}, status_code=400)
     return JSONResponse(
@@ -96,7 +96,7 @@ async def passkey_submit(request: Request) -> Response:
         device_cookie=request.cookies.get(DEVICE_COOKIE),
     )
     try:
-        signed = await run_in_threadpool(prove)
+        signed = await runner.off_loop(prove)
     except (FlowExpired, CsrfMismatch) as exc:
         return await start_again(request, exc.message)
     except SignInFailed:
@@ -107,7 +107,7 @@ async def passkey_submit(request: Request) -> Response:
 async def _back_to_login(request: Request, flow_id: str | None, message: str, status: int) -> Response:
     """The page the passkey was tried from, with the message: the username page, or the one after."""
     try:
-        flow = await run_in_threadpool(_service(request).flow, flow_id)
+        flow = await runner.off_loop(_service(request).flow, flow_id)
     except FlowExpired as expired:
         return await start_again(request, expired.message)
     tenant = await tenant_name(request)
@@ -136,7 +136,7 @@ async def code_page(request: Request) -> Response:
     if not flow_id:
         return see_other("/login")
     try:
-        flow = await run_in_threadpool(_service(request).flow, flow_id)
+        flow = await runner.off_loop(_service(request).flow, flow_id)
     except FlowExpired as exc:
         return await start_again(request, exc.message)
     if flow.state != FlowState.PROVE:
@@ -161,13 +161,13 @@ async def code_submit(request: Request) -> Response:
         device_cookie=request.cookies.get(DEVICE_COOKIE),
     )
     try:
-        signed = await run_in_threadpool(prove)
+        signed = await runner.off_loop(prove)
     except (FlowExpired, CsrfMismatch) as exc:
         return await start_again(request, exc.message)
     except LockedOut as exc:
-        flow = await run_in_threadpool(service.flow, flow_id)
+        flow = await runner.off_loop(service.flow, flow_id)
         return _code_page(await tenant_name(request), flow, status=429, error=exc.message, **retry_after(exc))
     except SignInFailed:
-        flow = await run_in_threadpool(service.flow, flow_id)
+        flow = await runner.off_loop(service.flow, flow_id)
         return _code_page(await tenant_name(request), flow, status=401, error=CODE_FAILED)
     return signed_in(request, signed)

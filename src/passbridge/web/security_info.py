@@ -23,7 +23,6 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from passbridge.domain.aaguids import model_of
 from passbridge.domain.errors import DomainError, InvalidInput, NotFound, PermissionDenied
@@ -39,6 +38,7 @@ from passbridge.services.registration import (
     is_multi_factor,
 )
 from passbridge.services.sessions import SessionService, SessionView
+from passbridge.store import runner
 from passbridge.web.apps import signed_in_context
 from passbridge.web.pages import (
     SCRIPT_CSP,
@@ -102,7 +102,7 @@ async def _unit(request: Request, work: Callable[[Session, Env], T]) -> T:
         with env.db.unit_of_work() as session:
             return work(session, env)
 
-    return await run_in_threadpool(run)
+    return await runner.off_loop(run)
 
 
 async def _signed_in_form(request: Request) -> tuple[SessionView | None, dict[str, str] | Response]:

@@ -12,11 +12,11 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from passbridge.domain.errors import DomainError, InvalidInput
 from passbridge.domain.signin import CsrfMismatch, FlowExpired, FlowState, LockedOut, SignInFailed
 from passbridge.services.signin import FlowView, SignedIn, SignInService
+from passbridge.store import runner
 from passbridge.web.pages import (
     DEVICE_COOKIE,
     FLOW_COOKIE,
@@ -65,7 +65,7 @@ async def _flow_for_page(service: SignInService, request: Request) -> tuple[Flow
         call = partial(service.login_page, return_to=params["return_to"])
     else:
         call = partial(service.login_page, flow_id=request.cookies.get(FLOW_COOKIE))
-    flow, tenant = await run_in_threadpool(call)
+    flow, tenant = await runner.off_loop(call)
     return flow, shown_tenant_name(tenant)
 
 
@@ -171,12 +171,12 @@ async def login_submit(request: Request) -> Response:
     return_to = form.get("return_to") or None
     identify = partial(service.identify, flow_id, form.get("csrf_token"), username, return_to=return_to)
     try:
-        await run_in_threadpool(identify)
+        await runner.off_loop(identify)
     except InvalidInput as exc:
         # The flow may still be pending (nothing stored before a valid username): show it again.
         again = partial(service.login_page, flow_id=flow_id, return_to=return_to)
         try:
-            flow, tenant = await run_in_threadpool(again)
+            flow, tenant = await runner.off_loop(again)
         except InvalidInput as bad_link:
             return await start_again(request, bad_link.message)
         response = username_page_response(
@@ -195,7 +195,7 @@ async def pass_page(request: Request) -> Response:
     if not flow_id:
         return see_other("/login")
     try:
-        flow = await run_in_threadpool(SignInService(env_of(request)).flow, flow_id)
+        flow = await runner.off_loop(SignInService(env_of(request)).flow, flow_id)
     except FlowExpired as exc:
         return await start_again(request, exc.message)
     if flow.state != FlowState.PROVE:
@@ -224,7 +224,7 @@ async def pass_submit(request: Request) -> Response:
     )
     refused: DomainError
     try:
-        signed = await run_in_threadpool(prove)
+        signed = await runner.off_loop(prove)
     except (FlowExpired, CsrfMismatch) as exc:
         return await start_again(request, exc.message)
     except (SignInFailed, LockedOut) as exc:
@@ -232,7 +232,7 @@ async def pass_submit(request: Request) -> Response:
     else:
         return signed_in(request, signed)
     try:
-        flow = await run_in_threadpool(service.flow, flow_id)
+        flow = await runner.off_loop(service.flow, flow_id)
     except FlowExpired as expired:
         return await start_again(request, expired.message)
     if isinstance(refused, LockedOut):
