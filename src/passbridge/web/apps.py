@@ -10,9 +10,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from passbridge.domain.signin import CsrfMismatch
 from passbridge.services import portal
-from passbridge.services.sessions import SessionService, SessionView
+from passbridge.signin.rules import CsrfMismatch
+from passbridge.signin.sessions import SessionService, SessionView
 from passbridge.web.pages import (
     SESSION_COOKIE,
     FormTooLarge,

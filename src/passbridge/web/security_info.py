@@ -27,7 +27,6 @@ from starlette.concurrency import run_in_threadpool
 
 from passbridge.domain.aaguids import model_of
 from passbridge.domain.errors import DomainError, InvalidInput, NotFound, PermissionDenied
-from passbridge.domain.signin import CsrfMismatch
 from passbridge.security.webauthn import CeremonyFailed
 from passbridge.services import portal
 from passbridge.services.context import Env
@@ -38,7 +37,8 @@ from passbridge.services.registration import (
     SingleFactorSession,
     is_multi_factor,
 )
-from passbridge.services.sessions import SessionService, SessionView
+from passbridge.signin.rules import CsrfMismatch
+from passbridge.signin.sessions import SessionService, SessionView
 from passbridge.web.apps import signed_in_context
 from passbridge.web.pages import (
     SCRIPT_CSP,
