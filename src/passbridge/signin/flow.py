@@ -370,9 +370,9 @@ class SignInService:
                 reason = "Account is locked because the user tried to sign in too many times."
                 self._log(flow, who, ip_address, signin_log.ACCOUNT_LOCKED, reason)
                 raise
-        now = self._now
         try:
-            checked = strategy.check(self.env, flow, found, now)
+            checked = strategy.check(self.env, flow, found, self._now)
+            now = self._now  # after the slow check: the session begins when it is written
             with store.writing(self.env.db) as connection:
                 if not store.finish_flow(connection, flow.view.id, flow.view.state):
                     raise rules.FlowExpired()
