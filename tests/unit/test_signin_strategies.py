@@ -166,3 +166,8 @@ def test_sign_in_has_one_enum_of_method_kinds() -> None:
     assert strength.Factor is Method
     assert rules.log_name(Method.PASSKEY, synced=True) == "Passkey (synced)"
     assert rules.log_name(Method.TEMPORARY_ACCESS_PASS) == "Temporary Access Pass"
+
+
+def test_a_strategy_never_shows_the_secret_it_carries() -> None:
+    assert "Secret-Pass-123" not in repr(Pass("Secret-Pass-123"))
+    assert "654321" not in repr(Code("654321"))

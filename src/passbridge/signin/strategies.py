@@ -24,7 +24,7 @@ answer is refused; a sign counter that did not grow (a cloned key) is refused.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
@@ -96,7 +96,7 @@ def _named_user(flow: ProofFlow) -> str:
 class Pass:
     """A Temporary Access Pass, for the user named in the username step."""
 
-    value: str
+    value: str = field(repr=False)  # a secret: never in a traceback or a log line
     method: ClassVar[Method] = Method.TEMPORARY_ACCESS_PASS
     throttled: ClassVar[bool] = True
     needs_username: ClassVar[bool] = True
@@ -151,7 +151,7 @@ class Code:
     """A code from one of the named user's authenticator apps. Failures look the same for an unknown
     user, a user without an app, a wrong code and a replayed one; each time step is accepted once."""
 
-    code: str
+    code: str = field(repr=False)
     method: ClassVar[Method] = Method.AUTHENTICATOR_APP
     throttled: ClassVar[bool] = True
     needs_username: ClassVar[bool] = True
