@@ -13,14 +13,15 @@ from sqlalchemy import select
 
 from passbridge.clock import ManualClock
 from passbridge.domain.directory import Role
-from passbridge.domain.signin import SignInFailed
 from passbridge.domain.tap import PassRequest
 from passbridge.services.context import Env, operator
 from passbridge.services.directory import DirectoryService
-from passbridge.services.signin import SignInService
 from passbridge.services.signin_log import PORTAL_APP_ID, PORTAL_APP_NAME
 from passbridge.services.taps import TapService
 from passbridge.services.tenant import Initialised
+from passbridge.signin.flow import SignInService
+from passbridge.signin.rules import SignInFailed
+from passbridge.signin.strategies import Pass
 from passbridge.store.models import Application, SignInLogEntry, User
 from tests.api.conftest import TokenFactory
 from tests.api.test_graph_errors import assert_graph_error
@@ -76,7 +77,7 @@ def attempt(env: Env, username: str, value: str, *, ip: str = IP, client_id: str
     flow = service.begin(client_id=client_id)
     flow = service.identify(flow.id, flow.csrf_token, username)
     try:
-        service.prove_with_pass(flow.id, flow.csrf_token, value, ip_address=ip)
+        service.prove(flow.id, flow.csrf_token, Pass(value), ip_address=ip)
     except SignInFailed:
         return False
     return True

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, create_engine, func, select
 
-from passbridge.domain.signin import SignInFailed
+from passbridge.signin.rules import SignInFailed
 from passbridge.store.models import SignInLogEntry, TemporaryAccessPass, User, UserSession
 from tests.pg import fresh_schema
 from tests.servers import PASSBRIDGE, free_port, initialised_store, serving

@@ -9,11 +9,11 @@ import pytest
 
 from passbridge.clock import ManualClock
 from passbridge.domain.errors import InvalidInput
-from passbridge.domain.signin import Strength
 from passbridge.services import authorize, oidc
 from passbridge.services.context import Env
-from passbridge.services.sessions import SessionView
 from passbridge.services.tenant import Initialised
+from passbridge.signin.rules import Strength
+from passbridge.signin.sessions import SessionView
 from tests.factories import make_app
 
 NOW = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)

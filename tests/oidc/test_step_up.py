@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from passbridge.domain.signin import Strength
 from passbridge.services.apps import ApplicationService
 from passbridge.services.context import Env, operator
 from passbridge.services.passkeys import PasskeyService
+from passbridge.signin.rules import Strength
 from passbridge.store.models import User, UserSession
 from tests.oidc.conftest import (
     ADA,

@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 
 from passbridge.services.context import Env
-from passbridge.services.sessions import SessionView, session_view
+from passbridge.signin.sessions import SessionView, session_view
 from passbridge.store.models import User, UserSession
 
 

@@ -13,8 +13,8 @@ from passbridge.services.context import Env
 from passbridge.services.oath import AuthenticatorAppService
 from passbridge.services.passkeys import PasskeyService
 from passbridge.services.registration import SingleFactorSession, is_multi_factor
-from passbridge.services.sessions import SessionView
 from passbridge.services.tenant import Initialised
+from passbridge.signin.sessions import SessionView
 from passbridge.store.models import Ceremony, Fido2Credential, SoftwareOathMethod, User
 from tests.factories import make_user
 from tests.softkey import SoftAuthenticator

@@ -13,8 +13,8 @@ from passbridge.security.webauthn import CeremonyFailed
 from passbridge.services.context import Env
 from passbridge.services.passkeys import PasskeyService, user_handle
 from passbridge.services.registration import ReauthenticationRequired
-from passbridge.services.sessions import SessionView
 from passbridge.services.tenant import Initialised
+from passbridge.signin.sessions import SessionView
 from passbridge.store.models import AuditEntry, Ceremony, Fido2Credential, User, UserSession
 from tests.factories import make_user
 from tests.softkey import SoftAuthenticator

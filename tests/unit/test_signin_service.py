@@ -11,14 +11,16 @@ from sqlalchemy import func, select
 from passbridge.clock import ManualClock
 from passbridge.domain.errors import InvalidInput
 from passbridge.domain.policy import PolicyState
-from passbridge.domain.signin import CsrfMismatch, FlowExpired, LockedOut, SignInFailed
 from passbridge.domain.tap import PassRequest
 from passbridge.services.context import Env, operator
 from passbridge.services.policy import PolicyService, TapChanges
-from passbridge.services.sessions import SessionService
-from passbridge.services.signin import SignedIn, SignInService
 from passbridge.services.taps import IssuedPass, TapService
 from passbridge.services.tenant import Initialised
+from passbridge.signin.finish import SignedIn
+from passbridge.signin.flow import SignInService
+from passbridge.signin.rules import CsrfMismatch, FlowExpired, LockedOut, SignInFailed
+from passbridge.signin.sessions import SessionService
+from passbridge.signin.strategies import Pass
 from passbridge.store.models import SignInLogEntry, TemporaryAccessPass, UserSession
 from tests.factories import make_app, make_user
 
@@ -34,8 +36,8 @@ def sign_in(env: Env, username: str, value: str, *, ip: str = IP, previous: str 
     service = SignInService(env)
     flow = service.begin()
     flow = service.identify(flow.id, flow.csrf_token, username)
-    return service.prove_with_pass(
-        flow.id, flow.csrf_token, value, ip_address=ip, previous_session_cookie=previous
+    return service.prove(
+        flow.id, flow.csrf_token, Pass(value), ip_address=ip, previous_session_cookie=previous
     )
 
 
@@ -214,7 +216,7 @@ def test_csrf_token_must_match_the_flow(env: Env, ada: str) -> None:
         service.identify(flow.id, "forged", ada)
     flow = service.identify(flow.id, flow.csrf_token, ada)
     with pytest.raises(CsrfMismatch):
-        service.prove_with_pass(flow.id, None, issued.value, ip_address=IP)
+        service.prove(flow.id, None, Pass(issued.value), ip_address=IP)
     assert log_entries(env) == []
 
 
@@ -223,9 +225,9 @@ def test_flow_expires_and_cannot_be_finished_twice(env: Env, ada: str, clock: Ma
     service = SignInService(env)
     flow = service.begin()
     flow = service.identify(flow.id, flow.csrf_token, ada)
-    service.prove_with_pass(flow.id, flow.csrf_token, issued.value, ip_address=IP)
+    service.prove(flow.id, flow.csrf_token, Pass(issued.value), ip_address=IP)
     with pytest.raises(FlowExpired):
-        service.prove_with_pass(flow.id, flow.csrf_token, issued.value, ip_address=IP)
+        service.prove(flow.id, flow.csrf_token, Pass(issued.value), ip_address=IP)
     stale = service.begin()
     clock.advance(minutes=env.settings.flow_minutes)
     with pytest.raises(FlowExpired):
@@ -290,7 +292,7 @@ def test_racing_sign_ins_consume_a_one_time_pass_exactly_once(env: Env, ada: str
     def attempt(flow_id: str, csrf: str) -> None:
         barrier.wait()
         try:
-            service.prove_with_pass(flow_id, csrf, issued.value, ip_address=IP)
+            service.prove(flow_id, csrf, Pass(issued.value), ip_address=IP)
             outcomes.append("session")
         except SignInFailed:
             outcomes.append("failed")

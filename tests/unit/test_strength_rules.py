@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from passbridge.domain.signin import Strength
 from passbridge.domain.strength import (
     SINGLE_FACTOR_ACR,
     Factor,
@@ -14,6 +13,7 @@ from passbridge.domain.strength import (
     passkey_amr,
     satisfies,
 )
+from passbridge.signin.rules import Strength
 
 PASS, PASSKEY, APP = Factor.TEMPORARY_ACCESS_PASS, Factor.PASSKEY, Factor.AUTHENTICATOR_APP
 

@@ -1,4 +1,4 @@
-"""The throttle's arithmetic (domain/signin.py `reserve`), pure, with the clock passed in."""
+"""The throttle's arithmetic (signin/rules.py `reserve`), pure, with the clock passed in."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from passbridge.domain.signin import CEILING_RULE, CONSECUTIVE_CEILING, Counter, ThrottleRule, reserve
+from passbridge.signin.rules import CEILING_RULE, CONSECUTIVE_CEILING, Counter, ThrottleRule, reserve
 
 T0 = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
 RULE = ThrottleRule(threshold=10, first_lockout=timedelta(minutes=15))

@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from passbridge.clock import ManualClock
 from passbridge.services.context import Env
-from passbridge.services.sessions import SessionService
+from passbridge.signin.sessions import SessionService
 from tests.factories import make_app
 from tests.web.conftest import csrf_of, issue, sign_in
 

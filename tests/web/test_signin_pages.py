@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 
 from passbridge.clock import ManualClock
 from passbridge.config import load_settings
-from passbridge.domain.signin import LockedOut, SignInFailed
 from passbridge.services.context import Env, operator
 from passbridge.services.directory import DirectoryService
-from passbridge.services.sessions import SessionService
-from passbridge.services.signin import SignInService
+from passbridge.signin.flow import SignInService
+from passbridge.signin.rules import LockedOut, SignInFailed
+from passbridge.signin.sessions import SessionService
 from passbridge.store.models import SignInFlow, SignInLogEntry, TemporaryAccessPass, UserSession
 from tests.conftest import TEST_PEPPER
 from tests.factories import make_app, make_user

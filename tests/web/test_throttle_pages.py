@@ -15,12 +15,13 @@ from sqlalchemy import func, select
 
 from passbridge.app import create_app
 from passbridge.clock import ManualClock
-from passbridge.domain.signin import CONSECUTIVE_CEILING, LockedOut, SignInFailed
 from passbridge.services.context import Env
 from passbridge.services.passkeys import PasskeyService
-from passbridge.services.signin import SignInService
 from passbridge.services.tenant import Initialised
 from passbridge.services.tokens import reset_key_cache
+from passbridge.signin.flow import SignInService
+from passbridge.signin.rules import CONSECUTIVE_CEILING, LockedOut, SignInFailed
+from passbridge.signin.strategies import Pass
 from passbridge.store.models import SignInFlow, SignInLogEntry, User
 from tests.factories import make_user
 from tests.softkey import SoftAuthenticator
@@ -319,7 +320,7 @@ def test_parallel_wrong_passes_check_no_more_than_the_threshold(
     def guess_once(n: int) -> None:
         start.wait()
         try:
-            service.prove_with_pass(flows[n].id, flows[n].csrf_token, "WRONG", ip_address=f"198.18.0.{n}")
+            service.prove(flows[n].id, flows[n].csrf_token, Pass("WRONG"), ip_address=f"198.18.0.{n}")
         except (SignInFailed, LockedOut) as refused:
             outcomes.append(type(refused))
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from passbridge.cli.base import emit, json_option, root, unit
-from passbridge.domain.signin import Strength
 from passbridge.graph.shapes import application_json
 from passbridge.services.apps import ApplicationService
+from passbridge.signin.rules import Strength
 
 
 @root.group()

@@ -18,17 +18,10 @@ ours, with `mfa` because Entra counts a pass as multi-factor.
 
 from __future__ import annotations
 
-from enum import StrEnum
+from passbridge.signin.rules import Method, Strength
 
-from passbridge.domain.signin import Strength
-
-
-class Factor(StrEnum):
-    """A method as the policy and Graph name it."""
-
-    TEMPORARY_ACCESS_PASS = "temporaryAccessPass"
-    PASSKEY = "fido2"
-    AUTHENTICATOR_APP = "softwareOath"
+# A method as the policy and Graph name it: sign-in's one enum of method kinds.
+Factor = Method
 
 
 SINGLE_FACTOR_ACR = "single-factor"

@@ -31,8 +31,8 @@ from passbridge.oidc.pages import NO_STORE, error_page
 from passbridge.oidc.provider import FormPayload, Unit, bound, oauth_error, quoted
 from passbridge.services import authorize as rules
 from passbridge.services.context import Env
-from passbridge.services.sessions import SessionService, SessionView
-from passbridge.services.signin import SignInService
+from passbridge.signin.flow import SignInService
+from passbridge.signin.sessions import SessionService, SessionView
 from passbridge.store import runner
 
 SESSION_COOKIE = "pb_session"

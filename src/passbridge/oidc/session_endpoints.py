@@ -32,7 +32,7 @@ from passbridge.security.keys import ALGORITHM
 from passbridge.services import keys as key_service
 from passbridge.services import oidc, tokens, user_tokens
 from passbridge.services.context import Env
-from passbridge.services.sessions import SessionService, SessionView
+from passbridge.signin.sessions import SessionService, SessionView
 from passbridge.store import runner
 
 MAX_FORM_BYTES = 16 * 1024

@@ -32,10 +32,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
-from passbridge.domain.signin import Strength
 from passbridge.domain.strength import ORDER, meets, strength_of_acr
 from passbridge.services.context import Env
-from passbridge.services.sessions import SessionView
+from passbridge.signin.rules import Strength
+from passbridge.signin.sessions import SessionView
 
 RESUME_PARAM = "pb_resume"
 # Leeway for the pages' redirects on top of the flow's own lifetime.

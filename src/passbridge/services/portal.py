@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from passbridge.domain.errors import InvalidInput
 from passbridge.services.context import Env, Principal
 from passbridge.services.methods import MethodsService
-from passbridge.services.sessions import SessionView
-from passbridge.services.signin import allowed_return_to
 from passbridge.services.taps import PassView
+from passbridge.signin.return_to import allowed_return_to
+from passbridge.signin.sessions import SessionView
 from passbridge.store import directory as directory_store
 from passbridge.store import oath as oath_store
 from passbridge.store import passkeys as passkey_store

@@ -22,7 +22,7 @@ from passbridge.domain.strength import factors_of
 from passbridge.services import audit
 from passbridge.services.audit import TargetRef
 from passbridge.services.context import Env, Principal
-from passbridge.services.sessions import SessionView
+from passbridge.signin.sessions import SessionView
 
 REAUTH_WINDOW = timedelta(minutes=10)
 # What a person acting on their own methods holds, as Entra's My Sign-ins does.

@@ -16,9 +16,9 @@ from passbridge.services.context import Env, Principal
 from passbridge.services.directory import user_ref
 from passbridge.services.method_access import MethodAccess, Scopes, readable_methods
 from passbridge.services.revocation import revoke_after_admin_change
+from passbridge.signin import throttle
 from passbridge.store import policy as policy_store
 from passbridge.store import taps as store
-from passbridge.store import throttle as throttle_store
 from passbridge.store.db import Reader
 from passbridge.store.models import TemporaryAccessPass, User
 from passbridge.store.taps import PassRecord, UserMethods
@@ -132,7 +132,7 @@ class TapService:
         )
         store.add(self.session, row)
         # A new pass is the recovery NIST SP 800-63B asks for after the consecutive-failure ceiling.
-        throttle_store.clear_ceiling(self.session.connection(), user.upn_key)
+        throttle.clear_ceiling(self.session.connection(), user.upn_key)
         audit.record(
             self.session,
             now=now,

@@ -353,7 +353,7 @@ class UserSession(Base):
 
 
 class SignInThrottle(Base):
-    """One throttle counter (domain/signin.py `Counter`): a username's untrusted attempts, a trusted
+    """One throttle counter (signin/rules.py `Counter`): a username's untrusted attempts, a trusted
     device's, a source address's, or an account's consecutive failures. In the database, not in a
     process, so every server process counts the same attempts."""
 

@@ -9,9 +9,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from passbridge.domain.signin import CsrfMismatch
 from passbridge.services import portal
-from passbridge.services.sessions import SessionService, SessionView
+from passbridge.signin.rules import CsrfMismatch
+from passbridge.signin.sessions import SessionService, SessionView
 from passbridge.store import runner
 from passbridge.web.pages import (
     SESSION_COOKIE,

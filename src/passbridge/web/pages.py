@@ -20,8 +20,8 @@ from passbridge.forms import FormTooLarge as FormTooLarge  # the web modules cat
 from passbridge.forms import FormUnreadable as FormUnreadable
 from passbridge.services import portal
 from passbridge.services.context import Env
-from passbridge.services.sessions import SessionService, SessionView
-from passbridge.services.signin import FlowView
+from passbridge.signin.flow import FlowView
+from passbridge.signin.sessions import SessionService, SessionView
 from passbridge.store import runner
 
 HERE = Path(__file__).parent
@@ -29,7 +29,7 @@ STATIC_DIR = HERE / "static"
 
 FLOW_COOKIE = "pb_flow"
 SESSION_COOKIE = "pb_session"
-# Names the user this browser signed in as (services/throttle.py): their attempts from here are trusted.
+# Names the user this browser signed in as (signin/throttle.py): their attempts from here are trusted.
 DEVICE_COOKIE = "pb_device"
 DEVICE_DAYS = 180
 # Our forms carry two short fields; anything this large is not one of them.

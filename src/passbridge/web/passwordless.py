@@ -13,9 +13,9 @@ from functools import partial
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from passbridge.domain.signin import CsrfMismatch, FlowExpired, FlowState, LockedOut, SignInFailed
-from passbridge.services.passwordless_signin import PasswordlessSignInService
-from passbridge.services.signin import FlowView
+from passbridge.signin.flow import FlowView, SignInService
+from passbridge.signin.rules import CsrfMismatch, FlowExpired, FlowState, LockedOut, SignInFailed
+from passbridge.signin.strategies import Code, Passkey
 from passbridge.store import runner
 from passbridge.web.pages import (
     DEVICE_COOKIE,
@@ -45,8 +45,8 @@ PASSKEY_FAILED = "That passkey didn't work. Try again, or use another way to sig
 CODE_FAILED = "That code didn't work. Enter the 6-digit code your authenticator app shows now."
 
 
-def _service(request: Request) -> PasswordlessSignInService:
-    return PasswordlessSignInService(env_of(request))
+def _service(request: Request) -> SignInService:
+    return SignInService(env_of(request))
 
 
 async def _form(request: Request) -> dict[str, str] | Response:
@@ -86,11 +86,10 @@ async def passkey_submit(request: Request) -> Response:
         return form
     flow_id = request.cookies.get(FLOW_COOKIE)
     prove = partial(
-        _service(request).prove_with_passkey,
+        _service(request).prove,
         flow_id,
         form.get("csrf_token"),
-        form.get("ceremony_id", ""),
-        form.get("credential", ""),
+        Passkey(form.get("ceremony_id", ""), form.get("credential", "")),
         ip_address=client_ip(request),
         previous_session_cookie=request.cookies.get(SESSION_COOKIE),
         device_cookie=request.cookies.get(DEVICE_COOKIE),
@@ -152,10 +151,10 @@ async def code_submit(request: Request) -> Response:
     flow_id = request.cookies.get(FLOW_COOKIE)
     service = _service(request)
     prove = partial(
-        service.prove_with_code,
+        service.prove,
         flow_id,
         form.get("csrf_token"),
-        form.get("code", ""),
+        Code(form.get("code", "")),
         ip_address=client_ip(request),
         previous_session_cookie=request.cookies.get(SESSION_COOKIE),
         device_cookie=request.cookies.get(DEVICE_COOKIE),

@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session
 
 from passbridge.domain.aaguids import model_of
 from passbridge.domain.errors import DomainError, InvalidInput, NotFound, PermissionDenied
-from passbridge.domain.signin import CsrfMismatch
 from passbridge.security.webauthn import CeremonyFailed
 from passbridge.services import portal
 from passbridge.services.context import Env
@@ -37,7 +36,8 @@ from passbridge.services.registration import (
     SingleFactorSession,
     is_multi_factor,
 )
-from passbridge.services.sessions import SessionService, SessionView
+from passbridge.signin.rules import CsrfMismatch
+from passbridge.signin.sessions import SessionService, SessionView
 from passbridge.store import runner
 from passbridge.web.apps import signed_in_context
 from passbridge.web.pages import (

@@ -14,8 +14,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from passbridge.domain.errors import DomainError, InvalidInput
-from passbridge.domain.signin import CsrfMismatch, FlowExpired, FlowState, LockedOut, SignInFailed
-from passbridge.services.signin import FlowView, SignedIn, SignInService
+from passbridge.signin.finish import SignedIn
+from passbridge.signin.flow import FlowView, SignInService
+from passbridge.signin.rules import CsrfMismatch, FlowExpired, FlowState, LockedOut, SignInFailed
+from passbridge.signin.strategies import Pass
 from passbridge.store import runner
 from passbridge.web.pages import (
     DEVICE_COOKIE,
@@ -214,10 +216,10 @@ async def pass_submit(request: Request) -> Response:
     except FormUnreadable:
         return await start_again(request, CsrfMismatch().message)
     prove = partial(
-        service.prove_with_pass,
+        service.prove,
         flow_id,
         form.get("csrf_token"),
-        form.get("pass", ""),
+        Pass(form.get("pass", "")),
         ip_address=client_ip(request),
         previous_session_cookie=request.cookies.get(SESSION_COOKIE),
         device_cookie=request.cookies.get(DEVICE_COOKIE),

@@ -1,6 +1,8 @@
-"""Sign-in rules: the flow's states, what a proof is worth, and how long what it begins may last.
+"""Sign-in rules: the flow's states, the methods, what a proof is worth, how long what it begins may
+last, and the throttle's arithmetic.
 
-Pure: no I/O, time passed in. services/signin.py applies these to stored flows and sessions.
+Pure: no I/O, time passed in. flow.py, strategies.py, finish.py and throttle.py apply these to stored
+flows, sessions and counters.
 """
 
 from __future__ import annotations
@@ -17,14 +19,31 @@ ONE_TIME_REGISTRATION_WINDOW = timedelta(minutes=10)
 
 class FlowState(StrEnum):
     IDENTIFY = "identify"  # waiting for a username
-    PROVE = "prove"  # username given, waiting for a proof (a pass today; passkeys next)
+    PROVE = "prove"  # username given, waiting for a proof (a pass or a code; a passkey needs no name)
     DONE = "done"  # a session was created; the flow cannot be replayed
 
 
 class Method(StrEnum):
-    """Ways to prove who you are, as the flow offers and records them."""
+    """Ways to prove who you are: the one enum of sign-in's method kinds, valued as the authentication
+    methods policy and Graph name them (domain/strength.py's `Factor` is this enum)."""
 
     TEMPORARY_ACCESS_PASS = "temporaryAccessPass"
+    PASSKEY = "fido2"
+    AUTHENTICATOR_APP = "softwareOath"
+
+
+# Graph's authenticationDetails[].authenticationMethod wording, for the sign-in log.
+PASSKEY_LOG_NAME = {False: "Passkey (device-bound)", True: "Passkey (synced)"}
+CODE_LOG_NAME = "OATH verification code"
+
+
+def log_name(method: Method, *, synced: bool = False) -> str:
+    """How the sign-in log names the method (a passkey by whether it is synced, i.e. backup-eligible)."""
+    if method is Method.PASSKEY:
+        return PASSKEY_LOG_NAME[synced]
+    if method is Method.AUTHENTICATOR_APP:
+        return CODE_LOG_NAME
+    return PROOFS[method].display_name
 
 
 class Strength(StrEnum):
@@ -110,7 +129,7 @@ def registration_deadline(now: datetime, *, one_time_pass: bool) -> datetime | N
     return now + ONE_TIME_REGISTRATION_WINDOW if one_time_pass else None
 
 
-# --- throttling guesses (services/throttle.py keeps the counters) -----------------------------------
+# --- throttling guesses (throttle.py keeps the counters) -----------------------------------
 #
 # A counter belongs to one key: a username as typed and normalised (known or not, so unknown names
 # behave as real ones), a trusted device (a browser that signed in as that user before), a source

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from passbridge.services.context import Env
-from passbridge.store import signin as store
+from passbridge.signin import queries as store
 from passbridge.store.models import User, UserSession
 
 # A cookie value longer than this is not one of ours (ours are 43 characters); refuse it unhashed.

@@ -6,7 +6,7 @@ It follows OWASP's device cookies and Entra's smart lockout:
   nobody else's guessing can lock it out, and its own failures never lock anyone else.
 - Every other attempt is untrusted: it counts against the username as typed and normalised (known or
   not, so a made-up name locks exactly as a real one does) and against the source address. Each
-  lockout lasts twice the one before (domain/signin.py `ThrottleRule`), so a patient attacker gets
+  lockout lasts twice the one before (rules.py `ThrottleRule`), so a patient attacker gets
   a few dozen guesses a day, and the person's own browsers are not held up by it.
 - Every failed attempt, trusted or not, also counts towards the account's consecutive ceiling (NIST
   SP 800-63B: at most 100); only a success or a new pass from an administrator resets it.
@@ -27,10 +27,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Connection
 
-from passbridge.domain import signin as rules
 from passbridge.services.context import Env
-from passbridge.store import signin as signin_store
-from passbridge.store import throttle as store
+from passbridge.signin import queries as store
+from passbridge.signin import rules
 
 # Compare-and-set rounds before a reservation gives up (and refuses, failing closed). Each round
 # someone wins, so only more concurrent requests on one key than this could ever exhaust it.
@@ -90,9 +89,9 @@ class Throttle:
 
     def _reserve_once(self, keyed: Sequence[tuple[str, rules.ThrottleRule]], now: datetime) -> None:
         keys = [key for key, _ in keyed]
-        with signin_store.writing(self.env.db) as connection:
-            store.ensure(connection, keys)
-            counters = store.read(connection, keys)
+        with store.writing(self.env.db) as connection:
+            store.ensure_counters(connection, keys)
+            counters = store.counters(connection, keys)
             waits: list[timedelta | None] = []
             writes: list[tuple[str, rules.Counter]] = []
             for key, rule in keyed:
@@ -106,7 +105,7 @@ class Throttle:
                 known = [w for w in waits if w is not None]
                 raise rules.LockedOut(None if len(known) < len(waits) else max(known))
             for key, counter in writes:
-                if not store.write(connection, key, counters[key].version, counter):
+                if not store.write_counter(connection, key, counters[key].version, counter):
                     raise _Lost()
 
     def succeeded(self, connection: Connection, attempt: Attempt, user_id: str) -> str:
@@ -116,7 +115,7 @@ class Throttle:
         keys = [store.CEILING_PREFIX + attempt.username_key, "name:" + attempt.username_key]
         if attempt.device is not None:
             keys.append("device:" + attempt.device)
-        store.clear(connection, keys)
+        store.clear_counters(connection, keys)
         return self.device_cookie(user_id)
 
     # --- device cookies ------------------------------------------------------------------------
@@ -138,3 +137,9 @@ class Throttle:
             return None
         expected = self._mac(user_id, device_id)
         return device_id if hmac.compare_digest(mac.encode(), expected.encode()) else None
+
+
+def clear_ceiling(connection: Connection, username_key: str) -> None:
+    """An administrator issued a new pass (services/taps.py): the account's consecutive count starts
+    afresh, in the issuing transaction."""
+    store.clear_ceiling(connection, username_key)

@@ -1,0 +1,1 @@
+"""Sign-in: the flow, its strategies (pass, passkey, code), the throttle, sessions (docs/architecture.md)."""
