@@ -39,7 +39,6 @@ from passbridge.services.signin import SignInService
 
 SESSION_COOKIE = "pb_session"
 TenantCheck = Callable[[Session, Env, str], bool]
-MAX_QUERY_FIELDS = 32
 
 
 class QueryRequest(OAuth2Request):  # type: ignore[misc]
@@ -118,7 +117,7 @@ def authorize(
 ) -> Response:
     """The whole endpoint, off the event loop: reads, maybe a flow, maybe a code."""
     try:
-        pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)
+        pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=rules.MAX_QUERY_FIELDS)
     except ValueError:
         return error_page("The request has too many parameters.", code=90015)
     params, resumed_at = rules.split_resume(env, pairs)
