@@ -17,7 +17,7 @@ from tests.factories import make_app, make_user
 
 @pytest.fixture
 def api(env: Env, tenant: Initialised) -> Iterator[TestClient]:
-    reset_key_cache()
+    reset_key_cache(env)
     with TestClient(create_app(env), base_url="http://localhost:8000") as client:
         yield client
 

@@ -31,7 +31,7 @@ def test_a_graph_callers_address_is_the_one_a_trusted_proxy_forwarded_for(
     env: Env, tenant: Initialised, ada: User, app_auth: TokenFactory
 ) -> None:
     env.settings.trusted_proxies = "10.0.0.0/8, fd00::/8"
-    reset_key_cache()
+    reset_key_cache(env)
     helpdesk = make_user(env, "megan@contoso.example", roles=("Authentication Administrator",))
     auth = user_auth(env, str(helpdesk.id), "UserAuthenticationMethod.ReadWrite.All")
     _issue_pass_from(env, "10.1.1.1", {**auth, "X-Forwarded-For": "198.51.100.23, 10.2.2.2"}, ada)

@@ -161,7 +161,7 @@ class Browser:
 
 @pytest.fixture
 def browser(env: Env, tenant: Initialised) -> Iterator[Browser]:
-    reset_key_cache()
+    reset_key_cache(env)
     with TestClient(create_app(env), base_url=BASE, follow_redirects=False) as client:
         yield Browser(env, client)
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from passbridge.clock import ManualClock
+from passbridge.services.authorize import pending_request, resume_query
 from passbridge.services.context import Env
 from passbridge.store.models import AuthorizationCodeRow, RefreshTokenRow, SignInFlow, User, UserSession
 from tests.factories import make_app
@@ -319,3 +320,40 @@ def test_the_code_is_stored_by_keyed_hash_only(
         assert token.token_hash == env.keeper.keyed_hash(body["refresh_token"])
         assert row.used_at == env.clock.now()
         assert row.expires_at - row.created_at == timedelta(seconds=60)
+
+
+def test_anonymous_authorization_requests_store_no_sign_in_flow(
+    env: Env, browser: Browser, public_rp: RelyingParty
+) -> None:
+    for _ in range(25):
+        response, _ = browser.authorize(public_rp, prompt="login")
+        assert response.status_code == 303 and response.headers["location"].startswith("/login?return_to=")
+        assert browser.client.get(response.headers["location"]).status_code == 200  # the login page too
+    assert count(env, SignInFlow) == 0
+
+
+def test_an_anonymous_requests_flow_is_stored_on_the_first_post_naming_its_application(
+    env: Env, browser: Browser, public_rp: RelyingParty, ada: User
+) -> None:
+    value = issue_pass(env, ADA)
+    first, auth = browser.authorize(public_rp, prompt="login")
+    resume = browser.sign_in(first.headers["location"], ADA, value)
+    with env.db.unit_of_work(readonly=True) as session:
+        [flow] = session.scalars(select(SignInFlow)).all()
+        assert flow.client_id == public_rp.client_id and flow.force_login is True
+        assert flow.auth_request is not None and flow.auth_request["state"] == auth.params["state"]
+        assert "code_challenge" not in flow.auth_request
+    code = browser.code_from(browser.client.get(resume), auth)
+    redeemed = browser.redeem(public_rp, code, auth)
+    assert redeemed.status_code == 200 and "id_token" in redeemed.json()
+
+
+def test_a_return_to_without_a_genuine_resume_mark_names_no_application(env: Env) -> None:
+    params = [("client_id", "11111111-2222-3333-4444-555555555555"), ("prompt", "login")]
+    genuine = f"/oauth2/v2.0/authorize?{resume_query(env, params, env.clock.now())}"
+    asked = pending_request(env, genuine)
+    assert asked is not None and asked.client_id == params[0][1] and asked.force_login
+    forged = genuine.replace("11111111", "99999999")
+    assert pending_request(env, forged) is None
+    assert pending_request(env, "/apps") is None
+    assert pending_request(env, "https://evil.example/oauth2/v2.0/authorize?" + genuine.split("?")[1]) is None

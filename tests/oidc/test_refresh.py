@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 from datetime import timedelta
 
 import httpx
@@ -13,12 +12,12 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from passbridge.clock import ManualClock
-from passbridge.services import oidc
+from passbridge.oidc.grants import OidcServer
+from passbridge.oidc.provider import FormRequest, Unit
 from passbridge.services.context import Env, operator
 from passbridge.services.directory import DirectoryService
-from passbridge.store import oidc as store
 from passbridge.store.models import Application, RefreshTokenRow, User
-from tests.oidc.conftest import ADA, Browser, RelyingParty, claims_of, issue_pass
+from tests.oidc.conftest import ADA, BASE, Browser, RelyingParty, claims_of, issue_pass
 
 
 def tokens_for(env: Env, browser: Browser, rp: RelyingParty, *, scope: str = "openid profile offline_access",
@@ -126,23 +125,31 @@ def test_a_confidential_client_with_a_wrong_secret_cannot_use_its_refresh_token(
     assert browser.refresh(confidential_rp, first["refresh_token"]).status_code == 200
 
 
-def test_the_client_read_finds_the_presented_token_whichever_client_it_belongs_to(
-    env: Env, browser: Browser, public_rp: RelyingParty, confidential_rp: RelyingParty, ada: User
+def test_the_refresh_grant_reads_its_client_and_its_token_each_once_through_their_own_hooks(
+    env: Env, browser: Browser, public_rp: RelyingParty, ada: User
 ) -> None:
+    """`query_client` reads the application alone and `authenticate_refresh_token` the token: no hook
+    reads another's data ahead for it (issue 12: no memo shared between Authlib's hooks)."""
     value = tokens_for(env, browser, public_rp)["refresh_token"]
+    form = {"grant_type": ["refresh_token"], "client_id": [public_rp.client_id], "refresh_token": [value]}
+    request = FormRequest(f"{BASE}/oauth2/v2.0/token", {}, form, trace_id="t", correlation_id="c")
+    statements: list[str] = []
     with env.db.writing() as connection:
-        own = oidc.client_and_refresh_token(connection, env, public_rp.client_id.upper(), value)
-        other = oidc.client_and_refresh_token(connection, env, confidential_rp.client_id, value)
-        unknown = oidc.client_and_refresh_token(connection, env, public_rp.client_id, "no-such-token")
-        too_long = oidc.client_and_refresh_token(connection, env, public_rp.client_id, "x" * 300)
-        nobody = oidc.client_and_refresh_token(connection, env, str(uuid.uuid4()), value)
-        separately = store.refresh_token_with_user(connection, env.keeper.keyed_hash(value))
-    assert own[0] is not None and own[0].app_id == public_rp.client_id
-    assert own[1] == separately and own[1].client_id == public_rp.client_id
-    assert other[0] is not None and other[0].app_id == confidential_rp.client_id and other[1] == separately
-    assert unknown[0] is not None and unknown[1] is None
-    assert too_long[0] is not None and too_long[1] is oidc.NOT_READ  # find_refresh_token refuses it
-    assert nobody == (None, oidc.NOT_READ)
+        if connection.dialect.name != "sqlite":
+            pytest.skip("SQLite's trace callback lists the statements run")
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        driver.set_trace_callback(statements.append)
+        try:
+            response = OidcServer().token_response(Unit(connection, env), request)
+        finally:
+            driver.set_trace_callback(None)
+    assert response.status_code == 200, response.body
+    selects = [s.lower() for s in statements if s.lstrip().lower().startswith("select")]
+    client_reads = [s for s in selects if "from application" in s]
+    token_reads = [s for s in selects if "from refresh_token" in s]
+    assert len(client_reads) == 1 and "refresh_token" not in client_reads[0]
+    assert len(token_reads) == 1 and "application" not in token_reads[0]
 
 
 def test_refresh_may_narrow_the_scope_but_not_widen_it(

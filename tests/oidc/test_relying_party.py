@@ -26,6 +26,7 @@ from passbridge.services.context import Env, operator
 from passbridge.services.directory import DirectoryService
 from passbridge.services.taps import TapService
 from tests.servers import TEST_PEPPER, free_port, initialised_store, serving
+from tests.web.conftest import username_form
 
 UPN = "ada@contoso.example"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -63,9 +64,10 @@ def provider(tmp_path: Path) -> Iterator[Provider]:
 def sign_in_through_the_pages(browser: httpx.Client, authorization_url: str, value: str) -> str:
     """The person's side, as the page contract describes it; returns the redirect to the RP."""
     to_login = browser.get(authorization_url)
-    assert to_login.status_code == 303 and to_login.headers["location"].startswith("/login?flow=")
+    # Anonymous: no flow is stored yet; the login page carries the request until the first post.
+    assert to_login.status_code == 303 and to_login.headers["location"].startswith("/login?return_to=")
     login = browser.get(to_login.headers["location"])
-    named = browser.post("/login", data={"csrf_token": CSRF.search(login.text).group(1), "username": UPN})  # type: ignore[union-attr]
+    named = browser.post("/login", data=username_form(login.text, UPN))
     assert (named.status_code, named.headers["location"]) == (303, "/login/pass")
     pass_page = browser.get("/login/pass")
     assert "Signing in as" in pass_page.text

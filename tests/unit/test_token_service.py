@@ -106,12 +106,12 @@ def test_token_signed_before_rotation_verifies_after_and_new_key_signs_once_acti
     env: Env, tenant: Initialised, clock: ManualClock
 ) -> None:
     app_id = make_app(env, "Rotating", permissions=("User.Read.All",)).application.app_id
-    tokens.reset_key_cache()
+    tokens.reset_key_cache(env)
     before = issue(env, app_id)
     old_kid = kid_of(before)
 
     new_kid = rotate(env, publish_ahead=timedelta(minutes=10), keep_old_for=timedelta(hours=2))
-    tokens.reset_key_cache()  # another process starts after the rotation
+    tokens.reset_key_cache(env)  # another process starts after the rotation
     with env.db.unit_of_work(readonly=True) as session:
         published = [k["kid"] for k in key_service.public_jwks(session, env)]
     assert sorted(published) == sorted([old_kid, new_kid])
@@ -119,7 +119,7 @@ def test_token_signed_before_rotation_verifies_after_and_new_key_signs_once_acti
     assert kid_of(issue(env, app_id)) == old_kid
 
     clock.advance(minutes=11)
-    tokens.reset_key_cache()
+    tokens.reset_key_cache(env)
     after = issue(env, app_id)
     assert kid_of(after) == new_kid
     assert verify(env, before).app_id == app_id
@@ -130,11 +130,11 @@ def test_old_token_verifies_until_it_expires_while_the_new_key_signs(
     env: Env, tenant: Initialised, clock: ManualClock
 ) -> None:
     app_id = make_app(env, "Rotating", permissions=("User.Read.All",)).application.app_id
-    tokens.reset_key_cache()
+    tokens.reset_key_cache(env)
     before = issue(env, app_id)
     rotate(env, publish_ahead=timedelta(minutes=10), keep_old_for=timedelta(hours=1))
     clock.advance(minutes=59, seconds=59)
-    tokens.reset_key_cache()
+    tokens.reset_key_cache(env)
     assert kid_of(issue(env, app_id)) != kid_of(before)
     assert verify(env, before).app_id == app_id
     clock.advance(seconds=1)
@@ -156,10 +156,10 @@ def test_a_process_with_a_stale_snapshot_learns_a_new_kid_from_the_token(
     env: Env, tenant: Initialised, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app_id = make_app(env, "Rotating", permissions=("User.Read.All",)).application.app_id
-    tokens.reset_key_cache()
+    tokens.reset_key_cache(env)
     old = issue(env, app_id)  # this process now holds a snapshot with the old key only
     new_kid = rotate(env, publish_ahead=timedelta(minutes=10), keep_old_for=timedelta(hours=2))
-    clock.advance(minutes=11)
+    clock.advance(seconds=1)  # the snapshot is still fresh (KEY_SNAPSHOT_TTL) by this clock
     # Another process, whose snapshot already has the new key, signs with it.
     with env.db.unit_of_work(readonly=True) as session:
         row = session.get(SigningKey, new_kid)
@@ -196,3 +196,44 @@ def test_rotation_refuses_too_short_windows_and_is_audited(env: Env, tenant: Ini
                 publish_ahead=timedelta(hours=1),
                 keep_old_for=timedelta(hours=2),
             )
+
+
+def test_a_recently_seen_application_expires_from_the_cache_by_the_injected_clock(
+    env: Env, tenant: Initialised, clock: ManualClock
+) -> None:
+    app_id = make_app(env, "Cached", permissions=("User.Read.All",)).application.app_id
+    token = issue(env, app_id)
+    assert verify(env, token).app_id == app_id  # the store was read: the app is remembered
+    remembered = tokens.principal_without_store(env, token)
+    assert remembered is not None and remembered.app_id == app_id
+    clock.advance(seconds=tokens.APP_CHECK_TTL)
+    assert tokens.principal_without_store(env, token) is None  # stale by the environment's clock
+    clock.advance(seconds=-2 * tokens.APP_CHECK_TTL)
+    assert tokens.principal_without_store(env, token) is None  # a clock moved back trusts nothing
+
+
+def test_the_key_snapshot_expires_by_the_injected_clock(
+    env: Env, tenant: Initialised, clock: ManualClock
+) -> None:
+    app_id = make_app(env, "Snapshot", permissions=("User.Read.All",)).application.app_id
+    issue(env, app_id)  # takes a snapshot of the keys
+    new_kid = rotate(env, publish_ahead=timedelta(minutes=10), keep_old_for=timedelta(hours=2))
+    assert new_kid not in [k.kid for k in env.token_cache.keys]
+    clock.advance(seconds=tokens.KEY_SNAPSHOT_TTL - 1)
+    issue(env, app_id)
+    assert new_kid not in [k.kid for k in env.token_cache.keys]  # still fresh: not read again
+    clock.advance(seconds=1)
+    issue(env, app_id)
+    assert new_kid in [k.kid for k in env.token_cache.keys]
+
+
+def test_two_environments_in_one_process_share_no_token_cache(
+    env: Env, tenant: Initialised, clock: ManualClock
+) -> None:
+    app_id = make_app(env, "Shared", permissions=("User.Read.All",)).application.app_id
+    token = issue(env, app_id)
+    verify(env, token)
+    assert tokens.principal_without_store(env, token) is not None
+    other = Env(env.settings, env.db, ManualClock(clock.now()), env.keeper)
+    assert tokens.principal_without_store(other, token) is None
+    assert verify(other, token).app_id == app_id

@@ -54,7 +54,7 @@ def browser(env: Env, base_url: str = BASE) -> TestClient:
 
 @pytest.fixture
 def web(env: Env, tenant: Initialised) -> Iterator[TestClient]:
-    reset_key_cache()
+    reset_key_cache(env)
     with browser(env) as client:
         yield client
 

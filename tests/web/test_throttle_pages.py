@@ -38,7 +38,7 @@ NOBODY = "nobody@contoso.example"
 def proxied(env: Env, tenant: Initialised) -> Iterator[Callable[[], TestClient]]:
     """Browsers (each its own cookie jar) whose requests arrive from the trusted proxy."""
     env.settings.trusted_proxies = f"{PROXY}/32"
-    reset_key_cache()
+    reset_key_cache(env)
     opened: list[TestClient] = []
 
     def open_browser() -> TestClient:

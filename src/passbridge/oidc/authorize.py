@@ -3,8 +3,10 @@
 Authlib validates the request (client, redirect URI, response type, scope, PKCE, nonce, prompt).
 Errors before the client and its redirect URI are known good are shown as a page, never redirected
 (RFC 6749 section 4.1.2.1); later errors go back to the redirect URI with `error` and `state`.
-A usable session gets a code at once; otherwise a sign-in flow begins and the browser comes back here
-afterwards (services/authorize.py explains the resume mark that proves the sign-in is fresh).
+A usable session gets a code at once; otherwise the browser signs in and comes back here afterwards
+(services/authorize.py explains the resume mark that proves the sign-in is fresh). An anonymous request
+writes nothing: it goes to the login page's pending flow, created on the first post; a signed-in
+browser that must sign in again (prompt=login, max_age, step-up) gets a stored flow at once.
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ from passbridge.store import runner
 
 SESSION_COOKIE = "pb_session"
 TenantCheck = Callable[[Session, Env, str], bool]
-MAX_QUERY_FIELDS = 32
 
 
 class QueryRequest(OAuth2Request):  # type: ignore[misc]
@@ -116,7 +117,7 @@ def authorize(
 ) -> Response:
     """The whole endpoint, off the event loop: reads, maybe a flow, maybe a code."""
     try:
-        pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)
+        pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=rules.MAX_QUERY_FIELDS)
     except ValueError:
         return error_page("The request has too many parameters.", code=90015)
     params, resumed_at = rules.split_resume(env, pairs)
@@ -168,8 +169,15 @@ def authorize(
             stale.aadsts = 50058
             stale.description = "The session is too old for max_age and prompt=none forbids a sign-in."
             return error_redirect(stale, state)
+        return_to = f"{path}?{rules.resume_query(env, params, env.clock.now())}"
+        if signed_in is None:
+            # Nothing stored for an anonymous request: the login page's pending flow carries the
+            # request (with its resume mark) until the first post (services/authorize.py).
+            return RedirectResponse(
+                f"/login?{urlencode({'return_to': return_to})}", status_code=303, headers=NO_STORE
+            )
         flow = SignInService(env).begin(
-            return_to=f"{path}?{rules.resume_query(env, params, env.clock.now())}",
+            return_to=return_to,
             auth_request={k: v for k, v in data.items() if k != "code_challenge"},
             client_id=client.client.app_id,
             force_login=decision.force,

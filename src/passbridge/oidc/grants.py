@@ -11,6 +11,7 @@ confidential client authenticates with its secret exactly as for client credenti
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from authlib.oauth2.rfc6749 import (
@@ -25,14 +26,12 @@ from authlib.oauth2.rfc6749.hooks import hooked
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core.grants import OpenIDCode, OpenIDToken
 from authlib.oidc.core.util import create_half_hash
-from starlette.responses import JSONResponse
 
 from passbridge.oidc.provider import (
     CLIENT_AUTH_METHODS,
     FormRequest,
     OAuthClient,
     Server,
-    Unit,
     _current,
     missing,
     oauth_error,
@@ -47,22 +46,26 @@ USER_GRANT_AUTH_METHODS = ["client_secret_basic", PUBLIC, "client_secret_post"]
 TOKEN_AUTH_METHODS_SUPPORTED = [*CLIENT_AUTH_METHODS, PUBLIC]
 
 
-# Unit.memo keys: the refresh token a refresh grant presents, and its row once read with the client.
-PRESENTED_REFRESH = "presented refresh token"
-READ_REFRESH = "refresh token row"
-
-
 def refused(error: oidc.GrantRefused) -> OAuth2Error:
     return oauth_error(InvalidGrantError, error.aadsts, error.description)
 
 
-def memoized_sub(unit: Unit, app_id: str, user_id: str) -> str:
-    """The user's `sub` for the app, worked out once per token request (the access and ID token)."""
-    key = f"sub|{app_id}|{user_id}"
-    sub: str | None = unit.memo.get(key)
-    if sub is None:
-        sub = unit.memo[key] = claims.pairwise_sub(unit.env, app_id, user_id)
-    return sub
+@dataclass(frozen=True)
+class TokenUser:
+    """The user a grant issues tokens to, as the grants' `authenticate_user` returns it: Authlib hands
+    this object to the token generator (`user_tokens`) and leaves it on `request.user` for the ID token
+    hook, so the pairwise `sub` both tokens carry is worked out once, here, for the grant's client."""
+
+    grantee: oidc.Grantee
+    sub: str
+
+    def get_user_id(self) -> str:  # Authlib asks users for this
+        return self.grantee.user_id
+
+
+def token_user(client: OAuthClient, grantee: oidc.Grantee) -> TokenUser:
+    app_id = client.get_client_id()
+    return TokenUser(grantee, claims.pairwise_sub(_current().env, app_id, grantee.user_id))
 
 
 class OidcClient(OAuthClient):
@@ -210,8 +213,8 @@ class AuthorizationCode(AuthorizationCodeGrant):  # type: ignore[misc]
             )
         return found
 
-    def authenticate_user(self, authorization_code: oidc.CodeGrant) -> oidc.Grantee:
-        return authorization_code.grantee
+    def authenticate_user(self, authorization_code: oidc.CodeGrant) -> TokenUser:
+        return token_user(self.request.client, authorization_code.grantee)
 
     @hooked  # type: ignore[untyped-decorator]
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
@@ -223,9 +226,9 @@ class AuthorizationCode(AuthorizationCodeGrant):  # type: ignore[misc]
             oidc.redeem_code(unit.session, unit.env, code)
         except oidc.GrantRefused as exc:
             raise refused(exc) from None
-        self.request.user = code.grantee
+        user = self.request.user = self.authenticate_user(code)
         token = self.generate_token(
-            user=code.grantee,
+            user=user,
             scope=code.scope,
             include_refresh_token=self.request.client.check_grant_type("refresh_token"),
         )
@@ -243,14 +246,14 @@ class IdToken(OpenIDToken):  # type: ignore[misc]
     def encode_id_token(self, token: dict[str, Any], request: Any) -> str:
         unit = _current()
         at_hash = create_half_hash(token["access_token"], ALGORITHM)
-        app_id = request.client.get_client_id()
+        user: TokenUser = request.user
         return claims.id_token(
             unit.reader,
             unit.env,
-            request.user,
-            app_id,
+            user.grantee,
+            request.client.get_client_id(),
             token["scope"],
-            sub=memoized_sub(unit, app_id, request.user.user_id),
+            sub=user.sub,
             at_hash=at_hash.decode() if at_hash else None,
             issuer=unit.issuer,
         )
@@ -271,15 +274,9 @@ class RefreshToken(RefreshTokenGrant):  # type: ignore[misc]
 
     def authenticate_refresh_token(self, refresh_token: str) -> oidc.RefreshGrant:
         unit = _current()
-        presented = unit.memo.get(PRESENTED_REFRESH) == refresh_token
         try:
             return oidc.find_refresh_token(
-                unit.reader,
-                unit.env,
-                refresh_token,
-                self.request.client.get_client_id(),
-                row=unit.memo.get(READ_REFRESH, oidc.NOT_READ) if presented else oidc.NOT_READ,
-                issuer=unit.issuer,
+                unit.reader, unit.env, refresh_token, self.request.client.get_client_id(), issuer=unit.issuer
             )
         except oidc.GrantRefused as exc:
             raise refused(exc) from None
@@ -296,14 +293,14 @@ class RefreshToken(RefreshTokenGrant):  # type: ignore[misc]
             )
         self.request.scope = asked
 
-    def issue_token(self, user: oidc.Grantee, refresh_token: oidc.RefreshGrant) -> dict[str, Any]:
+    def issue_token(self, user: TokenUser, refresh_token: oidc.RefreshGrant) -> dict[str, Any]:
         token: dict[str, Any] = self.generate_token(
             user=user, scope=self.request.scope, include_refresh_token=True
         )
         return token
 
-    def authenticate_user(self, refresh_token: oidc.RefreshGrant) -> oidc.Grantee:
-        return refresh_token.grantee
+    def authenticate_user(self, refresh_token: oidc.RefreshGrant) -> TokenUser:
+        return token_user(self.request.client, refresh_token.grantee)
 
     @hooked  # type: ignore[untyped-decorator]
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
@@ -313,8 +310,8 @@ class RefreshToken(RefreshTokenGrant):  # type: ignore[misc]
             oidc.rotate(unit.reader, unit.env, grant)
         except oidc.GrantRefused as exc:
             raise refused(exc) from None
-        self.request.user = grant.grantee
-        token = self.issue_token(grant.grantee, grant)
+        user = self.request.user = self.authenticate_user(grant)
+        token = self.issue_token(user, grant)
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
     def revoke_old_credential(self, refresh_token: oidc.RefreshGrant) -> None:
@@ -327,7 +324,7 @@ class RefreshToken(RefreshTokenGrant):  # type: ignore[misc]
 def user_tokens(
     grant_type: str,
     client: OidcClient,
-    user: oidc.Grantee,
+    user: TokenUser,
     scope: str,
     expires_in: int | None = None,
     include_refresh_token: bool = True,
@@ -338,10 +335,10 @@ def user_tokens(
         access, lifetime = claims.access_token(
             unit.reader,
             unit.env,
-            user,
+            user.grantee,
             app_id,
             scope,
-            sub=memoized_sub(unit, app_id, user.user_id),
+            sub=user.sub,
             issuer=unit.issuer,
         )
     except oidc.GrantRefused as exc:
@@ -355,7 +352,7 @@ def user_tokens(
     }
     if include_refresh_token and "offline_access" in scope.split():
         token["refresh_token"] = oidc.new_refresh_token(
-            unit.reader, unit.env, user, app_id, scope, issuer=unit.issuer
+            unit.reader, unit.env, user.grantee, app_id, scope, issuer=unit.issuer
         )
     return token
 
@@ -372,22 +369,3 @@ class OidcServer(Server):
         self.register_grant(RefreshToken, [IdToken()])
         self.register_token_generator("authorization_code", user_tokens)
         self.register_token_generator("refresh_token", user_tokens)
-
-    def token_response(self, unit: Unit, request: FormRequest) -> JSONResponse:
-        if request.payload.data.get("grant_type") == "refresh_token":
-            unit.memo[PRESENTED_REFRESH] = request.payload.data.get("refresh_token") or ""
-        return super().token_response(unit, request)
-
-    def query_client(self, client_id: str) -> OidcClient | None:
-        """A refresh grant's client is read together with the token it presents, in one select;
-        RefreshToken.authenticate_refresh_token takes the token's row from the unit."""
-        unit = _current()
-        presented = unit.memo.get(PRESENTED_REFRESH)
-        if not presented:
-            found: OidcClient | None = super().query_client(client_id)
-            return found
-        client, row = oidc.client_and_refresh_token(
-            unit.reader, unit.env, client_id, presented, issuer=unit.issuer
-        )
-        unit.memo[READ_REFRESH] = row
-        return self.client_class(client, unit.env) if client else None

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -74,8 +74,6 @@ class Unit:
 
     reader: Reader
     env: Env
-    # What one token request reads or works out once and more than one hook uses (oidc/grants.py).
-    memo: dict[str, Any] = field(default_factory=dict)
     # The authority the request came through (a tenant id or alias, lowercase; None for the root one):
     # its tokens carry that authority's issuer, and its codes and refresh tokens are good only there.
     authority: str | None = None

@@ -14,7 +14,10 @@ request time and the request's own parameters. When the browser comes back after
   request counts as new and asks for the sign-in again.
 
 Nothing is stored for this: the flow row keeps the validated parameters for the sign-in pages
-(which application is asking) and the mark keeps the time.
+(which application is asking) and the mark keeps the time. An anonymous request stores no flow either:
+it is sent to `/login?return_to=<the request plus its mark>`, a pending flow (signin/flow.py) that is
+created on the first post, with the application and parameters read back from that mark-bearing
+`return_to` (`pending_request`), so a stream of anonymous requests writes nothing.
 
 Authentication strengths (domain/strength.py) step a session up the same way. An application registered
 with a required strength (`passbridge app add --require-strength`) gets a code only for a session that
@@ -30,7 +33,8 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlencode
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from passbridge.domain.strength import ORDER, meets, strength_of_acr
 from passbridge.services.context import Env
@@ -70,6 +74,47 @@ def split_resume(env: Env, params: list[tuple[str, str]]) -> tuple[list[tuple[st
     if now - requested_at > timedelta(minutes=env.settings.flow_minutes) + RESUME_SLACK or requested_at > now:
         return own, None
     return own, requested_at
+
+
+AUTHORIZE_PATH_SUFFIX = "/oauth2/v2.0/authorize"
+MAX_QUERY_FIELDS = 32
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    """What a sign-in flow records about the authorization request it was started for."""
+
+    client_id: str | None
+    auth_request: dict[str, Any]
+    force_login: bool
+
+
+def pending_request(env: Env, return_to: str | None) -> PendingRequest | None:
+    """The authorization request an anonymous sign-in resumes, read from its `return_to` (an authorize
+    path with a genuine, recent resume mark: parameters the endpoint validated and nobody changed since),
+    or None for any other destination."""
+    if not return_to:
+        return None
+    parts = urlsplit(return_to)
+    if parts.scheme or parts.netloc or not parts.path.endswith(AUTHORIZE_PATH_SUFFIX):
+        return None
+    try:
+        pairs = parse_qsl(parts.query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)
+    except ValueError:
+        return None
+    params, requested_at = split_resume(env, pairs)
+    if requested_at is None:
+        return None
+    data: dict[str, str] = {}
+    for key, value in params:
+        data.setdefault(key, value)  # the first value, as the endpoint read it
+    prompts = (data.get("prompt") or "").split()
+    return PendingRequest(
+        client_id=data.get("client_id"),
+        auth_request={k: v for k, v in data.items() if k != "code_challenge"},
+        # As `decide` says for a request without a session.
+        force_login="login" in prompts or "select_account" in prompts or bool(data.get("max_age")),
+    )
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from passbridge.config import Settings
 from passbridge.domain.directory import Role
 from passbridge.ids import new_guid
 from passbridge.security.secrets import Argon2Params, SecretKeeper, read_pepper
+from passbridge.services.token_cache import TokenCache
 from passbridge.store.db import Database
 
 
@@ -21,6 +22,12 @@ class Env:
     db: Database
     clock: Clock
     keeper: SecretKeeper
+    # What the token service remembers (keys, tenant id, verified tokens), aged on `clock`: its own per
+    # environment, so two environments in one process share nothing.
+    token_cache: TokenCache = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.token_cache = TokenCache(self.clock)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Env:

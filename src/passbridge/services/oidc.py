@@ -330,41 +330,21 @@ def redeem_code(session: Session, env: Env, grant: CodeGrant) -> None:
 
 
 MAX_REFRESH_TOKEN_LENGTH = 256
-NOT_READ: Any = object()
-
-
-def client_and_refresh_token(
-    reader: Reader, env: Env, client_id: str, value: str, *, issuer: str | None = None
-) -> tuple[tokens.Client | None, Any]:
-    """The client named `client_id` and the row `find_refresh_token` would read for `value`, read
-    together (the refresh grant's hot path); the row is NOT_READ when `value` is too long to look up."""
-    if not tokens.is_guid(client_id):
-        return None, NOT_READ
-    if len(value) > MAX_REFRESH_TOKEN_LENGTH:
-        return tokens.find_client(reader, client_id), NOT_READ
-    found = store.client_with_refresh_token(reader, client_id.lower(), grant_hash(env, value, issuer))
-    if found is None:
-        return None, NOT_READ
-    return tokens.client_from_row(found[0]), found[1]
-
-
 def find_refresh_token(
     reader: Reader,
     env: Env,
     value: str,
     client_id: str,
     *,
-    row: Any = NOT_READ,
     issuer: str | None = None,
 ) -> RefreshGrant:
     """The usable refresh token issued through `issuer`'s authority; a used one revokes its whole family
     (reuse detection). `reader` is the grant's write transaction (a Session or a bare Connection from
-    `Database.writing`); `row` is what `client_and_refresh_token` read for `value` in it, if it did."""
+    `Database.writing`)."""
     if len(value) > MAX_REFRESH_TOKEN_LENGTH:
         raise GrantRefused(9002313, "The refresh token is malformed.")
     now = env.clock.now()
-    if row is NOT_READ:
-        row = store.refresh_token_with_user(reader, grant_hash(env, value, issuer))
+    row = store.refresh_token_with_user(reader, grant_hash(env, value, issuer))
     if row is None or row.client_id != client_id:
         raise GrantRefused(
             9002313,

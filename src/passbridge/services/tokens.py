@@ -1,6 +1,7 @@
 """Access tokens: authenticating clients, minting tokens, and turning a presented token back into a principal.
 
-The grant path is the hottest in the service, so what never changes is cached per process and per store:
+The grant path is the hottest in the service, so what never changes is cached per environment
+(`Env.token_cache`, services/token_cache.py; ages on the environment's clock):
 the tenant id (one tenant per store, never renamed or removed) and the unsealed private keys (a kid
 names one key forever). The signing-key list is a snapshot refreshed every KEY_SNAPSHOT_TTL seconds, and
 sooner when a token names a kid the snapshot lacks; rotation publishes keys ahead of use (longer than the
@@ -20,8 +21,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +33,7 @@ from passbridge.domain.directory import Role
 from passbridge.ids import new_guid
 from passbridge.security import keys as jose
 from passbridge.services.context import Env, Principal
+from passbridge.services.token_cache import CachedKey, SeenApp, TokenCache
 from passbridge.store import clients as client_store
 from passbridge.store import directory as directory_store
 from passbridge.store.db import Reader
@@ -167,96 +167,51 @@ def issued_here(env: Env, issuer: object, tenant: str | None) -> bool:
 # --- keys and per-store facts, cached -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Key:
-    kid: str
-    public_jwk: dict[str, Any]
-    sealed: str
-    activates_at: datetime
-    retired_at: datetime | None
-
-    def published_at(self, now: datetime) -> bool:
-        return self.retired_at is None or self.retired_at > now
+def _refresh_keys(cache: TokenCache, reader: Reader) -> None:
+    rows = client_store.key_rows(reader, now=cache.clock.now())
+    cache.set_keys(tuple(CachedKey(r[0], dict(r[1]), r[2], r[3], r[4]) for r in rows))
 
 
-@dataclass(frozen=True)
-class _SeenApp:
-    id: str
-    app_id: str
-    display_name: str
+def _key_set(cache: TokenCache, keys: list[CachedKey]) -> KeySet:
+    """The published keys imported once per distinct set of kids."""
+    kids = tuple(k.kid for k in keys)
+    imported = cache.key_sets.get(kids)
+    if imported is None:
+        imported = KeySet.import_key_set({"keys": [k.public_jwk for k in keys]})
+        with cache.lock:
+            cache.key_sets[kids] = imported
+    return imported
 
 
-class _StoreCache:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.tenant_id: str | None = None
-        self.keys: tuple[_Key, ...] = ()
-        self.keys_at = float("-inf")
-        self.private: dict[str, jose.Signer] = {}
-        self.key_sets: dict[tuple[str, ...], KeySet] = {}
-        # token -> (kid, claims) of tokens whose signature a published key checked.
-        self.verified: dict[str, tuple[str, dict[str, Any]]] = {}
-        # appId -> (monotonic time seen, the application as a token's principal names it).
-        self.apps: dict[str, tuple[float, _SeenApp]] = {}
-
-    def refresh_keys(self, reader: Reader, now: datetime) -> None:
-        rows = client_store.key_rows(reader, now=now)
-        keys = tuple(_Key(r[0], dict(r[1]), r[2], r[3], r[4]) for r in rows)
-        with self.lock:
-            self.keys, self.keys_at = keys, time.monotonic()
-
-    def key_set(self, keys: list[_Key]) -> KeySet:
-        """The published keys imported once per distinct set of kids."""
-        kids = tuple(k.kid for k in keys)
-        imported = self.key_sets.get(kids)
-        if imported is None:
-            imported = KeySet.import_key_set({"keys": [k.public_jwk for k in keys]})
-            with self.lock:
-                self.key_sets[kids] = imported
-        return imported
-
-    def snapshot(self, reader: Reader, now: datetime) -> tuple[_Key, ...]:
-        if time.monotonic() - self.keys_at >= KEY_SNAPSHOT_TTL:
-            self.refresh_keys(reader, now)
-        return self.keys
+def _snapshot(cache: TokenCache, reader: Reader) -> tuple[CachedKey, ...]:
+    if not cache.fresh(cache.keys_at, KEY_SNAPSHOT_TTL):
+        _refresh_keys(cache, reader)
+    return cache.keys
 
 
-_caches: dict[str, _StoreCache] = {}
-_caches_lock = threading.Lock()
-
-
-def _cache(env: Env) -> _StoreCache:
-    cache = _caches.get(env.db.url)
-    if cache is None:
-        with _caches_lock:
-            cache = _caches.setdefault(env.db.url, _StoreCache())
-    return cache
-
-
-def reset_key_cache() -> None:
-    """Forget cached keys and tenant ids as a new process would (tests that rotate keys or move the clock)."""
-    with _caches_lock:
-        _caches.clear()
+def reset_key_cache(env: Env) -> None:
+    """Forget cached keys, tenant id and verified tokens as a new process would (tests that rotate keys)."""
+    env.token_cache.clear()
 
 
 def tenant_id(reader: Reader, env: Env) -> str | None:
-    cache = _cache(env)
+    cache = env.token_cache
     if cache.tenant_id is None:
         cache.tenant_id = client_store.tenant_id(reader)
     return cache.tenant_id
 
 
-def _active(keys: tuple[_Key, ...], now: datetime) -> _Key | None:
+def _active(keys: tuple[CachedKey, ...], now: datetime) -> CachedKey | None:
     # The newest key that has activated signs; keys arrive newest first.
     return next((k for k in keys if k.activates_at <= now and k.published_at(now)), None)
 
 
 def _signing_key(reader: Reader, env: Env) -> jose.Signer:
-    cache = _cache(env)
+    cache = env.token_cache
     now = env.clock.now()
-    key = _active(cache.snapshot(reader, now), now)
+    key = _active(_snapshot(cache, reader), now)
     if key is None:
-        cache.refresh_keys(reader, now)
+        _refresh_keys(cache, reader)
         key = _active(cache.keys, now)
     if key is None:
         raise RuntimeError("no active signing key; run 'passbridge init'")
@@ -269,14 +224,14 @@ def _signing_key(reader: Reader, env: Env) -> jose.Signer:
 
 
 def _published(reader: Reader, env: Env, *, want_kid: str | None) -> KeySet:
-    cache = _cache(env)
+    cache = env.token_cache
     now = env.clock.now()
-    keys = cache.snapshot(reader, now)
+    keys = _snapshot(cache, reader)
     unknown = want_kid is not None and not any(k.kid == want_kid for k in keys)
-    if unknown and time.monotonic() - cache.keys_at >= UNKNOWN_KID_REFRESH_INTERVAL:
-        cache.refresh_keys(reader, now)
+    if unknown and not cache.fresh(cache.keys_at, UNKNOWN_KID_REFRESH_INTERVAL):
+        _refresh_keys(cache, reader)
         keys = cache.keys
-    return cache.key_set([k for k in keys if k.published_at(now)])
+    return _key_set(cache, [k for k in keys if k.published_at(now)])
 
 
 def sign_claims(reader: Reader, env: Env, claims: dict[str, Any]) -> str:
@@ -334,12 +289,12 @@ def _claims_checked(claims: dict[str, Any], env: Env, now: datetime, tenant: str
     return claims
 
 
-def _published_now(cache: _StoreCache, kid: str, now: datetime) -> bool:
+def _published_now(cache: TokenCache, kid: str, now: datetime) -> bool:
     return any(k.kid == kid and k.published_at(now) for k in cache.keys)
 
 
 def _verified_claims(reader: Reader, env: Env, token: str) -> dict[str, Any]:
-    cache = _cache(env)
+    cache = env.token_cache
     now = env.clock.now()
     kid = _kid_of(token)
     published = _published(reader, env, want_kid=kid)
@@ -358,7 +313,7 @@ def _verified_claims(reader: Reader, env: Env, token: str) -> dict[str, Any]:
     return _claims_checked(claims, env, now, tenant)
 
 
-def _app_principal(app: _SeenApp, claims: dict[str, Any], ip_address: str | None) -> Principal:
+def _app_principal(app: SeenApp, claims: dict[str, Any], ip_address: str | None) -> Principal:
     return Principal(
         kind="application",
         id=app.id,
@@ -372,18 +327,18 @@ def _app_principal(app: _SeenApp, claims: dict[str, Any], ip_address: str | None
 def principal_without_store(env: Env, token: str, *, ip_address: str | None = None) -> Principal | None:
     """The caller behind an application token this process verified recently, or None when answering
     needs the store (then call `principal_from_token`). See the module docstring for what is relied on."""
-    cache = _cache(env)
+    cache = env.token_cache
     seen = cache.verified.get(token)
-    if seen is None or cache.tenant_id is None or time.monotonic() - cache.keys_at >= KEY_SNAPSHOT_TTL:
+    if seen is None or cache.tenant_id is None or not cache.fresh(cache.keys_at, KEY_SNAPSHOT_TTL):
         return None
     kid, claims = seen
     now = env.clock.now()
     if claims.get("idtyp") != "app" or not _published_now(cache, kid, now):
         return None
     app = cache.apps.get(str(claims.get("appid", "")))
-    if app is None or time.monotonic() - app[0] >= APP_CHECK_TTL:
+    if app is None or not cache.fresh(app.seen_at, APP_CHECK_TTL):
         return None
-    return _app_principal(app[1], _claims_checked(claims, env, now, cache.tenant_id), ip_address)
+    return _app_principal(app, _claims_checked(claims, env, now, cache.tenant_id), ip_address)
 
 
 def principal_from_token(
@@ -395,8 +350,8 @@ def principal_from_token(
         client = find_client(session, str(claims.get("appid", "")))
         if client is None:
             raise TokenRejected("Access token validation failure: the application no longer exists.")
-        app = _SeenApp(client.id, client.app_id, client.display_name)
-        _cache(env).apps[app.app_id] = (time.monotonic(), app)
+        app = SeenApp(client.id, client.app_id, client.display_name, env.clock.now())
+        env.token_cache.apps[app.app_id] = app
         return _app_principal(app, claims, ip_address)
     if claims.get("idtyp", "user") != "user":
         raise TokenRejected("Access token validation failure: not a user's access token.")

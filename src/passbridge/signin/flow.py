@@ -32,6 +32,7 @@ from passbridge.domain.errors import InvalidInput
 from passbridge.ids import new_guid
 from passbridge.security import webauthn
 from passbridge.services import signin_log
+from passbridge.services.authorize import pending_request
 from passbridge.services.context import Env
 from passbridge.services.passkeys import CEREMONY_LIFETIME, SIGN_IN, Started, relying_party
 from passbridge.signin import queries as store
@@ -246,14 +247,16 @@ class SignInService:
         if not hmac.compare_digest(expected.encode(), csrf_token.encode("utf-8", "replace")):
             return None
         now = self._now
+        # An anonymous authorization request's flow (oidc/authorize.py) names its application here.
+        asked = pending_request(self.env, return_to)
         store.add_flow(
             connection,
             flow_id=flow_id,
             csrf_token=expected,
             return_to=return_to or None,
-            auth_request=None,
-            client_id=None,
-            force_login=False,
+            auth_request=asked.auth_request if asked else None,
+            client_id=asked.client_id if asked else None,
+            force_login=asked.force_login if asked else False,
             created_at=now,
             expires_at=now + timedelta(minutes=self.env.settings.flow_minutes),
             if_absent=True,

@@ -11,16 +11,14 @@ Connection in a write transaction (`Database.writing`), the code grant and tests
 
 from __future__ import annotations
 
-from collections import namedtuple
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from passbridge.store.clients import CLIENT_COLUMNS
 from passbridge.store.db import Reader, connection_of
-from passbridge.store.models import Application, AuthorizationCodeRow, RefreshTokenRow, User
+from passbridge.store.models import AuthorizationCodeRow, RefreshTokenRow, User
 from passbridge.store.prepared import PreparedSelect, PreparedWrite
 
 # --- authorization codes -------------------------------------------------------------------------
@@ -92,33 +90,6 @@ def refresh_token_with_user(reader: Reader, token_hash: str) -> Any | None:
     """The refresh token row's grant columns plus its user's account_enabled, sessions_valid_from,
     user_principal_name, display_name and mail."""
     return _REFRESH_WITH_USER.first(reader, token_hash=token_hash)
-
-
-# The refresh grant reads its client and its token together: one statement instead of two saves a
-# trip through the driver (4 of 29 us here). The application's columns come first, prefixed.
-_CLIENT_LABELS = tuple(f"application_{column.key}" for column in CLIENT_COLUMNS)
-_RefreshRecord = namedtuple("_RefreshRecord", [column.key for column in _REFRESH_COLUMNS])  # type: ignore[misc]
-_CLIENT_WITH_REFRESH = PreparedSelect(
-    select(
-        *(column.label(label) for column, label in zip(CLIENT_COLUMNS, _CLIENT_LABELS, strict=True)),
-        *_REFRESH_COLUMNS,
-    )
-    .select_from(Application)
-    .outerjoin(RefreshTokenRow, RefreshTokenRow.token_hash == bindparam("token_hash"))
-    .outerjoin(User, User.id == RefreshTokenRow.user_id)
-    .where(Application.app_id == bindparam("app_id"))
-)
-
-
-def client_with_refresh_token(reader: Reader, app_id: str, token_hash: str) -> tuple[Any, Any] | None:
-    """(the application's `client_row`, `refresh_token_with_user`'s row or None), or None when no
-    application has `app_id`; the token is found by its hash alone, whichever client it belongs to."""
-    row = _CLIENT_WITH_REFRESH.first(reader, app_id=app_id, token_hash=token_hash)
-    if row is None:
-        return None
-    width = len(_CLIENT_LABELS)
-    token = _RefreshRecord._make(row[width:]) if row.id is not None else None
-    return tuple(row[:width]), token
 
 
 _USE_REFRESH = PreparedWrite(
