@@ -6,11 +6,13 @@ ensure_venv() {
   if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
   fi
-  # Reinstall only when the pinned requirements changed since the last install.
-  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  # Reinstall only when the requirements or the lock changed since the last install. The lock
+  # (scripts/lock) fixes every version within pyproject.toml's ranges, so each install is the same.
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements.lock -nt "$stamp" ]; then
     echo "== installing Python packages into .venv"
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extra:+[$extra]}"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -c requirements.lock \
+      -e ".${extra:+[$extra]}"
     touch "$stamp"
   fi
 }

@@ -11,10 +11,10 @@ from fastapi.telemetry import TelemetryConfig
 from opentelemetry import _logs, metrics, trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from passbridge import __version__
+from passbridge import __version__, fastpath
 from passbridge.client_address import ClientAddress
 from passbridge.config import load_settings
-from passbridge.flat_routes import index_by_first_segment
+from passbridge.fastpath.routing import index_by_first_segment
 from passbridge.graph import errors as graph_errors
 from passbridge.graph import openapi as graph_openapi
 from passbridge.graph import routes as graph_routes
@@ -88,6 +88,8 @@ def telemetry_config(
 
 
 def create_app(env: Env) -> FastAPI:
+    # Routes are built with the fast paths as the setting says (passbridge/fastpath).
+    fastpath.configure(env.settings.fastpath)
     telemetry = telemetry_config(
         trace.get_tracer_provider(), metrics.get_meter_provider(), _logs.get_logger_provider()
     )

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     # Serve the demo relying party at /demo-rp (set by `passbridge demo`; never needed in production).
     demo_rp: bool = False
+    # The measured bypasses of FastAPI, Authlib, SQLAlchemy and joserfc internals (passbridge/fastpath);
+    # off, every request takes the libraries' plain path.
+    fastpath: bool = True
 
     @field_validator("base_url")
     @classmethod

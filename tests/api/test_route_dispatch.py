@@ -1,8 +1,12 @@
-"""flat_routes.py's first-segment index and graph/auth.py's GraphRoute answer exactly as FastAPI would."""
+"""The fast paths of routing (fastpath/routing.py's flat routes and first-segment index, GraphRoute,
+TokenShortcut) answer exactly as FastAPI's plain routing does: each test builds both apps itself, so
+it runs the same under PASSBRIDGE_FASTPATH=0."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -10,9 +14,11 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from passbridge import fastpath
 from passbridge.app import create_app
-from passbridge.graph.auth import GraphRoute
-from passbridge.oidc.routes import FORM, TokenShortcut, token_path_tenant
+from passbridge.fastpath.graph_route import GraphRoute
+from passbridge.fastpath.token_shortcut import TokenShortcut, token_path_tenant
+from passbridge.oidc.routes import FORM
 from passbridge.services.context import Env
 from passbridge.services.tenant import Initialised
 from tests.api.conftest import TokenFactory
@@ -51,19 +57,50 @@ def _stable(body: object) -> object:
     return body
 
 
-def _unindexed(app: FastAPI) -> FastAPI:
-    app.router.middleware_stack = app.router.app
-    return app
+def _app(env: Env, *, fast: bool) -> FastAPI:
+    return create_app(dataclasses.replace(env, settings=env.settings.model_copy(update={"fastpath": fast})))
+
+
+@pytest.fixture(autouse=True)
+def _switch_as_the_environment_says() -> Iterator[None]:
+    yield
+    fastpath.configure(fastpath.setting_from_environment(), without=())
 
 
 @pytest.fixture
 def clients(env: Env, tenant: Initialised) -> Iterator[tuple[TestClient, TestClient]]:
     options = {"base_url": "http://localhost:8000", "follow_redirects": False}
+    plain = _app(env, fast=False)
     with (
-        TestClient(create_app(env), **options) as indexed,  # type: ignore[arg-type]
-        TestClient(_unindexed(create_app(env)), **options) as walked,  # type: ignore[arg-type]
+        TestClient(_app(env, fast=True), **options) as indexed,  # type: ignore[arg-type]
+        TestClient(plain, **options) as walked,  # type: ignore[arg-type]
     ):
         yield indexed, walked
+
+
+def test_the_switch_off_builds_fastapis_own_routing(env: Env) -> None:
+    plain = _app(env, fast=False)
+    assert plain.router.middleware_stack is None or plain.router.middleware_stack == plain.router.app
+    assert not any(isinstance(route, GraphRoute) for route in plain.routes)
+    assert not any(m.cls is TokenShortcut for m in plain.user_middleware)  # type: ignore[comparison-overlap]
+    assert not fastpath.active("prepared") and not fastpath.active("jws")
+    fast = _app(env, fast=True)
+    assert any(isinstance(route, GraphRoute) for route in fast.routes)
+    assert any(m.cls is TokenShortcut for m in fast.user_middleware)  # type: ignore[comparison-overlap]
+    assert fastpath.active("prepared") and fastpath.active("jws")
+
+
+def test_a_bypass_written_for_other_library_versions_stays_off_with_one_log_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(fastpath.REQUIRES, "jws", (("joserfc", "0.1"),))
+    monkeypatch.setattr(fastpath, "_reported", False)
+    with caplog.at_level(logging.WARNING, logger="passbridge.fastpath"):
+        fastpath.configure(True, without=())
+        fastpath.configure(True)
+    assert not fastpath.active("jws") and fastpath.active("prepared")
+    [line] = [r.getMessage() for r in caplog.records if r.name == "passbridge.fastpath"]
+    assert line.startswith("fast paths jws off") and "written for 0.1" in line
 
 
 def test_indexed_dispatch_answers_every_path_as_the_full_walk(
@@ -82,7 +119,8 @@ def test_indexed_dispatch_answers_every_path_as_the_full_walk(
 
 
 def test_plain_graph_routes_take_the_direct_handler_and_others_keep_fastapis(env: Env) -> None:
-    routes = {(r.path, next(iter(r.methods))): r for r in create_app(env).routes if isinstance(r, APIRoute)}
+    app = _app(env, fast=True)
+    routes = {(r.path, next(iter(r.methods))): r for r in app.routes if isinstance(r, APIRoute)}
     plain = routes[("/v1.0/users/{user_id}/authentication/methods", "GET")]
     with_caller_parameter = routes[("/v1.0/users", "GET")]
     assert isinstance(plain, GraphRoute) and plain._plain()
@@ -107,11 +145,6 @@ def test_direct_handler_still_applies_graph_permissions(
 
 
 # --- oidc/routes.py TokenShortcut: POSTs to the token endpoint skip the router ---------------------
-
-
-def _without_shortcut(app: FastAPI) -> FastAPI:
-    app.user_middleware = [m for m in app.user_middleware if m.cls is not TokenShortcut]  # type: ignore[comparison-overlap]
-    return app
 
 
 @pytest.mark.parametrize(
@@ -142,8 +175,8 @@ def test_the_token_shortcut_answers_every_post_as_the_routes_do(env: Env, tenant
         ("/oauth2/v2.0/token/", {"grant_type": "client_credentials"}),
     ]
     with (
-        TestClient(create_app(env), **options) as short,  # type: ignore[arg-type]
-        TestClient(_without_shortcut(create_app(env)), **options) as routed,  # type: ignore[arg-type]
+        TestClient(_app(env, fast=False), **options) as routed,  # type: ignore[arg-type]
+        TestClient(_app(env, fast=True), **options) as short,  # type: ignore[arg-type]
     ):
         for path, form in posts:
             ours, theirs = short.post(path, data=form), routed.post(path, data=form)
@@ -160,9 +193,10 @@ def test_the_token_shortcut_answers_every_post_as_the_routes_do(env: Env, tenant
         assert no_form.status_code == 400 and no_form.json()["error"] == "invalid_request"
 
 
-def test_the_token_shortcut_matches_below_the_root_path(env: Env, tenant: Initialised) -> None:
+@pytest.mark.parametrize("fast", [True, False], ids=["shortcut", "routed"])
+def test_the_token_endpoint_matches_below_the_root_path(env: Env, tenant: Initialised, fast: bool) -> None:
     # Behind a proxy that mounts Passbridge at /idp, uvicorn's --root-path gives paths that start with it.
-    app = create_app(env)
+    app = _app(env, fast=fast)
     sent: list[dict[str, object]] = []
 
     async def post(path: str) -> None:

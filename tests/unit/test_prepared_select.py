@@ -1,25 +1,33 @@
-"""store/prepared.py: a select run on the driver's cursor gives what SQLAlchemy's execute gives."""
+"""fastpath/prepared.py: a select run on the driver's cursor gives what SQLAlchemy's execute gives."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, column, select, table
 from sqlalchemy.exc import DBAPIError
 
+from passbridge import fastpath
 from passbridge.domain.policy import ALL_USERS, TapPolicy, Target
 from passbridge.domain.tap import PassRequest
+from passbridge.fastpath.prepared import PreparedSelect
 from passbridge.services.context import Env, operator
 from passbridge.services.taps import TapService
 from passbridge.services.tenant import Initialised
 from passbridge.store import policy as policy_store
 from passbridge.store import taps as tap_store
 from passbridge.store.models import TapPolicyRow, TemporaryAccessPass, User
-from passbridge.store.prepared import PreparedSelect
 from tests.factories import make_user
+
+
+@pytest.fixture(autouse=True, params=["fast", "plain"])
+def path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each test runs on the driver's cursor and on SQLAlchemy's execute (PASSBRIDGE_FASTPATH=0)."""
+    fastpath.configure(True, without=() if request.param == "fast" else ["prepared"])
+    yield request.param
+    fastpath.configure(fastpath.setting_from_environment(), without=())
 
 
 @pytest.fixture
@@ -91,14 +99,9 @@ def test_prepared_select_inside_a_unit_sees_the_units_pending_changes(env: Env, 
 
 
 def test_driver_errors_surface_as_sqlalchemys(env: Env, tenant: Initialised) -> None:
-    broken = PreparedSelect(select(User.id.label("id")).where(User.id == bindparam("ref")))
-    with env.db.reading() as connection:
-        compiled = broken._for(connection.dialect)  # compile, then break it as a dropped table would
-        broken._compiled[connection.dialect.name] = replace(
-            compiled, sql=compiled.sql.replace("app_user", "no_such_table")
-        )
-        with pytest.raises(DBAPIError):
-            broken.first(connection, ref="x")
+    broken = PreparedSelect(select(column("id").label("id")).select_from(table("no_such_table")))
+    with env.db.reading() as connection, pytest.raises(DBAPIError):
+        broken.first(connection)
 
 
 def test_user_methods_finds_the_user_by_upn_in_any_case_with_their_pass(env: Env, holder: User) -> None:

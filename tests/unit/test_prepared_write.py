@@ -1,17 +1,19 @@
-"""store/prepared.py's PreparedWrite: a write on the driver's cursor stores what SQLAlchemy would store."""
+"""fastpath/prepared.py's PreparedWrite: a write on the driver's cursor stores what SQLAlchemy would store."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import bindparam, insert, select, update
 
+from passbridge import fastpath
+from passbridge.fastpath.prepared import PreparedWrite
 from passbridge.services.context import Env
 from passbridge.services.tenant import Initialised
 from passbridge.store.models import RefreshTokenRow
-from passbridge.store.prepared import PreparedWrite
 
 INSERT = PreparedWrite(insert(RefreshTokenRow))
 USE = PreparedWrite(
@@ -19,6 +21,14 @@ USE = PreparedWrite(
     .where(RefreshTokenRow.id == bindparam("token_id"), RefreshTokenRow.used_at.is_(None))
     .values(used_at=bindparam("now"))
 )
+
+
+@pytest.fixture(autouse=True, params=["fast", "plain"])
+def path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each test runs on the driver's cursor and on SQLAlchemy's execute (PASSBRIDGE_FASTPATH=0)."""
+    fastpath.configure(True, without=() if request.param == "fast" else ["prepared"])
+    yield request.param
+    fastpath.configure(fastpath.setting_from_environment(), without=())
 
 
 def values(env: Env, user_id: str) -> dict[str, object]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import Depends, FastAPI
 
-from passbridge.flat_routes import add_routes
+from passbridge.fastpath.graph_route import GraphRoute
+from passbridge.fastpath.routing import add_routes
 from passbridge.graph import audit, groups, methods, passwordless, policies, sessions, signins, users
-from passbridge.graph.auth import GraphRoute, caller
+from passbridge.graph.auth import caller
 
 
 def install(app: FastAPI) -> None:
-    # Flattened onto the app (flat_routes.py): nested routers cost more per request than a grant's SQL.
+    # Flattened onto the app (fastpath/routing.py): nested routers cost more per request than a grant's SQL.
     for version in ("v1.0", "beta"):
         # Authentication methods first: the busiest Graph reads, and routing tries routes in order. No
         # path of one module matches another's, so the order changes nothing else.

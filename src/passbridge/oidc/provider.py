@@ -14,9 +14,7 @@ number, `timestamp`, `trace_id`, `correlation_id`), because Microsoft's client l
 
 from __future__ import annotations
 
-import functools
 import logging
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,11 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from authlib.common.security import is_secure_transport
 from authlib.oauth2.rfc6749 import (
     AuthorizationServer,
     ClientMixin,
-    InsecureTransportError,
     InvalidClientError,
     InvalidRequestError,
     InvalidScopeError,
@@ -194,7 +190,8 @@ class FormPayload(OAuth2Payload):  # type: ignore[misc]
 
 
 class FormRequest(OAuth2Request):  # type: ignore[misc]
-    """A token request whose form the route has already read and parsed."""
+    """A token request whose form the route has already read and parsed: Authlib's own request (its
+    transport check included), with the form as its payload and our trace and correlation ids."""
 
     def __init__(
         self,
@@ -205,23 +202,8 @@ class FormRequest(OAuth2Request):  # type: ignore[misc]
         trace_id: str,
         correlation_id: str,
     ) -> None:
-        # OAuth2Request.__init__, with its transport check remembered per URI: the check parses the
-        # URI and, for a loopback address, the IP address on every request. Our routes pass the base
-        # URL plus the path. tests/oidc/test_rules.py checks the attributes match Authlib's own.
-        if not _secure_transport(uri, os.environ.get("AUTHLIB_INSECURE_TRANSPORT")):
-            raise InsecureTransportError()
-        self.method = "POST"
-        self.uri = uri
-        self.headers = headers or {}
-        self._body = None
+        super().__init__("POST", uri, headers=headers)
         self.payload = FormPayload(form)
-        self.client = None
-        self.auth_method = None
-        self.user = None
-        self.authorization_code = None
-        self.refresh_token = None
-        self.credential = None
-        self._scope = None
         self.trace_id = trace_id
         self.correlation_id = correlation_id
 
@@ -233,12 +215,6 @@ class FormRequest(OAuth2Request):  # type: ignore[misc]
     @property
     def args(self) -> dict[str, str]:
         return {}
-
-
-@functools.lru_cache(maxsize=64)
-def _secure_transport(uri: str, insecure_allowed: str | None) -> bool:
-    """Authlib's check (which reads AUTHLIB_INSECURE_TRANSPORT itself: hence the second key)."""
-    return bool(is_secure_transport(uri))
 
 
 # --- clients and their authentication ----------------------------------------------------------

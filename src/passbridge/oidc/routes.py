@@ -15,17 +15,16 @@ strict client can match, `/common` and `/organizations` are authorities of their
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InsecureTransportError
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from passbridge import forms
-from passbridge.flat_routes import add_routes
+from passbridge import fastpath, forms
+from passbridge.fastpath.routing import add_routes
+from passbridge.fastpath.token_shortcut import TOKEN_PATH, TokenShortcut
 from passbridge.ids import new_guid
 from passbridge.oidc import user_routes
 from passbridge.oidc.provider import (
@@ -46,7 +45,6 @@ from passbridge.store.db import Reader
 
 TENANT_ALIASES = tokens.TENANT_ALIASES
 FORM = "application/x-www-form-urlencoded"
-TOKEN_PATH = "/oauth2/v2.0/token"
 MAX_FORM_BYTES = 16 * 1024
 MAX_FORM_FIELDS = 64
 DISCOVERY_MAX_AGE_SECONDS = 3600
@@ -127,38 +125,6 @@ async def _read_form(request: Request) -> dict[str, list[str]] | None:
     return form
 
 
-class TokenShortcut:
-    """POSTs to the token endpoint go straight to it, past Starlette's exception middleware, the router
-    and FastAPI's request handling: those layers cost about a sixth of a refresh grant (bench/README.md)
-    and the endpoint needs none of them (no dependencies, no parameters beyond the tenant segment; it
-    raises nothing it does not answer itself). It sits inside RequestIds and Starlette's server-error
-    middleware (app.py), so request ids and the 500 answer are the same as on every route. Other methods and
-    paths go on to the app, where the routes registered below answer (405 with Allow: POST, and so on)."""
-
-    def __init__(self, app: ASGIApp, token: Callable[[Request, str | None], Awaitable[Response]]) -> None:
-        self.app = app
-        self.token = token
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            path, root = scope["path"], scope.get("root_path", "")
-            tenant = token_path_tenant(path[len(root) :] if root and path.startswith(root) else path)
-            if tenant is not None:
-                response = await self.token(Request(scope, receive), tenant or None)
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-def token_path_tenant(path: str) -> str | None:
-    """The tenant segment of /{tenant}/oauth2/v2.0/token, "" for /oauth2/v2.0/token, None for any other
-    path (a tenant segment is what the route's `{tenant}` matches: one non-empty segment)."""
-    if not path.endswith(TOKEN_PATH):
-        return None
-    if len(path) == len(TOKEN_PATH):
-        return ""
-    tenant = path[1 : -len(TOKEN_PATH)]
-    return tenant if path[0] == "/" and tenant and "/" not in tenant else None
 
 
 def install(app: FastAPI) -> None:
@@ -291,10 +257,10 @@ def install(app: FastAPI) -> None:
             response = await runner.off_loop(run)
         return response
 
-    app.add_middleware(TokenShortcut, token=token)
+    if fastpath.active("token_shortcut"):
+        app.add_middleware(TokenShortcut, token=token)
 
-    # The routes a POST would match had TokenShortcut not answered it (a TestClient or a mounted copy
-    # of the router still reaches them), and which name POST in a 405's Allow header.
+    # The routes a POST is served by without TokenShortcut, and which name POST in a 405's Allow header.
     @router.post(TOKEN_PATH)
     async def root_token(request: Request) -> Response:
         return await token(request, None)
@@ -322,4 +288,4 @@ def install(app: FastAPI) -> None:
 
     user_routes.install(router, server, tenant_known, _env_of_app(app))
     app.state.oauth_server = server
-    add_routes(app, router)  # flattened: see flat_routes.py
+    add_routes(app, router)  # flattened: see fastpath/routing.py

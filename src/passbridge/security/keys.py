@@ -1,9 +1,8 @@
 """Token-signing keys (JOSE via joserfc): creation, publication as a JWKS, signing and verifying.
 
-Signing, on every grant, is done here with `cryptography` directly: joserfc's compact serialisation
-around the one ECDSA call (header registry checks, algorithm lookup, its signature object) cost about as
-much as the signature. The output is the JWS joserfc produces for the same header and claims (the same
-JSON encodings, raw r||s, base64url without padding); joserfc still verifies tokens and builds the JWKS.
+Signing, on every grant, goes through fastpath/jws.py (`cryptography` directly, the same JWS joserfc
+writes), or with the fast path off through joserfc's `jwt.encode`; joserfc verifies tokens and builds
+the JWKS either way.
 
 Private keys are stored sealed with a pepper-derived key. Rotation: a new key is published before it
 signs (`activates_at`), and a retired key stays in the JWKS until tokens it signed have expired.
@@ -11,25 +10,20 @@ signs (`activates_at`), and a retired key stays in the JWKS until tokens it sign
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet
 
+from passbridge import fastpath
+from passbridge.fastpath.jws import CompactES256
 from passbridge.security.secrets import SecretKeeper
 
 ALGORITHM = "ES256"
-_ES256 = ec.ECDSA(hashes.SHA256())
-_P256_BYTES = 32
 
 
 class TokenInvalid(Exception):
@@ -61,34 +55,22 @@ def jwks(public_jwks: list[dict[str, Any]]) -> dict[str, Any]:
     return {"keys": public_jwks}
 
 
-def _b64(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
-
-
 class Signer:
-    """One private key ready to sign compact ES256 JWSs: the header segment is encoded and the
-    cryptography key taken out of the JWK once, not per token (callers keep one per key)."""
+    """One private key ready to sign compact ES256 JWSs (callers keep one per key)."""
 
     def __init__(self, key: ECKey, *, typ: str = "JWT") -> None:
         if key.curve_name != "P-256":
             raise ValueError("ES256 needs a P-256 key")
-        # Member order and encodings as joserfc's jwt.encode writes them: typ first, ASCII-escaped
-        # header, UTF-8 claims, compact separators.
-        header = json.dumps(
-            {"typ": typ, "alg": ALGORITHM, "kid": key.kid}, ensure_ascii=True, separators=(",", ":")
-        )
         self.kid = key.kid
-        self._prefix = _b64(header.encode("ascii")) + b"."
-        self._private: ec.EllipticCurvePrivateKey = key.get_op_key("sign")
+        self._key = key
+        self._header = {"typ": typ, "alg": ALGORITHM, "kid": key.kid}
+        self._fast = CompactES256(key, typ=typ)
 
     def sign(self, claims: dict[str, Any]) -> str:
         """A compact ES256 JWS of `claims` (JSON values; times as NumericDate integers)."""
-        # orjson writes what json.dumps(ensure_ascii=False, separators=(",", ":")) writes for JSON
-        # values, UTF-8 encoded, in a twentieth of the time (tests/unit/test_keys.py compares).
-        signing_input = self._prefix + _b64(orjson.dumps(claims))
-        r, s = decode_dss_signature(self._private.sign(signing_input, _ES256))
-        signature = r.to_bytes(_P256_BYTES, "big") + s.to_bytes(_P256_BYTES, "big")
-        return (signing_input + b"." + _b64(signature)).decode("ascii")
+        if fastpath.active("jws"):
+            return self._fast.sign(claims)
+        return jwt.encode(self._header, claims, self._key, algorithms=[ALGORITHM])
 
 
 def sign(claims: dict[str, Any], key: ECKey, *, typ: str = "JWT") -> str:

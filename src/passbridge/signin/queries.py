@@ -5,7 +5,7 @@ requests around one Argon2 verify, and the goal is that everything but the verif
 fraction of it (bench/README.md, pass sign-ins). The ORM's unit of work (identity map, flush, object
 construction) cost more than these statements' own work, so nothing on the sign-in path uses it: rows
 are inserted from plain values and read back as plain rows, and the selects run on the driver's cursor
-(store/prepared.py). Writes run in `writing` (one transaction, BEGIN IMMEDIATE on SQLite); reads that
+(fastpath/prepared.py). Writes run in `writing` (one transaction, BEGIN IMMEDIATE on SQLite); reads that
 need no snapshot run on `Database.reading`.
 """
 
@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from passbridge.fastpath.prepared import PreparedSelect
 from passbridge.signin.rules import Counter
 from passbridge.store import policy as policy_store
 from passbridge.store.db import Database
@@ -35,7 +36,6 @@ from passbridge.store.models import (
     User,
     UserSession,
 )
-from passbridge.store.prepared import PreparedSelect
 
 _FLOWS: Table = SignInFlow.__table__  # type: ignore[assignment]
 _SESSIONS: Table = UserSession.__table__  # type: ignore[assignment]

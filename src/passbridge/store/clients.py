@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlalchemy import bindparam, or_, select
 
+from passbridge.fastpath.prepared import PreparedSelect
 from passbridge.store.db import Reader, connection_of
 from passbridge.store.models import Application, SigningKey, Tenant
-from passbridge.store.prepared import PreparedSelect
 
-# On the driver's cursor (store/prepared.py): every grant runs it, and SQLAlchemy's execute cost several
+# On the driver's cursor (fastpath/prepared.py): every grant runs it, and SQLAlchemy's execute cost several
 # times SQLite's work here.
 CLIENT_COLUMNS: tuple[Any, ...] = (
     Application.id,

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, bindparam, literal_column, null, select, type_coerce, union_all
 
 from passbridge.domain.directory import upn_key
+from passbridge.fastpath.prepared import PreparedSelect
 from passbridge.store import policy as policy_store
 from passbridge.store import taps as taps_store
 from passbridge.store.db import Reader
@@ -28,7 +29,6 @@ from passbridge.store.models import (
     TemporaryAccessPass,
     User,
 )
-from passbridge.store.prepared import PreparedSelect
 from passbridge.store.taps import PassRecord, UserMethods
 
 

@@ -4,7 +4,7 @@ Single use is a conditional UPDATE (`used_at IS NULL` in the WHERE clause), atom
 of any number of requests racing to redeem one code or one refresh token, exactly one sees True.
 
 The refresh grant is a hot path (bench/refresh.py): its three statements are compiled once and run
-on the driver's cursor of the grant's connection (store/prepared.py), skipping the ORM and SQLAlchemy's
+on the driver's cursor of the grant's connection (fastpath/prepared.py), skipping the ORM and SQLAlchemy's
 per-execute machinery, which cost more than SQLite's work. They take a Reader: the grant runs on a bare
 Connection in a write transaction (`Database.writing`), the code grant and tests on a Session.
 """
@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from passbridge.fastpath.prepared import PreparedSelect, PreparedWrite
 from passbridge.store.db import Reader, connection_of
 from passbridge.store.models import AuthorizationCodeRow, RefreshTokenRow, User
-from passbridge.store.prepared import PreparedSelect, PreparedWrite
 
 # --- authorization codes -------------------------------------------------------------------------
 

@@ -10,9 +10,9 @@ from sqlalchemy import bindparam, delete, exists, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from passbridge.fastpath.prepared import PreparedSelect
 from passbridge.store.db import Reader, connection_of, insert_row
 from passbridge.store.models import Fido2Credential, SoftwareOathMethod, User
-from passbridge.store.prepared import PreparedSelect
 
 
 @dataclass(frozen=True)

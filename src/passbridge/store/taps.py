@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 
 from passbridge.domain.directory import upn_key
 from passbridge.domain.policy import TapPolicy
+from passbridge.fastpath.prepared import PreparedSelect
 from passbridge.store import policy as policy_store
 from passbridge.store.db import Reader, connection_of
 from passbridge.store.directory import is_guid
 from passbridge.store.models import GroupMember, TapPolicyRow, TemporaryAccessPass, User
-from passbridge.store.prepared import PreparedSelect
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ _USER_METHODS = (
     .outerjoin(TemporaryAccessPass, TemporaryAccessPass.user_id == User.id)
     .outerjoin(TapPolicyRow, TapPolicyRow.id == policy_store.TAP_POLICY_ID)
 )
-# On the driver's cursor (store/prepared.py): SQLAlchemy's execute cost more than SQLite's work here.
+# On the driver's cursor (fastpath/prepared.py): SQLAlchemy's execute cost more than SQLite's work here.
 _BY_ID = PreparedSelect(_USER_METHODS.where(User.id == bindparam("ref")))
 _BY_UPN = PreparedSelect(_USER_METHODS.where(User.upn_key == bindparam("ref")))
 _GROUP_IDS = select(GroupMember.group_id).where(GroupMember.user_id == bindparam("user_id"))

@@ -6,7 +6,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from passbridge.flat_routes import add_routes
+from passbridge.fastpath.routing import add_routes
 from passbridge.web import apps, passwordless, security_info, signin
 from passbridge.web.pages import STATIC_DIR
 

@@ -1,5 +1,9 @@
 """Registering a router's routes directly on the application, flattened, and finding them by prefix.
 
+Relies on FastAPI 0.163 (`APIRouter.add_api_route`'s arguments, the app router's `middleware_stack`)
+and Starlette 1.10 (`Route.matches`, `Match`). Off (PASSBRIDGE_FASTPATH=0, or other versions), the
+routers are included with FastAPI's own `include_router` and the router walks them as it always does.
+
 FastAPI (0.16x) keeps an included router as a nested node: every request walks each nested router's
 route list twice (once to match, once to dispatch), saving and restoring scope keys around every
 candidate. For the Graph routers (v1.0 and beta, five modules each) that cost more per request than
@@ -22,6 +26,8 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from passbridge import fastpath
+
 
 def add_routes(
     app: FastAPI,
@@ -32,6 +38,11 @@ def add_routes(
     tags: list[str] | None = None,
     route_class: type[APIRoute] | None = None,
 ) -> None:
+    """The router's routes on the app, flattened with `route_class` (GraphRoute: its own fast path,
+    which needs flat routes), or, with the fast path off, `app.include_router` as FastAPI means it."""
+    if not fastpath.active("routing"):
+        app.include_router(router, prefix=prefix, dependencies=dependencies, tags=tags)  # type: ignore[arg-type]
+        return
     for route in router.routes:
         if not isinstance(route, APIRoute):
             raise TypeError(f"only API routes can be flattened, not {route!r}")
@@ -67,6 +78,8 @@ def index_by_first_segment(app: FastAPI) -> None:
     declared order; anything those do not match fully (a 405, a 404, a trailing-slash redirect)
     goes through the router's own full walk, so every answer stays what the full walk gives.
     Call it once every route is added: routes added later are seen by the full walk only."""
+    if not fastpath.active("routing"):
+        return
     router = app.router
     if router.middleware_stack != router.app:
         raise TypeError("the router has middleware of its own; index it before adding any")

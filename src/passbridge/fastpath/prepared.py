@@ -7,6 +7,11 @@ result processors SQLAlchemy would apply (so values come back as the same Python
 booleans, decoded JSON), and runs the SQL on the DBAPI cursor of the caller's connection, inside
 whatever transaction that connection is in. Driver errors are raised as SQLAlchemy's, like every other
 statement's. Only for selects whose columns are all labelled (each row is a named tuple of them).
+
+Relies on SQLAlchemy 2.1's compiled internals (`Compiled.binds`, `bind_names`, `positiontup`,
+`escaped_bind_names`, the types' `bind_processor`/`result_processor`, `DBAPIError.instance`). Off
+(PASSBRIDGE_FASTPATH=0, or another SQLAlchemy), the same statements run through `Connection.execute`
+and rows are SQLAlchemy's own `Row`s, which read by the same labels.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from sqlalchemy import Insert, Select, Update
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, InvalidRequestError
 
+from passbridge import fastpath
 from passbridge.store.db import Reader, connection_of
 
 Processor = Callable[[Any], Any] | None
@@ -116,6 +122,12 @@ class PreparedSelect(_Prepared):
 
     def _run(self, reader: Reader, values: Mapping[str, Any], *, first: bool) -> list[Any]:
         connection = connection_of(reader)
+        if not fastpath.active("prepared"):
+            result = connection.execute(self._statement, dict(values))
+            if first:
+                row = result.first()
+                return [] if row is None else [row]
+            return list(result.all())
         prepared = self._for(connection.dialect)
         results, record = self._rows(connection)
         rows = prepared.execute(
@@ -152,4 +164,8 @@ class PreparedWrite(_Prepared):
         connection = connection_of(reader)
         if not connection.in_transaction():
             raise RuntimeError("a prepared write needs a connection inside a transaction")
+        if not fastpath.active("prepared"):
+            # SQLAlchemy keeps an INSERT's rowcount only when asked to.
+            options = {"preserve_rowcount": True}
+            return int(connection.execute(self._statement, dict(values), execution_options=options).rowcount)
         return self._for(connection.dialect).execute(connection, values, lambda cursor: int(cursor.rowcount))
