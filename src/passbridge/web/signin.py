@@ -26,6 +26,7 @@ from passbridge.web.pages import (
     FormUnreadable,
     clear_flow_cookie,
     client_ip,
+    cookie,
     env_of,
     page,
     read_form,
@@ -64,7 +65,7 @@ async def _flow_for_page(service: SignInService, request: Request) -> tuple[Flow
     elif "return_to" in params:
         call = partial(service.login_page, return_to=params["return_to"])
     else:
-        call = partial(service.login_page, flow_id=request.cookies.get(FLOW_COOKIE))
+        call = partial(service.login_page, flow_id=cookie(request, FLOW_COOKIE))
     flow, tenant = await run_in_threadpool(call)
     return flow, shown_tenant_name(tenant)
 
@@ -160,7 +161,7 @@ async def login_page(request: Request) -> Response:
 @router.post("/login")
 async def login_submit(request: Request) -> Response:
     service = SignInService(env_of(request))
-    flow_id = request.cookies.get(FLOW_COOKIE)
+    flow_id = cookie(request, FLOW_COOKIE)
     try:
         form = await read_form(request)
     except FormTooLarge:
@@ -191,7 +192,7 @@ async def login_submit(request: Request) -> Response:
 
 @router.get("/login/pass")
 async def pass_page(request: Request) -> Response:
-    flow_id = request.cookies.get(FLOW_COOKIE)
+    flow_id = cookie(request, FLOW_COOKIE)
     if not flow_id:
         return see_other("/login")
     try:
@@ -206,7 +207,7 @@ async def pass_page(request: Request) -> Response:
 @router.post("/login/pass")
 async def pass_submit(request: Request) -> Response:
     service = SignInService(env_of(request))
-    flow_id = request.cookies.get(FLOW_COOKIE)
+    flow_id = cookie(request, FLOW_COOKIE)
     try:
         form = await read_form(request)
     except FormTooLarge:
@@ -219,8 +220,8 @@ async def pass_submit(request: Request) -> Response:
         form.get("csrf_token"),
         form.get("pass", ""),
         ip_address=client_ip(request),
-        previous_session_cookie=request.cookies.get(SESSION_COOKIE),
-        device_cookie=request.cookies.get(DEVICE_COOKIE),
+        previous_session_cookie=cookie(request, SESSION_COOKIE),
+        device_cookie=cookie(request, DEVICE_COOKIE),
     )
     refused: DomainError
     try:
