@@ -84,3 +84,10 @@ def test_a_nul_flow_cookie_beside_a_good_session_keeps_the_session(
     web.cookies.clear()
     apps = web.get("/apps", headers={"Cookie": f"pb_session={session}; pb_flow={NUL}"})
     assert apps.status_code == 200, apps.text
+
+
+def test_a_flow_id_not_of_our_shape_in_the_login_link_is_start_again(web: TestClient, ada: str) -> None:
+    """`?flow=` (the authorize endpoint's link) names a flow as the cookie does: a NUL was a 500."""
+    for flow in ["a%00b", "0" * 36]:
+        answer = web.get(f"/login?flow={flow}")
+        assert answer.status_code == 400 and "Start again" in answer.text, answer.text

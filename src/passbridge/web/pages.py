@@ -145,7 +145,11 @@ _COOKIE_SHAPES = {
 
 def cookie(request: Request, name: str) -> str | None:
     """The value of one of our cookies when it has the shape we issue it in; None otherwise."""
-    value = request.cookies.get(name)
+    return issued(name, request.cookies.get(name))
+
+
+def issued(name: str, value: str | None) -> str | None:
+    """`value` when it has the shape we issue cookie `name`'s values in (also a flow id in `?flow=`)."""
     return value if value is not None and _COOKIE_SHAPES[name].fullmatch(value) else None
 
 

@@ -28,6 +28,7 @@ from passbridge.web.pages import (
     client_ip,
     cookie,
     env_of,
+    issued,
     page,
     read_form,
     see_other,
@@ -61,7 +62,7 @@ async def _flow_for_page(service: SignInService, request: Request) -> tuple[Flow
     browser's open flow ("Use another account" keeps where it was going) or a new one."""
     params = request.query_params
     if "flow" in params:
-        call = partial(service.login_page, flow_id=params["flow"], or_begin=False)
+        call = partial(service.login_page, flow_id=issued(FLOW_COOKIE, params["flow"]), or_begin=False)
     elif "return_to" in params:
         call = partial(service.login_page, return_to=params["return_to"])
     else:
