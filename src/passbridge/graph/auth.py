@@ -9,6 +9,7 @@ from typing import Any, get_type_hints
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+from passbridge.graph.odata import refuse_unstorable_url
 from passbridge.services.context import Env, Principal
 from passbridge.services.tokens import TokenRejected, principal_from_token, principal_without_store
 from passbridge.store.db import run_point_read
@@ -45,6 +46,7 @@ async def caller(request: Request) -> Principal:
 
 async def _verified_caller(request: Request) -> Principal:
     token = _bearer(request)
+    refuse_unstorable_url(request)
     env: Env = request.app.state.env
     # The address ClientAddress resolved (behind a trusted proxy, the one it forwarded for).
     ip = request.client.host if request.client else None
