@@ -40,6 +40,10 @@ def user_auth(env: Env, user_id: str, *scopes: str) -> dict[str, str]:
         "idtyp": "user",
         "scp": " ".join(scopes),
         "azp": str(uuid.uuid4()),
+        # As a pass sign-in leaves them: changing one's own methods needs a recent multi-factor sign-in.
+        "amr": ["tap", "mfa"],
+        "acr": "mfa",
+        "auth_time": now,
         "iat": now,
         "nbf": now,
         "exp": now + 3600,

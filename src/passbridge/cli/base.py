@@ -30,13 +30,22 @@ def fail(message: str) -> NoReturn:
     raise Failure(message)
 
 
+def _one_line(message: str) -> str:
+    return " ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
 def _run_guarded(invoke: Callable[[], Any]) -> int:
     try:
         invoke()
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
+    except click.UsageError as exc:
+        # click would print the usage, a hint and the error over three lines; scripts and people read one.
+        where = exc.ctx.command_path if exc.ctx is not None else "passbridge"
+        click.echo(f"passbridge: error: {_one_line(exc.format_message())} (see '{where} --help')", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"passbridge: error: {_one_line(exc.format_message())}", err=True)
         return exc.exit_code
     except click.Abort:
         click.echo("passbridge: aborted", err=True)

@@ -42,12 +42,16 @@ def keys_list(as_json: bool) -> None:
     emit({"value": rows}, as_json=as_json, human=human)
 
 
+# Bounds the minutes so a typo is a usage error, not a date past the year 9999.
+TEN_YEARS = 10 * 366 * 24 * 60
+
+
 @keys.command("rotate")
 @click.option(
     "--publish-ahead",
     default=60,
     show_default=True,
-    type=click.IntRange(min=6),
+    type=click.IntRange(min=6, max=TEN_YEARS),
     metavar="MINUTES",
     help="Publish the new key this long before it starts signing (longer than key-set caches live).",
 )
@@ -55,7 +59,7 @@ def keys_list(as_json: bool) -> None:
     "--keep-old-for",
     default=1440,
     show_default=True,
-    type=click.IntRange(min=5),
+    type=click.IntRange(min=5, max=TEN_YEARS),
     metavar="MINUTES",
     help="Keep older keys published this long after the new key activates (at least the token lifetime).",
 )

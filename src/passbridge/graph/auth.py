@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from passbridge.graph.odata import refuse_unstorable_url
 from passbridge.services.context import Env, Principal
 from passbridge.services.tokens import TokenRejected, principal_from_token, principal_without_store
 from passbridge.store import runner
@@ -40,6 +41,7 @@ async def caller(request: Request) -> Principal:
 
 async def verified_caller(request: Request) -> Principal:
     token = _bearer(request)
+    refuse_unstorable_url(request)
     env: Env = request.app.state.env
     # The address ClientAddress resolved (behind a trusted proxy, the one it forwarded for).
     ip = request.client.host if request.client else None

@@ -12,11 +12,15 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 
+from passbridge.domain.text import unstorable_reason
 from passbridge.graph.errors import GraphError
 from passbridge.services.directory import Condition
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 999
+# Past any collection we hold, and inside what both databases take as an OFFSET (SQLite: a signed 64-bit
+# integer; larger is an OverflowError, on PostgreSQL "bigint out of range").
+MAX_OFFSET = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,11 @@ def page_of(request: Request, *, default: int = DEFAULT_PAGE) -> Page:
     top_text = params.get("$top")
     top = default
     if top_text is not None:
-        if not top_text.isdigit() or not 1 <= int(top_text) <= MAX_PAGE:
+        # ASCII digits only, and few of them: str.isdigit takes "²", which int() refuses, and int()
+        # refuses more than 4,300 digits; either was a 500.
+        if not (top_text.isascii() and top_text.isdigit() and len(top_text) <= 4) or not (
+            1 <= int(top_text) <= MAX_PAGE
+        ):
             raise GraphError(
                 400,
                 "badRequest",
@@ -44,7 +52,7 @@ def page_of(request: Request, *, default: int = DEFAULT_PAGE) -> Page:
             offset = int(base64.urlsafe_b64decode(token.encode()).decode().removeprefix("o:"))
         except (ValueError, UnicodeDecodeError):
             raise GraphError(400, "badRequest", "The $skiptoken is invalid.") from None
-        if offset < 0:
+        if not 0 <= offset <= MAX_OFFSET:
             raise GraphError(400, "badRequest", "The $skiptoken is invalid.")
     return Page(top, offset)
 
@@ -74,6 +82,21 @@ def collection(
         body["@odata.nextLink"] = f"{base}{request.url.path}?{urlencode(params)}"
     body["value"] = items
     return body
+
+
+def refuse_unstorable_url(request: Request) -> None:
+    """A 400 for a URL whose decoded path segments or query options hold a NUL (%00) or a lone
+    surrogate: no id, filter literal or option of ours contains one, and PostgreSQL refuses a NUL even
+    in a lookup, so each would otherwise be a 500 wherever it reached a query. Checked once for every
+    Graph request (graph/auth.py), so no route has to remember it."""
+    texts = [str(v) for v in request.path_params.values()]
+    texts += [t for item in request.query_params.multi_items() for t in item]
+    for text in texts:
+        reason = unstorable_reason(text)
+        if reason is not None:
+            raise GraphError(
+                400, "badRequest", f"The request URL contains {reason}, which is not valid text."
+            )
 
 
 # --- $select ---------------------------------------------------------------------------------

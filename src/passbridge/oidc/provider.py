@@ -280,7 +280,12 @@ def _authenticated(query_client: Any, client_id: str, secret: str, challenge: st
 def authenticate_basic(query_client: Any, request: FormRequest) -> OAuthClient | None:
     if not request.headers.get("Authorization", "").lower().startswith("basic "):
         return None
-    client_id, secret = extract_basic_authorization(request.headers)
+    try:
+        client_id, secret = extract_basic_authorization(request.headers)
+    except ValueError:
+        # Authlib lets non-ASCII base64 and credentials that are not UTF-8 escape (a 500); neither names
+        # a client of ours, so it is the missing-credentials answer below.
+        client_id, secret = None, None
     if "client_secret" in request.payload.data:
         raise oauth_error(
             InvalidRequestError, 9002313, "The client used more than one authentication method."

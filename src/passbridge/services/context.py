@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from passbridge.clock import Clock, SystemClock
@@ -52,7 +53,9 @@ PrincipalKind = Literal["operator", "application", "user"]
 @dataclass(frozen=True)
 class Principal:
     """Who is calling. An application acts with application permissions (`app_permissions`);
-    a user acts with delegated scopes (`scopes`) limited by their directory roles (`roles`)."""
+    a user acts with delegated scopes (`scopes`) limited by their directory roles (`roles`). A user's
+    `amr` and `auth_time` are their access token's: how and when they signed in, which decides whether
+    they may change their own methods (services/method_access.py)."""
 
     kind: PrincipalKind
     id: str | None
@@ -62,6 +65,8 @@ class Principal:
     app_permissions: frozenset[str] = frozenset()
     scopes: frozenset[str] = frozenset()
     roles: frozenset[Role] = frozenset()
+    amr: tuple[str, ...] = ()
+    auth_time: datetime | None = None
     ip_address: str | None = None
     correlation_id: str = field(default_factory=new_guid)
 
@@ -90,6 +95,23 @@ class Principal:
             },
             "user": None,
         }
+
+
+def token_amr(value: object) -> tuple[str, ...]:
+    """A token's `amr` claim as a Principal holds it; anything but a list of strings proves nothing."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(v for v in value if isinstance(v, str))
+
+
+def token_auth_time(value: object) -> datetime | None:
+    """A token's `auth_time` (epoch seconds) as an aware datetime; None when absent or unreadable."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def operator(display_name: str = "Passbridge CLI") -> Principal:

@@ -3,6 +3,12 @@
 Graph distinguishes acting on oneself (delegated scopes without `.All`) from acting on another
 user (`.All` scopes, and for delegated callers a directory role). Application callers always act
 on other users; operators (the CLI on the host) may do anything.
+
+A user changing their OWN methods through Graph meets the rule the security-info pages apply
+(services/registration.py): their token must come from a multi-factor sign-in within REAUTH_WINDOW.
+Without it a code alone (one factor) could strip the owner's passkeys or pass through /me, leaving them
+nothing stronger than the code an attacker holds. Administrators acting on others are unaffected: their
+right comes from their roles, not from how recently they proved who they are.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from passbridge.domain.errors import PermissionDenied
 from passbridge.services import access
 from passbridge.services.context import Env, Principal
 from passbridge.services.directory import DirectoryService, user_not_found
+from passbridge.services.registration import REAUTH_WINDOW, is_multi_factor
 from passbridge.store import directory as directory_store
 from passbridge.store import taps as tap_store
 from passbridge.store.db import Reader
@@ -118,10 +125,28 @@ class MethodAccess:
             if not allow_self:
                 raise PermissionDenied("You cannot create a Temporary Access Pass for yourself.")
             access.require_app_permission(self.principal, *scopes.own)
+            self._check_own_sign_in()
             return user
         access.require_app_permission(self.principal, *scopes.others)
         self._check_tier(user)
         return user
+
+    def _check_own_sign_in(self) -> None:
+        """Refuse a change to one's own methods unless the token's sign-in proved several factors
+        recently (services/registration.py's rule for the pages, read from the token's amr and auth_time)."""
+        if not is_multi_factor(self.principal.amr):
+            raise PermissionDenied(
+                "This access token comes from a single-factor sign-in (such as an authenticator-app code "
+                "alone). Changing your own authentication methods needs a multi-factor sign-in: sign in "
+                "again with a passkey or a Temporary Access Pass and use the new token."
+            )
+        signed_in = self.principal.auth_time
+        if signed_in is None or self.env.clock.now() - signed_in > REAUTH_WINDOW:
+            minutes = int(REAUTH_WINDOW.total_seconds() // 60)
+            raise PermissionDenied(
+                f"Changing your own authentication methods needs a sign-in within the last {minutes} "
+                "minutes: sign in again and use the new token."
+            )
 
     def _check_tier(self, user: User) -> None:
         """Issuer tiers, as Entra has them, for delegated (user) callers acting on someone else."""

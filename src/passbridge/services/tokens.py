@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from passbridge.domain.directory import Role
 from passbridge.ids import new_guid
 from passbridge.security import keys as jose
-from passbridge.services.context import Env, Principal
+from passbridge.services.context import Env, Principal, token_amr, token_auth_time
 from passbridge.services.token_cache import CachedKey, SeenApp, TokenCache
 from passbridge.store import clients as client_store
 from passbridge.store import directory as directory_store
@@ -373,5 +373,7 @@ def principal_from_token(
         app_id=str(claims.get("azp") or "") or None,
         scopes=frozenset(str(claims.get("scp", "")).split()),
         roles=roles,
+        amr=token_amr(claims.get("amr")),
+        auth_time=token_auth_time(claims.get("auth_time")),
         ip_address=ip_address,
     )

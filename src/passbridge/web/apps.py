@@ -18,6 +18,7 @@ from passbridge.web.pages import (
     FormTooLarge,
     FormUnreadable,
     clear_session_cookie,
+    cookie,
     current_session,
     env_of,
     page,
@@ -109,7 +110,7 @@ async def logout(request: Request) -> Response:
                 link_href="/apps",
                 link_text="Back to My apps",
             )
-        await runner.off_loop(sessions.end, request.cookies.get(SESSION_COOKIE))
+        await runner.off_loop(sessions.end, cookie(request, SESSION_COOKIE))
     response = see_other("/login")
     clear_session_cookie(request, response)
     return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -130,6 +131,27 @@ def client_ip(request: Request) -> str | None:
 # --- cookies ---------------------------------------------------------------------------------
 
 
+# The shapes of the values we issue: a flow id is a GUID (ids.new_guid), a session a token_urlsafe(32), a
+# device cookie "<user id>.<token_urlsafe(18)>.<keyed hash>" (services/throttle.py). Anything else did not
+# come from us and is read as absent, so no lookup ever sends it to the database: PostgreSQL refuses a
+# NUL even in a WHERE clause, and a cookie may carry one (an octal escape in the Cookie header).
+_COOKIE_SHAPES = {
+    FLOW_COOKIE: re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),
+    SESSION_COOKIE: re.compile(r"[A-Za-z0-9_-]{43}"),
+    DEVICE_COOKIE: re.compile(r"[0-9a-fA-F-]{36}\.[A-Za-z0-9_-]{1,64}\.[0-9a-f]{64}"),
+}
+
+
+def cookie(request: Request, name: str) -> str | None:
+    """The value of one of our cookies when it has the shape we issue it in; None otherwise."""
+    return issued(name, request.cookies.get(name))
+
+
+def issued(name: str, value: str | None) -> str | None:
+    """`value` when it has the shape we issue cookie `name`'s values in (also a flow id in `?flow=`)."""
+    return value if value is not None and _COOKIE_SHAPES[name].fullmatch(value) else None
+
+
 def _secure(request: Request) -> bool:
     # Browsers drop Secure cookies on plain http, so local development over http goes without.
     return not env_of(request).settings.is_local or request.url.scheme == "https"
@@ -167,7 +189,7 @@ def clear_session_cookie(request: Request, response: Response) -> None:
 
 
 async def current_session(request: Request) -> SessionView | None:
-    return await runner.off_loop(SessionService(env_of(request)).current, request.cookies.get(SESSION_COOKIE))
+    return await runner.off_loop(SessionService(env_of(request)).current, cookie(request, SESSION_COOKIE))
 
 
 # --- forms -----------------------------------------------------------------------------------

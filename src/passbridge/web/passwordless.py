@@ -24,6 +24,7 @@ from passbridge.web.pages import (
     FormTooLarge,
     FormUnreadable,
     client_ip,
+    cookie,
     env_of,
     page,
     read_form,
@@ -65,7 +66,7 @@ async def passkey_options(request: Request) -> Response:
         return form
     call = partial(
         _service(request).passkey_options,
-        request.cookies.get(FLOW_COOKIE),
+        cookie(request, FLOW_COOKIE),
         form.get("csrf_token"),
         return_to=form.get("return_to"),
     )
@@ -84,15 +85,15 @@ async def passkey_submit(request: Request) -> Response:
     form = await _form(request)
     if isinstance(form, Response):
         return form
-    flow_id = request.cookies.get(FLOW_COOKIE)
+    flow_id = cookie(request, FLOW_COOKIE)
     prove = partial(
         _service(request).prove,
         flow_id,
         form.get("csrf_token"),
         Passkey(form.get("ceremony_id", ""), form.get("credential", "")),
         ip_address=client_ip(request),
-        previous_session_cookie=request.cookies.get(SESSION_COOKIE),
-        device_cookie=request.cookies.get(DEVICE_COOKIE),
+        previous_session_cookie=cookie(request, SESSION_COOKIE),
+        device_cookie=cookie(request, DEVICE_COOKIE),
     )
     try:
         signed = await runner.off_loop(prove)
@@ -131,7 +132,7 @@ def _code_page(
 
 @router.get("/login/code")
 async def code_page(request: Request) -> Response:
-    flow_id = request.cookies.get(FLOW_COOKIE)
+    flow_id = cookie(request, FLOW_COOKIE)
     if not flow_id:
         return see_other("/login")
     try:
@@ -148,7 +149,7 @@ async def code_submit(request: Request) -> Response:
     form = await _form(request)
     if isinstance(form, Response):
         return form
-    flow_id = request.cookies.get(FLOW_COOKIE)
+    flow_id = cookie(request, FLOW_COOKIE)
     service = _service(request)
     prove = partial(
         service.prove,
@@ -156,8 +157,8 @@ async def code_submit(request: Request) -> Response:
         form.get("csrf_token"),
         Code(form.get("code", "")),
         ip_address=client_ip(request),
-        previous_session_cookie=request.cookies.get(SESSION_COOKIE),
-        device_cookie=request.cookies.get(DEVICE_COOKIE),
+        previous_session_cookie=cookie(request, SESSION_COOKIE),
+        device_cookie=cookie(request, DEVICE_COOKIE),
     )
     try:
         signed = await runner.off_loop(prove)

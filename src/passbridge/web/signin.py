@@ -28,7 +28,9 @@ from passbridge.web.pages import (
     FormUnreadable,
     clear_flow_cookie,
     client_ip,
+    cookie,
     env_of,
+    issued,
     page,
     read_form,
     see_other,
@@ -62,11 +64,11 @@ async def _flow_for_page(service: SignInService, request: Request) -> tuple[Flow
     browser's open flow ("Use another account" keeps where it was going) or a new one."""
     params = request.query_params
     if "flow" in params:
-        call = partial(service.login_page, flow_id=params["flow"], or_begin=False)
+        call = partial(service.login_page, flow_id=issued(FLOW_COOKIE, params["flow"]), or_begin=False)
     elif "return_to" in params:
         call = partial(service.login_page, return_to=params["return_to"])
     else:
-        call = partial(service.login_page, flow_id=request.cookies.get(FLOW_COOKIE))
+        call = partial(service.login_page, flow_id=cookie(request, FLOW_COOKIE))
     flow, tenant = await runner.off_loop(call)
     return flow, shown_tenant_name(tenant)
 
@@ -162,7 +164,7 @@ async def login_page(request: Request) -> Response:
 @router.post("/login")
 async def login_submit(request: Request) -> Response:
     service = SignInService(env_of(request))
-    flow_id = request.cookies.get(FLOW_COOKIE)
+    flow_id = cookie(request, FLOW_COOKIE)
     try:
         form = await read_form(request)
     except FormTooLarge:
@@ -193,7 +195,7 @@ async def login_submit(request: Request) -> Response:
 
 @router.get("/login/pass")
 async def pass_page(request: Request) -> Response:
-    flow_id = request.cookies.get(FLOW_COOKIE)
+    flow_id = cookie(request, FLOW_COOKIE)
     if not flow_id:
         return see_other("/login")
     try:
@@ -208,7 +210,7 @@ async def pass_page(request: Request) -> Response:
 @router.post("/login/pass")
 async def pass_submit(request: Request) -> Response:
     service = SignInService(env_of(request))
-    flow_id = request.cookies.get(FLOW_COOKIE)
+    flow_id = cookie(request, FLOW_COOKIE)
     try:
         form = await read_form(request)
     except FormTooLarge:
@@ -221,8 +223,8 @@ async def pass_submit(request: Request) -> Response:
         form.get("csrf_token"),
         Pass(form.get("pass", "")),
         ip_address=client_ip(request),
-        previous_session_cookie=request.cookies.get(SESSION_COOKIE),
-        device_cookie=request.cookies.get(DEVICE_COOKIE),
+        previous_session_cookie=cookie(request, SESSION_COOKIE),
+        device_cookie=cookie(request, DEVICE_COOKIE),
     )
     refused: DomainError
     try:
