@@ -42,7 +42,7 @@ GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 
 
 @dataclass(frozen=True)
-class TestPki:
+class Pki:
     ca: Path  # the CA certificate clients trust
     cert: Path  # the leaf for localhost, signed by the CA
     key: Path  # the leaf's private key
@@ -58,7 +58,7 @@ def _pem_key(key: ec.EllipticCurvePrivateKey, path: Path) -> Path:
     return path
 
 
-def make_pki(directory: Path) -> TestPki:
+def make_pki(directory: Path) -> Pki:
     """A CA and a leaf for localhost with the extensions strict verifiers want (SAN, EKU, key ids)."""
     now = datetime.now(UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -103,7 +103,7 @@ def make_pki(directory: Path) -> TestPki:
     )
     (directory / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     (directory / "cert.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    return TestPki(
+    return Pki(
         ca=directory / "ca.pem",
         cert=directory / "cert.pem",
         key=_pem_key(leaf_key, directory / "key.pem"),
@@ -112,7 +112,7 @@ def make_pki(directory: Path) -> TestPki:
 
 
 @contextmanager
-def serving_https(environ: dict[str, str], port: int, pki: TestPki, log: Path) -> Iterator[None]:
+def serving_https(environ: dict[str, str], port: int, pki: Pki, log: Path) -> Iterator[None]:
     """`passbridge serve --certfile --keyfile` on `port`, answering /readyz over verified TLS."""
     trusted = ssl.create_default_context(cafile=str(pki.ca))
     command = [
@@ -211,7 +211,7 @@ def test_a_graph_script_on_azure_identity_issues_a_pass_over_https(tmp_path: Pat
 
 
 @pytest.fixture
-def pki(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TestPki:
+def pki(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pki:
     """The files, for tests that expect `serve` to stop before serving: should it go on, it fails
     instead of serving in this process for ever."""
 
@@ -230,7 +230,7 @@ def _serve_error(capsys: pytest.CaptureFixture[str], *args: str) -> str:
 
 
 def test_a_missing_certificate_is_one_line_naming_it(
-    cli_env: Settings, pki: TestPki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cli_env: Settings, pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     missing = tmp_path / "nowhere.pem"
     assert str(missing) in _serve_error(capsys, "--certfile", str(missing), "--keyfile", str(pki.key))
@@ -239,7 +239,7 @@ def test_a_missing_certificate_is_one_line_naming_it(
 
 def test_the_settings_name_the_files_as_the_options_do(
     cli_env: Settings,
-    pki: TestPki,
+    pki: Pki,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -251,14 +251,14 @@ def test_the_settings_name_the_files_as_the_options_do(
 
 
 def test_a_key_that_is_not_the_certificates_is_one_line(
-    cli_env: Settings, pki: TestPki, capsys: pytest.CaptureFixture[str]
+    cli_env: Settings, pki: Pki, capsys: pytest.CaptureFixture[str]
 ) -> None:
     err = _serve_error(capsys, "--certfile", str(pki.cert), "--keyfile", str(pki.other_key))
     assert str(pki.cert) in err and "could not be loaded" in err
 
 
 def test_a_file_that_is_no_certificate_is_one_line(
-    cli_env: Settings, pki: TestPki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cli_env: Settings, pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("not a certificate\n")
@@ -268,6 +268,6 @@ def test_a_file_that_is_no_certificate_is_one_line(
 
 
 def test_a_key_without_a_certificate_is_one_line(
-    cli_env: Settings, pki: TestPki, capsys: pytest.CaptureFixture[str]
+    cli_env: Settings, pki: Pki, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert "--keyfile needs --certfile" in _serve_error(capsys, "--keyfile", str(pki.key))
