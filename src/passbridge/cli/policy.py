@@ -12,11 +12,11 @@ from passbridge.clock import iso_z
 from passbridge.domain.policy import ALL_USERS, PolicyState, Target
 from passbridge.graph.policies import tap_configuration_json
 from passbridge.graph.shapes import audit_json
-from passbridge.services.audit import AuditService
+from passbridge.logs.audit import AuditService
+from passbridge.logs.rules import AuditFilter
 from passbridge.services.context import Env, Principal
 from passbridge.services.directory import DirectoryService
 from passbridge.services.policy import PolicyService, TapChanges
-from passbridge.store.audit import AuditFilter
 
 
 @root.group()

@@ -16,7 +16,7 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 
 from passbridge.domain.errors import NotFound
-from passbridge.services import audit
+from passbridge.logs import audit
 from passbridge.services.context import Env, Principal
 from passbridge.services.directory import user_ref
 from passbridge.services.method_access import MethodAccess, Scopes, readable_methods

@@ -24,8 +24,9 @@ from passbridge.domain.method_policy import (
     default_policy,
 )
 from passbridge.domain.policy import ALL_USERS, PolicyState, TapPolicy, Target
-from passbridge.services import access, audit
-from passbridge.services.audit import ModifiedProperty, TargetRef
+from passbridge.logs import audit
+from passbridge.logs.audit import ModifiedProperty, TargetRef
+from passbridge.services import access
 from passbridge.services.context import Env, Principal
 from passbridge.store import method_config
 from passbridge.store import policy as store

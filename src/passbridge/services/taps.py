@@ -11,7 +11,7 @@ from passbridge.domain import tap as rules
 from passbridge.domain.errors import NotFound
 from passbridge.domain.policy import TapPolicy
 from passbridge.ids import new_guid
-from passbridge.services import audit
+from passbridge.logs import audit
 from passbridge.services.context import Env, Principal
 from passbridge.services.directory import user_ref
 from passbridge.services.method_access import MethodAccess, Scopes, readable_methods

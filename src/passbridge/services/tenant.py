@@ -11,8 +11,9 @@ from passbridge.domain.errors import AlreadyInitialised, NotInitialised
 from passbridge.domain.policy import TapPolicy
 from passbridge.domain.tap import PassRequest
 from passbridge.ids import new_guid
-from passbridge.services import audit, keys
-from passbridge.services.audit import TargetRef
+from passbridge.logs import audit
+from passbridge.logs.audit import TargetRef
+from passbridge.services import keys
 from passbridge.services.context import Env, Principal
 from passbridge.services.directory import DirectoryService
 from passbridge.services.taps import IssuedPass, TapService

@@ -32,8 +32,8 @@ from sqlalchemy.engine import Connection
 
 from passbridge.domain import strength
 from passbridge.domain import tap as tap_rules
+from passbridge.logs import signin_log
 from passbridge.security import webauthn
-from passbridge.services import signin_log
 from passbridge.services.context import Env
 from passbridge.services.oath import CODE_MAX, accept_code
 from passbridge.services.passkeys import SIGN_IN, relying_party, user_id_of_handle
