@@ -118,10 +118,10 @@ def prepare(environ: dict[str, str], count: int, cores: int) -> Prepared:
         capture_output=True,
     )
     from passbridge.config import load_settings
-    from passbridge.domain.tap import PassRequest
+    from passbridge.passes.rules import PassRequest
+    from passbridge.passes.service import TapService
     from passbridge.services.context import Env, operator
     from passbridge.services.directory import DirectoryService
-    from passbridge.services.taps import TapService
 
     settings = load_settings(
         data_dir=Path(environ["PASSBRIDGE_DATA_DIR"]),

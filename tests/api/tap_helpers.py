@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from passbridge.domain.policy import TapPolicy
+from passbridge.passes import policy_queries as policy_store
+from passbridge.passes.policy_rules import TapPolicy
 from passbridge.services.context import Env
 from passbridge.services.tokens import sign_claims
-from passbridge.store import policy as policy_store
 from passbridge.store.models import AuditEntry, TemporaryAccessPass, User
 
 TAP_TYPE = "#microsoft.graph.temporaryAccessPassAuthenticationMethod"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from passbridge.passes.policy import method_allowed, passkey_registration_allowed
 from passbridge.services.context import Env
-from passbridge.services.policy import method_allowed, passkey_registration_allowed
 from passbridge.store.models import User
 from tests.api.conftest import TokenFactory
 from tests.api.passwordless_helpers import store_snapshot

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from passbridge.clock import ManualClock
 from passbridge.domain.directory import Role
+from passbridge.passes import policy_queries as policy_store
 from passbridge.services.context import Env
 from passbridge.services.tokens import sign_claims
-from passbridge.store import policy as policy_store
 from passbridge.store.models import AuditEntry, User
 from tests.api.conftest import TokenFactory
 from tests.api.test_graph_errors import assert_graph_error

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from passbridge.clock import ManualClock
-from passbridge.domain.policy import PolicyState, TapPolicy, Target
+from passbridge.passes.policy_rules import PolicyState, TapPolicy, Target
 from passbridge.services.context import Env
 from passbridge.store.models import User
 from tests.api.conftest import TokenFactory

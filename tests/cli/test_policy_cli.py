@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from passbridge.config import Settings
-from passbridge.domain.policy import TapPolicy
-from passbridge.store import policy as policy_store
+from passbridge.passes import policy_queries as policy_store
+from passbridge.passes.policy_rules import TapPolicy
 from passbridge.store.db import Database
 from tests.cli.test_cli import cli, counts
 

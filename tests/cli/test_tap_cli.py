@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from passbridge.config import Settings
-from passbridge.domain.policy import PolicyState, TapPolicy
-from passbridge.store import policy as policy_store
+from passbridge.passes import policy_queries as policy_store
+from passbridge.passes.policy_rules import PolicyState, TapPolicy
 from passbridge.store.db import Database
 from passbridge.store.models import AuditEntry, TemporaryAccessPass
 from tests.api.tap_helpers import PASS_KEYS

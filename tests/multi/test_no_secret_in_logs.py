@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import MetaData, create_engine, select
 
-from passbridge.domain.tap import ALPHABET
+from passbridge.passes.rules import ALPHABET
 from tests.multi.test_pass_race import CSRF
 from tests.servers import PASSBRIDGE, ServedStore, served_store
 

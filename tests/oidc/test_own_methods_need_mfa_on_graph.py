@@ -4,13 +4,13 @@ and the code flow: an authenticator-app code alone (amr ["otp"]) or a pass (["ta
 
 from __future__ import annotations
 
+from passbridge.passes import queries as tap_store
 from passbridge.security import otp
 from passbridge.services.context import Env
 from passbridge.services.oath import AuthenticatorAppService
 from passbridge.services.passkeys import PasskeyService
 from passbridge.store import oath as oath_store
 from passbridge.store import passkeys as passkey_store
-from passbridge.store import taps as tap_store
 from passbridge.store.models import User
 from tests.factories import make_user
 from tests.oidc.conftest import BASE, Browser, RelyingParty, claims_of, csrf_of, issue_pass

@@ -14,7 +14,7 @@ from passbridge.domain.method_policy import (
     SoftwareOathPolicy,
     default_policy,
 )
-from passbridge.domain.policy import ALL_USERS, PolicyState, Target, is_targeted, needs_group_ids
+from passbridge.passes.policy_rules import ALL_USERS, PolicyState, Target, is_targeted, needs_group_ids
 
 USER, GROUP, OTHER = "u-1", "g-1", "g-2"
 

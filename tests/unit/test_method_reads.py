@@ -1,4 +1,4 @@
-"""The read of a user's methods without the ORM: store/taps.py `user_methods` on a bare connection, and
+"""The read of a user's methods without the ORM: passes/queries.py `user_methods` on a bare connection, and
 the services' reads on it (the Graph edge's path), against the same rules as the unit-of-work path."""
 
 from __future__ import annotations
@@ -7,15 +7,15 @@ import pytest
 from sqlalchemy import delete
 
 from passbridge.domain.errors import NotFound, PermissionDenied
-from passbridge.domain.policy import PolicyState, TapPolicy, Target
-from passbridge.domain.tap import PassRequest, UsabilityReason
-from passbridge.services import taps
+from passbridge.passes import policy_queries as policy_store
+from passbridge.passes import queries as tap_store
+from passbridge.passes import service as taps
+from passbridge.passes.policy_rules import PolicyState, TapPolicy, Target
+from passbridge.passes.rules import PassRequest, UsabilityReason
+from passbridge.passes.service import TapService
 from passbridge.services.context import Env, Principal, operator
 from passbridge.services.methods import MethodsService
-from passbridge.services.taps import TapService
 from passbridge.services.tenant import Initialised
-from passbridge.store import policy as policy_store
-from passbridge.store import taps as tap_store
 from passbridge.store.models import TapPolicyRow, User
 from tests.factories import make_group, make_user
 

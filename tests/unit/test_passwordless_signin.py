@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy import select
 
 from passbridge.domain.errors import PermissionDenied
-from passbridge.domain.policy import PolicyState
-from passbridge.domain.tap import PassRequest
+from passbridge.passes.policy import MethodChanges, PolicyService
+from passbridge.passes.policy_rules import PolicyState
+from passbridge.passes.rules import PassRequest
+from passbridge.passes.service import TapService
 from passbridge.security import otp
 from passbridge.services.context import Env, operator
 from passbridge.services.oath import AuthenticatorAppService
 from passbridge.services.passkeys import PasskeyService
-from passbridge.services.policy import MethodChanges, PolicyService
-from passbridge.services.taps import TapService
 from passbridge.services.tenant import Initialised
 from passbridge.signin.flow import SignInService
 from passbridge.signin.rules import CsrfMismatch, FlowExpired, LockedOut, SignInFailed

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from passbridge.domain.errors import InvalidInput
-from passbridge.domain.policy import (
+from passbridge.passes.policy_rules import (
     ALL_USERS,
     LENGTH_MAX,
     LENGTH_MIN,

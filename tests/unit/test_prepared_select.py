@@ -10,14 +10,14 @@ from sqlalchemy import bindparam, column, select, table
 from sqlalchemy.exc import DBAPIError
 
 from passbridge import fastpath
-from passbridge.domain.policy import ALL_USERS, TapPolicy, Target
-from passbridge.domain.tap import PassRequest
 from passbridge.fastpath.prepared import PreparedSelect
+from passbridge.passes import policy_queries as policy_store
+from passbridge.passes import queries as tap_store
+from passbridge.passes.policy_rules import ALL_USERS, TapPolicy, Target
+from passbridge.passes.rules import PassRequest
+from passbridge.passes.service import TapService
 from passbridge.services.context import Env, operator
-from passbridge.services.taps import TapService
 from passbridge.services.tenant import Initialised
-from passbridge.store import policy as policy_store
-from passbridge.store import taps as tap_store
 from passbridge.store.models import TapPolicyRow, TemporaryAccessPass, User
 from tests.factories import make_user
 

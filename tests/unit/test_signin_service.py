@@ -10,11 +10,11 @@ from sqlalchemy import func, select
 
 from passbridge.clock import ManualClock
 from passbridge.domain.errors import InvalidInput
-from passbridge.domain.policy import PolicyState
-from passbridge.domain.tap import PassRequest
+from passbridge.passes.policy import PolicyService, TapChanges
+from passbridge.passes.policy_rules import PolicyState
+from passbridge.passes.rules import PassRequest
+from passbridge.passes.service import IssuedPass, TapService
 from passbridge.services.context import Env, operator
-from passbridge.services.policy import PolicyService, TapChanges
-from passbridge.services.taps import IssuedPass, TapService
 from passbridge.services.tenant import Initialised
 from passbridge.signin.finish import SignedIn
 from passbridge.signin.flow import SignInService

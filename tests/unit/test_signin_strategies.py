@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 import passbridge
 from passbridge.domain import strength
-from passbridge.domain.tap import PassRequest
+from passbridge.passes.rules import PassRequest
+from passbridge.passes.service import TapService
 from passbridge.services.context import Env, operator
-from passbridge.services.taps import TapService
 from passbridge.services.tenant import Initialised
 from passbridge.signin import rules
 from passbridge.signin.flow import FlowView, SignInService

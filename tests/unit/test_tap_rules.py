@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from passbridge.domain.errors import InvalidInput
-from passbridge.domain.policy import PolicyState, TapPolicy, Target
-from passbridge.domain.tap import (
+from passbridge.passes.policy_rules import PolicyState, TapPolicy, Target
+from passbridge.passes.rules import (
     ALPHABET,
     DIGITS,
     LOWER,

@@ -11,13 +11,13 @@ from sqlalchemy import func, select
 from passbridge.clock import ManualClock
 from passbridge.domain.directory import Role
 from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
-from passbridge.domain.policy import TapPolicy
-from passbridge.domain.tap import PassRequest
+from passbridge.passes import policy_queries as policy_store
+from passbridge.passes.policy_rules import TapPolicy
+from passbridge.passes.rules import PassRequest
+from passbridge.passes.service import IssuedPass, PassView, TapService
 from passbridge.services.context import Env, Principal, operator
 from passbridge.services.methods import MethodsService
-from passbridge.services.taps import IssuedPass, PassView, TapService
 from passbridge.services.tenant import Initialised
-from passbridge.store import policy as policy_store
 from passbridge.store.models import AuditEntry, TemporaryAccessPass, User
 from tests.factories import make_user
 

@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from passbridge.app import create_app
-from passbridge.domain.tap import PassRequest
+from passbridge.passes.rules import PassRequest
+from passbridge.passes.service import IssuedPass, TapService
 from passbridge.services.context import Env, operator
-from passbridge.services.taps import IssuedPass, TapService
 from passbridge.services.tenant import Initialised
 from passbridge.services.tokens import reset_key_cache
 from tests.factories import make_user

@@ -9,14 +9,14 @@ from sqlalchemy.orm import Session
 
 from passbridge.cli.base import emit, json_option, root, unit
 from passbridge.clock import iso_z
-from passbridge.domain.policy import ALL_USERS, PolicyState, Target
 from passbridge.graph.policies import tap_configuration_json
 from passbridge.graph.shapes import audit_json
-from passbridge.services.audit import AuditService
+from passbridge.logs.audit import AuditService
+from passbridge.logs.rules import AuditFilter
+from passbridge.passes.policy import PolicyService, TapChanges
+from passbridge.passes.policy_rules import ALL_USERS, PolicyState, Target
 from passbridge.services.context import Env, Principal
 from passbridge.services.directory import DirectoryService
-from passbridge.services.policy import PolicyService, TapChanges
-from passbridge.store.audit import AuditFilter
 
 
 @root.group()

@@ -1,5 +1,5 @@
 """The passkey (FIDO2) and authenticator-app (software OATH) configurations of the authentication methods
-policy: their values, validation, and whom they allow. Targeting is the TAP's (domain/policy.py)."""
+policy: their values, validation, and whom they allow. Targeting is the TAP's (passes/policy_rules.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from passbridge.domain.errors import InvalidInput
-from passbridge.domain.policy import (
+from passbridge.passes.policy_rules import (
     ALL_USERS,
     PolicyState,
     Target,

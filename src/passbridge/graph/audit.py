@@ -21,9 +21,9 @@ from passbridge.graph.log_query import (
 )
 from passbridge.graph.odata import collection, context_url, page_of
 from passbridge.graph.shapes import audit_json
-from passbridge.services.audit import AuditService, require_may_read
+from passbridge.logs.audit import AuditService, require_may_read
+from passbridge.logs.rules import AuditComparison, AuditFilter
 from passbridge.services.context import Env, Principal
-from passbridge.store.audit import AuditFilter, Comparison
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(caller)]
@@ -44,14 +44,14 @@ _ANY = re.compile(
 
 def parse_filter(text: str) -> AuditFilter:
     """The supported subset of $filter (graph/log_query.py); anything else is refused."""
-    times: list[tuple[Comparison, datetime]] = []
+    times: list[tuple[AuditComparison, datetime]] = []
     activities: list[str] = []
     categories: list[str] = []
     targets: list[str] = []
 
     def time(rest: str) -> re.Match[str] | None:
         if found := _TIME.match(rest):
-            times.append((cast(Comparison, found.group(1).lower()), filter_timestamp(found.group(3))))
+            times.append((cast(AuditComparison, found.group(1).lower()), filter_timestamp(found.group(3))))
         return found
 
     def equals(rest: str) -> re.Match[str] | None:

@@ -19,7 +19,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, StrictI
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from passbridge.domain.tap import PassRequest
 from passbridge.graph.auth import established
 from passbridge.graph.body import parse
 from passbridge.graph.common import in_read, in_unit, is_beta
@@ -28,10 +27,11 @@ from passbridge.graph.method_shapes import fido2_json, oath_json
 from passbridge.graph.odata import context_url
 from passbridge.graph.openapi import body
 from passbridge.graph.shapes import tap_json
-from passbridge.services import taps
+from passbridge.passes import service as taps
+from passbridge.passes.rules import PassRequest
+from passbridge.passes.service import PassView, TapService
 from passbridge.services.context import Env, Principal
 from passbridge.services.methods import MethodsService, MethodView
-from passbridge.services.taps import PassView, TapService
 from passbridge.store.method_reads import AppSummary, PasskeySummary
 
 router = APIRouter()

@@ -10,15 +10,13 @@ from sqlalchemy.orm import Session
 
 from passbridge.clock import iso_z
 from passbridge.domain.method_policy import FIDO2, Fido2Policy, MethodPolicy
-from passbridge.domain.policy import PolicyState, TapPolicy, Target
 from passbridge.graph.auth import caller
 from passbridge.graph.body import parse
 from passbridge.graph.common import in_unit
 from passbridge.graph.errors import GraphError
 from passbridge.graph.odata import context_url
 from passbridge.graph.openapi import body
-from passbridge.services.context import Env, Principal
-from passbridge.services.policy import (
+from passbridge.passes.policy import (
     CONFIGURATION_IDS,
     TAP,
     Configuration,
@@ -29,6 +27,8 @@ from passbridge.services.policy import (
     configuration_id,
     require_may_change,
 )
+from passbridge.passes.policy_rules import PolicyState, TapPolicy, Target
+from passbridge.services.context import Env, Principal
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(caller)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from passbridge.clock import iso_z
-from passbridge.services.taps import PassView
+from passbridge.passes.service import PassView
 from passbridge.store.models import Application, AuditEntry, Group, User
 
 TAP_TYPE = "#microsoft.graph.temporaryAccessPassAuthenticationMethod"

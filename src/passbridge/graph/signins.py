@@ -23,11 +23,11 @@ from passbridge.graph.log_query import (
     unquoted,
 )
 from passbridge.graph.odata import collection, context_url, page_of
-from passbridge.services.audit import require_may_read
+from passbridge.logs.audit import require_may_read
+from passbridge.logs.rules import SignInComparison, SignInFilter
+from passbridge.logs.signin_log import SignInLogService
 from passbridge.services.context import Env, Principal
-from passbridge.services.signin_log import SignInLogService
 from passbridge.store.models import SignInLogEntry
-from passbridge.store.signin_log import Comparison, SignInFilter
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(caller)]
@@ -46,7 +46,7 @@ _CODE = re.compile(r"status/errorCode\s+eq\s+(\d{1,9})(?![\w.])", re.IGNORECASE)
 
 def parse_filter(text: str) -> SignInFilter:
     """The supported subset of $filter (graph/log_query.py); anything else is refused."""
-    times: list[tuple[Comparison, datetime]] = []
+    times: list[tuple[SignInComparison, datetime]] = []
     names: list[str] = []
     user_ids: list[str] = []
     app_ids: list[str] = []
@@ -54,7 +54,7 @@ def parse_filter(text: str) -> SignInFilter:
 
     def time(rest: str) -> re.Match[str] | None:
         if found := _TIME.match(rest):
-            times.append((cast(Comparison, found.group(1).lower()), filter_timestamp(found.group(3))))
+            times.append((cast(SignInComparison, found.group(1).lower()), filter_timestamp(found.group(3))))
         return found
 
     def equals(rest: str) -> re.Match[str] | None:

@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 from passbridge.domain.directory import check_display_name, parse_permission
 from passbridge.domain.errors import InvalidInput
 from passbridge.ids import new_guid
+from passbridge.logs import audit
+from passbridge.logs.audit import TargetRef
 from passbridge.security.secrets import new_client_secret
-from passbridge.services import access, audit
-from passbridge.services.audit import TargetRef
+from passbridge.services import access
 from passbridge.services.context import Env, Principal
 from passbridge.signin.rules import Strength
 from passbridge.store import directory as store

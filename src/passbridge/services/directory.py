@@ -19,8 +19,9 @@ from passbridge.domain.directory import (
 )
 from passbridge.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from passbridge.ids import new_guid
-from passbridge.services import access, audit
-from passbridge.services.audit import ModifiedProperty, TargetRef
+from passbridge.logs import audit
+from passbridge.logs.audit import ModifiedProperty, TargetRef
+from passbridge.services import access
 from passbridge.services.context import Env, Principal
 from passbridge.store import directory as store
 from passbridge.store.directory import Condition

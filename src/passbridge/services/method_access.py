@@ -21,15 +21,15 @@ from sqlalchemy.orm import Session
 
 from passbridge.domain.directory import ADMIN_ROLES, Role
 from passbridge.domain.errors import PermissionDenied
+from passbridge.passes import queries as tap_store
+from passbridge.passes.queries import UserMethods
 from passbridge.services import access
 from passbridge.services.context import Env, Principal
 from passbridge.services.directory import DirectoryService, user_not_found
 from passbridge.services.registration import REAUTH_WINDOW, is_multi_factor
 from passbridge.store import directory as directory_store
-from passbridge.store import taps as tap_store
 from passbridge.store.db import Reader
 from passbridge.store.models import User
-from passbridge.store.taps import UserMethods
 
 M = TypeVar("M", bound=UserMethods)
 
@@ -98,7 +98,7 @@ def readable_methods(
     load: Callable[[Reader, str], UserMethods | None] = tap_store.user_methods,
 ) -> UserMethods:
     """The user named by `user_ref_text` with their methods, once the caller may read them. One select
-    (`load`: store/taps.py for the pass alone, store/method_reads.py for every kind); the checks come in
+    (`load`: passes/queries.py for the pass alone, store/method_reads.py for every kind); the checks come in
     the same order as for every other user path."""
     _first_gate(principal, scopes)
     found = load(reader, user_ref_text)

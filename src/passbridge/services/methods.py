@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from passbridge.domain.errors import NotFound
-from passbridge.services import passwordless_methods, taps
+from passbridge.passes import service as taps
+from passbridge.services import passwordless_methods
 from passbridge.services.context import Env, Principal
 from passbridge.services.method_access import Scopes, readable_methods
 from passbridge.store.db import Reader

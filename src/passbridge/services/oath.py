@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
 from passbridge.ids import new_guid
+from passbridge.passes.policy import method_allowed
 from passbridge.security import otp
 from passbridge.services.context import Env
 from passbridge.services.passkeys import clean_name
-from passbridge.services.policy import method_allowed
 from passbridge.services.portal import tenant_name
 from passbridge.services.registration import OwnMethodService
 from passbridge.store import ceremonies

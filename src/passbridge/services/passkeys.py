@@ -17,9 +17,9 @@ from typing import Any
 from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
 from passbridge.domain.text import check_storable
 from passbridge.ids import new_guid
+from passbridge.passes.policy import passkey_registration_allowed
 from passbridge.security import webauthn
 from passbridge.services.context import Env
-from passbridge.services.policy import passkey_registration_allowed
 from passbridge.services.portal import tenant_name
 from passbridge.services.registration import OwnMethodService
 from passbridge.store import ceremonies

@@ -16,15 +16,15 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 
 from passbridge.domain.errors import NotFound
-from passbridge.services import audit
+from passbridge.logs import audit
+from passbridge.passes import queries as tap_store
+from passbridge.passes.service import TapService
 from passbridge.services.context import Env, Principal
 from passbridge.services.directory import user_ref
 from passbridge.services.method_access import MethodAccess, Scopes, readable_methods
 from passbridge.services.revocation import revoke_after_admin_change
-from passbridge.services.taps import TapService
 from passbridge.store import oath as oath_store
 from passbridge.store import passkeys as passkey_store
-from passbridge.store import taps as tap_store
 from passbridge.store.db import Reader
 from passbridge.store.method_reads import AllMethods, AppSummary, PasskeySummary, all_methods
 from passbridge.store.models import User

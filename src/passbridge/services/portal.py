@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from passbridge.domain.errors import InvalidInput
+from passbridge.passes.service import PassView
 from passbridge.services.context import Env, Principal
 from passbridge.services.methods import MethodsService
-from passbridge.services.taps import PassView
 from passbridge.signin.return_to import allowed_return_to
 from passbridge.signin.sessions import SessionView
 from passbridge.store import directory as directory_store

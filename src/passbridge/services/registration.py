@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from passbridge.domain.errors import DomainError, PermissionDenied
 from passbridge.domain.strength import factors_of
-from passbridge.services import audit
-from passbridge.services.audit import TargetRef
+from passbridge.logs import audit
+from passbridge.logs.audit import TargetRef
 from passbridge.services.context import Env, Principal
 from passbridge.signin.sessions import SessionView
 

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from passbridge.domain.directory import ADMIN_ROLES, Role
 from passbridge.domain.errors import PermissionDenied
-from passbridge.services import access, audit
+from passbridge.logs import audit
+from passbridge.services import access
 from passbridge.services.context import Env, Principal
 from passbridge.services.directory import USER_ADMINISTRATOR_MAY_MANAGE, DirectoryService, user_ref
 from passbridge.store import directory as directory_store

@@ -8,16 +8,17 @@ from sqlalchemy.orm import Session
 
 from passbridge.domain.directory import Role, check_display_name, normalise_upn
 from passbridge.domain.errors import AlreadyInitialised, NotInitialised
-from passbridge.domain.policy import TapPolicy
-from passbridge.domain.tap import PassRequest
 from passbridge.ids import new_guid
-from passbridge.services import audit, keys
-from passbridge.services.audit import TargetRef
+from passbridge.logs import audit
+from passbridge.logs.audit import TargetRef
+from passbridge.passes import policy_queries as policy_store
+from passbridge.passes.policy_rules import TapPolicy
+from passbridge.passes.rules import PassRequest
+from passbridge.passes.service import IssuedPass, TapService
+from passbridge.services import keys
 from passbridge.services.context import Env, Principal
 from passbridge.services.directory import DirectoryService
-from passbridge.services.taps import IssuedPass, TapService
 from passbridge.store import directory as directory_store
-from passbridge.store import policy as policy_store
 from passbridge.store.models import Tenant, User
 
 

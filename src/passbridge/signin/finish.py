@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Connection
 
 from passbridge.ids import new_guid
-from passbridge.services import signin_log
+from passbridge.logs import signin_log
 from passbridge.services.context import Env
 from passbridge.signin import queries, rules
 from passbridge.signin.sessions import SessionView

@@ -30,8 +30,8 @@ from sqlalchemy.engine import Connection
 from passbridge.domain.directory import upn_key
 from passbridge.domain.errors import InvalidInput
 from passbridge.ids import new_guid
+from passbridge.logs import signin_log
 from passbridge.security import webauthn
-from passbridge.services import signin_log
 from passbridge.services.authorize import pending_request
 from passbridge.services.context import Env
 from passbridge.services.passkeys import CEREMONY_LIFETIME, SIGN_IN, Started, relying_party

@@ -23,8 +23,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from passbridge.fastpath.prepared import PreparedSelect
+from passbridge.passes import policy_queries as policy_store
 from passbridge.signin.rules import Counter
-from passbridge.store import policy as policy_store
 from passbridge.store.db import Database
 from passbridge.store.models import (
     Application,

@@ -31,20 +31,20 @@ from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 from sqlalchemy.engine import Connection
 
 from passbridge.domain import strength
-from passbridge.domain import tap as tap_rules
+from passbridge.logs import signin_log
+from passbridge.passes import policy_queries as policy_store
+from passbridge.passes import queries as taps_store
+from passbridge.passes import rules as tap_rules
+from passbridge.passes.policy import method_allowed
 from passbridge.security import webauthn
-from passbridge.services import signin_log
 from passbridge.services.context import Env
 from passbridge.services.oath import CODE_MAX, accept_code
 from passbridge.services.passkeys import SIGN_IN, relying_party, user_id_of_handle
-from passbridge.services.policy import method_allowed
 from passbridge.signin import queries, rules
 from passbridge.signin.finish import Who, Worth
 from passbridge.signin.rules import Method
 from passbridge.store import ceremonies
 from passbridge.store import passkeys as passkey_store
-from passbridge.store import policy as policy_store
-from passbridge.store import taps as taps_store
 
 if TYPE_CHECKING:
     from passbridge.signin.flow import ProofFlow

@@ -140,6 +140,6 @@ class Throttle:
 
 
 def clear_ceiling(connection: Connection, username_key: str) -> None:
-    """An administrator issued a new pass (services/taps.py): the account's consecutive count starts
+    """An administrator issued a new pass (passes/service.py): the account's consecutive count starts
     afresh, in the issuing transaction."""
     store.clear_ceiling(connection, username_key)

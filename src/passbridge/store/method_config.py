@@ -17,8 +17,8 @@ from passbridge.domain.method_policy import (
     SoftwareOathPolicy,
     default_policy,
 )
-from passbridge.domain.policy import PolicyState, Target
-from passbridge.store import policy as policy_store
+from passbridge.passes import policy_queries as policy_store
+from passbridge.passes.policy_rules import PolicyState, Target
 from passbridge.store.db import Reader, connection_of
 from passbridge.store.models import MethodConfigurationRow
 

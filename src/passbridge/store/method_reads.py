@@ -1,6 +1,6 @@
 """The one statement behind every read of a user's methods across kinds (Graph's `/authentication/methods`,
-`fido2Methods`, `softwareOathMethods`): the user joined with their pass and the TAP policy (as store/taps.py
-`user_methods` reads them), UNION ALL their passkeys, UNION ALL their authenticator apps.
+`fido2Methods`, `softwareOathMethods`): the user joined with their pass and the TAP policy (as
+passes/queries.py `user_methods` reads them), UNION ALL their passkeys, UNION ALL their authenticator apps.
 
 One round trip whatever the user holds: the first branch yields the user's row (none for an unknown
 user), each other branch one row per method, every branch an indexed lookup. Columns a branch does not
@@ -18,8 +18,9 @@ from sqlalchemy import ColumnElement, Select, bindparam, literal_column, null, s
 
 from passbridge.domain.directory import upn_key
 from passbridge.fastpath.prepared import PreparedSelect
-from passbridge.store import policy as policy_store
-from passbridge.store import taps as taps_store
+from passbridge.passes import policy_queries as policy_store
+from passbridge.passes import queries as taps_store
+from passbridge.passes.queries import PassRecord, UserMethods
 from passbridge.store.db import Reader
 from passbridge.store.directory import is_guid
 from passbridge.store.models import (
@@ -29,7 +30,6 @@ from passbridge.store.models import (
     TemporaryAccessPass,
     User,
 )
-from passbridge.store.taps import PassRecord, UserMethods
 
 
 @dataclass(frozen=True)

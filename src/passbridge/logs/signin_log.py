@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 from passbridge.clock import iso_z
 from passbridge.domain.errors import NotFound
 from passbridge.ids import new_guid
-from passbridge.services.audit import require_may_read
+from passbridge.logs import signin_log_queries as store
+from passbridge.logs.audit import require_may_read
+from passbridge.logs.rules import SignInFilter
 from passbridge.services.context import Env, Principal
-from passbridge.store import signin_log as store
 from passbridge.store.models import SignInLogEntry
-from passbridge.store.signin_log import SignInFilter
 
 # The sign-in pages and "My apps" act as one first-party application, as Entra's My Apps portal does.
 PORTAL_APP_ID = "2b5c6a8e-5f1d-4c3b-9a77-3d1e0f6c9b10"
@@ -99,7 +99,7 @@ class SignInPage:
 
 @dataclass
 class SignInLogService:
-    """Reading the sign-in log: the same readers as the directory audit log (services/audit.py)."""
+    """Reading the sign-in log: the same readers as the directory audit log (logs/audit.py)."""
 
     session: Session
     env: Env

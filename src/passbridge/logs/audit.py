@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 from passbridge.domain.directory import Role
 from passbridge.domain.errors import NotFound, PermissionDenied
 from passbridge.ids import new_guid
+from passbridge.logs import audit_queries as audit_store
+from passbridge.logs.rules import AuditFilter
 from passbridge.services import access
 from passbridge.services.context import Env, Principal
-from passbridge.store import audit as audit_store
-from passbridge.store.audit import AuditFilter
 from passbridge.store.models import AuditEntry, AuditTarget
 
 READ = ("AuditLog.Read.All",)

@@ -7,21 +7,21 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from passbridge.domain import tap as rules
 from passbridge.domain.errors import NotFound
-from passbridge.domain.policy import TapPolicy
 from passbridge.ids import new_guid
-from passbridge.services import audit
+from passbridge.logs import audit
+from passbridge.passes import policy_queries as policy_store
+from passbridge.passes import queries as store
+from passbridge.passes import rules
+from passbridge.passes.policy_rules import TapPolicy
+from passbridge.passes.queries import PassRecord, UserMethods
 from passbridge.services.context import Env, Principal
 from passbridge.services.directory import user_ref
 from passbridge.services.method_access import MethodAccess, Scopes, readable_methods
 from passbridge.services.revocation import revoke_after_admin_change
 from passbridge.signin import throttle
-from passbridge.store import policy as policy_store
-from passbridge.store import taps as store
 from passbridge.store.db import Reader
 from passbridge.store.models import TemporaryAccessPass, User
-from passbridge.store.taps import PassRecord, UserMethods
 
 WRITE = ("UserAuthenticationMethod.ReadWrite.All", "UserAuthMethod-TAP.ReadWrite.All")
 READ = ("UserAuthenticationMethod.Read.All", "UserAuthMethod-TAP.Read.All", *WRITE)

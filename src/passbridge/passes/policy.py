@@ -1,7 +1,7 @@
 """The authentication methods policy: reading it, changing and resetting its method configurations
 (Temporary Access Pass, Fido2, SoftwareOath), and whether a user may use a passwordless method
 (`method_allowed`). Passes are judged against the current policy at every read and use
-(services/taps.py), so a change here reaches existing passes at once."""
+(passes/service.py), so a change here reaches existing passes at once."""
 
 from __future__ import annotations
 
@@ -23,13 +23,14 @@ from passbridge.domain.method_policy import (
     PasswordlessMethod,
     default_policy,
 )
-from passbridge.domain.policy import ALL_USERS, PolicyState, TapPolicy, Target
-from passbridge.services import access, audit
-from passbridge.services.audit import ModifiedProperty, TargetRef
+from passbridge.logs import audit
+from passbridge.logs.audit import ModifiedProperty, TargetRef
+from passbridge.passes import policy_queries as store
+from passbridge.passes import queries as tap_store
+from passbridge.passes.policy_rules import ALL_USERS, PolicyState, TapPolicy, Target
+from passbridge.services import access
 from passbridge.services.context import Env, Principal
 from passbridge.store import method_config
-from passbridge.store import policy as store
-from passbridge.store import taps as tap_store
 from passbridge.store.db import Reader
 
 READ = ("Policy.Read.AuthenticationMethod", "Policy.Read.All", "Policy.ReadWrite.AuthenticationMethod")

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from passbridge.domain.policy import PolicyState, TapPolicy, Target
+from passbridge.passes.policy_rules import PolicyState, TapPolicy, Target
 from passbridge.store.models import Group, MethodsPolicyRow, TapPolicyRow, User
 
 TAP_POLICY_ID = "TemporaryAccessPass"

@@ -1,5 +1,5 @@
-"""What the two logs' searches share (store/audit.py, store/signin_log.py): time comparisons from a
-$filter, and pages ordered by time with the id breaking ties, so that paging is stable on both
+"""What the two logs' searches share (audit_queries.py, signin_log_queries.py): time comparisons
+from a $filter, and pages ordered by time with the id breaking ties, so that paging is stable on both
 databases when entries share a timestamp."""
 
 from __future__ import annotations

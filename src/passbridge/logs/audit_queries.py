@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Literal
-
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from passbridge.store.log_queries import at_times, page
+from passbridge.logs.queries import at_times, page
+from passbridge.logs.rules import AuditFilter
 from passbridge.store.models import AuditEntry, AuditTarget
-
-Comparison = Literal["ge", "le", "gt", "lt"]
-
-
-@dataclass(frozen=True)
-class AuditFilter:
-    """Conditions that must all hold (the OData filter's `and`)."""
-
-    times: tuple[tuple[Comparison, datetime], ...] = ()
-    activities: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
-    target_ids: tuple[str, ...] = field(default=())
 
 
 def _where(query: Select[tuple[AuditEntry]], wanted: AuditFilter) -> Select[tuple[AuditEntry]]:

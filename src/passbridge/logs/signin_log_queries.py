@@ -3,30 +3,15 @@ databases."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import Select, Table, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from passbridge.store.log_queries import at_times, page
+from passbridge.logs.queries import at_times, page
+from passbridge.logs.rules import SignInFilter
 from passbridge.store.models import SignInLogEntry
-
-Comparison = Literal["eq", "ge", "le", "gt", "lt"]
-
-
-@dataclass(frozen=True)
-class SignInFilter:
-    """Conditions that must all hold (the OData filter's `and`)."""
-
-    times: tuple[tuple[Comparison, datetime], ...] = ()
-    user_principal_names: tuple[str, ...] = ()
-    user_ids: tuple[str, ...] = ()
-    app_ids: tuple[str, ...] = ()
-    error_codes: tuple[int, ...] = ()
-
 
 _LOG: Table = SignInLogEntry.__table__  # type: ignore[assignment]
 _ADD = insert(_LOG)

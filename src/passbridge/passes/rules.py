@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from passbridge.domain.errors import InvalidInput
-from passbridge.domain.policy import LENGTH_MAX, LENGTH_MIN, TapPolicy
+from passbridge.passes.policy_rules import LENGTH_MAX, LENGTH_MIN, TapPolicy
 
 # Easy to read aloud and type: no 0/O/o, 1/l/I/i, and only symbols on every keyboard layout's
 # shifted digit row or main block that cannot be mistaken for each other.
