@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -38,7 +38,11 @@ def activities(env: Env) -> list[str]:
         return list(session.scalars(select(AuditEntry.activity_display_name)))
 
 
-def delegated(user: User, *scopes: str, roles: tuple[Role, ...] = ()) -> Principal:
+def delegated(
+    user: User, *scopes: str, roles: tuple[Role, ...] = (), signed_in_at: datetime | None = None
+) -> Principal:
+    """A delegated caller; `signed_in_at` makes it a pass sign-in then (multi-factor), which changing
+    one's own methods needs (services/method_access.py)."""
     return Principal(
         kind="user",
         id=user.id,
@@ -46,6 +50,8 @@ def delegated(user: User, *scopes: str, roles: tuple[Role, ...] = ()) -> Princip
         user_principal_name=user.user_principal_name,
         scopes=frozenset(scopes),
         roles=frozenset(roles),
+        amr=("tap", "mfa") if signed_in_at else (),
+        auth_time=signed_in_at,
     )
 
 
@@ -183,10 +189,9 @@ def test_own_pass_is_readable_with_the_self_scope_and_deletable_with_the_write_s
         TapService(session, env, delegated(ada, "UserAuthenticationMethod.Read")).delete(
             ada.id, issued.view.id
         )
+    signed_in = delegated(ada, "UserAuthenticationMethod.ReadWrite", signed_in_at=env.clock.now())
     with env.db.unit_of_work() as session:
-        TapService(session, env, delegated(ada, "UserAuthenticationMethod.ReadWrite")).delete(
-            ada.id, issued.view.id
-        )
+        TapService(session, env, signed_in).delete(ada.id, issued.view.id)
     assert stored(env, ada.id) == []
     assert activities(env)[-1] == "User deleted security info"
 
@@ -212,11 +217,11 @@ def test_admin_delete_of_a_usable_pass_moves_sessions_valid_from(
 def test_owner_delete_keeps_sessions_valid_from(env: Env, ada: User, clock: ManualClock) -> None:
     issued = issue(env, ada.id)
     created = ada.sessions_valid_from
+    signed_in_at = clock.now()
     clock.advance(minutes=3)
+    signed_in = delegated(ada, "UserAuthenticationMethod.ReadWrite", signed_in_at=signed_in_at)
     with env.db.unit_of_work() as session:
-        TapService(session, env, delegated(ada, "UserAuthenticationMethod.ReadWrite")).delete(
-            ada.id, issued.view.id
-        )
+        TapService(session, env, signed_in).delete(ada.id, issued.view.id)
     with env.db.unit_of_work(readonly=True) as session:
         assert session.get_one(User, ada.id).sessions_valid_from == created
 
