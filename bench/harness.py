@@ -28,9 +28,9 @@ def pinned(argv: list[str], core: str) -> list[str]:
     return ["taskset", "-c", core, *argv] if shutil.which("taskset") else argv
 
 
-def run_wrk(argv: list[str], *, core: str, env: dict[str, str], seconds: int) -> tuple[float, int]:
-    """Requests per second and failed requests (non-2xx/3xx answers and socket errors) of one wrk run,
-    `argv` being wrk's arguments after the program name, pinned to `core`."""
+def _wrk(argv: list[str], *, core: str, env: dict[str, str], seconds: int) -> tuple[str, int, int]:
+    """One wrk run pinned to `core` (`argv`: wrk's arguments after the program name): its output, the
+    non-2xx/3xx answers and the socket errors."""
     out = subprocess.run(
         pinned(["wrk", *argv], core),
         env={**os.environ, **env},
@@ -39,31 +39,25 @@ def run_wrk(argv: list[str], *, core: str, env: dict[str, str], seconds: int) ->
         text=True,
         timeout=seconds + 30,
     ).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
-    failed = int(bad.group(1)) if bad else 0
-    if errors:
-        failed += sum(int(n) for n in re.findall(r"\d+", errors.group(0)))
-    return rate, failed
+    rejected = int(bad.group(1)) if bad else 0
+    broken = sum(int(n) for n in re.findall(r"\d+", errors.group(0))) if errors else 0
+    return out, rejected, broken
+
+
+def run_wrk(argv: list[str], *, core: str, env: dict[str, str], seconds: int) -> tuple[float, int]:
+    """Requests per second and failed requests (non-2xx/3xx answers and socket errors) of one wrk run."""
+    out, rejected, broken = _wrk(argv, core=core, env=env, seconds=seconds)
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return rate, rejected + broken
 
 
 def run_wrk_counted(argv: list[str], *, core: str, env: dict[str, str], seconds: int) -> tuple[int, int]:
     """Successful requests (2xx/3xx answers) and failed ones (other answers and socket errors) of one wrk
     run: counts, so that a CPU time can be divided by the grants that were actually made."""
-    out = subprocess.run(
-        pinned(["wrk", *argv], core),
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=seconds + 30,
-    ).stdout
+    out, rejected, broken = _wrk(argv, core=core, env=env, seconds=seconds)
     done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    errors = re.search(r"Socket errors:.*", out)
-    rejected = int(bad.group(1)) if bad else 0
-    broken = sum(int(n) for n in re.findall(r"\d+", errors.group(0))) if errors else 0
     return done - rejected, rejected + broken
 
 

@@ -32,29 +32,12 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import httpx
-from harness import cpu_model, free_port
+from harness import cpu_model, free_port, tree_cpu_seconds
 
 BIN = Path(sys.executable).parent
 GOAL = 0.8
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 HASH_SAMPLES = 21
-
-
-def cpu_seconds(pid: int) -> float:
-    """User+system CPU time of a process and its children that are still running (uvicorn's workers)."""
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pending += [int(c) for c in (task / "children").read_text().split()]
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return total
 
 
 @contextmanager
@@ -334,17 +317,17 @@ def main() -> None:
         prepared = prepare(environ, args.clients, cores)
         with server(environ, port, args.workers) as proc:
             asyncio.run(load(port, prepared.users, args.warmup))
-            server_cpu = cpu_seconds(proc.pid)
+            server_cpu = tree_cpu_seconds(proc.pid)
             client_cpu = time.process_time()
             rate, tally = asyncio.run(load(port, prepared.users, args.seconds))
-            server_cpu = cpu_seconds(proc.pid) - server_cpu
+            server_cpu = tree_cpu_seconds(proc.pid) - server_cpu
             client_cpu = time.process_time() - client_cpu
             # The same load with the hash made nearly free: what everything else costs.
             cheapen_hashes(environ, prepared.users)
             asyncio.run(load(port, prepared.users, args.warmup))
-            rest_cpu = cpu_seconds(proc.pid)
+            rest_cpu = tree_cpu_seconds(proc.pid)
             _, rest_tally = asyncio.run(load(port, prepared.users, args.seconds / 2))
-            rest_cpu = cpu_seconds(proc.pid) - rest_cpu
+            rest_cpu = tree_cpu_seconds(proc.pid) - rest_cpu
 
     bound = cores / prepared.verify_seconds
     ratio = rate / bound
