@@ -51,9 +51,9 @@ def cli(env: dict[str, str], *args: str) -> str:
 def seed_chains(data_dir: str, base: str, client_id: str, count: int) -> list[str]:
     """`count` refresh tokens, each the head of its own family, for the store's administrator."""
     from passbridge.config import load_settings
+    from passbridge.directory import queries as directory_store
     from passbridge.services import oidc
     from passbridge.services.context import Env
-    from passbridge.store import directory as directory_store
 
     env = Env.from_settings(load_settings(data_dir=Path(data_dir), base_url=base))
     try:

@@ -101,10 +101,10 @@ def prepare(environ: dict[str, str], count: int, cores: int) -> Prepared:
         capture_output=True,
     )
     from passbridge.config import load_settings
+    from passbridge.directory.service import DirectoryService
     from passbridge.passes.rules import PassRequest
     from passbridge.passes.service import TapService
     from passbridge.services.context import Env, operator
-    from passbridge.services.directory import DirectoryService
 
     settings = load_settings(
         data_dir=Path(environ["PASSBRIDGE_DATA_DIR"]),
@@ -144,9 +144,9 @@ def cheapen_hashes(environ: dict[str, str], users: list[tuple[str, str]]) -> Non
     from sqlalchemy import update
 
     from passbridge.config import load_settings
+    from passbridge.directory import queries as directory_store
     from passbridge.security.secrets import Argon2Params, SecretKeeper, read_pepper
     from passbridge.services.context import Env
-    from passbridge.store import directory as directory_store
     from passbridge.store.models import TemporaryAccessPass
 
     settings = load_settings(

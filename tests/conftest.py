@@ -18,8 +18,8 @@ import pytest
 
 from passbridge.clock import ManualClock
 from passbridge.config import Settings, load_settings
+from passbridge.directory.tenant import Initialised, initialise
 from passbridge.services.context import Env, operator
-from passbridge.services.tenant import Initialised, initialise
 from passbridge.store.db import Database
 from tests.pg import SchemaSupply, migrated_schema, recorded_migration, require_pg
 from tests.servers import TEST_PEPPER

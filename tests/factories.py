@@ -8,9 +8,9 @@ import secrets
 import uuid
 from datetime import datetime
 
-from passbridge.services.apps import ApplicationService, NewApplication
+from passbridge.directory.apps import ApplicationService, NewApplication
+from passbridge.directory.service import DirectoryService
 from passbridge.services.context import Env, operator
-from passbridge.services.directory import DirectoryService
 from passbridge.store import oath as oath_store
 from passbridge.store import passkeys as passkey_store
 from passbridge.store.models import Fido2Credential, Group, SoftwareOathMethod, User

@@ -7,16 +7,16 @@ from sqlalchemy.orm import Session
 
 from passbridge.clock import iso_z
 from passbridge.config import Settings
+from passbridge.directory import queries as directory_store
+from passbridge.directory import tenant as tenant_service
+from passbridge.directory.apps import ApplicationService
+from passbridge.directory.service import DirectoryService
 from passbridge.domain.errors import AlreadyInitialised
 from passbridge.oidc import demo_rp
 from passbridge.passes.rules import PassRequest
 from passbridge.passes.service import IssuedPass, TapService
 from passbridge.security.secrets import create_pepper_file
-from passbridge.services import tenant as tenant_service
-from passbridge.services.apps import ApplicationService
 from passbridge.services.context import Env, Principal, operator
-from passbridge.services.directory import DirectoryService
-from passbridge.store import directory as directory_store
 from passbridge.store.db import Database
 
 DEMO_TENANT = "Contoso (demo)"

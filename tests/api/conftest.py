@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from passbridge.app import create_app
+from passbridge.directory.tenant import Initialised
 from passbridge.services.context import Env
-from passbridge.services.tenant import Initialised
 from passbridge.services.tokens import issue_app_token, reset_key_cache
 from passbridge.store.models import User
 from tests.factories import make_app, make_user

@@ -8,10 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from passbridge.clock import ManualClock
-from passbridge.domain.directory import Role
+from passbridge.directory.rules import Role
+from passbridge.directory.service import DirectoryService
+from passbridge.directory.tenant import Initialised
 from passbridge.services.context import Env, operator
-from passbridge.services.directory import DirectoryService
-from passbridge.services.tenant import Initialised
 from passbridge.store.models import Group, User
 from tests.api.conftest import TokenFactory
 from tests.api.test_graph_errors import assert_graph_error

@@ -6,8 +6,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from passbridge.app import create_app
+from passbridge.directory.tenant import Initialised
 from passbridge.services.context import Env
-from passbridge.services.tenant import Initialised
 from passbridge.services.tokens import reset_key_cache
 from passbridge.store.models import User
 from tests.api.conftest import TokenFactory

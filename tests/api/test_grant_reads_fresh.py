@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, update
 
-from passbridge.services.apps import NewApplication
+from passbridge.directory.apps import NewApplication
 from passbridge.services.context import Env
 from passbridge.store.models import Application
 from tests.api.test_tokens import TOKEN, assert_oauth_error, post_form

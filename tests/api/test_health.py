@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from passbridge.app import create_app
 from passbridge.config import load_settings
+from passbridge.directory.tenant import Initialised
 from passbridge.services.context import Env
-from passbridge.services.tenant import Initialised
 from tests.servers import PASSBRIDGE, free_port, wait_ready
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -8,10 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from passbridge.directory import queries as store
+from passbridge.directory.queries import Condition
+from passbridge.directory.tenant import Initialised
 from passbridge.services.context import Env
-from passbridge.services.tenant import Initialised
-from passbridge.store import directory as store
-from passbridge.store.directory import Condition
 from tests.api.conftest import TokenFactory
 from tests.api.test_graph_errors import assert_graph_error
 from tests.factories import make_group, make_user

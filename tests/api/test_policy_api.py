@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from passbridge.clock import ManualClock
-from passbridge.domain.directory import Role
+from passbridge.directory.rules import Role
 from passbridge.passes import policy_queries as policy_store
 from passbridge.services.context import Env
 from passbridge.services.tokens import sign_claims

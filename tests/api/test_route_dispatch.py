@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 
 from passbridge import fastpath
 from passbridge.app import create_app
+from passbridge.directory.tenant import Initialised
 from passbridge.fastpath.graph_route import GraphRoute
 from passbridge.fastpath.token_shortcut import TokenShortcut, token_path_tenant
 from passbridge.oidc.routes import FORM
 from passbridge.services.context import Env
-from passbridge.services.tenant import Initialised
 from tests.api.conftest import TokenFactory
 from tests.api.test_graph_errors import assert_graph_error
 

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from passbridge.config import Settings
+from passbridge.directory.tenant import Initialised
 from passbridge.services.context import Env
-from passbridge.services.tenant import Initialised
 from passbridge.store.models import AuditEntry, AuditTarget, TemporaryAccessPass
 from tests.api.conftest import TokenFactory
 from tests.api.tap_helpers import passes_url, user_auth

@@ -12,13 +12,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from passbridge.clock import ManualClock
-from passbridge.domain.directory import Role
+from passbridge.directory.rules import Role
+from passbridge.directory.service import DirectoryService
+from passbridge.directory.tenant import Initialised
 from passbridge.logs.signin_log import PORTAL_APP_ID, PORTAL_APP_NAME
 from passbridge.passes.rules import PassRequest
 from passbridge.passes.service import TapService
 from passbridge.services.context import Env, operator
-from passbridge.services.directory import DirectoryService
-from passbridge.services.tenant import Initialised
 from passbridge.signin.flow import SignInService
 from passbridge.signin.rules import SignInFailed
 from passbridge.signin.strategies import Pass

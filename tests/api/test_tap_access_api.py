@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from passbridge.clock import ManualClock
+from passbridge.directory.tenant import Initialised
 from passbridge.services.context import Env
-from passbridge.services.tenant import Initialised
 from passbridge.store.models import User
 from tests.api.conftest import TokenFactory
 from tests.api.tap_helpers import (

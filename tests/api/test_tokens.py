@@ -15,9 +15,9 @@ from joserfc.jwk import KeySet
 from sqlalchemy import func, select
 
 from passbridge.clock import ManualClock
-from passbridge.services.apps import NewApplication
+from passbridge.directory.apps import NewApplication
+from passbridge.directory.tenant import Initialised
 from passbridge.services.context import Env
-from passbridge.services.tenant import Initialised
 from passbridge.store.models import AuditEntry, SigningKey
 from tests.factories import make_app
 

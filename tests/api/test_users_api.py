@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from passbridge.clock import ManualClock
+from passbridge.directory.tenant import Initialised
 from passbridge.services.context import Env
-from passbridge.services.tenant import Initialised
 from passbridge.services.tokens import sign_claims
 from passbridge.store.models import AuditEntry, GroupMember, User
 from tests.api.conftest import TokenFactory

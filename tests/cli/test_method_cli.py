@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from passbridge.config import Settings
+from passbridge.directory.queries import user_by_id_or_upn
 from passbridge.services.context import Env
-from passbridge.store.directory import user_by_id_or_upn
 from passbridge.store.models import User
 from tests.api.passwordless_helpers import open_session, session_state, store_snapshot
 from tests.cli.test_cli import cli

@@ -16,12 +16,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from passbridge.app import create_app
+from passbridge.directory.tenant import Initialised
 from passbridge.passes.rules import PassRequest
 from passbridge.passes.service import TapService
 from passbridge.security import keys as jose
 from passbridge.services import keys as key_service
 from passbridge.services.context import Env, operator
-from passbridge.services.tenant import Initialised
 from passbridge.services.tokens import issue_app_token, reset_key_cache
 from passbridge.store.models import User
 from tests.factories import make_app, make_user

@@ -20,11 +20,11 @@ from oic.oic.message import AccessTokenResponse, AuthorizationResponse, Registra
 from oic.utils.authn.client import CLIENT_AUTHN_METHOD
 
 from passbridge.config import load_settings
+from passbridge.directory.apps import ApplicationService
+from passbridge.directory.service import DirectoryService
 from passbridge.passes.rules import PassRequest
 from passbridge.passes.service import TapService
-from passbridge.services.apps import ApplicationService
 from passbridge.services.context import Env, operator
-from passbridge.services.directory import DirectoryService
 from passbridge.services.tokens import tenant_id
 from tests.oidc.test_relying_party import UPN, sign_in_through_the_pages
 from tests.servers import TEST_PEPPER, free_port, initialised_store, serving

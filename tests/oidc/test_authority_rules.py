@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from passbridge.directory.tenant import Initialised
 from passbridge.services import tokens
 from passbridge.services.context import Env
-from passbridge.services.tenant import Initialised
 from passbridge.store.models import User
 from tests.factories import make_app
 from tests.oidc.conftest import ADA, BASE, CALLBACK, Browser, RelyingParty, claims_of, issue_pass

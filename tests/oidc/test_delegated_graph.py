@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from passbridge.clock import ManualClock
+from passbridge.directory.service import DirectoryService
 from passbridge.services.context import Env, operator
-from passbridge.services.directory import DirectoryService
 from passbridge.store.models import User
 from tests.factories import make_user
 from tests.oidc.conftest import Browser, RelyingParty, claims_of, issue_pass

@@ -7,9 +7,9 @@ from dataclasses import replace
 from fastapi.testclient import TestClient
 
 from passbridge.app import create_app
+from passbridge.directory.tenant import Initialised
 from passbridge.oidc import demo_rp
 from passbridge.services.context import Env
-from passbridge.services.tenant import Initialised
 from passbridge.store.models import User
 from tests.factories import make_app
 from tests.oidc.conftest import ADA, BASE, Browser, issue_pass

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from passbridge.app import create_app
+from passbridge.directory.tenant import Initialised
 from passbridge.services.context import Env
-from passbridge.services.tenant import Initialised
 from passbridge.store.models import User, UserSession
 from tests.factories import make_user
 from tests.oidc.conftest import ADA, BASE, CALLBACK, Browser, RelyingParty, csrf_of, issue_pass

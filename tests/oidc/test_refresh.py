@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from passbridge.clock import ManualClock
+from passbridge.directory.service import DirectoryService
 from passbridge.oidc.grants import OidcServer
 from passbridge.oidc.provider import FormRequest, Unit
 from passbridge.services.context import Env, operator
-from passbridge.services.directory import DirectoryService
 from passbridge.store.models import Application, RefreshTokenRow, User
 from tests.oidc.conftest import ADA, BASE, Browser, RelyingParty, claims_of, issue_pass
 

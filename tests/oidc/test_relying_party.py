@@ -20,11 +20,11 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from passbridge.config import load_settings
+from passbridge.directory.apps import ApplicationService
+from passbridge.directory.service import DirectoryService
 from passbridge.passes.rules import PassRequest
 from passbridge.passes.service import TapService
-from passbridge.services.apps import ApplicationService
 from passbridge.services.context import Env, operator
-from passbridge.services.directory import DirectoryService
 from tests.servers import TEST_PEPPER, free_port, initialised_store, serving
 from tests.web.conftest import username_form
 

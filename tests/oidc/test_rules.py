@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from passbridge.clock import ManualClock
+from passbridge.directory.tenant import Initialised
 from passbridge.domain.errors import InvalidInput
 from passbridge.services import authorize, oidc
 from passbridge.services.context import Env
-from passbridge.services.tenant import Initialised
 from passbridge.signin.rules import Strength
 from passbridge.signin.sessions import SessionView
 from tests.factories import make_app

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from passbridge.services.apps import ApplicationService
+from passbridge.directory.apps import ApplicationService
 from passbridge.services.context import Env, operator
 from passbridge.services.passkeys import PasskeyService
 from passbridge.signin.rules import Strength

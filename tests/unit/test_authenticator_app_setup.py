@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from passbridge.directory.tenant import Initialised
 from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
 from passbridge.security import otp
 from passbridge.services.context import Env
 from passbridge.services.oath import AuthenticatorAppService, accept_code
-from passbridge.services.tenant import Initialised
 from passbridge.store.models import AuditEntry, SoftwareOathMethod, User
 from tests.factories import make_user
 from tests.unit.session_helpers import signed_in

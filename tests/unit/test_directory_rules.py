@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from passbridge.domain.directory import (
+from passbridge.directory.rules import (
     ADMIN_ROLES,
     PERMISSIONS,
     Role,

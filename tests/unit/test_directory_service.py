@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from passbridge.domain.directory import Role
+from passbridge.directory.rules import Role
+from passbridge.directory.service import DirectoryService
+from passbridge.directory.tenant import Initialised, initialise
 from passbridge.domain.errors import AlreadyInitialised, Conflict, InvalidInput, NotFound, PermissionDenied
 from passbridge.services.context import Env, Principal, operator
-from passbridge.services.directory import DirectoryService
-from passbridge.services.tenant import Initialised, initialise
 from passbridge.store.models import AuditEntry, GroupMember, TemporaryAccessPass, User
 from tests.factories import make_app, make_group, make_user
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
+from passbridge.directory.tenant import Initialised
 from passbridge.services.context import Env
-from passbridge.services.tenant import Initialised
 from passbridge.store import loop_writer
 from passbridge.store.models import Tenant
 

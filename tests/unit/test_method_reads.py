@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import delete
 
+from passbridge.directory.tenant import Initialised
 from passbridge.domain.errors import NotFound, PermissionDenied
 from passbridge.passes import policy_queries as policy_store
 from passbridge.passes import queries as tap_store
@@ -15,7 +16,6 @@ from passbridge.passes.rules import PassRequest, UsabilityReason
 from passbridge.passes.service import TapService
 from passbridge.services.context import Env, Principal, operator
 from passbridge.services.methods import MethodsService
-from passbridge.services.tenant import Initialised
 from passbridge.store.models import TapPolicyRow, User
 from tests.factories import make_group, make_user
 

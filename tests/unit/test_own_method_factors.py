@@ -8,12 +8,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from passbridge.directory.tenant import Initialised
 from passbridge.security import otp
 from passbridge.services.context import Env
 from passbridge.services.oath import AuthenticatorAppService
 from passbridge.services.passkeys import PasskeyService
 from passbridge.services.registration import SingleFactorSession, is_multi_factor
-from passbridge.services.tenant import Initialised
 from passbridge.signin.sessions import SessionView
 from passbridge.store.models import Ceremony, Fido2Credential, SoftwareOathMethod, User
 from tests.factories import make_user

@@ -8,12 +8,12 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from passbridge.directory.tenant import Initialised
 from passbridge.domain.errors import NotFound, PermissionDenied
 from passbridge.security.webauthn import CeremonyFailed
 from passbridge.services.context import Env
 from passbridge.services.passkeys import PasskeyService, user_handle
 from passbridge.services.registration import ReauthenticationRequired
-from passbridge.services.tenant import Initialised
 from passbridge.signin.sessions import SessionView
 from passbridge.store.models import AuditEntry, Ceremony, Fido2Credential, User, UserSession
 from tests.factories import make_user

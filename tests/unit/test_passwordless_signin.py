@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from passbridge.directory.tenant import Initialised
 from passbridge.domain.errors import PermissionDenied
 from passbridge.passes.policy import MethodChanges, PolicyService
 from passbridge.passes.policy_rules import PolicyState
@@ -18,7 +19,6 @@ from passbridge.security import otp
 from passbridge.services.context import Env, operator
 from passbridge.services.oath import AuthenticatorAppService
 from passbridge.services.passkeys import PasskeyService
-from passbridge.services.tenant import Initialised
 from passbridge.signin.flow import SignInService
 from passbridge.signin.rules import CsrfMismatch, FlowExpired, LockedOut, SignInFailed
 from passbridge.signin.strategies import Code, Pass, Passkey

@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import func, select
 
 from passbridge.clock import ManualClock
-from passbridge.domain.directory import Role
+from passbridge.directory.rules import Role
+from passbridge.directory.tenant import Initialised
 from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
 from passbridge.passes import policy_queries as policy_store
 from passbridge.passes.policy import PolicyService, TapChanges
 from passbridge.passes.policy_rules import ALL_USERS, PolicyState, TapPolicy, Target
 from passbridge.services.context import Env, Principal, operator
-from passbridge.services.tenant import Initialised
 from passbridge.store.models import AuditEntry
 from tests.factories import make_group, make_user
 

@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, column, select, table
 from sqlalchemy.exc import DBAPIError
 
 from passbridge import fastpath
+from passbridge.directory.tenant import Initialised
 from passbridge.fastpath.prepared import PreparedSelect
 from passbridge.passes import policy_queries as policy_store
 from passbridge.passes import queries as tap_store
@@ -17,7 +18,6 @@ from passbridge.passes.policy_rules import ALL_USERS, TapPolicy, Target
 from passbridge.passes.rules import PassRequest
 from passbridge.passes.service import TapService
 from passbridge.services.context import Env, operator
-from passbridge.services.tenant import Initialised
 from passbridge.store.models import TapPolicyRow, TemporaryAccessPass, User
 from tests.factories import make_user
 

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import bindparam, insert, select, update
 
 from passbridge import fastpath
+from passbridge.directory.tenant import Initialised
 from passbridge.fastpath.prepared import PreparedWrite
 from passbridge.services.context import Env
-from passbridge.services.tenant import Initialised
 from passbridge.store.models import RefreshTokenRow
 
 INSERT = PreparedWrite(insert(RefreshTokenRow))

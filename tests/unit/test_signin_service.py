@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import func, select
 
 from passbridge.clock import ManualClock
+from passbridge.directory.tenant import Initialised
 from passbridge.domain.errors import InvalidInput
 from passbridge.passes.policy import PolicyService, TapChanges
 from passbridge.passes.policy_rules import PolicyState
 from passbridge.passes.rules import PassRequest
 from passbridge.passes.service import IssuedPass, TapService
 from passbridge.services.context import Env, operator
-from passbridge.services.tenant import Initialised
 from passbridge.signin.finish import SignedIn
 from passbridge.signin.flow import SignInService
 from passbridge.signin.rules import CsrfMismatch, FlowExpired, LockedOut, SignInFailed
@@ -86,7 +86,7 @@ def test_wrong_unknown_disabled_and_passless_fail_with_the_same_message(env: Env
     carol = make_user(env, "carol@contoso.example").user_principal_name
     carol_pass = issue(env, carol).value
     with env.db.unit_of_work() as session:
-        from passbridge.services.directory import DirectoryService
+        from passbridge.directory.service import DirectoryService
 
         DirectoryService(session, env, operator()).set_account_enabled(carol, False)
     messages = []

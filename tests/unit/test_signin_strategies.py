@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import func, select
 
 import passbridge
+from passbridge.directory.tenant import Initialised
 from passbridge.domain import strength
 from passbridge.passes.rules import PassRequest
 from passbridge.passes.service import TapService
 from passbridge.services.context import Env, operator
-from passbridge.services.tenant import Initialised
 from passbridge.signin import rules
 from passbridge.signin.flow import FlowView, SignInService
 from passbridge.signin.rules import FlowState, Method, SignInFailed

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from passbridge.clock import ManualClock
-from passbridge.domain.directory import Role
+from passbridge.directory.rules import Role
+from passbridge.directory.tenant import Initialised
 from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
 from passbridge.passes import policy_queries as policy_store
 from passbridge.passes.policy_rules import TapPolicy
@@ -17,7 +18,6 @@ from passbridge.passes.rules import PassRequest
 from passbridge.passes.service import IssuedPass, PassView, TapService
 from passbridge.services.context import Env, Principal, operator
 from passbridge.services.methods import MethodsService
-from passbridge.services.tenant import Initialised
 from passbridge.store.models import AuditEntry, TemporaryAccessPass, User
 from tests.factories import make_user
 

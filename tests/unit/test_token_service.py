@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from passbridge.clock import ManualClock
+from passbridge.directory.tenant import Initialised
 from passbridge.domain.errors import InvalidInput, PermissionDenied
 from passbridge.security import keys as jose
 from passbridge.services import keys as key_service
 from passbridge.services import tokens
 from passbridge.services.context import Env, Principal, operator
-from passbridge.services.tenant import Initialised
 from passbridge.store.models import AuditEntry, SigningKey
 from tests.factories import make_app
 

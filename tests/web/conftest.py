@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from passbridge.app import create_app
+from passbridge.directory.tenant import Initialised
 from passbridge.passes.rules import PassRequest
 from passbridge.passes.service import IssuedPass, TapService
 from passbridge.services.context import Env, operator
-from passbridge.services.tenant import Initialised
 from passbridge.services.tokens import reset_key_cache
 from tests.factories import make_user
 from tests.web.browser import chromium  # noqa: F401  (the module-scoped browser fixture)

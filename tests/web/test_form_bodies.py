@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from starlette.types import Message
 
 from passbridge.app import create_app
+from passbridge.directory.tenant import Initialised
 from passbridge.services.context import Env
-from passbridge.services.tenant import Initialised
 from tests.web.conftest import csrf_of
 
 FORM = b"application/x-www-form-urlencoded"

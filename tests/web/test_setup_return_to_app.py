@@ -14,9 +14,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
+from passbridge.directory.tenant import Initialised
 from passbridge.security import otp
 from passbridge.services.context import Env
-from passbridge.services.tenant import Initialised
 from tests.factories import make_app
 from tests.softkey import SoftAuthenticator
 from tests.web.conftest import BASE, csrf_of, issue, sign_in

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from passbridge.clock import ManualClock
 from passbridge.config import load_settings
+from passbridge.directory.service import DirectoryService
 from passbridge.services.context import Env, operator
-from passbridge.services.directory import DirectoryService
 from passbridge.signin.flow import SignInService
 from passbridge.signin.rules import LockedOut, SignInFailed
 from passbridge.signin.sessions import SessionService

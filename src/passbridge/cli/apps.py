@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from passbridge.cli.base import emit, json_option, root, unit
+from passbridge.directory.apps import ApplicationService
 from passbridge.graph.shapes import application_json
-from passbridge.services.apps import ApplicationService
 from passbridge.signin.rules import Strength
 
 

@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from passbridge import __version__
 from passbridge.config import ConfigError, Settings, load_settings
+from passbridge.directory.tenant import require_tenant
 from passbridge.domain.errors import DomainError
 from passbridge.domain.text import unstorable_reason
 from passbridge.security.secrets import PepperMissing
 from passbridge.services.context import Env, Principal, operator
-from passbridge.services.tenant import require_tenant
 from passbridge.store.db import Database, DatabaseUnavailable, describe_db_error
 
 

@@ -6,8 +6,8 @@ import click
 
 from passbridge.cli.base import emit, json_option, root, unit
 from passbridge.clock import iso_z
+from passbridge.directory.service import DirectoryService
 from passbridge.graph.shapes import group_json, user_json
-from passbridge.services.directory import DirectoryService
 
 
 @root.group()

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from passbridge.cli.base import emit, json_option, root, unit
 from passbridge.clock import iso_z
+from passbridge.directory.service import DirectoryService
 from passbridge.graph.policies import tap_configuration_json
 from passbridge.graph.shapes import audit_json
 from passbridge.logs.audit import AuditService
@@ -16,7 +17,6 @@ from passbridge.logs.rules import AuditFilter
 from passbridge.passes.policy import PolicyService, TapChanges
 from passbridge.passes.policy_rules import ALL_USERS, PolicyState, Target
 from passbridge.services.context import Env, Principal
-from passbridge.services.directory import DirectoryService
 
 
 @root.group()

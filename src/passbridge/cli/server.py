@@ -13,11 +13,11 @@ import click
 from passbridge.cli.base import Failure, fail, json_option, root, settings
 from passbridge.clock import iso_z
 from passbridge.config import Settings
+from passbridge.directory import queries as directory_store
+from passbridge.directory import tenant as tenant_service
 from passbridge.domain.errors import AlreadyInitialised
 from passbridge.security.secrets import create_pepper_file
-from passbridge.services import tenant as tenant_service
 from passbridge.services.context import Env, operator
-from passbridge.store import directory as directory_store
 from passbridge.store.db import Database
 
 

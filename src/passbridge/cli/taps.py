@@ -9,10 +9,10 @@ import click
 
 from passbridge.cli.base import emit, fail, json_option, root, unit
 from passbridge.clock import iso_z
+from passbridge.directory.service import DirectoryService
 from passbridge.graph.shapes import tap_json
 from passbridge.passes.rules import PassRequest
 from passbridge.passes.service import PassView, TapService
-from passbridge.services.directory import DirectoryService
 
 # More digits than any lifetime needs; also far below Python's int-string limit (4,300 digits).
 LIFETIME_DIGITS_MAX = 9

@@ -10,6 +10,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
 from sqlalchemy.orm import Session
 
+from passbridge.directory.service import DirectoryService
 from passbridge.graph import odata
 from passbridge.graph.auth import caller
 from passbridge.graph.body import parse, read_json
@@ -20,7 +21,6 @@ from passbridge.graph.shapes import group_json, user_json
 from passbridge.graph.users import FILTERS as USER_FILTERS
 from passbridge.graph.users import PROPERTIES as USER_PROPERTIES
 from passbridge.services.context import Env, Principal
-from passbridge.services.directory import DirectoryService
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(caller)]

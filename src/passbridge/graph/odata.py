@@ -12,9 +12,9 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 
+from passbridge.directory.service import Condition
 from passbridge.domain.text import unstorable_reason
 from passbridge.graph.errors import GraphError
-from passbridge.services.directory import Condition
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 999

@@ -9,6 +9,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, SecretStr, StrictBool, StrictStr, field_validator, model_validator
 from sqlalchemy.orm import Session
 
+from passbridge.directory.service import DirectoryService
 from passbridge.graph import odata
 from passbridge.graph.auth import caller
 from passbridge.graph.body import parse
@@ -17,7 +18,6 @@ from passbridge.graph.errors import GraphError
 from passbridge.graph.openapi import body
 from passbridge.graph.shapes import user_json
 from passbridge.services.context import Env, Principal
-from passbridge.services.directory import DirectoryService
 from passbridge.store.models import User
 
 router = APIRouter()

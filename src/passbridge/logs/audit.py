@@ -9,12 +9,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from passbridge.domain.directory import Role
+from passbridge.directory import access
+from passbridge.directory.rules import Role
 from passbridge.domain.errors import NotFound, PermissionDenied
 from passbridge.ids import new_guid
 from passbridge.logs import audit_queries as audit_store
 from passbridge.logs.rules import AuditFilter
-from passbridge.services import access
 from passbridge.services.context import Env, Principal
 from passbridge.store.models import AuditEntry, AuditTarget
 

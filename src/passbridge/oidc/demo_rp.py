@@ -22,9 +22,9 @@ from authlib.common.security import generate_token
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from passbridge.directory import queries as directory_store
 from passbridge.security import keys as jose
 from passbridge.services.context import Env
-from passbridge.store import directory as directory_store
 from passbridge.store import runner
 
 DEMO_RP_NAME = "Passbridge demo relying party"

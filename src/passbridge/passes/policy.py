@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from passbridge.domain.directory import Role
+from passbridge.directory import access
+from passbridge.directory.rules import Role
 from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
 from passbridge.domain.method_policy import (
     FIDO2,
@@ -28,7 +29,6 @@ from passbridge.logs.audit import ModifiedProperty, TargetRef
 from passbridge.passes import policy_queries as store
 from passbridge.passes import queries as tap_store
 from passbridge.passes.policy_rules import ALL_USERS, PolicyState, TapPolicy, Target
-from passbridge.services import access
 from passbridge.services.context import Env, Principal
 from passbridge.store import method_config
 from passbridge.store.db import Reader

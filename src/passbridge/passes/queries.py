@@ -14,12 +14,12 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
-from passbridge.domain.directory import upn_key
+from passbridge.directory.queries import is_guid
+from passbridge.directory.rules import upn_key
 from passbridge.fastpath.prepared import PreparedSelect
 from passbridge.passes import policy_queries as policy_store
 from passbridge.passes.policy_rules import TapPolicy
 from passbridge.store.db import Reader, connection_of
-from passbridge.store.directory import is_guid
 from passbridge.store.models import GroupMember, TapPolicyRow, TemporaryAccessPass, User
 
 

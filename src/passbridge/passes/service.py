@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from passbridge.directory.service import user_ref
 from passbridge.domain.errors import NotFound
 from passbridge.ids import new_guid
 from passbridge.logs import audit
@@ -16,7 +17,6 @@ from passbridge.passes import rules
 from passbridge.passes.policy_rules import TapPolicy
 from passbridge.passes.queries import PassRecord, UserMethods
 from passbridge.services.context import Env, Principal
-from passbridge.services.directory import user_ref
 from passbridge.services.method_access import MethodAccess, Scopes, readable_methods
 from passbridge.services.revocation import revoke_after_admin_change
 from passbridge.signin import throttle

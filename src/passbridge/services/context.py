@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from passbridge.clock import Clock, SystemClock
 from passbridge.config import Settings
-from passbridge.domain.directory import Role
+from passbridge.directory.rules import Role
 from passbridge.ids import new_guid
 from passbridge.security.secrets import Argon2Params, SecretKeeper, read_pepper
 from passbridge.services.token_cache import TokenCache

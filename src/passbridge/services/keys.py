@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from passbridge.directory import access
 from passbridge.domain.errors import InvalidInput
 from passbridge.logs import audit
 from passbridge.logs.audit import TargetRef
 from passbridge.security import keys as jose
-from passbridge.services import access
 from passbridge.services.context import Env, Principal
 from passbridge.services.tokens import KEY_SNAPSHOT_TTL
 from passbridge.store import keys as store

@@ -19,15 +19,15 @@ from typing import TypeVar, overload
 
 from sqlalchemy.orm import Session
 
-from passbridge.domain.directory import ADMIN_ROLES, Role
+from passbridge.directory import access
+from passbridge.directory import queries as directory_store
+from passbridge.directory.rules import ADMIN_ROLES, Role
+from passbridge.directory.service import DirectoryService, user_not_found
 from passbridge.domain.errors import PermissionDenied
 from passbridge.passes import queries as tap_store
 from passbridge.passes.queries import UserMethods
-from passbridge.services import access
 from passbridge.services.context import Env, Principal
-from passbridge.services.directory import DirectoryService, user_not_found
 from passbridge.services.registration import REAUTH_WINDOW, is_multi_factor
-from passbridge.store import directory as directory_store
 from passbridge.store.db import Reader
 from passbridge.store.models import User
 

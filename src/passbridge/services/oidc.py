@@ -30,12 +30,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from passbridge.directory import queries as directory_store
 from passbridge.ids import new_guid
 from passbridge.services import tokens
 from passbridge.services.context import Env
 from passbridge.signin import queries as signin_store
 from passbridge.signin.sessions import SessionView
-from passbridge.store import directory as directory_store
 from passbridge.store import oidc as store
 from passbridge.store.db import Reader
 from passbridge.store.models import AuthorizationCodeRow, User, UserSession

@@ -15,12 +15,12 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
+from passbridge.directory.service import user_ref
 from passbridge.domain.errors import NotFound
 from passbridge.logs import audit
 from passbridge.passes import queries as tap_store
 from passbridge.passes.service import TapService
 from passbridge.services.context import Env, Principal
-from passbridge.services.directory import user_ref
 from passbridge.services.method_access import MethodAccess, Scopes, readable_methods
 from passbridge.services.revocation import revoke_after_admin_change
 from passbridge.store import oath as oath_store

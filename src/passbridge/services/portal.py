@@ -12,13 +12,13 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
+from passbridge.directory import queries as directory_store
 from passbridge.domain.errors import InvalidInput
 from passbridge.passes.service import PassView
 from passbridge.services.context import Env, Principal
 from passbridge.services.methods import MethodsService
 from passbridge.signin.return_to import allowed_return_to
 from passbridge.signin.sessions import SessionView
-from passbridge.store import directory as directory_store
 from passbridge.store import oath as oath_store
 from passbridge.store import passkeys as passkey_store
 from passbridge.store.oath import OathRecord

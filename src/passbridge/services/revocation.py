@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from passbridge.domain.directory import ADMIN_ROLES, Role
+from passbridge.directory import access
+from passbridge.directory import queries as directory_store
+from passbridge.directory.rules import ADMIN_ROLES, Role
+from passbridge.directory.service import USER_ADMINISTRATOR_MAY_MANAGE, DirectoryService, user_ref
 from passbridge.domain.errors import PermissionDenied
 from passbridge.logs import audit
-from passbridge.services import access
 from passbridge.services.context import Env, Principal
-from passbridge.services.directory import USER_ADMINISTRATOR_MAY_MANAGE, DirectoryService, user_ref
-from passbridge.store import directory as directory_store
 from passbridge.store import revocation as store
 from passbridge.store.models import User
 

@@ -29,13 +29,13 @@ from typing import Any, Protocol
 from joserfc.jwk import KeySet
 from sqlalchemy.orm import Session
 
-from passbridge.domain.directory import Role
+from passbridge.directory import queries as directory_store
+from passbridge.directory.rules import Role
 from passbridge.ids import new_guid
 from passbridge.security import keys as jose
 from passbridge.services.context import Env, Principal, token_amr, token_auth_time
 from passbridge.services.token_cache import CachedKey, SeenApp, TokenCache
 from passbridge.store import clients as client_store
-from passbridge.store import directory as directory_store
 from passbridge.store.db import Reader
 
 KEY_SNAPSHOT_TTL = 30.0

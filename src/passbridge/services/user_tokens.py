@@ -12,11 +12,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from passbridge.directory import queries as directory_store
 from passbridge.ids import new_guid
 from passbridge.services import tokens
 from passbridge.services.context import Env
 from passbridge.services.oidc import Grantee, GrantRefused
-from passbridge.store import directory as directory_store
 from passbridge.store.db import Reader
 from passbridge.store.models import User
 

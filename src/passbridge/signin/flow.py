@@ -27,7 +27,7 @@ from typing import Any, TypeGuard, TypeVar
 
 from sqlalchemy.engine import Connection
 
-from passbridge.domain.directory import upn_key
+from passbridge.directory.rules import upn_key
 from passbridge.domain.errors import InvalidInput
 from passbridge.ids import new_guid
 from passbridge.logs import signin_log

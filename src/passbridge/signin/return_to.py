@@ -6,8 +6,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
+from passbridge.directory import queries as directory_store
 from passbridge.domain.errors import InvalidInput
-from passbridge.store import directory as directory_store
 
 
 def is_local_path(value: str) -> bool:

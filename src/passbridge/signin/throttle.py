@@ -40,7 +40,7 @@ MAX_ROUNDS = 200
 class Attempt:
     """Who a guess is about and where it comes from."""
 
-    username_key: str  # the typed username, normalised (domain/directory.py upn_key)
+    username_key: str  # the typed username, normalised (directory/rules.py upn_key)
     source: str | None  # the client address (client_address.py)
     device: str | None  # the device cookie's id, when the browser holds a valid one for this user
 

@@ -16,13 +16,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, literal_column, null, select, type_coerce, union_all
 
-from passbridge.domain.directory import upn_key
+from passbridge.directory.queries import is_guid
+from passbridge.directory.rules import upn_key
 from passbridge.fastpath.prepared import PreparedSelect
 from passbridge.passes import policy_queries as policy_store
 from passbridge.passes import queries as taps_store
 from passbridge.passes.queries import PassRecord, UserMethods
 from passbridge.store.db import Reader
-from passbridge.store.directory import is_guid
 from passbridge.store.models import (
     Fido2Credential,
     SoftwareOathMethod,

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Select, String, delete, false, func, literal, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from passbridge.domain.directory import upn_key
+from passbridge.directory.rules import upn_key
 from passbridge.store.models import Application, Group, GroupMember, RoleAssignment, Tenant, User
 
 

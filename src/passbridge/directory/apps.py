@@ -7,16 +7,16 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
-from passbridge.domain.directory import check_display_name, parse_permission
+from passbridge.directory import access
+from passbridge.directory import queries as store
+from passbridge.directory.rules import check_display_name, parse_permission
 from passbridge.domain.errors import InvalidInput
 from passbridge.ids import new_guid
 from passbridge.logs import audit
 from passbridge.logs.audit import TargetRef
 from passbridge.security.secrets import new_client_secret
-from passbridge.services import access
 from passbridge.services.context import Env, Principal
 from passbridge.signin.rules import Strength
-from passbridge.store import directory as store
 from passbridge.store.models import Application
 
 

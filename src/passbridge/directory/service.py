@@ -9,7 +9,10 @@ from typing import Final, Generic, TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from passbridge.domain.directory import (
+from passbridge.directory import access
+from passbridge.directory import queries as store
+from passbridge.directory.queries import Condition
+from passbridge.directory.rules import (
     Role,
     check_description,
     check_display_name,
@@ -21,10 +24,7 @@ from passbridge.domain.errors import Conflict, InvalidInput, NotFound, Permissio
 from passbridge.ids import new_guid
 from passbridge.logs import audit
 from passbridge.logs.audit import ModifiedProperty, TargetRef
-from passbridge.services import access
 from passbridge.services.context import Env, Principal
-from passbridge.store import directory as store
-from passbridge.store.directory import Condition
 from passbridge.store.models import Group, GroupMember, RoleAssignment, User
 
 __all__ = ["UNSET", "Condition", "DirectoryService", "Found", "Unset", "group_ref", "user_ref"]

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from passbridge.domain.directory import Role, check_display_name, normalise_upn
+from passbridge.directory import queries as directory_store
+from passbridge.directory.rules import Role, check_display_name, normalise_upn
+from passbridge.directory.service import DirectoryService
 from passbridge.domain.errors import AlreadyInitialised, NotInitialised
 from passbridge.ids import new_guid
 from passbridge.logs import audit
@@ -17,8 +19,6 @@ from passbridge.passes.rules import PassRequest
 from passbridge.passes.service import IssuedPass, TapService
 from passbridge.services import keys
 from passbridge.services.context import Env, Principal
-from passbridge.services.directory import DirectoryService
-from passbridge.store import directory as directory_store
 from passbridge.store.models import Tenant, User
 
 
