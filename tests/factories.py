@@ -10,9 +10,9 @@ from datetime import datetime
 
 from passbridge.directory.apps import ApplicationService, NewApplication
 from passbridge.directory.service import DirectoryService
+from passbridge.methods import oath_queries as oath_store
+from passbridge.methods import passkey_queries as passkey_store
 from passbridge.services.context import Env, operator
-from passbridge.store import oath as oath_store
-from passbridge.store import passkeys as passkey_store
 from passbridge.store.models import Fido2Credential, Group, SoftwareOathMethod, User
 
 _counter = itertools.count(1)
@@ -110,7 +110,7 @@ def make_authenticator_app(
     row = SoftwareOathMethod(
         id=str(uuid.uuid4()),
         user_id=user.id,
-        # The context services/oath.py seals with, so the lead's code could check codes against it.
+        # The context methods/oath.py seals with, so the lead's code could check codes against it.
         secret_sealed=env.keeper.seal(seed.encode(), f"totp-seed|{user.id}".encode()),
         display_name=display_name,
         last_step=None,

@@ -1,16 +1,16 @@
 """Changing one's own methods through Graph needs what the security-info pages need: a multi-factor
-sign-in within 10 minutes (services/method_access.py). Tokens come from real sign-ins through the pages
+sign-in within 10 minutes (methods/access.py). Tokens come from real sign-ins through the pages
 and the code flow: an authenticator-app code alone (amr ["otp"]) or a pass (["tap", "mfa"])."""
 
 from __future__ import annotations
 
+from passbridge.methods import oath_queries as oath_store
+from passbridge.methods import passkey_queries as passkey_store
+from passbridge.methods.oath import AuthenticatorAppService
+from passbridge.methods.passkeys import PasskeyService
 from passbridge.passes import queries as tap_store
 from passbridge.security import otp
 from passbridge.services.context import Env
-from passbridge.services.oath import AuthenticatorAppService
-from passbridge.services.passkeys import PasskeyService
-from passbridge.store import oath as oath_store
-from passbridge.store import passkeys as passkey_store
 from passbridge.store.models import User
 from tests.factories import make_user
 from tests.oidc.conftest import BASE, Browser, RelyingParty, claims_of, csrf_of, issue_pass

@@ -7,8 +7,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from passbridge.directory.apps import ApplicationService
+from passbridge.methods.passkeys import PasskeyService
 from passbridge.services.context import Env, operator
-from passbridge.services.passkeys import PasskeyService
 from passbridge.signin.rules import Strength
 from passbridge.store.models import User, UserSession
 from tests.oidc.conftest import (

@@ -1,4 +1,4 @@
-"""services/oath.py: setting up an authenticator app (TOTP) and checking its codes, on both databases."""
+"""methods/oath.py: setting up an authenticator app (TOTP) and checking its codes, on both databases."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 from passbridge.directory.tenant import Initialised
 from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
+from passbridge.methods.oath import AuthenticatorAppService, accept_code
 from passbridge.security import otp
 from passbridge.services.context import Env
-from passbridge.services.oath import AuthenticatorAppService, accept_code
 from passbridge.store.models import AuditEntry, SoftwareOathMethod, User
 from tests.factories import make_user
 from tests.unit.session_helpers import signed_in

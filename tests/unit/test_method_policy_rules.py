@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from passbridge.domain.aaguids import model_of
 from passbridge.domain.errors import InvalidInput
-from passbridge.domain.method_policy import (
+from passbridge.methods.aaguids import model_of
+from passbridge.methods.policy_rules import (
     FIDO2,
     SOFTWARE_OATH,
     Fido2Policy,

@@ -8,6 +8,7 @@ from sqlalchemy import delete
 
 from passbridge.directory.tenant import Initialised
 from passbridge.domain.errors import NotFound, PermissionDenied
+from passbridge.methods.service import MethodsService
 from passbridge.passes import policy_queries as policy_store
 from passbridge.passes import queries as tap_store
 from passbridge.passes import service as taps
@@ -15,7 +16,6 @@ from passbridge.passes.policy_rules import PolicyState, TapPolicy, Target
 from passbridge.passes.rules import PassRequest, UsabilityReason
 from passbridge.passes.service import TapService
 from passbridge.services.context import Env, Principal, operator
-from passbridge.services.methods import MethodsService
 from passbridge.store.models import TapPolicyRow, User
 from tests.factories import make_group, make_user
 

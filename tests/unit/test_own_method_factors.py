@@ -1,4 +1,4 @@
-"""services/registration.py: changing one's own sign-in methods needs a multi-factor session (Entra asks
+"""methods/registration.py: changing one's own sign-in methods needs a multi-factor session (Entra asks
 for MFA before security info is registered). A code alone must not add, rename or remove anything, even
 for someone who already holds an authenticator app: a passkey enrolled that way would satisfy
 phishing-resistant MFA from a single factor."""
@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from passbridge.directory.tenant import Initialised
+from passbridge.methods.oath import AuthenticatorAppService
+from passbridge.methods.passkeys import PasskeyService
+from passbridge.methods.registration import SingleFactorSession, is_multi_factor
 from passbridge.security import otp
 from passbridge.services.context import Env
-from passbridge.services.oath import AuthenticatorAppService
-from passbridge.services.passkeys import PasskeyService
-from passbridge.services.registration import SingleFactorSession, is_multi_factor
 from passbridge.signin.sessions import SessionView
 from passbridge.store.models import Ceremony, Fido2Credential, SoftwareOathMethod, User
 from tests.factories import make_user

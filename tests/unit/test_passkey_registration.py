@@ -1,4 +1,4 @@
-"""services/passkeys.py: registering passkeys in security info, on both databases, verified by
+"""methods/passkeys.py: registering passkeys in security info, on both databases, verified by
 py_webauthn against answers from a software authenticator (tests/softkey.py)."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 
 from passbridge.directory.tenant import Initialised
 from passbridge.domain.errors import NotFound, PermissionDenied
+from passbridge.methods.passkeys import PasskeyService, user_handle
+from passbridge.methods.registration import ReauthenticationRequired
 from passbridge.security.webauthn import CeremonyFailed
 from passbridge.services.context import Env
-from passbridge.services.passkeys import PasskeyService, user_handle
-from passbridge.services.registration import ReauthenticationRequired
 from passbridge.signin.sessions import SessionView
 from passbridge.store.models import AuditEntry, Ceremony, Fido2Credential, User, UserSession
 from tests.factories import make_user

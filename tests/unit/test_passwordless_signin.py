@@ -11,14 +11,14 @@ from sqlalchemy import select
 
 from passbridge.directory.tenant import Initialised
 from passbridge.domain.errors import PermissionDenied
+from passbridge.methods.oath import AuthenticatorAppService
+from passbridge.methods.passkeys import PasskeyService
 from passbridge.passes.policy import MethodChanges, PolicyService
 from passbridge.passes.policy_rules import PolicyState
 from passbridge.passes.rules import PassRequest
 from passbridge.passes.service import TapService
 from passbridge.security import otp
 from passbridge.services.context import Env, operator
-from passbridge.services.oath import AuthenticatorAppService
-from passbridge.services.passkeys import PasskeyService
 from passbridge.signin.flow import SignInService
 from passbridge.signin.rules import CsrfMismatch, FlowExpired, LockedOut, SignInFailed
 from passbridge.signin.strategies import Code, Pass, Passkey

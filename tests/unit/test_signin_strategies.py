@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 import passbridge
 from passbridge.directory.tenant import Initialised
-from passbridge.domain import strength
+from passbridge.methods import strength
 from passbridge.passes.rules import PassRequest
 from passbridge.passes.service import TapService
 from passbridge.services.context import Env, operator

@@ -1,10 +1,10 @@
-"""domain/strength.py: Entra's built-in authentication strengths over Passbridge's methods."""
+"""methods/strength.py: Entra's built-in authentication strengths over Passbridge's methods."""
 
 from __future__ import annotations
 
 import pytest
 
-from passbridge.domain.strength import (
+from passbridge.methods.strength import (
     SINGLE_FACTOR_ACR,
     Factor,
     acr_for,

@@ -12,12 +12,12 @@ from passbridge.clock import ManualClock
 from passbridge.directory.rules import Role
 from passbridge.directory.tenant import Initialised
 from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
+from passbridge.methods.service import MethodsService
 from passbridge.passes import policy_queries as policy_store
 from passbridge.passes.policy_rules import TapPolicy
 from passbridge.passes.rules import PassRequest
 from passbridge.passes.service import IssuedPass, PassView, TapService
 from passbridge.services.context import Env, Principal, operator
-from passbridge.services.methods import MethodsService
 from passbridge.store.models import AuditEntry, TemporaryAccessPass, User
 from tests.factories import make_user
 
@@ -42,7 +42,7 @@ def delegated(
     user: User, *scopes: str, roles: tuple[Role, ...] = (), signed_in_at: datetime | None = None
 ) -> Principal:
     """A delegated caller; `signed_in_at` makes it a pass sign-in then (multi-factor), which changing
-    one's own methods needs (services/method_access.py)."""
+    one's own methods needs (methods/access.py)."""
     return Principal(
         kind="user",
         id=user.id,

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from passbridge.app import create_app
 from passbridge.clock import ManualClock
 from passbridge.directory.tenant import Initialised
+from passbridge.methods.passkeys import PasskeyService
 from passbridge.services.context import Env
-from passbridge.services.passkeys import PasskeyService
 from passbridge.services.tokens import reset_key_cache
 from passbridge.signin.flow import SignInService
 from passbridge.signin.rules import CONSECUTIVE_CEILING, LockedOut, SignInFailed

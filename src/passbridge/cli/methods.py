@@ -9,8 +9,8 @@ import click
 
 from passbridge.cli.base import emit, json_option, root, unit
 from passbridge.graph.methods import _method_json
-from passbridge.services.methods import MethodsService
-from passbridge.services.passwordless_methods import PasswordlessMethodService
+from passbridge.methods.passwordless import PasswordlessMethodService
+from passbridge.methods.service import MethodsService
 
 KIND_NAMES = {
     "#microsoft.graph.temporaryAccessPassAuthenticationMethod": "temporaryAccessPass",

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from passbridge.clock import iso_z
-from passbridge.domain.aaguids import model_of
-from passbridge.store.method_reads import AppSummary, PasskeySummary
+from passbridge.methods.aaguids import model_of
+from passbridge.methods.reads import AppSummary, PasskeySummary
 
 FIDO2_TYPE = "#microsoft.graph.fido2AuthenticationMethod"
 OATH_TYPE = "#microsoft.graph.softwareOathAuthenticationMethod"

@@ -27,12 +27,12 @@ from passbridge.graph.method_shapes import fido2_json, oath_json
 from passbridge.graph.odata import context_url
 from passbridge.graph.openapi import body
 from passbridge.graph.shapes import tap_json
+from passbridge.methods.reads import AppSummary, PasskeySummary
+from passbridge.methods.service import MethodsService, MethodView
 from passbridge.passes import service as taps
 from passbridge.passes.rules import PassRequest
 from passbridge.passes.service import PassView, TapService
 from passbridge.services.context import Env, Principal
-from passbridge.services.methods import MethodsService, MethodView
-from passbridge.store.method_reads import AppSummary, PasskeySummary
 
 router = APIRouter()
 
@@ -43,7 +43,7 @@ TAP_TYPES = (
 USERS = "/users/{user_id}/authentication"
 ME = "/me/authentication"
 
-# One renderer per method kind; services/methods.py lists the kinds in the same order.
+# One renderer per method kind; methods/service.py lists the kinds in the same order.
 RENDERERS: dict[type[Any], Callable[[Any, bool], dict[str, Any]]] = {
     PassView: lambda view, beta: tap_json(view, beta=beta),
     PasskeySummary: fido2_json,

@@ -19,9 +19,9 @@ from passbridge.graph.auth import established
 from passbridge.graph.common import in_read, in_unit, is_beta
 from passbridge.graph.method_shapes import fido2_json, oath_json
 from passbridge.graph.methods import ME, USERS, _entity, _own_id
-from passbridge.services import passwordless_methods as methods
+from passbridge.methods import passwordless as methods
+from passbridge.methods.passwordless import PasswordlessMethodService
 from passbridge.services.context import Env, Principal
-from passbridge.services.passwordless_methods import PasswordlessMethodService
 from passbridge.store.db import Reader
 
 router = APIRouter()

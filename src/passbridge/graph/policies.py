@@ -9,13 +9,13 @@ from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr, mo
 from sqlalchemy.orm import Session
 
 from passbridge.clock import iso_z
-from passbridge.domain.method_policy import FIDO2, Fido2Policy, MethodPolicy
 from passbridge.graph.auth import caller
 from passbridge.graph.body import parse
 from passbridge.graph.common import in_unit
 from passbridge.graph.errors import GraphError
 from passbridge.graph.odata import context_url
 from passbridge.graph.openapi import body
+from passbridge.methods.policy_rules import FIDO2, Fido2Policy, MethodPolicy
 from passbridge.passes.policy import (
     CONFIGURATION_IDS,
     TAP,

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
-from passbridge.domain.strength import ORDER, SINGLE_FACTOR_ACR
+from passbridge.methods.strength import ORDER, SINGLE_FACTOR_ACR
 from passbridge.oidc import authorize, demo_rp, session_endpoints
 from passbridge.oidc.grants import TOKEN_AUTH_METHODS_SUPPORTED, OidcServer
 from passbridge.services.context import Env
@@ -28,7 +28,7 @@ def discovery_metadata(env: Env, *, prefix: str) -> dict[str, Any]:
         "response_modes_supported": ["query"],
         "subject_types_supported": ["pairwise"],
         "code_challenge_methods_supported": ["S256"],
-        # domain/strength.py: what `acr` can say, and what `acr_values` may ask for.
+        # methods/strength.py: what `acr` can say, and what `acr_values` may ask for.
         "acr_values_supported": [*(s.value for s in ORDER), SINGLE_FACTOR_ACR],
         "token_endpoint_auth_methods_supported": TOKEN_AUTH_METHODS_SUPPORTED,
         "scopes_supported": [*OIDC_SCOPES, *DELEGATED_SCOPES.values(), f"{base}/.default"],

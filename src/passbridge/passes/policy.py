@@ -15,7 +15,10 @@ from sqlalchemy.orm import Session
 from passbridge.directory import access
 from passbridge.directory.rules import Role
 from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
-from passbridge.domain.method_policy import (
+from passbridge.logs import audit
+from passbridge.logs.audit import ModifiedProperty, TargetRef
+from passbridge.methods import config_queries as method_config
+from passbridge.methods.policy_rules import (
     FIDO2,
     SOFTWARE_OATH,
     Fido2Policy,
@@ -24,13 +27,10 @@ from passbridge.domain.method_policy import (
     PasswordlessMethod,
     default_policy,
 )
-from passbridge.logs import audit
-from passbridge.logs.audit import ModifiedProperty, TargetRef
 from passbridge.passes import policy_queries as store
 from passbridge.passes import queries as tap_store
 from passbridge.passes.policy_rules import ALL_USERS, PolicyState, TapPolicy, Target
 from passbridge.services.context import Env, Principal
-from passbridge.store import method_config
 from passbridge.store.db import Reader
 
 READ = ("Policy.Read.AuthenticationMethod", "Policy.Read.All", "Policy.ReadWrite.AuthenticationMethod")

@@ -83,7 +83,7 @@ class TapPolicy:
         return is_targeted(self.include_targets, self.exclude_targets, user_id, group_ids)
 
 
-# Targeting, shared by every method configuration (domain/method_policy.py for passkeys and apps).
+# Targeting, shared by every method configuration (methods/policy_rules.py for passkeys and apps).
 
 
 def needs_group_ids(include: Sequence[Target], exclude: Sequence[Target], user_id: str) -> bool:

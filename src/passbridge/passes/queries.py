@@ -59,7 +59,7 @@ class UserMethods:
     policy: TapPolicy
 
 
-# The pass's columns as every methods read labels them (also store/method_reads.py).
+# The pass's columns as every methods read labels them (also methods/reads.py).
 PASS_COLUMNS = (
     TemporaryAccessPass.id.label("pass_id"),
     TemporaryAccessPass.created_at.label("pass_created_at"),

@@ -11,13 +11,13 @@ from passbridge.directory.service import user_ref
 from passbridge.domain.errors import NotFound
 from passbridge.ids import new_guid
 from passbridge.logs import audit
+from passbridge.methods.access import MethodAccess, Scopes, readable_methods
 from passbridge.passes import policy_queries as policy_store
 from passbridge.passes import queries as store
 from passbridge.passes import rules
 from passbridge.passes.policy_rules import TapPolicy
 from passbridge.passes.queries import PassRecord, UserMethods
 from passbridge.services.context import Env, Principal
-from passbridge.services.method_access import MethodAccess, Scopes, readable_methods
 from passbridge.services.revocation import revoke_after_admin_change
 from passbridge.signin import throttle
 from passbridge.store.db import Reader

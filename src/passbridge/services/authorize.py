@@ -19,7 +19,7 @@ it is sent to `/login?return_to=<the request plus its mark>`, a pending flow (si
 created on the first post, with the application and parameters read back from that mark-bearing
 `return_to` (`pending_request`), so a stream of anonymous requests writes nothing.
 
-Authentication strengths (domain/strength.py) step a session up the same way. An application registered
+Authentication strengths (methods/strength.py) step a session up the same way. An application registered
 with a required strength (`passbridge app add --require-strength`) gets a code only for a session that
 reached it; a weaker one is sent to sign in again, and if the sign-in made for this very request is still
 weaker (the person used a pass where a passkey is required), the request ends with `access_denied`
@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from passbridge.domain.strength import ORDER, meets, strength_of_acr
+from passbridge.methods.strength import ORDER, meets, strength_of_acr
 from passbridge.services.context import Env
 from passbridge.signin.rules import Strength
 from passbridge.signin.sessions import SessionView

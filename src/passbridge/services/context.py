@@ -55,7 +55,7 @@ class Principal:
     """Who is calling. An application acts with application permissions (`app_permissions`);
     a user acts with delegated scopes (`scopes`) limited by their directory roles (`roles`). A user's
     `amr` and `auth_time` are their access token's: how and when they signed in, which decides whether
-    they may change their own methods (services/method_access.py)."""
+    they may change their own methods (methods/access.py)."""
 
     kind: PrincipalKind
     id: str | None

@@ -14,15 +14,15 @@ from sqlalchemy.orm import Session
 
 from passbridge.directory import queries as directory_store
 from passbridge.domain.errors import InvalidInput
+from passbridge.methods import oath_queries as oath_store
+from passbridge.methods import passkey_queries as passkey_store
+from passbridge.methods.oath_queries import OathRecord
+from passbridge.methods.passkey_queries import PasskeyRecord
+from passbridge.methods.service import MethodsService
 from passbridge.passes.service import PassView
 from passbridge.services.context import Env, Principal
-from passbridge.services.methods import MethodsService
 from passbridge.signin.return_to import allowed_return_to
 from passbridge.signin.sessions import SessionView
-from passbridge.store import oath as oath_store
-from passbridge.store import passkeys as passkey_store
-from passbridge.store.oath import OathRecord
-from passbridge.store.passkeys import PasskeyRecord
 
 DEFAULT_TENANT_NAME = "Passbridge"
 # A user reading their own methods holds exactly this delegated scope, as Entra's My Sign-ins does.

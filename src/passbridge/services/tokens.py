@@ -90,7 +90,7 @@ class Client:
     permissions: tuple[str, ...]
     redirect_uris: tuple[str, ...]
     secret_hash: str = field(repr=False)
-    # The authentication strength every sign-in to this app must reach (domain/strength.py), or None.
+    # The authentication strength every sign-in to this app must reach (methods/strength.py), or None.
     required_strength: str | None = None
 
 

@@ -18,11 +18,11 @@ from sqlalchemy.engine import Connection
 
 from passbridge.ids import new_guid
 from passbridge.logs import signin_log
+from passbridge.methods import passkey_queries as passkey_store
 from passbridge.services.context import Env
 from passbridge.signin import queries, rules
 from passbridge.signin.sessions import SessionView
 from passbridge.signin.throttle import Attempt, Throttle
-from passbridge.store import passkeys as passkey_store
 
 if TYPE_CHECKING:
     from passbridge.signin.flow import ProofFlow
@@ -40,7 +40,7 @@ class Who:
 
 @dataclass(frozen=True)
 class Worth:
-    """What a committed proof contributes to the session (rules.py, domain/strength.py)."""
+    """What a committed proof contributes to the session (rules.py, methods/strength.py)."""
 
     amr: tuple[str, ...]
     acr: str

@@ -25,7 +25,7 @@ class FlowState(StrEnum):
 
 class Method(StrEnum):
     """Ways to prove who you are: the one enum of sign-in's method kinds, valued as the authentication
-    methods policy and Graph name them (domain/strength.py's `Factor` is this enum)."""
+    methods policy and Graph name them (methods/strength.py's `Factor` is this enum)."""
 
     TEMPORARY_ACCESS_PASS = "temporaryAccessPass"
     PASSKEY = "fido2"

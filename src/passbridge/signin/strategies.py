@@ -30,21 +30,20 @@ from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
 from sqlalchemy.engine import Connection
 
-from passbridge.domain import strength
 from passbridge.logs import signin_log
+from passbridge.methods import ceremonies, strength
+from passbridge.methods import passkey_queries as passkey_store
+from passbridge.methods.oath import CODE_MAX, accept_code
+from passbridge.methods.passkeys import SIGN_IN, relying_party, user_id_of_handle
 from passbridge.passes import policy_queries as policy_store
 from passbridge.passes import queries as taps_store
 from passbridge.passes import rules as tap_rules
 from passbridge.passes.policy import method_allowed
 from passbridge.security import webauthn
 from passbridge.services.context import Env
-from passbridge.services.oath import CODE_MAX, accept_code
-from passbridge.services.passkeys import SIGN_IN, relying_party, user_id_of_handle
 from passbridge.signin import queries, rules
 from passbridge.signin.finish import Who, Worth
 from passbridge.signin.rules import Method
-from passbridge.store import ceremonies
-from passbridge.store import passkeys as passkey_store
 
 if TYPE_CHECKING:
     from passbridge.signin.flow import ProofFlow
@@ -166,7 +165,7 @@ class Code:
         return _named_user(flow)
 
     def commit(self, connection: Connection, env: Env, checked: str, now: datetime) -> Worth:
-        # The check and the step's use are one conditional write (services/oath.py), so it is here.
+        # The check and the step's use are one conditional write (methods/oath.py), so it is here.
         if accept_code(connection, env, checked, self.code[:CODE_MAX], at=now) is None:
             raise rules.SignInFailed("The code was wrong, already used, or the user has no app.")
         amr = strength.AUTHENTICATOR_APP_AMR

@@ -147,7 +147,7 @@ class Application(Base):
     # A public client (a single-page or native app) holds no secret: it must use PKCE, and its
     # secret_hash is empty, which no presented secret matches.
     is_public_client: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    # The authentication strength (domain/strength.py) a sign-in to this app must reach, or None.
+    # The authentication strength (methods/strength.py) a sign-in to this app must reach, or None.
     required_strength: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 

@@ -3,7 +3,7 @@
 Passkeys need the browser's WebAuthn API, so that one form is driven by a small script
 (static/passkeys.js): it fetches the options, calls `navigator.credentials.create`, and posts the answer
 with the form. Everything else (authenticator apps, rename, delete) is plain forms. Every post carries the
-session's CSRF token; every change needs a recent multi-factor sign-in (services/registration.py): an old
+session's CSRF token; every change needs a recent multi-factor sign-in (methods/registration.py): an old
 one sends the person to sign in again, back to this page; a single-factor one (a code alone) sees its
 methods and is told, instead of the forms, to sign in with a passkey or a pass.
 
@@ -24,18 +24,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from passbridge.domain.aaguids import model_of
 from passbridge.domain.errors import DomainError, InvalidInput, NotFound, PermissionDenied
-from passbridge.security.webauthn import CeremonyFailed
-from passbridge.services import portal
-from passbridge.services.context import Env
-from passbridge.services.oath import AuthenticatorAppService, SetUp
-from passbridge.services.passkeys import PasskeyService
-from passbridge.services.registration import (
+from passbridge.methods.aaguids import model_of
+from passbridge.methods.oath import AuthenticatorAppService, SetUp
+from passbridge.methods.passkeys import PasskeyService
+from passbridge.methods.registration import (
     ReauthenticationRequired,
     SingleFactorSession,
     is_multi_factor,
 )
+from passbridge.security.webauthn import CeremonyFailed
+from passbridge.services import portal
+from passbridge.services.context import Env
 from passbridge.signin.rules import CsrfMismatch
 from passbridge.signin.sessions import SessionService, SessionView
 from passbridge.store import runner

@@ -5,7 +5,7 @@ user (`.All` scopes, and for delegated callers a directory role). Application ca
 on other users; operators (the CLI on the host) may do anything.
 
 A user changing their OWN methods through Graph meets the rule the security-info pages apply
-(services/registration.py): their token must come from a multi-factor sign-in within REAUTH_WINDOW.
+(methods/registration.py): their token must come from a multi-factor sign-in within REAUTH_WINDOW.
 Without it a code alone (one factor) could strip the owner's passkeys or pass through /me, leaving them
 nothing stronger than the code an attacker holds. Administrators acting on others are unaffected: their
 right comes from their roles, not from how recently they proved who they are.
@@ -24,10 +24,10 @@ from passbridge.directory import queries as directory_store
 from passbridge.directory.rules import ADMIN_ROLES, Role
 from passbridge.directory.service import DirectoryService, user_not_found
 from passbridge.domain.errors import PermissionDenied
+from passbridge.methods.registration import REAUTH_WINDOW, is_multi_factor
 from passbridge.passes import queries as tap_store
 from passbridge.passes.queries import UserMethods
 from passbridge.services.context import Env, Principal
-from passbridge.services.registration import REAUTH_WINDOW, is_multi_factor
 from passbridge.store.db import Reader
 from passbridge.store.models import User
 
@@ -98,7 +98,7 @@ def readable_methods(
     load: Callable[[Reader, str], UserMethods | None] = tap_store.user_methods,
 ) -> UserMethods:
     """The user named by `user_ref_text` with their methods, once the caller may read them. One select
-    (`load`: passes/queries.py for the pass alone, store/method_reads.py for every kind); the checks come in
+    (`load`: passes/queries.py for the pass alone, methods/reads.py for every kind); the checks come in
     the same order as for every other user path."""
     _first_gate(principal, scopes)
     found = load(reader, user_ref_text)
@@ -133,7 +133,7 @@ class MethodAccess:
 
     def _check_own_sign_in(self) -> None:
         """Refuse a change to one's own methods unless the token's sign-in proved several factors
-        recently (services/registration.py's rule for the pages, read from the token's amr and auth_time)."""
+        recently (methods/registration.py's rule for the pages, read from the token's amr and auth_time)."""
         if not is_multi_factor(self.principal.amr):
             raise PermissionDenied(
                 "This access token comes from a single-factor sign-in (such as an authenticator-app code "

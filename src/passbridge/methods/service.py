@@ -1,7 +1,7 @@
 """Every authentication method a user holds, whatever its kind (Graph's `/authentication/methods`).
 
 Each kind of method (the Temporary Access Pass, passkeys, authenticator apps) registers one lister in
-`KINDS`; the list and the lookup by id walk them in order. A lister reads what store/method_reads.py
+`KINDS`; the list and the lookup by id walk them in order. A lister reads what methods/reads.py
 `all_methods` loaded in its one statement (a new kind adds a branch there) and may run further selects
 on the same reader.
 """
@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from passbridge.domain.errors import NotFound
+from passbridge.methods import passwordless as passwordless_methods
+from passbridge.methods.access import Scopes, readable_methods
+from passbridge.methods.reads import AllMethods, all_methods
 from passbridge.passes import service as taps
-from passbridge.services import passwordless_methods
 from passbridge.services.context import Env, Principal
-from passbridge.services.method_access import Scopes, readable_methods
 from passbridge.store.db import Reader
-from passbridge.store.method_reads import AllMethods, all_methods
 
 # Graph documents only the broad permissions for the list of every method: a TAP-only
 # permission does not reveal the user's other methods.

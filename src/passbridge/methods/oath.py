@@ -19,16 +19,16 @@ from sqlalchemy.orm import Session
 
 from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
 from passbridge.ids import new_guid
+from passbridge.methods import ceremonies
+from passbridge.methods import oath_queries as store
+from passbridge.methods.oath_queries import OathRecord
+from passbridge.methods.passkeys import clean_name
+from passbridge.methods.registration import OwnMethodService
 from passbridge.passes.policy import method_allowed
 from passbridge.security import otp
 from passbridge.services.context import Env
-from passbridge.services.passkeys import clean_name
 from passbridge.services.portal import tenant_name
-from passbridge.services.registration import OwnMethodService
-from passbridge.store import ceremonies
-from passbridge.store import oath as store
 from passbridge.store.models import SoftwareOathMethod
-from passbridge.store.oath import OathRecord
 
 SET_UP = "totp-setup"
 SOFTWARE_OATH = "softwareOath"

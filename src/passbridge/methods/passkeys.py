@@ -17,15 +17,15 @@ from typing import Any
 from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
 from passbridge.domain.text import check_storable
 from passbridge.ids import new_guid
+from passbridge.methods import ceremonies
+from passbridge.methods import passkey_queries as store
+from passbridge.methods.passkey_queries import PasskeyRecord
+from passbridge.methods.registration import OwnMethodService
 from passbridge.passes.policy import passkey_registration_allowed
 from passbridge.security import webauthn
 from passbridge.services.context import Env
 from passbridge.services.portal import tenant_name
-from passbridge.services.registration import OwnMethodService
-from passbridge.store import ceremonies
-from passbridge.store import passkeys as store
 from passbridge.store.models import Fido2Credential
-from passbridge.store.passkeys import PasskeyRecord
 
 REGISTER = "passkey-register"
 SIGN_IN = "passkey-sign-in"

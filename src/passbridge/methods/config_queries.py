@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from passbridge.domain.method_policy import (
+from passbridge.methods.policy_rules import (
     FIDO2,
     Fido2Policy,
     KeyRestrictions,

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from passbridge.domain.errors import DomainError, PermissionDenied
-from passbridge.domain.strength import factors_of
 from passbridge.logs import audit
 from passbridge.logs.audit import TargetRef
+from passbridge.methods.strength import factors_of
 from passbridge.services.context import Env, Principal
 from passbridge.signin.sessions import SessionView
 

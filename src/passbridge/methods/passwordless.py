@@ -1,8 +1,8 @@
 """Reading and deleting a user's passkeys (Graph's fido2Methods) and authenticator apps
-(softwareOathMethods). Registering them belongs to the security-info pages (services/passkeys.py,
-services/oath.py); what is shown never includes key material: no public key, credential id or seed.
+(softwareOathMethods). Registering them belongs to the security-info pages (methods/passkeys.py,
+methods/oath.py); what is shown never includes key material: no public key, credential id or seed.
 
-The permission rules are the TAP's (services/method_access.py): `.All` permissions on others, plus a
+The permission rules are the TAP's (methods/access.py): `.All` permissions on others, plus a
 role tier for delegated callers; a user may read and delete their own. An administrator deleting a
 user's method ends the user's sign-ins (services/revocation.py).
 """
@@ -18,15 +18,15 @@ from sqlalchemy.orm import Session
 from passbridge.directory.service import user_ref
 from passbridge.domain.errors import NotFound
 from passbridge.logs import audit
+from passbridge.methods import oath_queries as oath_store
+from passbridge.methods import passkey_queries as passkey_store
+from passbridge.methods.access import MethodAccess, Scopes, readable_methods
+from passbridge.methods.reads import AllMethods, AppSummary, PasskeySummary, all_methods
 from passbridge.passes import queries as tap_store
 from passbridge.passes.service import TapService
 from passbridge.services.context import Env, Principal
-from passbridge.services.method_access import MethodAccess, Scopes, readable_methods
 from passbridge.services.revocation import revoke_after_admin_change
-from passbridge.store import oath as oath_store
-from passbridge.store import passkeys as passkey_store
 from passbridge.store.db import Reader
-from passbridge.store.method_reads import AllMethods, AppSummary, PasskeySummary, all_methods
 from passbridge.store.models import User
 
 S = TypeVar("S", PasskeySummary, AppSummary)
