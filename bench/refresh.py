@@ -52,8 +52,8 @@ def seed_chains(data_dir: str, base: str, client_id: str, count: int) -> list[st
     """`count` refresh tokens, each the head of its own family, for the store's administrator."""
     from passbridge.config import load_settings
     from passbridge.directory import queries as directory_store
-    from passbridge.services import oidc
     from passbridge.services.context import Env
+    from passbridge.tokens import oidc
 
     env = Env.from_settings(load_settings(data_dir=Path(data_dir), base_url=base))
     try:

@@ -17,7 +17,7 @@ import httpx
 from passbridge.config import load_settings
 from passbridge.directory import queries as directory_store
 from passbridge.services.context import Env
-from passbridge.services.tokens import issue_app_token
+from passbridge.tokens.service import issue_app_token
 
 PASSBRIDGE = Path(sys.executable).with_name("passbridge")
 TEST_PEPPER = "test-pepper-" + "x" * 40

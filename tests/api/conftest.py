@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from passbridge.app import create_app
 from passbridge.directory.tenant import Initialised
 from passbridge.services.context import Env
-from passbridge.services.tokens import issue_app_token, reset_key_cache
 from passbridge.store.models import User
+from passbridge.tokens.service import issue_app_token, reset_key_cache
 from tests.factories import make_app, make_user
 
 

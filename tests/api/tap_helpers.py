@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from passbridge.passes import policy_queries as policy_store
 from passbridge.passes.policy_rules import TapPolicy
 from passbridge.services.context import Env
-from passbridge.services.tokens import sign_claims
 from passbridge.store.models import AuditEntry, TemporaryAccessPass, User
+from passbridge.tokens.service import sign_claims
 
 TAP_TYPE = "#microsoft.graph.temporaryAccessPassAuthenticationMethod"
 BASE = "http://localhost:8000"

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from passbridge.app import create_app
 from passbridge.directory.tenant import Initialised
 from passbridge.services.context import Env
-from passbridge.services.tokens import reset_key_cache
 from passbridge.store.models import User
+from passbridge.tokens.service import reset_key_cache
 from tests.api.conftest import TokenFactory
 from tests.api.tap_helpers import user_auth
 from tests.factories import make_user

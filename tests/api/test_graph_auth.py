@@ -6,7 +6,7 @@ import pytest
 from starlette.requests import Request
 
 from passbridge.graph.auth import established
-from passbridge.services.tokens import TokenRejected
+from passbridge.tokens.service import TokenRejected
 
 
 def test_established_fails_closed_when_no_caller_was_verified_for_the_request() -> None:

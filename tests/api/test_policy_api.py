@@ -14,8 +14,8 @@ from passbridge.clock import ManualClock
 from passbridge.directory.rules import Role
 from passbridge.passes import policy_queries as policy_store
 from passbridge.services.context import Env
-from passbridge.services.tokens import sign_claims
 from passbridge.store.models import AuditEntry, User
+from passbridge.tokens.service import sign_claims
 from tests.api.conftest import TokenFactory
 from tests.api.test_graph_errors import assert_graph_error
 from tests.api.test_method_configurations_api import FIDO2_DEFAULTS, OATH_DEFAULTS

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from passbridge.clock import ManualClock
 from passbridge.directory.tenant import Initialised
 from passbridge.services.context import Env
-from passbridge.services.tokens import sign_claims
 from passbridge.store.models import AuditEntry, GroupMember, User
+from passbridge.tokens.service import sign_claims
 from tests.api.conftest import TokenFactory
 from tests.api.test_graph_errors import assert_graph_error
 from tests.factories import make_user

@@ -19,9 +19,9 @@ from sqlalchemy import create_engine, select
 
 from passbridge.config import load_settings
 from passbridge.directory import queries as directory_store
-from passbridge.services import oidc
 from passbridge.services.context import Env
 from passbridge.store.models import RefreshTokenRow
+from passbridge.tokens import oidc
 from tests.multi.test_pass_race import Store, cli, pg_store, server
 from tests.servers import TEST_PEPPER, initialised_store
 

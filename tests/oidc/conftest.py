@@ -20,10 +20,10 @@ from passbridge.directory.tenant import Initialised
 from passbridge.passes.rules import PassRequest
 from passbridge.passes.service import TapService
 from passbridge.security import keys as jose
-from passbridge.services import keys as key_service
 from passbridge.services.context import Env, operator
-from passbridge.services.tokens import issue_app_token, reset_key_cache
 from passbridge.store.models import User
+from passbridge.tokens import keys as key_service
+from passbridge.tokens.service import issue_app_token, reset_key_cache
 from tests.factories import make_app, make_user
 from tests.web.conftest import username_form
 

@@ -25,7 +25,7 @@ from passbridge.directory.service import DirectoryService
 from passbridge.passes.rules import PassRequest
 from passbridge.passes.service import TapService
 from passbridge.services.context import Env, operator
-from passbridge.services.tokens import tenant_id
+from passbridge.tokens.service import tenant_id
 from tests.oidc.test_relying_party import UPN, sign_in_through_the_pages
 from tests.servers import TEST_PEPPER, free_port, initialised_store, serving
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from passbridge.directory.tenant import Initialised
-from passbridge.services import tokens
 from passbridge.services.context import Env
 from passbridge.store.models import User
+from passbridge.tokens import service as tokens
 from tests.factories import make_app
 from tests.oidc.conftest import ADA, BASE, CALLBACK, Browser, RelyingParty, claims_of, issue_pass
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from passbridge.clock import ManualClock
-from passbridge.services.authorize import pending_request, resume_query
 from passbridge.services.context import Env
 from passbridge.store.models import AuthorizationCodeRow, RefreshTokenRow, SignInFlow, User, UserSession
+from passbridge.tokens.authorize import pending_request, resume_query
 from tests.factories import make_app
 from tests.oidc.conftest import (
     ADA,

@@ -10,10 +10,10 @@ import pytest
 from passbridge.clock import ManualClock
 from passbridge.directory.tenant import Initialised
 from passbridge.domain.errors import InvalidInput
-from passbridge.services import authorize, oidc
 from passbridge.services.context import Env
 from passbridge.signin.rules import Strength
 from passbridge.signin.sessions import SessionView
+from passbridge.tokens import authorize, oidc
 from tests.factories import make_app
 
 NOW = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)

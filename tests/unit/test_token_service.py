@@ -14,10 +14,10 @@ from passbridge.clock import ManualClock
 from passbridge.directory.tenant import Initialised
 from passbridge.domain.errors import InvalidInput, PermissionDenied
 from passbridge.security import keys as jose
-from passbridge.services import keys as key_service
-from passbridge.services import tokens
 from passbridge.services.context import Env, Principal, operator
 from passbridge.store.models import AuditEntry, SigningKey
+from passbridge.tokens import keys as key_service
+from passbridge.tokens import service as tokens
 from tests.factories import make_app
 
 

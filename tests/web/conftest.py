@@ -16,7 +16,7 @@ from passbridge.directory.tenant import Initialised
 from passbridge.passes.rules import PassRequest
 from passbridge.passes.service import IssuedPass, TapService
 from passbridge.services.context import Env, operator
-from passbridge.services.tokens import reset_key_cache
+from passbridge.tokens.service import reset_key_cache
 from tests.factories import make_user
 from tests.web.browser import chromium  # noqa: F401  (the module-scoped browser fixture)
 

@@ -18,11 +18,11 @@ from passbridge.clock import ManualClock
 from passbridge.directory.tenant import Initialised
 from passbridge.methods.passkeys import PasskeyService
 from passbridge.services.context import Env
-from passbridge.services.tokens import reset_key_cache
 from passbridge.signin.flow import SignInService
 from passbridge.signin.rules import CONSECUTIVE_CEILING, LockedOut, SignInFailed
 from passbridge.signin.strategies import Pass
 from passbridge.store.models import SignInFlow, SignInLogEntry, User
+from passbridge.tokens.service import reset_key_cache
 from tests.factories import make_user
 from tests.softkey import SoftAuthenticator
 from tests.unit.session_helpers import signed_in

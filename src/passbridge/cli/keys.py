@@ -8,7 +8,7 @@ import click
 
 from passbridge.cli.base import emit, json_option, root, unit
 from passbridge.clock import iso_z
-from passbridge.services import keys as key_service
+from passbridge.tokens import keys as key_service
 
 
 @root.group()

@@ -17,9 +17,9 @@ from passbridge.passes import policy_queries as policy_store
 from passbridge.passes.policy_rules import TapPolicy
 from passbridge.passes.rules import PassRequest
 from passbridge.passes.service import IssuedPass, TapService
-from passbridge.services import keys
 from passbridge.services.context import Env, Principal
 from passbridge.store.models import Tenant, User
+from passbridge.tokens import keys
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,7 @@ class PreparedSelect(_Prepared):
 
 class PreparedWrite(_Prepared):
     """An INSERT or UPDATE run the same way on the driver's cursor, for the hottest writes (the refresh
-    grant's rotation and new token: store/oidc.py). Returns the driver's rowcount, so a conditional
+    grant's rotation and new token: tokens/oidc_queries.py). Returns the driver's rowcount, so a conditional
     UPDATE still tells whether it won. It runs inside the transaction the caller's connection has
     begun, and refuses a connection without one: on SQLite (whose driver is told not to begin
     transactions itself, store/db.py) the write would otherwise commit on its own."""

@@ -6,8 +6,8 @@ from fastapi import Request
 
 from passbridge.graph.odata import refuse_unstorable_url
 from passbridge.services.context import Env, Principal
-from passbridge.services.tokens import TokenRejected, principal_from_token, principal_without_store
 from passbridge.store import runner
+from passbridge.tokens.service import TokenRejected, principal_from_token, principal_without_store
 
 
 def _bearer(request: Request) -> str:
@@ -46,7 +46,7 @@ async def verified_caller(request: Request) -> Principal:
     # The address ClientAddress resolved (behind a trusted proxy, the one it forwarded for).
     ip = request.client.host if request.client else None
     # A token this process verified recently needs neither the database nor a threadpool hop: the
-    # check is a few dictionary lookups, cheap enough for the event loop (services/tokens.py says
+    # check is a few dictionary lookups, cheap enough for the event loop (tokens/service.py says
     # what is relied on and for how long).
     known = principal_without_store(env, token, ip_address=ip)
     if known is not None:

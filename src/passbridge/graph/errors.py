@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from passbridge.domain.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
-from passbridge.services.tokens import TokenRejected
+from passbridge.tokens.service import TokenRejected
 
 log = logging.getLogger("passbridge.graph")
 

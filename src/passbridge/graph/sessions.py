@@ -1,5 +1,5 @@
 """Graph-compatible routes: `POST /users/{id | userPrincipalName}/revokeSignInSessions` and
-`POST /me/revokeSignInSessions` (services/revocation.py)."""
+`POST /me/revokeSignInSessions` (tokens/revocation.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from passbridge.graph.common import in_unit
 from passbridge.graph.methods import _own_id
 from passbridge.graph.odata import context_url
 from passbridge.services.context import Env
-from passbridge.services.revocation import RevocationService
+from passbridge.tokens.revocation import RevocationService
 
 router = APIRouter()
 

@@ -4,7 +4,7 @@ methods/oath.py); what is shown never includes key material: no public key, cred
 
 The permission rules are the TAP's (methods/access.py): `.All` permissions on others, plus a
 role tier for delegated callers; a user may read and delete their own. An administrator deleting a
-user's method ends the user's sign-ins (services/revocation.py).
+user's method ends the user's sign-ins (tokens/revocation.py).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from passbridge.methods.reads import AllMethods, AppSummary, PasskeySummary, all
 from passbridge.passes import queries as tap_store
 from passbridge.passes.service import TapService
 from passbridge.services.context import Env, Principal
-from passbridge.services.revocation import revoke_after_admin_change
 from passbridge.store.db import Reader
 from passbridge.store.models import User
+from passbridge.tokens.revocation import revoke_after_admin_change
 
 S = TypeVar("S", PasskeySummary, AppSummary)
 SERVICE = "Authentication Methods"

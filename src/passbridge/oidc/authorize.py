@@ -4,7 +4,7 @@ Authlib validates the request (client, redirect URI, response type, scope, PKCE,
 Errors before the client and its redirect URI are known good are shown as a page, never redirected
 (RFC 6749 section 4.1.2.1); later errors go back to the redirect URI with `error` and `state`.
 A usable session gets a code at once; otherwise the browser signs in and comes back here afterwards
-(services/authorize.py explains the resume mark that proves the sign-in is fresh). An anonymous request
+(tokens/authorize.py explains the resume mark that proves the sign-in is fresh). An anonymous request
 writes nothing: it goes to the login page's pending flow, created on the first post; a signed-in
 browser that must sign in again (prompt=login, max_age, step-up) gets a stored flow at once.
 """
@@ -31,11 +31,11 @@ from sqlalchemy.orm import Session
 from passbridge.oidc.grants import OidcClient, OidcServer
 from passbridge.oidc.pages import NO_STORE, error_page
 from passbridge.oidc.provider import FormPayload, Unit, bound, oauth_error, quoted
-from passbridge.services import authorize as rules
 from passbridge.services.context import Env
 from passbridge.signin.flow import SignInService
 from passbridge.signin.sessions import SessionService, SessionView
 from passbridge.store import runner
+from passbridge.tokens import authorize as rules
 
 SESSION_COOKIE = "pb_session"
 TenantCheck = Callable[[Session, Env, str], bool]
@@ -128,7 +128,7 @@ def authorize(
         return error_page("OAuth 2.0 requires https; PASSBRIDGE_BASE_URL is plain http.")
     data = request.payload.data
     state = data.get("state")
-    # The code belongs to the authority it was asked through (services/oidc.py `grant_hash`).
+    # The code belongs to the authority it was asked through (tokens/oidc.py `grant_hash`).
     authority = tenant.lower() if tenant is not None else None
     with env.db.unit_of_work(readonly=True) as session, bound(Unit(session, env, authority=authority)):
         if tenant is not None and not tenant_known(session, env, tenant):
@@ -172,7 +172,7 @@ def authorize(
         return_to = f"{path}?{rules.resume_query(env, params, env.clock.now())}"
         if signed_in is None:
             # Nothing stored for an anonymous request: the login page's pending flow carries the
-            # request (with its resume mark) until the first post (services/authorize.py).
+            # request (with its resume mark) until the first post (tokens/authorize.py).
             return RedirectResponse(
                 f"/login?{urlencode({'return_to': return_to})}", status_code=303, headers=NO_STORE
             )

@@ -1,7 +1,7 @@
 """The user-facing grants on Authlib: authorization code with PKCE and OpenID Connect, refresh token.
 
 Authlib runs the protocol (parameter checks, client authentication, PKCE, nonce and prompt rules, the
-ID token hook); these classes supply storage and token contents from services/oidc.py. As in
+ID token hook); these classes supply storage and token contents from tokens/oidc.py. As in
 provider.py, the unit of work of the request in progress is read from the context variable.
 
 Clients: an application registered with redirect URIs may use the code flow. A public client (no
@@ -38,8 +38,7 @@ from passbridge.oidc.provider import (
     quoted,
 )
 from passbridge.security.keys import ALGORITHM
-from passbridge.services import oidc
-from passbridge.services import user_tokens as claims
+from passbridge.tokens import claims, oidc
 
 PUBLIC = "none"
 USER_GRANT_AUTH_METHODS = ["client_secret_basic", PUBLIC, "client_secret_post"]

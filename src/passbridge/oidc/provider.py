@@ -41,9 +41,9 @@ from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse
 
 from passbridge.ids import new_guid
-from passbridge.services import tokens
 from passbridge.services.context import Env
 from passbridge.store.db import Reader
+from passbridge.tokens import service as tokens
 
 # Authlib's debug lines may carry client ids with request context and, in some grants, token
 # dicts; nothing of the token endpoint is logged below INFO.

@@ -5,7 +5,7 @@ Our paths: `/.well-known/openid-configuration`, `/discovery/v2.0/keys` (also `/j
 `organizations` / `common` (one tenant per store, so both name it); discovery lives at
 `/{tenant}/v2.0/.well-known/openid-configuration` as Microsoft's client libraries expect.
 
-Each of these is an authority with its own issuer (services/tokens.py `issuer_of`): the root one is the
+Each of these is an authority with its own issuer (tokens/service.py `issuer_of`): the root one is the
 base URL, `/{tenant}/...` is `<base>/{tenant}/v2.0`. Its discovery document names that issuer and its own
 endpoints (OpenID Connect Discovery 4.3: the issuer is the URL the document was found under), and the
 tokens its token endpoint issues carry it, so a strict relying party configured with any one authority
@@ -37,11 +37,11 @@ from passbridge.oidc.provider import (
     quoted,
 )
 from passbridge.security.keys import ALGORITHM
-from passbridge.services import keys as key_service
-from passbridge.services import tokens
 from passbridge.services.context import Env
 from passbridge.store import runner
 from passbridge.store.db import Reader
+from passbridge.tokens import keys as key_service
+from passbridge.tokens import service as tokens
 
 TENANT_ALIASES = tokens.TENANT_ALIASES
 FORM = "application/x-www-form-urlencoded"
@@ -250,7 +250,7 @@ def install(app: FastAPI) -> None:
             # A grant reads the application and, at most every KEY_SNAPSHOT_TTL, the keys: a point read.
             response: Response = await runner.read(env.db, run)
         elif grant_type == ["refresh_token"]:
-            # Core statements only (store/oidc.py), so no Session: a bare connection in one write
+            # Core statements only (tokens/oidc_queries.py), so no Session: a bare connection in one write
             # transaction, which the rotation's conditional UPDATE needs; `answer` holds no await.
             response = await runner.write(env.db, answer)
         else:

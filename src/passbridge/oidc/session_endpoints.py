@@ -29,11 +29,13 @@ from passbridge.oidc.grants import OidcServer
 from passbridge.oidc.pages import NO_STORE, confirm_sign_out_page, error_page, signed_out_page
 from passbridge.oidc.provider import Unit, _current, bound
 from passbridge.security.keys import ALGORITHM
-from passbridge.services import keys as key_service
-from passbridge.services import oidc, tokens, user_tokens
 from passbridge.services.context import Env
 from passbridge.signin.sessions import SessionService, SessionView
 from passbridge.store import runner
+from passbridge.tokens import claims as user_tokens
+from passbridge.tokens import keys as key_service
+from passbridge.tokens import oidc
+from passbridge.tokens import service as tokens
 
 MAX_FORM_BYTES = 16 * 1024
 MAX_FIELDS = 32

@@ -12,7 +12,7 @@ from passbridge.methods.strength import ORDER, SINGLE_FACTOR_ACR
 from passbridge.oidc import authorize, demo_rp, session_endpoints
 from passbridge.oidc.grants import TOKEN_AUTH_METHODS_SUPPORTED, OidcServer
 from passbridge.services.context import Env
-from passbridge.services.oidc import DELEGATED_SCOPES, OIDC_SCOPES
+from passbridge.tokens.oidc import DELEGATED_SCOPES, OIDC_SCOPES
 
 __all__ = ["OidcServer", "discovery_metadata", "install"]
 

@@ -18,10 +18,10 @@ from passbridge.passes import rules
 from passbridge.passes.policy_rules import TapPolicy
 from passbridge.passes.queries import PassRecord, UserMethods
 from passbridge.services.context import Env, Principal
-from passbridge.services.revocation import revoke_after_admin_change
 from passbridge.signin import throttle
 from passbridge.store.db import Reader
 from passbridge.store.models import TemporaryAccessPass, User
+from passbridge.tokens.revocation import revoke_after_admin_change
 
 WRITE = ("UserAuthenticationMethod.ReadWrite.All", "UserAuthMethod-TAP.ReadWrite.All")
 READ = ("UserAuthenticationMethod.Read.All", "UserAuthMethod-TAP.Read.All", *WRITE)

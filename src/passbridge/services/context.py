@@ -11,8 +11,8 @@ from passbridge.config import Settings
 from passbridge.directory.rules import Role
 from passbridge.ids import new_guid
 from passbridge.security.secrets import Argon2Params, SecretKeeper, read_pepper
-from passbridge.services.token_cache import TokenCache
 from passbridge.store.db import Database
+from passbridge.tokens.cache import TokenCache
 
 
 @dataclass

@@ -34,7 +34,6 @@ from passbridge.logs import signin_log
 from passbridge.methods import ceremonies
 from passbridge.methods.passkeys import CEREMONY_LIFETIME, SIGN_IN, Started, relying_party
 from passbridge.security import webauthn
-from passbridge.services.authorize import pending_request
 from passbridge.services.context import Env
 from passbridge.signin import queries as store
 from passbridge.signin import rules
@@ -43,6 +42,7 @@ from passbridge.signin.return_to import allowed_return_to, is_local_path
 from passbridge.signin.rules import FlowState, Method
 from passbridge.signin.strategies import Strategy
 from passbridge.signin.throttle import Attempt, Throttle
+from passbridge.tokens.authorize import pending_request
 
 USERNAME_MAX = 256
 PURGE_EVERY = 64

@@ -2,7 +2,7 @@
 
 `sub` is pairwise, as Entra's is: stable per user and application, different between applications, so
 two relying parties cannot join their records on it; `oid` is the user's id everywhere. Access and ID
-tokens never outlive the sign-in (`Grantee.not_after`; services/oidc.py explains the cap).
+tokens never outlive the sign-in (`Grantee.not_after`; tokens/oidc.py explains the cap).
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from passbridge.directory import queries as directory_store
 from passbridge.ids import new_guid
-from passbridge.services import tokens
 from passbridge.services.context import Env
-from passbridge.services.oidc import Grantee, GrantRefused
 from passbridge.store.db import Reader
 from passbridge.store.models import User
+from passbridge.tokens import service as tokens
+from passbridge.tokens.oidc import Grantee, GrantRefused
 
 
 def pairwise_sub(env: Env, app_id: str, user_id: str) -> str:
@@ -41,7 +41,7 @@ def access_token(
 ) -> tuple[str, int]:
     """A delegated access token for Passbridge's Graph API (and the userinfo endpoint); `sub` is
     `pairwise_sub(env, client_id, grantee.user_id)`, which a grant works out once for both its tokens;
-    `issuer` is the authority's the token endpoint was asked through (services/tokens.py `issuer_of`)."""
+    `issuer` is the authority's the token endpoint was asked through (tokens/service.py `issuer_of`)."""
     iat, exp = token_lifetime(env, grantee)
     scp = [s for s in scope.split() if s != "offline_access"]
     claims = {

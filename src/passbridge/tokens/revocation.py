@@ -2,7 +2,7 @@
 
 One function does it for every cause, so they cannot drift apart: the user's browser sessions end, their
 refresh tokens are revoked, and `sessions_valid_from` moves to now, which voids every delegated access
-token issued before it (services/tokens.py checks each one against the store on every call) and every
+token issued before it (tokens/service.py checks each one against the store on every call) and every
 refresh token and session begun before it. An administrator (anyone but the user) deleting the user's
 passkey or authenticator app, or issuing them a Temporary Access Pass, calls it: a lost or stolen device
 must not keep the sessions it opened.
@@ -21,8 +21,8 @@ from passbridge.directory.service import USER_ADMINISTRATOR_MAY_MANAGE, Director
 from passbridge.domain.errors import PermissionDenied
 from passbridge.logs import audit
 from passbridge.services.context import Env, Principal
-from passbridge.store import revocation as store
 from passbridge.store.models import User
+from passbridge.tokens import revocation_queries as store
 
 # Graph: User.RevokeSessions.All (least privileged), User.ReadWrite.All, Directory.ReadWrite.All.
 REVOKE = ("User.RevokeSessions.All", "User.ReadWrite.All", "Directory.ReadWrite.All")

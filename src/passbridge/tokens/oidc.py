@@ -1,6 +1,6 @@
 """The OpenID Connect provider's rules: scopes, authorization codes, refresh tokens, sign-out.
 
-Authlib (oidc/grants.py) runs the protocol; this module decides what is stored (services/user_tokens.py
+Authlib (oidc/grants.py) runs the protocol; this module decides what is stored (tokens/claims.py
 what the tokens say).
 
 - Codes and refresh tokens are random strings; only their keyed hash is stored. A code lives
@@ -11,7 +11,7 @@ what the tokens say).
   family. Presenting a used token again means two parties hold the chain, so the whole family is
   revoked (OAuth 2.0 Security BCP, refresh token rotation).
 - Codes and refresh tokens belong to the authority they were issued through (the root issuer, or
-  `<base>/<tenant>/v2.0` and its aliases: services/tokens.py), as a Keycloak realm's do: the stored keyed
+  `<base>/<tenant>/v2.0` and its aliases: tokens/service.py), as a Keycloak realm's do: the stored keyed
   hash covers the authority with the value (`grant_hash`), so presented through another authority one
   matches nothing and is refused like an unknown one, and every token a grant issues carries the
   issuer of the authority it was issued through. The root authority's hashes are the plain keyed hash.
@@ -32,13 +32,13 @@ from sqlalchemy.orm import Session
 
 from passbridge.directory import queries as directory_store
 from passbridge.ids import new_guid
-from passbridge.services import tokens
 from passbridge.services.context import Env
 from passbridge.signin import queries as signin_store
 from passbridge.signin.sessions import SessionView
-from passbridge.store import oidc as store
 from passbridge.store.db import Reader
 from passbridge.store.models import AuthorizationCodeRow, User, UserSession
+from passbridge.tokens import oidc_queries as store
+from passbridge.tokens import service as tokens
 
 CODE_LIFETIME = timedelta(seconds=60)
 # Used codes and tokens are kept this long past expiry, so a late replay is still recognised.

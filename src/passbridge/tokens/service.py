@@ -1,7 +1,7 @@
 """Access tokens: authenticating clients, minting tokens, and turning a presented token back into a principal.
 
 The grant path is the hottest in the service, so what never changes is cached per environment
-(`Env.token_cache`, services/token_cache.py; ages on the environment's clock):
+(`Env.token_cache`, tokens/cache.py; ages on the environment's clock):
 the tenant id (one tenant per store, never renamed or removed) and the unsealed private keys (a kid
 names one key forever). The signing-key list is a snapshot refreshed every KEY_SNAPSHOT_TTL seconds, and
 sooner when a token names a kid the snapshot lacks; rotation publishes keys ahead of use (longer than the
@@ -34,9 +34,9 @@ from passbridge.directory.rules import Role
 from passbridge.ids import new_guid
 from passbridge.security import keys as jose
 from passbridge.services.context import Env, Principal, token_amr, token_auth_time
-from passbridge.services.token_cache import CachedKey, SeenApp, TokenCache
-from passbridge.store import clients as client_store
 from passbridge.store.db import Reader
+from passbridge.tokens import client_queries as client_store
+from passbridge.tokens.cache import CachedKey, SeenApp, TokenCache
 
 KEY_SNAPSHOT_TTL = 30.0
 # A token naming an unknown kid refreshes the snapshot at most this often, so tokens with made-up
@@ -111,7 +111,7 @@ def find_client(reader: Reader, client_id: str) -> Client | None:
 
 
 def client_from_row(row: Any) -> Client:
-    """A `Client` from store/clients.py's `client_row` columns."""
+    """A `Client` from tokens/client_queries.py's `client_row` columns."""
     return Client(row[0], row[1], row[2], tuple(row[4] or ()), tuple(row[5] or ()), row[3], row[6])
 
 
@@ -355,7 +355,7 @@ def principal_from_token(
         return _app_principal(app, claims, ip_address)
     if claims.get("idtyp", "user") != "user":
         raise TokenRejected("Access token validation failure: not a user's access token.")
-    # A delegated token (services/oidc.py) is checked against the store on every call, never cached:
+    # A delegated token (tokens/oidc.py) is checked against the store on every call, never cached:
     # disabling the user or revoking their sessions stops it at the next request.
     user = directory_store.user_by_id(session, str(claims.get("oid", "")))
     if user is None or not user.account_enabled:

@@ -2,7 +2,7 @@
 
 Each environment has its own, so two environments in one process (tests, a CLI beside a server) never
 share keys, tenant ids or verified tokens, and every age is measured on the environment's injected clock:
-a test's ManualClock decides when a snapshot or a sighting is stale (services/tokens.py says what each
+a test's ManualClock decides when a snapshot or a sighting is stale (tokens/service.py says what each
 cache is for and how long it is trusted).
 """
 

@@ -13,9 +13,9 @@ from passbridge.logs import audit
 from passbridge.logs.audit import TargetRef
 from passbridge.security import keys as jose
 from passbridge.services.context import Env, Principal
-from passbridge.services.tokens import KEY_SNAPSHOT_TTL
-from passbridge.store import keys as store
 from passbridge.store.models import SigningKey
+from passbridge.tokens import key_queries as store
+from passbridge.tokens.service import KEY_SNAPSHOT_TTL
 
 # How long relying parties may cache the published key set (Cache-Control on the keys endpoint).
 JWKS_MAX_AGE_SECONDS = 300
