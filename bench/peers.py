@@ -8,7 +8,7 @@ the operations that succeeded. The three servers run side by side (an idle one c
 - panva's oidc-provider 9 (Node; bench/peers.d/oidc_provider.js: its default in-memory adapter);
 - django-oauth-toolkit 3 (Django + SQLite in WAL mode, gunicorn, one gthread worker; bench/peers.d/).
 Operations: client-credentials grants and rotating refresh-token grants (`client_secret_post` on all
-three; one chain of tokens per wrk connection, bench/peers_refresh.lua), and Passbridge's full pass
+three; one chain of tokens per wrk connection, bench/refresh.lua), and Passbridge's full pass
 sign-in (bench/signin.py's three requests) against one Argon2 verify's CPU measured on the same core in
 the same round. Every server is checked for correct answers first (a token back, rotation, a replayed
 refresh token refused); failed requests are counted and reported, never divided in.
@@ -63,7 +63,7 @@ class Server:
     pid: int
     token_url: str
     cc_form: str
-    refresh_form: str  # without the refresh_token, which peers_refresh.lua appends
+    refresh_form: str  # without the refresh_token, which refresh.lua appends
     heads: Callable[[int], list[str]]  # chain heads of batch n: the check's, the warm-up's, one per round
     jwt: bool  # access tokens are ES256 JWTs
     cpu: dict[str, list[float]] = field(default_factory=lambda: {"cc": [], "refresh": []})
@@ -239,7 +239,7 @@ def load(server: Server, op: str, seconds: int, batch: int, tmp: Path) -> tuple[
     else:
         tokens = tmp / f"{server.name}-{batch}.txt"
         tokens.write_text("\n".join(server.heads(batch)) + "\n")
-        argv += ["-s", str(ROOT / "bench" / "peers_refresh.lua")]
+        argv += ["-s", str(ROOT / "bench" / "refresh.lua")]
         env = {"BENCH_FORM": server.refresh_form, "BENCH_TOKENS": str(tokens)}
     before = tree_cpu_seconds(server.pid)
     done, failed = run_wrk_counted([*argv, server.token_url], core=LOAD_CORE, env=env, seconds=seconds)

@@ -1,5 +1,6 @@
--- wrk: refresh-token grants, one rotating chain per thread (run with as many threads as connections).
--- Each thread starts from line <id> of BENCH_TOKENS and always presents the token its last answer gave.
+-- wrk (bench/refresh.py, bench/peers): refresh-token grants, one rotating chain per thread (as many threads as connections).
+-- Thread <id> starts from line <id> of BENCH_TOKENS and always presents the token its last answer gave;
+-- BENCH_FORM holds the rest of the form (grant_type, client_id, client_secret), already encoded.
 local counter = 0
 
 function setup(thread)
@@ -13,16 +14,16 @@ function init(args)
     i = i + 1
     if i == id then token = line end
   end
-  client_id = os.getenv("BENCH_CLIENT")
+  form = os.getenv("BENCH_FORM")
 end
 
 function request()
   return wrk.format("POST", nil, {["Content-Type"] = "application/x-www-form-urlencoded"},
-    "grant_type=refresh_token&client_id=" .. client_id .. "&refresh_token=" .. token)
+    form .. "&refresh_token=" .. token)
 end
 
 function response(status, headers, body)
   if status == 200 then
-    token = body:match('"refresh_token":"([^"]+)"') or token
+    token = body:match('"refresh_token":%s*"([^"]+)"') or token
   end
 end

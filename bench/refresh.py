@@ -147,7 +147,7 @@ def server(env: dict[str, str], port: int) -> Iterator[int]:
 def wrk(url: str, seconds: int, tokens_file: Path, client_id: str) -> tuple[float, int]:
     argv = [f"-t{CHAINS}", f"-c{CHAINS}", f"-d{seconds}s", "--timeout", "5s"]
     argv += ["-s", str(ROOT / "bench" / "refresh.lua"), url]
-    env = {"BENCH_TOKENS": str(tokens_file), "BENCH_CLIENT": client_id}
+    env = {"BENCH_TOKENS": str(tokens_file), "BENCH_FORM": f"grant_type=refresh_token&client_id={client_id}"}
     return run_wrk(argv, core=LOAD_CORE, env=env, seconds=seconds)
 
 
