@@ -57,8 +57,8 @@ def seed_chains(data_dir: str, base: str, client_id: str, count: int) -> list[st
 
     env = Env.from_settings(load_settings(data_dir=Path(data_dir), base_url=base))
     try:
-        with env.db.unit_of_work() as session:
-            admin = directory_store.users(session)[0]
+        with env.db.transaction() as tx:
+            admin = directory_store.users(tx)[0]
             now = env.clock.now()
             heads = []
             for _ in range(count):
@@ -66,7 +66,7 @@ def seed_chains(data_dir: str, base: str, client_id: str, count: int) -> list[st
                     admin.id, admin.user_principal_name, admin.display_name, admin.mail, None, now,
                     ("tap", "mfa"), "mfa", now + timedelta(hours=8), str(uuid.uuid4()),
                 )  # fmt: skip
-                heads.append(oidc.new_refresh_token(session, env, grantee, client_id, SCOPE))
+                heads.append(oidc.new_refresh_token(tx, env, grantee, client_id, SCOPE))
             return heads
     finally:
         env.db.dispose()
@@ -159,6 +159,7 @@ def profile(data_dir: str, base: str, client_id: str, grants: int) -> None:
     from passbridge.oidc.user_routes import OidcServer
     from passbridge.services.context import Env
     from passbridge.store import loop_writer
+    from passbridge.store.db import in_tx
 
     [token] = seed_chains(data_dir, base, client_id, 1)
     env = Env.from_settings(load_settings(data_dir=Path(data_dir), base_url=base))
@@ -171,7 +172,8 @@ def profile(data_dir: str, base: str, client_id: str, grants: int) -> None:
         request = FormRequest(f"{base}/oauth2/v2.0/token", headers, form, trace_id="t", correlation_id="c")
         with loop_writer.writing_if_free(env.db) as connection:
             assert connection is not None
-            response = server.token_response(Unit(connection, env), request)
+            with in_tx(connection) as tx:
+                response = server.token_response(Unit(tx, env), request)
         assert response.status_code == 200, response.body
         token = re.search(rb'"refresh_token":"([^"]+)"', response.body).group(1).decode()  # type: ignore[union-attr]
 

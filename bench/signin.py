@@ -114,11 +114,11 @@ def prepare(environ: dict[str, str], count: int, cores: int) -> Prepared:
     env = Env.from_settings(settings)
     try:
         users: list[tuple[str, str]] = []
-        with env.db.unit_of_work() as session:
+        with env.db.transaction() as tx:
             for n in range(count):
                 upn = f"user{n}@bench.example"
-                DirectoryService(session, env, operator()).add_user(upn)
-                issued = TapService(session, env, operator()).issue(
+                DirectoryService(tx, env, operator()).add_user(upn)
+                issued = TapService(tx, env, operator()).issue(
                     upn, PassRequest(lifetime_minutes=480, is_usable_once=False)
                 )
                 users.append((upn, issued.value))
@@ -157,11 +157,11 @@ def cheapen_hashes(environ: dict[str, str], users: list[tuple[str, str]]) -> Non
     cheap = SecretKeeper(read_pepper(settings.pepper_file, settings.pepper), Argon2Params(8, 1, 1))
     env = Env.from_settings(settings)
     try:
-        with env.db.unit_of_work() as session:
+        with env.db.transaction() as tx:
             for upn, value in users:
-                user = directory_store.user_by_upn(session, upn)
+                user = directory_store.user_by_upn(tx, upn)
                 assert user is not None
-                session.execute(
+                tx.session.execute(
                     update(TemporaryAccessPass)
                     .where(TemporaryAccessPass.user_id == user.id)
                     .values(secret_hash=cheap.slow_hash(value))

@@ -97,8 +97,8 @@ def env(settings: Settings, clock: ManualClock) -> Iterator[Env]:
 
 @pytest.fixture
 def tenant(env: Env) -> Initialised:
-    with env.db.unit_of_work() as session:
-        return initialise(session, env, operator(), admin_upn="admin@contoso.example", tenant_name="Contoso")
+    with env.db.transaction() as tx:
+        return initialise(tx, env, operator(), admin_upn="admin@contoso.example", tenant_name="Contoso")
 
 
 @pytest.fixture

@@ -26,8 +26,8 @@ def make_user(
     roles: tuple[str, ...] = (),
     groups: tuple[str, ...] = (),
 ) -> User:
-    with env.db.unit_of_work() as session:
-        directory = DirectoryService(session, env, operator())
+    with env.db.transaction() as tx:
+        directory = DirectoryService(tx, env, operator())
         user = directory.add_user(upn or f"user{next(_counter)}@contoso.example", display_name=display_name)
         for role in roles:
             directory.assign_role(role, user.id)
@@ -37,8 +37,8 @@ def make_user(
 
 
 def make_group(env: Env, name: str | None = None, *, members: tuple[str, ...] = ()) -> Group:
-    with env.db.unit_of_work() as session:
-        directory = DirectoryService(session, env, operator())
+    with env.db.transaction() as tx:
+        directory = DirectoryService(tx, env, operator())
         group = directory.add_group(name or f"Group {next(_counter)}")
         for member in members:
             directory.add_member(group.id, member)
@@ -53,8 +53,8 @@ def make_app(
     redirect_uris: tuple[str, ...] = (),
     public: bool = False,
 ) -> NewApplication:
-    with env.db.unit_of_work() as session:
-        return ApplicationService(session, env, operator()).register(
+    with env.db.transaction() as tx:
+        return ApplicationService(tx, env, operator()).register(
             name or f"App {next(_counter)}",
             permissions=list(permissions),
             redirect_uris=list(redirect_uris),
@@ -92,8 +92,8 @@ def make_passkey(
         created_at=created_at or env.clock.now(),
         last_used_at=last_used_at,
     )
-    with env.db.unit_of_work() as session:
-        passkey_store.add(session, row)
+    with env.db.transaction() as tx:
+        passkey_store.add(tx, row)
     return row
 
 
@@ -117,6 +117,6 @@ def make_authenticator_app(
         created_at=created_at or env.clock.now(),
         last_used_at=last_used_at,
     )
-    with env.db.unit_of_work() as session:
-        oath_store.add(session, row)
+    with env.db.transaction() as tx:
+        oath_store.add(tx, row)
     return row

@@ -86,8 +86,8 @@ class ServedStore:
         )
         env = Env.from_settings(settings)
         try:
-            with env.db.unit_of_work(readonly=True) as session:
-                return issue_app_token(session, env, directory_store.applications(session)[0]).access_token
+            with env.db.transaction("read") as tx:
+                return issue_app_token(tx, env, directory_store.applications(tx)[0]).access_token
         finally:
             env.db.dispose()
 

@@ -3,8 +3,6 @@ helpdesk's Authentication Administrator."""
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
 from passbridge.clock import iso_z
 from passbridge.config import Settings
 from passbridge.directory import queries as directory_store
@@ -18,6 +16,7 @@ from passbridge.passes.service import IssuedPass, TapService
 from passbridge.security.secrets import create_pepper_file
 from passbridge.services.context import Env, Principal, operator
 from passbridge.store.db import Database
+from passbridge.store.tx import Tx
 
 DEMO_TENANT = "Contoso (demo)"
 DEMO_ADMIN = "admin@contoso.example"
@@ -43,21 +42,21 @@ def seed_demo(config: Settings) -> list[str]:
     env = Env.from_settings(config)
     who = operator("Passbridge demo")
     try:
-        with env.db.unit_of_work() as session:
-            existing = directory_store.tenant(session)
+        with env.db.transaction() as tx:
+            existing = directory_store.tenant(tx)
             if existing is None:
-                tenant_service.initialise(session, env, who, admin_upn=DEMO_ADMIN, tenant_name=DEMO_TENANT)
-                _add_people(DirectoryService(session, env, who))
+                tenant_service.initialise(tx, env, who, admin_upn=DEMO_ADMIN, tenant_name=DEMO_TENANT)
+                _add_people(DirectoryService(tx, env, who))
             elif existing.display_name != DEMO_TENANT:
                 raise AlreadyInitialised("not a demo tenant")
-            _register_demo_rp(session, env, who)
+            _register_demo_rp(tx, env, who)
             # The bootstrap pass was shown once, perhaps long ago: a demo start always prints one
             # that works now (issuing replaces the previous pass, as Graph does). The helpdesk user
             # gets one too, to try what an Authentication Administrator may and may not do.
-            taps = TapService(session, env, who)
+            taps = TapService(tx, env, who)
             issued = taps.issue(DEMO_ADMIN, PassRequest(is_usable_once=True))
             helpdesk = taps.issue(DEMO_HELPDESK, PassRequest(is_usable_once=True))
-            tenant = directory_store.tenant(session)
+            tenant = directory_store.tenant(tx)
             assert tenant is not None
             return [
                 f"Tenant:     {tenant.display_name} ({tenant.id})",
@@ -80,14 +79,14 @@ def _pass_line(issued: IssuedPass) -> str:
     return f"  One-time Temporary Access Pass: {issued.value}  (valid until {iso_z(issued.view.end)})"
 
 
-def _register_demo_rp(session: Session, env: Env, who: Principal) -> None:
+def _register_demo_rp(tx: Tx, env: Env, who: Principal) -> None:
     """The demo relying party as a public client; its redirect URIs follow the base URL of this run."""
     uris = demo_rp.redirect_uris(env.settings.base_url)
     found = next(
-        (a for a in directory_store.applications(session) if a.display_name == demo_rp.DEMO_RP_NAME), None
+        (a for a in directory_store.applications(tx) if a.display_name == demo_rp.DEMO_RP_NAME), None
     )
     if found is None:
-        ApplicationService(session, env, who).register(
+        ApplicationService(tx, env, who).register(
             demo_rp.DEMO_RP_NAME, permissions=[], redirect_uris=uris, public=True
         )
     elif found.redirect_uris != uris:

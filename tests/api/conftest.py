@@ -31,8 +31,8 @@ def app_auth(env: Env) -> TokenFactory:
 
     def make(*permissions: str) -> dict[str, str]:
         created = make_app(env, permissions=permissions)
-        with env.db.unit_of_work(readonly=True) as session:
-            token = issue_app_token(session, env, created.application).access_token
+        with env.db.transaction("read") as tx:
+            token = issue_app_token(tx, env, created.application).access_token
         return {"Authorization": f"Bearer {token}"}
 
     return make

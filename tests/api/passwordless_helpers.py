@@ -37,21 +37,24 @@ def oath_url(user: str, version: str = "v1.0") -> str:
 
 def store_snapshot(env: Env) -> tuple[Any, ...]:
     """Everything a refused request must leave as it was: methods, sessions, tokens, policy, audit."""
-    with env.db.unit_of_work(readonly=True) as session:
+    with env.db.transaction("read") as tx:
         passkeys = sorted(
-            (r.id, r.user_id, r.display_name, r.sign_count) for r in session.scalars(select(Fido2Credential))
+            (r.id, r.user_id, r.display_name, r.sign_count)
+            for r in tx.session.scalars(select(Fido2Credential))
         )
-        apps = sorted((r.id, r.user_id, r.display_name) for r in session.scalars(select(SoftwareOathMethod)))
-        passes = sorted((r.id, r.user_id) for r in session.scalars(select(TemporaryAccessPass)))
-        users = sorted((u.id, u.sessions_valid_from) for u in session.scalars(select(User)))
-        sessions = sorted((s.id, s.ended_at) for s in session.scalars(select(UserSession)))
-        tokens = sorted((t.id, t.revoked_at) for t in session.scalars(select(RefreshTokenRow)))
+        apps = sorted(
+            (r.id, r.user_id, r.display_name) for r in tx.session.scalars(select(SoftwareOathMethod))
+        )
+        passes = sorted((r.id, r.user_id) for r in tx.session.scalars(select(TemporaryAccessPass)))
+        users = sorted((u.id, u.sessions_valid_from) for u in tx.session.scalars(select(User)))
+        sessions = sorted((s.id, s.ended_at) for s in tx.session.scalars(select(UserSession)))
+        tokens = sorted((t.id, t.revoked_at) for t in tx.session.scalars(select(RefreshTokenRow)))
         configs = sorted(
             (c.id, c.state, str(c.include_targets), str(c.exclude_targets), str(c.settings))
-            for c in session.scalars(select(MethodConfigurationRow))
+            for c in tx.session.scalars(select(MethodConfigurationRow))
         )
-        stamp = [(s.version, s.last_modified) for s in session.scalars(select(MethodsPolicyRow))]
-        audits = session.scalar(select(func.count()).select_from(AuditEntry))
+        stamp = [(s.version, s.last_modified) for s in tx.session.scalars(select(MethodsPolicyRow))]
+        audits = tx.session.scalar(select(func.count()).select_from(AuditEntry))
     return passkeys, apps, passes, users, sessions, tokens, configs, stamp, audits
 
 
@@ -59,8 +62,8 @@ def open_session(env: Env, user: User, *, with_refresh_token: bool = True) -> tu
     """A browser session (and a refresh token issued from it) as a sign-in leaves them: their ids."""
     now = env.clock.now()
     session_id, token_id = str(uuid.uuid4()), str(uuid.uuid4()) if with_refresh_token else None
-    with env.db.unit_of_work() as session:
-        session.add(
+    with env.db.transaction() as tx:
+        tx.session.add(
             UserSession(
                 id=session_id,
                 token_hash=uuid.uuid4().hex,
@@ -77,7 +80,7 @@ def open_session(env: Env, user: User, *, with_refresh_token: bool = True) -> tu
             )
         )
         if token_id is not None:
-            session.add(
+            tx.session.add(
                 RefreshTokenRow(
                     id=token_id,
                     token_hash=uuid.uuid4().hex,
@@ -101,7 +104,7 @@ def open_session(env: Env, user: User, *, with_refresh_token: bool = True) -> tu
 
 def session_state(env: Env, session_id: str, token_id: str | None) -> tuple[Any, Any]:
     """(ended_at of the session, revoked_at of the refresh token)."""
-    with env.db.unit_of_work(readonly=True) as session:
-        ended = session.get_one(UserSession, session_id).ended_at
-        revoked = session.get_one(RefreshTokenRow, token_id).revoked_at if token_id else None
+    with env.db.transaction("read") as tx:
+        ended = tx.session.get_one(UserSession, session_id).ended_at
+        revoked = tx.session.get_one(RefreshTokenRow, token_id).revoked_at if token_id else None
     return ended, revoked

@@ -50,32 +50,32 @@ def user_auth(env: Env, user_id: str, *scopes: str) -> dict[str, str]:
         "jti": str(uuid.uuid4()),
         "ver": "2.0",
     }
-    with env.db.unit_of_work(readonly=True) as session:
-        return {"Authorization": f"Bearer {sign_claims(session, env, claims)}"}
+    with env.db.transaction("read") as tx:
+        return {"Authorization": f"Bearer {sign_claims(tx, env, claims)}"}
 
 
 def snapshot(env: Env) -> tuple[Any, ...]:
     """Everything a refused request must leave as it was."""
-    with env.db.unit_of_work(readonly=True) as session:
+    with env.db.transaction("read") as tx:
         passes = sorted(
             (r.id, r.user_id, r.start_at, r.lifetime_minutes, r.is_usable_once, r.secret_hash)
-            for r in session.scalars(select(TemporaryAccessPass))
+            for r in tx.session.scalars(select(TemporaryAccessPass))
         )
-        audits = session.scalar(select(func.count()).select_from(AuditEntry))
-        users = sorted((u.id, u.sessions_valid_from) for u in session.scalars(select(User)))
+        audits = tx.session.scalar(select(func.count()).select_from(AuditEntry))
+        users = sorted((u.id, u.sessions_valid_from) for u in tx.session.scalars(select(User)))
     return passes, audits, users
 
 
 def set_policy(env: Env, policy: TapPolicy) -> None:
-    with env.db.unit_of_work() as session:
-        policy_store.save(session, policy, now=env.clock.now())
+    with env.db.transaction() as tx:
+        policy_store.save(tx, policy, now=env.clock.now())
 
 
 def audits_of(env: Env, user_id: str, activity: str | None = None) -> list[AuditEntry]:
     """Entries naming the user, by time; entries of one transaction share a time, so ties go by name."""
-    with env.db.unit_of_work(readonly=True) as session:
+    with env.db.transaction("read") as tx:
         query = select(AuditEntry).order_by(AuditEntry.activity_date_time, AuditEntry.activity_display_name)
-        rows = session.scalars(query).all()
+        rows = tx.session.scalars(query).all()
     return [
         r
         for r in rows

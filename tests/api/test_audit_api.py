@@ -35,8 +35,8 @@ def history(env: Env, clock: ManualClock, reader: dict[str, str]) -> dict[str, A
     clock.advance(minutes=10)
     group = make_group(env, "O'Brien's team")
     clock.advance(minutes=10)
-    with env.db.unit_of_work() as session:
-        DirectoryService(session, env, operator()).add_member(group.id, ada.id)
+    with env.db.transaction() as tx:
+        DirectoryService(tx, env, operator()).add_member(group.id, ada.id)
     return {"ada": ada, "group": group}
 
 

@@ -119,9 +119,9 @@ def send(api: TestClient, app_auth: TokenFactory, env: Env) -> Send:
 
 
 def _counts(env: Env) -> tuple[int, int, int]:
-    with env.db.unit_of_work(readonly=True) as session:
+    with env.db.transaction("read") as tx:
         return tuple(  # type: ignore[return-value]
-            int(session.scalar(select(func.count()).select_from(t)) or 0)
+            int(tx.session.scalar(select(func.count()).select_from(t)) or 0)
             for t in (User, Group, TemporaryAccessPass)
         )
 

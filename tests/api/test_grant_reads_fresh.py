@@ -25,8 +25,8 @@ def test_a_replaced_secret_stops_working_at_the_next_grant(
     api: TestClient, env: Env, client_app: NewApplication
 ) -> None:
     assert api.post(TOKEN, data=post_form(client_app)).status_code == 200
-    with env.db.unit_of_work() as session:
-        session.execute(
+    with env.db.transaction() as tx:
+        tx.session.execute(
             update(Application)
             .where(Application.id == client_app.application.id)
             .values(secret_hash=env.keeper.keyed_hash(NEW_SECRET))
@@ -39,6 +39,6 @@ def test_a_removed_application_gets_no_token_at_the_next_grant(
     api: TestClient, env: Env, client_app: NewApplication
 ) -> None:
     assert api.post(TOKEN, data=post_form(client_app)).status_code == 200
-    with env.db.unit_of_work() as session:
-        session.execute(delete(Application).where(Application.id == client_app.application.id))
+    with env.db.transaction() as tx:
+        tx.session.execute(delete(Application).where(Application.id == client_app.application.id))
     assert_oauth_error(api.post(TOKEN, data=post_form(client_app)), 401, "invalid_client", 700016)

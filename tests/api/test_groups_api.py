@@ -28,9 +28,10 @@ NEW_GROUP = {
 
 
 def snapshot(env: Env) -> tuple[Any, ...]:
-    with env.db.unit_of_work(readonly=True) as session:
+    with env.db.transaction("read") as tx:
         groups = [
-            (g.id, g.display_name, g.description) for g in session.scalars(select(Group).order_by(Group.id))
+            (g.id, g.display_name, g.description)
+            for g in tx.session.scalars(select(Group).order_by(Group.id))
         ]
     return (*user_snapshot(env), groups)
 

@@ -42,8 +42,8 @@ DEFAULTS = {"Fido2": FIDO2_DEFAULTS, "SoftwareOath": OATH_DEFAULTS}
 
 
 def _allowed(env: Env, user_id: str, method: str) -> bool:
-    with env.db.reading() as connection:
-        return method_allowed(connection, user_id, method)
+    with env.db.transaction("read") as tx:
+        return method_allowed(tx, user_id, method)
 
 
 def _version(api: TestClient, headers: dict[str, str]) -> int:
@@ -243,9 +243,9 @@ def test_passkey_registration_also_needs_self_service_registration(
     headers = app_auth(WRITE)
     body = {"isSelfServiceRegistrationAllowed": False}
     assert api.patch(f"{CONFIGS}/Fido2", json=body, headers=headers).status_code == 204
-    with env.db.reading() as connection:
-        assert method_allowed(connection, ada.id, "fido2")
-        assert not passkey_registration_allowed(connection, ada.id)
+    with env.db.transaction("read") as tx:
+        assert method_allowed(tx, ada.id, "fido2")
+        assert not passkey_registration_allowed(tx, ada.id)
 
 
 def test_method_allowed_refuses_an_unknown_method_name(env: Env, ada: User) -> None:

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
 
 from passbridge.directory import queries as store
 from passbridge.directory.queries import Condition
@@ -31,9 +30,9 @@ def people(env: Env, tenant: Initialised) -> dict[str, str]:
         ("under_score@contoso.example", "500 Club", None),
     ]
     ids = {upn: make_user(env, upn, display_name=name).id for upn, name, _ in rows}
-    with env.db.unit_of_work() as session:
+    with env.db.transaction() as tx:
         for upn, _, mail in rows:
-            user = store.user_by_upn(session, upn)
+            user = store.user_by_upn(tx, upn)
             assert user is not None
             user.mail = mail
     return ids
@@ -280,10 +279,9 @@ def test_malformed_filter_is_400_bad_request(
 def test_store_filters_without_loading_other_rows(env: Env, people: dict[str, str]) -> None:
     """The store answers a filtered, paged query itself; it also counts without fetching."""
     wanted = [Condition("displayName", "startswith", "KIM")]
-    with env.db.unit_of_work(readonly=True) as session:
-        assert isinstance(session, Session)
-        page = store.find_users(session, wanted, offset=1, limit=5)
-        total = store.count_users(session, wanted)
+    with env.db.transaction("read") as tx:
+        page = store.find_users(tx, wanted, offset=1, limit=5)
+        total = store.count_users(tx, wanted)
     assert [u.user_principal_name for u in page] == ["kimberly@contoso.example"]
     assert total == 2
 

@@ -42,10 +42,10 @@ DEFAULTS: dict[str, Any] = {
 
 def snapshot(env: Env) -> tuple[Any, ...]:
     """Everything a policy write may touch: the policy, its version and the audit log."""
-    with env.db.unit_of_work(readonly=True) as session:
-        policy, modified = policy_store.load(session)
-        stamp = policy_store.stamp(session)
-        audits = session.scalar(select(func.count()).select_from(AuditEntry))
+    with env.db.transaction("read") as tx:
+        policy, modified = policy_store.load(tx)
+        stamp = policy_store.stamp(tx)
+        audits = tx.session.scalar(select(func.count()).select_from(AuditEntry))
         return policy, modified, stamp, audits
 
 
@@ -63,8 +63,8 @@ def user_auth(env: Env, user: User, *scopes: str) -> dict[str, str]:
         "exp": now + 3600,
         "jti": str(uuid.uuid4()),
     }
-    with env.db.unit_of_work(readonly=True) as session:
-        return {"Authorization": f"Bearer {sign_claims(session, env, claims)}"}
+    with env.db.transaction("read") as tx:
+        return {"Authorization": f"Bearer {sign_claims(tx, env, claims)}"}
 
 
 def config_of(api: TestClient, headers: dict[str, str]) -> dict[str, Any]:

@@ -37,9 +37,9 @@ LOGGERS = (
 
 def audit_rows(env: Env) -> str:
     """Every column of every audit row (and its target index), as text."""
-    with env.db.unit_of_work(readonly=True) as session:
-        entries = session.execute(select(*AuditEntry.__table__.columns)).all()
-        targets = session.execute(select(*AuditTarget.__table__.columns)).all()
+    with env.db.transaction("read") as tx:
+        entries = tx.session.execute(select(*AuditEntry.__table__.columns)).all()
+        targets = tx.session.execute(select(*AuditTarget.__table__.columns)).all()
     return json.dumps([list(r) for r in entries + targets], default=str)
 
 
@@ -102,8 +102,8 @@ def test_pass_values_never_leak_from_api_or_cli(
     assert any("INSERT INTO temporary_access_pass" in r for r in records)
     logs = "\n".join(records)
     stored_audit = audit_rows(env)
-    with env.db.unit_of_work(readonly=True) as session:
-        hashes = list(session.scalars(select(TemporaryAccessPass.secret_hash)))
+    with env.db.transaction("read") as tx:
+        hashes = list(tx.session.scalars(select(TemporaryAccessPass.secret_hash)))
     assert len(hashes) == 2  # grace's and the administrator's bootstrap pass; ada's was revoked
     for value in values:
         assert value not in logs

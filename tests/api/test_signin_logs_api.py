@@ -95,11 +95,11 @@ def history(env: Env, clock: ManualClock, reader: dict[str, str]) -> History:
     ada = make_user(env, "ada@contoso.example", display_name="Ada Lovelace")
     bob = make_user(env, "bob@contoso.example", display_name="Bob")
     app = make_app(env, "Payroll", redirect_uris=("https://payroll.example/cb",)).application
-    with env.db.unit_of_work() as session:
-        taps = TapService(session, env, operator())
+    with env.db.transaction() as tx:
+        taps = TapService(tx, env, operator())
         value = taps.issue(ada.id, PassRequest(is_usable_once=False)).value
         bob_value = taps.issue(bob.id, PassRequest()).value
-        DirectoryService(session, env, operator()).set_account_enabled(bob.id, False)
+        DirectoryService(tx, env, operator()).set_account_enabled(bob.id, False)
     wrong = (value[::-1] + "Q", bob_value)
     clock.advance(minutes=10)
     assert attempt(env, "ada@contoso.example", value)
@@ -126,8 +126,8 @@ def outcomes(response: Any) -> list[tuple[str, int]]:
 
 
 def stored_rows(env: Env) -> str:
-    with env.db.unit_of_work(readonly=True) as session:
-        rows = session.execute(select(*SignInLogEntry.__table__.columns)).all()
+    with env.db.transaction("read") as tx:
+        rows = tx.session.execute(select(*SignInLogEntry.__table__.columns)).all()
     return json.dumps(sorted([list(r) for r in rows], key=str), default=str)
 
 

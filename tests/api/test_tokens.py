@@ -276,9 +276,9 @@ def test_failed_grants_change_nothing_in_the_store(
     api: TestClient, env: Env, client_app: NewApplication
 ) -> None:
     def snapshot() -> tuple[int, int]:
-        with env.db.unit_of_work(readonly=True) as session:
-            audits = session.scalar(select(func.count()).select_from(AuditEntry))
-            keys = session.scalar(select(func.count()).select_from(SigningKey))
+        with env.db.transaction("read") as tx:
+            audits = tx.session.scalar(select(func.count()).select_from(AuditEntry))
+            keys = tx.session.scalar(select(func.count()).select_from(SigningKey))
             return int(audits or 0), int(keys or 0)
 
     before = snapshot()

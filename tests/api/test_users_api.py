@@ -25,7 +25,7 @@ VERSIONS = pytest.mark.parametrize("version", ["v1.0", "beta"])
 
 def snapshot(env: Env) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
     """Users (every stored column), memberships and the audit count: what 'store unchanged' means."""
-    with env.db.unit_of_work(readonly=True) as session:
+    with env.db.transaction("read") as tx:
         users = [
             (
                 u.id,
@@ -36,17 +36,17 @@ def snapshot(env: Env) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], in
                 u.account_enabled,
                 u.sessions_valid_from,
             )
-            for u in session.scalars(select(User).order_by(User.id))
+            for u in tx.session.scalars(select(User).order_by(User.id))
         ]
-        members = [(m.group_id, m.user_id) for m in session.scalars(select(GroupMember))]
-        audits = len(session.scalars(select(AuditEntry)).all())
+        members = [(m.group_id, m.user_id) for m in tx.session.scalars(select(GroupMember))]
+        audits = len(tx.session.scalars(select(AuditEntry)).all())
     return users, sorted(members), audits
 
 
 def audit_entries(env: Env, activity: str) -> list[AuditEntry]:
-    with env.db.unit_of_work(readonly=True) as session:
+    with env.db.transaction("read") as tx:
         query = select(AuditEntry).where(AuditEntry.activity_display_name == activity)
-        return list(session.scalars(query))
+        return list(tx.session.scalars(query))
 
 
 def user_token(env: Env, user: User, *, scopes: str = "User.Read") -> dict[str, str]:
@@ -64,8 +64,8 @@ def user_token(env: Env, user: User, *, scopes: str = "User.Read") -> dict[str, 
         "exp": now + 3600,
         "jti": str(uuid.uuid4()),
     }
-    with env.db.unit_of_work(readonly=True) as session:
-        token = sign_claims(session, env, claims)
+    with env.db.transaction("read") as tx:
+        token = sign_claims(tx, env, claims)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -154,9 +154,9 @@ def test_create_user_never_stores_or_logs_the_password(
     secret = NEW_USER["passwordProfile"]["password"]  # type: ignore[index]
     assert secret not in response.text
     assert secret not in caplog.text
-    with env.db.unit_of_work(readonly=True) as session:
+    with env.db.transaction("read") as tx:
         stored = [
-            repr(row.__dict__) for model in (User, AuditEntry) for row in session.scalars(select(model))
+            repr(row.__dict__) for model in (User, AuditEntry) for row in tx.session.scalars(select(model))
         ]
     assert all(secret not in text for text in stored)
 
@@ -343,8 +343,8 @@ def test_patch_user_answers_204_and_changes_only_given_properties(
     assert_graph_error(
         api.get(f"/{version}/users/lee@contoso.example", headers=headers), 404, "Request_ResourceNotFound"
     )
-    with env.db.unit_of_work(readonly=True) as session:
-        stored = session.get(User, user.id)
+    with env.db.transaction("read") as tx:
+        stored = tx.session.get(User, user.id)
         assert stored is not None and stored.sessions_valid_from == clock.now()
     [entry] = audit_entries(env, "Update user")
     assert entry.operation_type == "Update" and entry.category == "UserManagement"

@@ -22,9 +22,9 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 def counts(settings: Settings) -> tuple[int, ...]:
     db = Database(settings.effective_database_url)
     try:
-        with db.unit_of_work(readonly=True) as session:
+        with db.transaction("read") as tx:
             return tuple(
-                int(session.scalar(select(func.count()).select_from(m)) or 0)
+                int(tx.session.scalar(select(func.count()).select_from(m)) or 0)
                 for m in (User, GroupMember, RoleAssignment, AuditEntry, TemporaryAccessPass)
             )
     finally:
@@ -59,8 +59,8 @@ def test_second_init_fails_with_one_line_and_changes_nothing(
 
 def test_pass_appears_in_no_audit_entry(initialised: dict[str, str], cli_env: Settings) -> None:
     db = Database(cli_env.effective_database_url)
-    with db.unit_of_work(readonly=True) as session:
-        rows = session.scalars(select(AuditEntry)).all()
+    with db.transaction("read") as tx:
+        rows = tx.session.scalars(select(AuditEntry)).all()
         dumped = json.dumps(
             [[r.initiated_by, r.target_resources, r.additional_details, r.result_reason] for r in rows]
         )

@@ -26,8 +26,8 @@ def store(cli_env: Settings, capsys: pytest.CaptureFixture[str]) -> Iterator[Env
 
 
 def _ada(env: Env) -> User:
-    with env.db.unit_of_work(readonly=True) as session:
-        found = user_by_id_or_upn(session, "ada@contoso.example")
+    with env.db.transaction("read") as tx:
+        found = user_by_id_or_upn(tx, "ada@contoso.example")
         assert found is not None
         return found
 

@@ -24,8 +24,8 @@ def initialised(cli_env: Settings, capsys: pytest.CaptureFixture[str]) -> Settin
 def stored_policy(settings: Settings) -> tuple[TapPolicy, int]:
     db = Database(settings.effective_database_url)
     try:
-        with db.unit_of_work(readonly=True) as session:
-            return policy_store.load(session)[0], policy_store.stamp(session).version
+        with db.transaction("read") as tx:
+            return policy_store.load(tx)[0], policy_store.stamp(tx).version
     finally:
         db.dispose()
 

@@ -49,12 +49,12 @@ def test_sqlite_database_and_its_wal_and_shm_files_are_created_0600(tmp_path: Pa
     with _umask(0o022):
         db = Database(f"sqlite:///{path}")
         try:
-            with db.unit_of_work() as session:
-                session.execute(text("CREATE TABLE probe (x INTEGER)"))
-                session.execute(text("INSERT INTO probe VALUES (1)"))
-            with db.unit_of_work(readonly=True) as session:
+            with db.transaction() as tx:
+                tx.session.execute(text("CREATE TABLE probe (x INTEGER)"))
+                tx.session.execute(text("INSERT INTO probe VALUES (1)"))
+            with db.transaction("read") as tx:
                 # While a connection is open, the write-ahead log and its index are on disk.
-                assert session.execute(text("SELECT x FROM probe")).scalar_one() == 1
+                assert tx.session.execute(text("SELECT x FROM probe")).scalar_one() == 1
                 files = {p.name: _mode(p) for p in tmp_path.iterdir()}
         finally:
             db.dispose()

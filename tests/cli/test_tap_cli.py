@@ -28,8 +28,8 @@ def ada(cli_env: Settings, capsys: pytest.CaptureFixture[str]) -> str:
 def state(settings: Settings) -> tuple[Any, ...]:
     db = Database(settings.effective_database_url)
     try:
-        with db.unit_of_work(readonly=True) as session:
-            passes = sorted((r.id, r.secret_hash) for r in session.scalars(select(TemporaryAccessPass)))
+        with db.transaction("read") as tx:
+            passes = sorted((r.id, r.secret_hash) for r in tx.session.scalars(select(TemporaryAccessPass)))
     finally:
         db.dispose()
     return counts(settings), passes
@@ -38,8 +38,8 @@ def state(settings: Settings) -> tuple[Any, ...]:
 def set_policy(settings: Settings, policy: TapPolicy) -> None:
     db = Database(settings.effective_database_url)
     try:
-        with db.unit_of_work() as session:
-            policy_store.save(session, policy, now=datetime.now(UTC))
+        with db.transaction() as tx:
+            policy_store.save(tx, policy, now=datetime.now(UTC))
     finally:
         db.dispose()
 
@@ -126,8 +126,8 @@ def test_revoke_deletes_and_audits(ada: str, cli_env: Settings, capsys: pytest.C
     assert cli(capsys, "tap", "show", ada, "--json")[1] == "null\n"
     db = Database(cli_env.effective_database_url)
     try:
-        with db.unit_of_work(readonly=True) as session:
-            names = list(session.scalars(select(AuditEntry.activity_display_name)))
+        with db.transaction("read") as tx:
+            names = list(tx.session.scalars(select(AuditEntry.activity_display_name)))
     finally:
         db.dispose()
     assert names.count("Admin deleted security info") == 1

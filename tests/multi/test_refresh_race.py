@@ -49,15 +49,15 @@ def seed(store: Store, client_id: str) -> tuple[str, str]:
     )
     env = Env.from_settings(settings)
     try:
-        with env.db.unit_of_work() as session:
-            admin = directory_store.users(session)[0]
+        with env.db.transaction() as tx:
+            admin = directory_store.users(tx)[0]
             now = env.clock.now()
             family = str(uuid.uuid4())
             grantee = oidc.Grantee(
                 admin.id, admin.user_principal_name, admin.display_name, admin.mail, None, now,
                 ("tap", "mfa"), "mfa", now + timedelta(hours=8), family,
             )  # fmt: skip
-            return oidc.new_refresh_token(session, env, grantee, client_id, SCOPE), family
+            return oidc.new_refresh_token(tx, env, grantee, client_id, SCOPE), family
     finally:
         env.db.dispose()
 

@@ -53,14 +53,14 @@ def issue_pass(env: Env, upn: str, *, one_time: bool = False, lifetime: int | No
     wanted: dict[str, Any] = {"is_usable_once": one_time}
     if lifetime is not None:
         wanted["lifetime_minutes"] = lifetime
-    with env.db.unit_of_work() as session:
-        return TapService(session, env, operator()).issue(upn, PassRequest(**wanted)).value
+    with env.db.transaction() as tx:
+        return TapService(tx, env, operator()).issue(upn, PassRequest(**wanted)).value
 
 
 def claims_of(env: Env, token: str) -> dict[str, Any]:
     """The token's claims once its signature checks out against the published keys."""
-    with env.db.unit_of_work(readonly=True) as session:
-        published = key_service.public_jwks(session, env)
+    with env.db.transaction("read") as tx:
+        published = key_service.public_jwks(tx, env)
     return jose.verify_signature(token, published)  # type: ignore[arg-type]
 
 
@@ -169,8 +169,8 @@ def browser(env: Env, tenant: Initialised) -> Iterator[Browser]:
 @pytest.fixture
 def ada(env: Env, tenant: Initialised) -> User:
     user = make_user(env, ADA, display_name="Ada Lovelace")
-    with env.db.unit_of_work() as session:
-        session.get(User, user.id).mail = ADA  # type: ignore[union-attr]
+    with env.db.transaction() as tx:
+        tx.session.get(User, user.id).mail = ADA  # type: ignore[union-attr]
     return user
 
 
@@ -192,8 +192,8 @@ def app_auth(env: Env, tenant: Initialised) -> Callable[..., dict[str, str]]:
 
     def make(*permissions: str) -> dict[str, str]:
         created = make_app(env, permissions=permissions)
-        with env.db.unit_of_work(readonly=True) as session:
-            token = issue_app_token(session, env, created.application).access_token
+        with env.db.transaction("read") as tx:
+            token = issue_app_token(tx, env, created.application).access_token
         return {"Authorization": f"Bearer {token}"}
 
     return make

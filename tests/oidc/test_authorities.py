@@ -57,13 +57,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     environ = initialised_store(tmp_path, PASSBRIDGE_BASE_URL=base)
     env = Env.from_settings(load_settings(data_dir=tmp_path, pepper=TEST_PEPPER, base_url=base))
     try:
-        with env.db.unit_of_work() as session:
-            DirectoryService(session, env, operator()).add_user(UPN, display_name="Ada Lovelace")
-            created = ApplicationService(session, env, operator()).register(
+        with env.db.transaction() as tx:
+            DirectoryService(tx, env, operator()).add_user(UPN, display_name="Ada Lovelace")
+            created = ApplicationService(tx, env, operator()).register(
                 "Strict RP", permissions=[], redirect_uris=[redirect_uri]
             )
-            issued = TapService(session, env, operator()).issue(UPN, PassRequest(is_usable_once=False))
-            tenant = tenant_id(session, env)
+            issued = TapService(tx, env, operator()).issue(UPN, PassRequest(is_usable_once=False))
+            tenant = tenant_id(tx, env)
             assert tenant is not None and created.client_secret is not None
             found = Served(
                 base, tenant, created.application.app_id, created.client_secret, redirect_uri, issued.value

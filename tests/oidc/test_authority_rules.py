@@ -18,8 +18,8 @@ from tests.oidc.conftest import ADA, BASE, CALLBACK, Browser, RelyingParty, clai
 
 
 def tenant_of(env: Env) -> str:
-    with env.db.unit_of_work(readonly=True) as session:
-        found = tokens.tenant_id(session, env)
+    with env.db.transaction("read") as tx:
+        found = tokens.tenant_id(tx, env)
     assert found is not None
     return found
 
@@ -113,8 +113,8 @@ def test_client_credentials_through_an_authority_carry_its_issuer_and_graph_take
 
 
 def signed_by_us(env: Env, **claims: Any) -> str:
-    with env.db.unit_of_work(readonly=True) as session:
-        return tokens.sign_claims(session, env, claims)
+    with env.db.transaction("read") as tx:
+        return tokens.sign_claims(tx, env, claims)
 
 
 @pytest.mark.parametrize(

@@ -22,8 +22,8 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 def applications(settings: Settings) -> list[Application]:
     db = Database(settings.effective_database_url)
     try:
-        with db.unit_of_work(readonly=True) as session:
-            return list(session.scalars(select(Application)))
+        with db.transaction("read") as tx:
+            return list(tx.session.scalars(select(Application)))
     finally:
         db.dispose()
 

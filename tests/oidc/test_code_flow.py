@@ -24,8 +24,8 @@ from tests.oidc.conftest import (
 
 
 def count(env: Env, model: type[object]) -> int:
-    with env.db.unit_of_work(readonly=True) as session:
-        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+    with env.db.transaction("read") as tx:
+        return int(tx.session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 def test_public_client_gets_an_id_token_with_the_pass_sign_in_facts(
@@ -244,8 +244,8 @@ def test_prompt_login_forces_a_new_sign_in_and_only_a_newer_session_gets_the_cod
     clock.advance(minutes=1)
     response, auth = browser.authorize(public_rp, prompt="login")
     assert (response.status_code, response.headers["location"].startswith("/login?flow=")) == (303, True)
-    with env.db.unit_of_work(readonly=True) as session:
-        flow = session.scalars(select(SignInFlow).order_by(SignInFlow.created_at.desc())).first()
+    with env.db.transaction("read") as tx:
+        flow = tx.session.scalars(select(SignInFlow).order_by(SignInFlow.created_at.desc())).first()
         assert flow is not None and flow.force_login is True
         resume = flow.return_to
     assert resume is not None
@@ -266,8 +266,8 @@ def test_a_tampered_resume_mark_counts_as_a_new_request(
     browser.code_for(public_rp, ADA, value)
     forced, _ = browser.authorize(public_rp, prompt="login")
     assert forced.status_code == 303
-    with env.db.unit_of_work(readonly=True) as session:
-        flow = session.scalars(select(SignInFlow).where(SignInFlow.force_login.is_(True))).one()
+    with env.db.transaction("read") as tx:
+        flow = tx.session.scalars(select(SignInFlow).where(SignInFlow.force_login.is_(True))).one()
         resume = flow.return_to
     assert resume is not None
     stamp = query_of(resume)["pb_resume"]
@@ -313,9 +313,9 @@ def test_the_code_is_stored_by_keyed_hash_only(
 ) -> None:
     code, auth = browser.code_for(public_rp, ADA, issue_pass(env, ADA))
     body = browser.redeem(public_rp, code, auth).json()
-    with env.db.unit_of_work(readonly=True) as session:
-        [row] = session.scalars(select(AuthorizationCodeRow)).all()
-        [token] = session.scalars(select(RefreshTokenRow)).all()
+    with env.db.transaction("read") as tx:
+        [row] = tx.session.scalars(select(AuthorizationCodeRow)).all()
+        [token] = tx.session.scalars(select(RefreshTokenRow)).all()
         assert row.code_hash == env.keeper.keyed_hash(code) != code
         assert token.token_hash == env.keeper.keyed_hash(body["refresh_token"])
         assert row.used_at == env.clock.now()
@@ -338,8 +338,8 @@ def test_an_anonymous_requests_flow_is_stored_on_the_first_post_naming_its_appli
     value = issue_pass(env, ADA)
     first, auth = browser.authorize(public_rp, prompt="login")
     resume = browser.sign_in(first.headers["location"], ADA, value)
-    with env.db.unit_of_work(readonly=True) as session:
-        [flow] = session.scalars(select(SignInFlow)).all()
+    with env.db.transaction("read") as tx:
+        [flow] = tx.session.scalars(select(SignInFlow)).all()
         assert flow.client_id == public_rp.client_id and flow.force_login is True
         assert flow.auth_request is not None and flow.auth_request["state"] == auth.params["state"]
         assert "code_challenge" not in flow.auth_request

@@ -135,8 +135,8 @@ def test_disabling_the_user_stops_their_delegated_token_at_the_next_call(
     headers = delegated(env, browser, public_rp, helpdesk.user_principal_name, "User.Read")
     assert browser.client.get("/v1.0/me", headers=headers).status_code == 200
     clock.advance(seconds=1)
-    with env.db.unit_of_work() as session:
-        DirectoryService(session, env, operator()).set_account_enabled(helpdesk.id, False)
+    with env.db.transaction() as tx:
+        DirectoryService(tx, env, operator()).set_account_enabled(helpdesk.id, False)
     assert browser.client.get("/v1.0/me", headers=headers).status_code == 401
 
 
@@ -146,6 +146,6 @@ def test_revoking_sessions_stops_delegated_tokens_issued_before(
     helpdesk = make_user(env, "helpdesk@contoso.example")
     headers = delegated(env, browser, public_rp, helpdesk.user_principal_name, "User.Read")
     clock.advance(seconds=1)
-    with env.db.unit_of_work() as session:
-        session.get(User, helpdesk.id).sessions_valid_from = clock.now()  # type: ignore[union-attr]
+    with env.db.transaction() as tx:
+        tx.session.get(User, helpdesk.id).sessions_valid_from = clock.now()  # type: ignore[union-attr]
     assert browser.client.get("/v1.0/me", headers=headers).status_code == 401

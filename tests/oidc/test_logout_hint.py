@@ -38,8 +38,8 @@ def id_token_of(env: Env, browser: Browser, rp: RelyingParty, upn: str) -> str:
 
 def ended(env: Env) -> dict[str, bool]:
     """Each user's UPN -> whether their (one) browser session has ended."""
-    with env.db.unit_of_work(readonly=True) as session:
-        rows = session.execute(select(User.user_principal_name, UserSession.ended_at).join(UserSession))
+    with env.db.transaction("read") as tx:
+        rows = tx.session.execute(select(User.user_principal_name, UserSession.ended_at).join(UserSession))
         return {upn: ended_at is not None for upn, ended_at in rows}
 
 

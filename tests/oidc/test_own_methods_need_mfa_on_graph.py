@@ -25,20 +25,20 @@ ALL_WRITE = "https://graph.microsoft.com/UserAuthenticationMethod.ReadWrite.All"
 def _enrol(env: Env, user: User) -> tuple[str, str, str]:
     """A passkey and an authenticator app for `user`: (passkey id, app id, the app's secret)."""
     view = signed_in(env, user)
-    with env.db.unit_of_work() as session:
-        started = PasskeyService(session, env, view).begin_registration()
+    with env.db.transaction() as tx:
+        started = PasskeyService(tx, env, view).begin_registration()
     answer = SoftAuthenticator(BASE).create(started.options)
-    with env.db.unit_of_work() as session:
-        PasskeyService(session, env, view).finish_registration(started.ceremony_id, answer)
-    with env.db.unit_of_work() as session:
-        setup = AuthenticatorAppService(session, env, view).begin_setup()
-    with env.db.unit_of_work() as session:
-        AuthenticatorAppService(session, env, view).finish_setup(
+    with env.db.transaction() as tx:
+        PasskeyService(tx, env, view).finish_registration(started.ceremony_id, answer)
+    with env.db.transaction() as tx:
+        setup = AuthenticatorAppService(tx, env, view).begin_setup()
+    with env.db.transaction() as tx:
+        AuthenticatorAppService(tx, env, view).finish_setup(
             setup.ceremony_id, otp.code_at(setup.secret, env.clock.now())
         )
-    with env.db.unit_of_work(readonly=True) as session:
-        passkey = passkey_store.of_user(session, user.id)[0].id
-        app = oath_store.of_user(session, user.id)[0].id
+    with env.db.transaction("read") as tx:
+        passkey = passkey_store.of_user(tx, user.id)[0].id
+        app = oath_store.of_user(tx, user.id)[0].id
     return passkey, app, setup.secret
 
 
@@ -78,11 +78,11 @@ def _bearer(token: str) -> dict[str, str]:
 
 
 def _methods_of(env: Env, user: User) -> tuple[int, int, bool]:
-    with env.db.unit_of_work(readonly=True) as session:
+    with env.db.transaction("read") as tx:
         return (
-            len(passkey_store.of_user(session, user.id)),
-            len(oath_store.of_user(session, user.id)),
-            tap_store.of_user(session, user.id) is not None,
+            len(passkey_store.of_user(tx, user.id)),
+            len(oath_store.of_user(tx, user.id)),
+            tap_store.of_user(tx, user.id) is not None,
         )
 
 
@@ -91,8 +91,8 @@ def test_a_single_factor_token_cannot_delete_its_own_methods_through_graph(
 ) -> None:
     passkey, app, secret = _enrol(env, ada)
     held = issue_pass(env, ada.user_principal_name)
-    with env.db.unit_of_work(readonly=True) as session:
-        pass_id = tap_store.of_user(session, ada.id).id  # type: ignore[union-attr]
+    with env.db.transaction("read") as tx:
+        pass_id = tap_store.of_user(tx, ada.id).id  # type: ignore[union-attr]
     token = _code_token(env, browser, public_rp, ada.user_principal_name, secret, OWN_WRITE)
     assert claims_of(env, token)["amr"] == ["otp"]
     own = _bearer(token)

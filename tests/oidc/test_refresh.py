@@ -30,8 +30,8 @@ def tokens_for(env: Env, browser: Browser, rp: RelyingParty, *, scope: str = "op
 
 
 def rows(env: Env) -> list[RefreshTokenRow]:
-    with env.db.unit_of_work(readonly=True) as session:
-        return list(session.scalars(select(RefreshTokenRow).order_by(RefreshTokenRow.created_at)))
+    with env.db.transaction("read") as tx:
+        return list(tx.session.scalars(select(RefreshTokenRow).order_by(RefreshTokenRow.created_at)))
 
 
 def test_each_refresh_returns_a_new_refresh_token_and_retires_the_old(
@@ -108,8 +108,8 @@ def test_a_refresh_from_an_unknown_or_removed_client_is_invalid_client_and_keeps
         assert answer.json()["error"] == "invalid_client"
         assert answer.json()["error_codes"] == [700016]
     assert [row.used_at for row in rows(env)] == [None]  # nothing was consumed
-    with env.db.unit_of_work() as session:
-        session.execute(delete(Application).where(Application.app_id == public_rp.client_id))
+    with env.db.transaction() as tx:
+        tx.session.execute(delete(Application).where(Application.app_id == public_rp.client_id))
     gone = browser.refresh(public_rp, first["refresh_token"])
     assert gone.status_code == 401 and gone.json()["error_codes"] == [700016]
 
@@ -134,14 +134,14 @@ def test_the_refresh_grant_reads_its_client_and_its_token_each_once_through_thei
     form = {"grant_type": ["refresh_token"], "client_id": [public_rp.client_id], "refresh_token": [value]}
     request = FormRequest(f"{BASE}/oauth2/v2.0/token", {}, form, trace_id="t", correlation_id="c")
     statements: list[str] = []
-    with env.db.writing() as connection:
-        if connection.dialect.name != "sqlite":
+    with env.db.transaction() as tx:
+        if tx.dialect != "sqlite":
             pytest.skip("SQLite's trace callback lists the statements run")
-        driver = connection.connection.driver_connection
+        driver = tx.connection().connection.driver_connection
         assert driver is not None
         driver.set_trace_callback(statements.append)
         try:
-            response = OidcServer().token_response(Unit(connection, env), request)
+            response = OidcServer().token_response(Unit(tx, env), request)
         finally:
             driver.set_trace_callback(None)
     assert response.status_code == 200, response.body
@@ -188,8 +188,8 @@ def test_refresh_is_refused_once_the_user_is_disabled(
     env: Env, browser: Browser, public_rp: RelyingParty, ada: User
 ) -> None:
     first = tokens_for(env, browser, public_rp)
-    with env.db.unit_of_work() as session:
-        DirectoryService(session, env, operator()).set_account_enabled(ada.id, False)
+    with env.db.transaction() as tx:
+        DirectoryService(tx, env, operator()).set_account_enabled(ada.id, False)
     refused = browser.refresh(public_rp, first["refresh_token"])
     assert (refused.json()["error"], refused.json()["error_codes"]) == ("invalid_grant", [50057])
 
@@ -199,8 +199,8 @@ def test_refresh_is_refused_after_the_users_sessions_are_revoked(
 ) -> None:
     first = tokens_for(env, browser, public_rp)
     clock.advance(seconds=1)
-    with env.db.unit_of_work() as session:
-        session.get(User, ada.id).sessions_valid_from = clock.now()  # type: ignore[union-attr]
+    with env.db.transaction() as tx:
+        tx.session.get(User, ada.id).sessions_valid_from = clock.now()  # type: ignore[union-attr]
     refused = browser.refresh(public_rp, first["refresh_token"])
     assert (refused.json()["error"], refused.json()["error_codes"]) == ("invalid_grant", [50173])
 
@@ -226,8 +226,8 @@ def test_a_refresh_that_must_wait_for_a_lock_does_not_block_the_event_loop(
     held, release = threading.Event(), threading.Event()
 
     def hold_the_lock() -> None:
-        with env.db.writing() as connection:
-            connection.execute(update(RefreshTokenRow).values(acr=RefreshTokenRow.acr))
+        with env.db.transaction() as tx:
+            tx.execute(update(RefreshTokenRow).values(acr=RefreshTokenRow.acr))
             held.set()
             release.wait(10)
 

@@ -48,12 +48,12 @@ def provider(tmp_path: Path) -> Iterator[Provider]:
     environ = initialised_store(tmp_path, PASSBRIDGE_BASE_URL=base)
     env = Env.from_settings(load_settings(data_dir=tmp_path, pepper=TEST_PEPPER, base_url=base))
     try:
-        with env.db.unit_of_work() as session:
-            DirectoryService(session, env, operator()).add_user(UPN, display_name="Ada Lovelace")
-            app = ApplicationService(session, env, operator()).register(
+        with env.db.transaction() as tx:
+            DirectoryService(tx, env, operator()).add_user(UPN, display_name="Ada Lovelace")
+            app = ApplicationService(tx, env, operator()).register(
                 "Third party", permissions=[], redirect_uris=[redirect_uri], public=True
             )
-            issued = TapService(session, env, operator()).issue(UPN, PassRequest(is_usable_once=False))
+            issued = TapService(tx, env, operator()).issue(UPN, PassRequest(is_usable_once=False))
             client_id, value = app.application.app_id, issued.value
     finally:
         env.db.dispose()

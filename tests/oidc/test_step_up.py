@@ -27,8 +27,8 @@ from tests.unit.session_helpers import signed_in
 
 
 def _strict_rp(env: Env) -> RelyingParty:
-    with env.db.unit_of_work() as session:
-        created = ApplicationService(session, env, operator()).register(
+    with env.db.transaction() as tx:
+        created = ApplicationService(tx, env, operator()).register(
             "Payroll",
             permissions=[],
             redirect_uris=[CALLBACK],
@@ -41,11 +41,11 @@ def _strict_rp(env: Env) -> RelyingParty:
 def _passkey_for(env: Env, user: User) -> SoftAuthenticator:
     key = SoftAuthenticator(BASE)
     view = signed_in(env, user)
-    with env.db.unit_of_work() as session:
-        started = PasskeyService(session, env, view).begin_registration()
+    with env.db.transaction() as tx:
+        started = PasskeyService(tx, env, view).begin_registration()
     answer = key.create(started.options)
-    with env.db.unit_of_work() as session:
-        PasskeyService(session, env, view).finish_registration(started.ceremony_id, answer)
+    with env.db.transaction() as tx:
+        PasskeyService(tx, env, view).finish_registration(started.ceremony_id, answer)
     return key
 
 
@@ -112,5 +112,5 @@ def test_acr_values_ask_for_a_step_up_once_and_the_token_says_what_was_reached(
         env, browser.redeem(public_rp, browser.code_from(resumed, auth), auth).json()["id_token"]
     )
     assert claims["acr"] == "mfa"  # voluntary: the truth, not a refusal
-    with env.db.unit_of_work(readonly=True) as session:
-        assert len(session.scalars(select(UserSession)).all()) >= 2
+    with env.db.transaction("read") as tx:
+        assert len(tx.session.scalars(select(UserSession)).all()) >= 2

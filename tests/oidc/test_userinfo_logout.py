@@ -71,9 +71,9 @@ def test_logout_with_an_id_token_hint_ends_the_session_revokes_refresh_tokens_an
     assert answer.status_code == 302
     assert answer.headers["location"] == f"{CALLBACK}?state=bye"
     assert 'pb_session=""' in answer.headers["set-cookie"]
-    with env.db.unit_of_work(readonly=True) as session:
-        [signed] = session.scalars(select(UserSession)).all()
-        [token] = session.scalars(select(RefreshTokenRow)).all()
+    with env.db.transaction("read") as tx:
+        [signed] = tx.session.scalars(select(UserSession)).all()
+        [token] = tx.session.scalars(select(RefreshTokenRow)).all()
         assert signed.ended_at is not None and token.revoked_at is not None
     assert browser.refresh(public_rp, body["refresh_token"]).json()["error"] == "invalid_grant"
     again, _ = browser.authorize(public_rp, prompt="none")
@@ -101,8 +101,8 @@ def test_logout_with_a_forged_hint_is_an_error_page_and_signs_nobody_out(
         "/oauth2/v2.0/logout", params={"id_token_hint": forged, "post_logout_redirect_uri": CALLBACK}
     )
     assert (answer.status_code, "location" in answer.headers) == (400, False)
-    with env.db.unit_of_work(readonly=True) as session:
-        assert session.scalars(select(UserSession)).one().ended_at is None
+    with env.db.transaction("read") as tx:
+        assert tx.session.scalars(select(UserSession)).one().ended_at is None
 
 
 def test_logout_without_a_hint_asks_the_person_to_confirm(
@@ -111,11 +111,11 @@ def test_logout_without_a_hint_asks_the_person_to_confirm(
     signed_in_tokens(env, browser, public_rp, "openid")
     page = browser.client.get("/oauth2/v2.0/logout")
     assert page.status_code == 200 and "Sign out" in page.text
-    with env.db.unit_of_work(readonly=True) as session:
-        assert session.scalars(select(UserSession)).one().ended_at is None
+    with env.db.transaction("read") as tx:
+        assert tx.session.scalars(select(UserSession)).one().ended_at is None
     forged = browser.client.post("/oauth2/v2.0/logout", data={"csrf_token": "guess"})
     assert "Sign out" in forged.text
     done = browser.client.post("/oauth2/v2.0/logout", data={"csrf_token": csrf_of(page.text)})
     assert "You have signed out" in done.text
-    with env.db.unit_of_work(readonly=True) as session:
-        assert session.scalars(select(UserSession)).one().ended_at is not None
+    with env.db.transaction("read") as tx:
+        assert tx.session.scalars(select(UserSession)).one().ended_at is not None

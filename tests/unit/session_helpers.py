@@ -34,7 +34,7 @@ def signed_in(
         pass_id=None,
         ip_address="127.0.0.1",
     )
-    with env.db.unit_of_work() as session:
-        session.add(row)
-        session.flush()
+    with env.db.transaction() as tx:
+        tx.session.add(row)
+        tx.session.flush()
         return session_view(row, user)

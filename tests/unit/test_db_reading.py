@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
 from passbridge.store.db import Database
+from passbridge.store.tx import Tx
 
 
 @pytest.fixture
@@ -23,8 +24,8 @@ def db(tmp_path: Path) -> Iterator[Database]:
     database.dispose()
 
 
-def _count(connection: Connection) -> int:
-    return int(connection.execute(text("SELECT count(*) FROM t")).scalar_one())
+def _count(tx: Tx) -> int:
+    return int(tx.execute(text("SELECT count(*) FROM t")).scalar_one())
 
 
 def _insert_elsewhere(db: Database) -> None:
@@ -33,22 +34,22 @@ def _insert_elsewhere(db: Database) -> None:
 
 
 def test_reading_in_a_transaction_sees_one_snapshot(db: Database) -> None:
-    with db.reading() as connection:
-        before = _count(connection)
+    with db.transaction("read") as tx:
+        before = _count(tx)
         _insert_elsewhere(db)
-        assert _count(connection) == before == 0
+        assert _count(tx) == before == 0
 
 
 def test_reading_without_a_transaction_sees_each_statement_afresh(db: Database) -> None:
-    with db.reading(transaction=False) as connection:
-        assert _count(connection) == 0
+    with db.transaction("autocommit") as tx:
+        assert _count(tx) == 0
         _insert_elsewhere(db)
-        assert _count(connection) == 1
+        assert _count(tx) == 1
 
 
 def test_reading_takes_no_write_lock(db: Database) -> None:
-    with db.reading() as connection:
-        _count(connection)
+    with db.transaction("read") as tx:
+        _count(tx)
         _insert_elsewhere(db)  # would wait for the busy timeout if the read held the write lock
 
 
@@ -68,34 +69,34 @@ def test_a_failing_begin_surfaces_as_sqlalchemys_error(db: Database, tmp_path: P
 def test_a_reader_without_a_transaction_keeps_its_connection_per_thread_and_sees_new_writes(
     db: Database,
 ) -> None:
-    with db.reading(transaction=False) as first:
+    with db.transaction("autocommit") as first:
         assert _count(first) == 0
     _insert_elsewhere(db)
-    with db.reading(transaction=False) as again:
-        assert again is first  # no pool checkout per block on SQLite
+    with db.transaction("autocommit") as again:
+        assert again.connection() is first.connection()  # no pool checkout per block on SQLite
         assert _count(again) == 1  # autocommit: every statement sees what was committed before it
-    assert not again.in_transaction()  # ended with the block: the next one starts clean
+    assert not again.connection().in_transaction()  # ended with the block: the next one starts clean
 
 
 def test_a_reader_that_raises_gives_up_its_kept_connection(db: Database) -> None:
-    with pytest.raises(OperationalError), db.reading(transaction=False) as broken:
+    with pytest.raises(OperationalError), db.transaction("autocommit") as broken:
         broken.execute(text("SELECT * FROM no_such_table"))
-    with db.reading(transaction=False) as fresh:
-        assert fresh is not broken and _count(fresh) == 0
+    with db.transaction("autocommit") as fresh:
+        assert fresh.connection() is not broken.connection() and _count(fresh) == 0
 
 
 def test_nested_readers_share_one_connection_and_threads_do_not(db: Database) -> None:
     import threading
 
-    with db.reading(transaction=False) as outer, db.reading(transaction=False) as inner:
-        assert inner is outer
+    with db.transaction("autocommit") as outer, db.transaction("autocommit") as inner:
+        assert inner.connection() is outer.connection()
         seen: list[Connection] = []
 
         def other_thread() -> None:
-            with db.reading(transaction=False) as mine:
-                seen.append(mine)
+            with db.transaction("autocommit") as mine:
+                seen.append(mine.connection())
 
         worker = threading.Thread(target=other_thread)
         worker.start()
         worker.join()
-        assert seen and seen[0] is not outer
+        assert seen and seen[0] is not outer.connection()

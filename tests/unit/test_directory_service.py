@@ -15,18 +15,18 @@ from tests.factories import make_app, make_group, make_user
 
 
 def count(env: Env, model: type) -> int:
-    with env.db.unit_of_work(readonly=True) as session:
-        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+    with env.db.transaction("read") as tx:
+        return int(tx.session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 def test_init_creates_admin_with_global_administrator_role_and_one_time_pass(
     env: Env, tenant: Initialised
 ) -> None:
-    with env.db.unit_of_work(readonly=True) as session:
-        directory = DirectoryService(session, env, operator())
+    with env.db.transaction("read") as tx:
+        directory = DirectoryService(tx, env, operator())
         admin = directory.find_user("ADMIN@contoso.example")
         assert directory.roles_of(admin) == [Role.GLOBAL_ADMINISTRATOR]
-        stored = session.scalars(select(TemporaryAccessPass)).one()
+        stored = tx.session.scalars(select(TemporaryAccessPass)).one()
     assert stored.user_id == admin.id and stored.is_usable_once
     assert tenant.bootstrap_pass.view.is_usable
     assert tenant.bootstrap_pass.value not in stored.secret_hash
@@ -35,8 +35,8 @@ def test_init_creates_admin_with_global_administrator_role_and_one_time_pass(
 
 def test_second_init_refused_and_changes_nothing(env: Env, tenant: Initialised) -> None:
     before = (count(env, User), count(env, AuditEntry), count(env, TemporaryAccessPass))
-    with pytest.raises(AlreadyInitialised), env.db.unit_of_work() as session:
-        initialise(session, env, operator(), admin_upn="other@contoso.example", tenant_name="Other")
+    with pytest.raises(AlreadyInitialised), env.db.transaction() as tx:
+        initialise(tx, env, operator(), admin_upn="other@contoso.example", tenant_name="Other")
     assert (count(env, User), count(env, AuditEntry), count(env, TemporaryAccessPass)) == before
 
 
@@ -56,8 +56,8 @@ def test_malformed_upn_refused(env: Env, tenant: Initialised) -> None:
 
 def test_user_found_by_id_or_upn_case_insensitively(env: Env, tenant: Initialised) -> None:
     user = make_user(env, "Kim@contoso.example")
-    with env.db.unit_of_work(readonly=True) as session:
-        directory = DirectoryService(session, env, operator())
+    with env.db.transaction("read") as tx:
+        directory = DirectoryService(tx, env, operator())
         assert directory.find_user(user.id).id == user.id
         assert directory.find_user(user.id.upper()).id == user.id
         assert directory.find_user("kim@CONTOSO.EXAMPLE").id == user.id
@@ -69,8 +69,8 @@ def test_every_write_is_audited_in_the_same_transaction(env: Env, tenant: Initia
     before = count(env, AuditEntry)
     user = make_user(env, "audited@contoso.example")
     group = make_group(env, "Auditors", members=(user.id,))
-    with env.db.unit_of_work(readonly=True) as session:
-        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.activity_date_time)).all()
+    with env.db.transaction("read") as tx:
+        entries = tx.session.scalars(select(AuditEntry).order_by(AuditEntry.activity_date_time)).all()
         activities = [e.activity_display_name for e in entries][before:]
     assert activities == ["Add user", "Add group", "Add member to group"]
     assert group.display_name == "Auditors"
@@ -80,24 +80,24 @@ def test_failed_write_leaves_no_audit_entry(env: Env, tenant: Initialised) -> No
     user = make_user(env)
     group = make_group(env, members=(user.id,))
     before = (count(env, AuditEntry), count(env, GroupMember))
-    with pytest.raises(Conflict), env.db.unit_of_work() as session:
-        DirectoryService(session, env, operator()).add_member(group.id, user.id)
+    with pytest.raises(Conflict), env.db.transaction() as tx:
+        DirectoryService(tx, env, operator()).add_member(group.id, user.id)
     assert (count(env, AuditEntry), count(env, GroupMember)) == before
 
 
 def test_deleting_a_user_removes_memberships_roles_and_pass(env: Env, tenant: Initialised) -> None:
-    with env.db.unit_of_work() as session:
-        DirectoryService(session, env, operator()).delete_user(tenant.admin.id)
+    with env.db.transaction() as tx:
+        DirectoryService(tx, env, operator()).delete_user(tenant.admin.id)
     assert count(env, TemporaryAccessPass) == 0
-    with env.db.unit_of_work(readonly=True) as session:
-        assert session.get(User, tenant.admin.id) is None
+    with env.db.transaction("read") as tx:
+        assert tx.session.get(User, tenant.admin.id) is None
 
 
 def test_disabling_a_user_voids_earlier_sessions(env: Env, tenant: Initialised, clock) -> None:  # type: ignore[no-untyped-def]
     user = make_user(env)
     clock.advance(minutes=5)
-    with env.db.unit_of_work() as session:
-        disabled = DirectoryService(session, env, operator()).set_account_enabled(user.id, False)
+    with env.db.transaction() as tx:
+        disabled = DirectoryService(tx, env, operator()).set_account_enabled(user.id, False)
     assert not disabled.account_enabled
     assert disabled.sessions_valid_from == clock.now()
 
@@ -105,22 +105,22 @@ def test_disabling_a_user_voids_earlier_sessions(env: Env, tenant: Initialised, 
 def test_group_named_ambiguously_must_be_given_by_id(env: Env, tenant: Initialised) -> None:
     make_group(env, "Twins")
     make_group(env, "twins")
-    with pytest.raises(InvalidInput), env.db.unit_of_work(readonly=True) as session:
-        DirectoryService(session, env, operator()).find_group("Twins")
+    with pytest.raises(InvalidInput), env.db.transaction("read") as tx:
+        DirectoryService(tx, env, operator()).find_group("Twins")
 
 
 def test_unique_group_names_enforced_when_asked(env: Env, tenant: Initialised) -> None:
     make_group(env, "Helpdesk")
-    with pytest.raises(Conflict), env.db.unit_of_work() as session:
-        DirectoryService(session, env, operator()).add_group("HELPDESK", unique_name=True)
+    with pytest.raises(Conflict), env.db.transaction() as tx:
+        DirectoryService(tx, env, operator()).add_group("HELPDESK", unique_name=True)
 
 
 def test_role_assignment_unknown_role_and_duplicate_refused(env: Env, tenant: Initialised) -> None:
     user = make_user(env, roles=("Authentication Administrator",))
-    with pytest.raises(NotFound), env.db.unit_of_work() as session:
-        DirectoryService(session, env, operator()).assign_role("Chief Wizard", user.id)
-    with pytest.raises(Conflict), env.db.unit_of_work() as session:
-        DirectoryService(session, env, operator()).assign_role("authentication-administrator", user.id)
+    with pytest.raises(NotFound), env.db.transaction() as tx:
+        DirectoryService(tx, env, operator()).assign_role("Chief Wizard", user.id)
+    with pytest.raises(Conflict), env.db.transaction() as tx:
+        DirectoryService(tx, env, operator()).assign_role("authentication-administrator", user.id)
 
 
 def test_application_without_permission_cannot_add_users(env: Env, tenant: Initialised) -> None:
@@ -132,10 +132,10 @@ def test_application_without_permission_cannot_add_users(env: Env, tenant: Initi
         app_id=app.app_id,
         app_permissions=frozenset(app.permissions),
     )
-    with pytest.raises(PermissionDenied), env.db.unit_of_work() as session:
-        DirectoryService(session, env, caller).add_user("x@contoso.example")
-    with env.db.unit_of_work(readonly=True) as session:
-        assert [u.user_principal_name for u in DirectoryService(session, env, caller).list_users()] == [
+    with pytest.raises(PermissionDenied), env.db.transaction() as tx:
+        DirectoryService(tx, env, caller).add_user("x@contoso.example")
+    with env.db.transaction("read") as tx:
+        assert [u.user_principal_name for u in DirectoryService(tx, env, caller).list_users()] == [
             "admin@contoso.example"
         ]
 

@@ -18,8 +18,8 @@ from passbridge.store.models import Tenant
 
 
 def tenant_name(env: Env) -> str | None:
-    with env.db.reading() as connection:
-        return connection.scalar(select(Tenant.display_name))
+    with env.db.transaction("read") as tx:
+        return tx.scalar(select(Tenant.display_name))
 
 
 def rename(connection: object, name: str) -> None:
@@ -41,7 +41,7 @@ def test_a_free_lock_gives_a_unit_that_commits(env: Env, tenant: Initialised) ->
 
 def test_a_held_lock_gives_none_at_once_instead_of_waiting(env: Env, tenant: Initialised) -> None:
     sqlite_only(env)
-    with env.db.writing() as holder:
+    with env.db.transaction() as holder:
         rename(holder, "Holder")
         started = time.monotonic()
         with loop_writer.writing_if_free(env.db) as connection:
@@ -107,8 +107,8 @@ def test_other_databases_always_use_the_threadpool(env: Env, tenant: Initialised
         pytest.skip("PostgreSQL: a network round trip per statement belongs off the loop")
     with loop_writer.writing_if_free(env.db) as connection:
         assert connection is None
-    with env.db.reading() as connection:
-        assert connection.scalar(select(func.count()).select_from(Tenant)) == 1
+    with env.db.transaction("read") as tx:
+        assert tx.scalar(select(func.count()).select_from(Tenant)) == 1
 
 
 def test_the_wal_starts_over_under_a_steady_stream_of_loop_writes(
@@ -125,7 +125,7 @@ def test_the_wal_starts_over_under_a_steady_stream_of_loop_writes(
     for i in range(3000):
         with loop_writer.writing_if_free(env.db) as connection:
             if connection is None:  # a RESTART holds writers off for a moment: wait as the grant would
-                with env.db.writing() as waited:
+                with env.db.transaction() as waited:
                     rename(waited, f"Name {i}")
                 continue
             rename(connection, f"Name {i} " + "x" * 200)

@@ -27,13 +27,13 @@ def application(*permissions: str) -> Principal:
 
 
 def issue(env: Env, ref: str) -> taps.IssuedPass:
-    with env.db.unit_of_work() as session:
-        return TapService(session, env, operator()).issue(ref, PassRequest())
+    with env.db.transaction() as tx:
+        return TapService(tx, env, operator()).issue(ref, PassRequest())
 
 
 def save_policy(env: Env, policy: TapPolicy) -> None:
-    with env.db.unit_of_work() as session:
-        policy_store.save(session, policy, now=env.clock.now())
+    with env.db.transaction() as tx:
+        policy_store.save(tx, policy, now=env.clock.now())
 
 
 @pytest.fixture
@@ -43,9 +43,9 @@ def ada(env: Env, tenant: Initialised) -> User:
 
 def test_user_methods_finds_the_user_by_id_in_any_case_and_by_upn_in_any_case(env: Env, ada: User) -> None:
     issued = issue(env, ada.id)
-    with env.db.reading() as connection:
-        by_id = tap_store.user_methods(connection, ada.id.upper())
-        by_upn = tap_store.user_methods(connection, "ADA@contoso.EXAMPLE")
+    with env.db.transaction("read") as tx:
+        by_id = tap_store.user_methods(tx, ada.id.upper())
+        by_upn = tap_store.user_methods(tx, "ADA@contoso.EXAMPLE")
     assert by_id == by_upn
     assert by_id is not None
     assert by_id.user_id == ada.id
@@ -57,35 +57,35 @@ def test_user_methods_finds_the_user_by_id_in_any_case_and_by_upn_in_any_case(en
 
 
 def test_user_methods_is_none_for_an_unknown_id_or_name(env: Env, ada: User) -> None:
-    with env.db.reading() as connection:
-        assert tap_store.user_methods(connection, "00000000-0000-0000-0000-000000000000") is None
-        assert tap_store.user_methods(connection, "nobody@contoso.example") is None
-        assert tap_store.user_methods(connection, "") is None
+    with env.db.transaction("read") as tx:
+        assert tap_store.user_methods(tx, "00000000-0000-0000-0000-000000000000") is None
+        assert tap_store.user_methods(tx, "nobody@contoso.example") is None
+        assert tap_store.user_methods(tx, "") is None
 
 
 def test_user_methods_without_a_pass_has_none_and_still_the_policy(env: Env, ada: User) -> None:
     save_policy(env, TapPolicy(default_length=12))
-    with env.db.reading() as connection:
-        found = tap_store.user_methods(connection, ada.id)
+    with env.db.transaction("read") as tx:
+        found = tap_store.user_methods(tx, ada.id)
     assert found is not None
     assert found.tap is None
     assert found.policy == TapPolicy(default_length=12)
 
 
 def test_user_methods_reads_the_defaults_when_the_policy_was_never_saved(env: Env, ada: User) -> None:
-    with env.db.unit_of_work() as session:
-        session.execute(delete(TapPolicyRow))
-    with env.db.reading() as connection:
-        found = tap_store.user_methods(connection, ada.id)
+    with env.db.transaction() as tx:
+        tx.session.execute(delete(TapPolicyRow))
+    with env.db.transaction("read") as tx:
+        found = tap_store.user_methods(tx, ada.id)
     assert found is not None
     assert found.policy == TapPolicy()
 
 
 def test_a_read_through_a_session_sees_the_units_unflushed_policy_change(env: Env, ada: User) -> None:
     issue(env, ada.id)
-    with env.db.unit_of_work() as session:
-        policy_store.save(session, TapPolicy(state=PolicyState.DISABLED), now=env.clock.now())
-        views = taps.list_passes(session, env, operator(), ada.id)
+    with env.db.transaction() as tx:
+        policy_store.save(tx, TapPolicy(state=PolicyState.DISABLED), now=env.clock.now())
+        views = taps.list_passes(tx, env, operator(), ada.id)
     assert [v.reason for v in views] == [UsabilityReason.DISABLED_BY_POLICY]
 
 
@@ -96,9 +96,9 @@ def test_group_targeting_reads_memberships_on_the_bare_connection(env: Env, ada:
     group = make_group(env, "Pilot", members=(ada.id,))
     save_policy(env, TapPolicy(include_targets=(Target("group", group.id),)))
     reader = application("UserAuthenticationMethod.Read.All")
-    with env.db.reading() as connection:
-        ada_views = MethodsService(connection, env, reader).list(ada.id)
-        grace_views = MethodsService(connection, env, reader).list(grace.id)
+    with env.db.transaction("read") as tx:
+        ada_views = MethodsService(tx, env, reader).list(ada.id)
+        grace_views = MethodsService(tx, env, reader).list(grace.id)
     assert [v.reason for v in ada_views if isinstance(v, taps.PassView)] == [
         UsabilityReason.ENABLED_BY_POLICY
     ]
@@ -111,16 +111,16 @@ def test_a_caller_without_permission_is_refused_before_learning_whether_the_user
     env: Env, ada: User
 ) -> None:
     nobody = application("User.Read.All")
-    with env.db.reading() as connection:
+    with env.db.transaction("read") as tx:
         with pytest.raises(PermissionDenied):
-            MethodsService(connection, env, nobody).list("00000000-0000-0000-0000-000000000000")
+            MethodsService(tx, env, nobody).list("00000000-0000-0000-0000-000000000000")
         with pytest.raises(PermissionDenied):
-            taps.get_pass(connection, env, nobody, "nobody@contoso.example", "x")
+            taps.get_pass(tx, env, nobody, "nobody@contoso.example", "x")
 
 
 def test_an_unknown_user_is_not_found_for_a_permitted_caller(env: Env, ada: User) -> None:
-    with env.db.reading() as connection, pytest.raises(NotFound) as raised:
-        MethodsService(connection, env, application("UserAuthenticationMethod.Read.All")).list(
+    with env.db.transaction("read") as tx, pytest.raises(NotFound) as raised:
+        MethodsService(tx, env, application("UserAuthenticationMethod.Read.All")).list(
             "nobody@contoso.example"
         )
     assert raised.value.kind == "user"
@@ -128,8 +128,8 @@ def test_an_unknown_user_is_not_found_for_a_permitted_caller(env: Env, ada: User
 
 def test_get_pass_on_the_bare_connection_matches_the_id_in_any_case(env: Env, ada: User) -> None:
     issued = issue(env, ada.id)
-    with env.db.reading() as connection:
-        view = taps.get_pass(connection, env, operator(), ada.id, issued.view.id.upper())
+    with env.db.transaction("read") as tx:
+        view = taps.get_pass(tx, env, operator(), ada.id, issued.view.id.upper())
         with pytest.raises(NotFound):
-            taps.get_pass(connection, env, operator(), ada.id, "00000000-0000-0000-0000-000000000000")
+            taps.get_pass(tx, env, operator(), ada.id, "00000000-0000-0000-0000-000000000000")
     assert view.id == issued.view.id

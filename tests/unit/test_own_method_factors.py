@@ -29,8 +29,8 @@ def ada(env: Env, tenant: Initialised) -> User:
 
 
 def _count(env: Env, table: type) -> int:
-    with env.db.unit_of_work(readonly=True) as session:
-        return int(session.scalar(select(func.count()).select_from(table)) or 0)
+    with env.db.transaction("read") as tx:
+        return int(tx.session.scalar(select(func.count()).select_from(table)) or 0)
 
 
 def _code_only(env: Env, user: User) -> SessionView:
@@ -39,22 +39,22 @@ def _code_only(env: Env, user: User) -> SessionView:
 
 
 def _add_app(env: Env, view: SessionView) -> str:
-    with env.db.unit_of_work() as session:
-        started = AuthenticatorAppService(session, env, view).begin_setup()
-    with env.db.unit_of_work() as session:
+    with env.db.transaction() as tx:
+        started = AuthenticatorAppService(tx, env, view).begin_setup()
+    with env.db.transaction() as tx:
         return (
-            AuthenticatorAppService(session, env, view)
+            AuthenticatorAppService(tx, env, view)
             .finish_setup(started.ceremony_id, otp.code_at(started.secret, env.clock.now()))
             .id
         )
 
 
 def _add_passkey(env: Env, view: SessionView) -> str:
-    with env.db.unit_of_work() as session:
-        started = PasskeyService(session, env, view).begin_registration()
+    with env.db.transaction() as tx:
+        started = PasskeyService(tx, env, view).begin_registration()
     answer = SoftAuthenticator(ORIGIN).create(started.options)
-    with env.db.unit_of_work() as session:
-        return PasskeyService(session, env, view).finish_registration(started.ceremony_id, answer).id
+    with env.db.transaction() as tx:
+        return PasskeyService(tx, env, view).finish_registration(started.ceremony_id, answer).id
 
 
 @pytest.mark.parametrize(
@@ -77,8 +77,8 @@ def test_multi_factor_means_mfa_or_two_distinct_methods(amr: tuple[str, ...], mu
 def test_a_code_only_session_cannot_register_a_passkey_even_holding_an_app(env: Env, ada: User) -> None:
     _add_app(env, signed_in(env, ada))
     view = _code_only(env, ada)
-    with pytest.raises(SingleFactorSession), env.db.unit_of_work() as session:
-        PasskeyService(session, env, view).begin_registration()
+    with pytest.raises(SingleFactorSession), env.db.transaction() as tx:
+        PasskeyService(tx, env, view).begin_registration()
     assert (_count(env, Ceremony), _count(env, Fido2Credential)) == (1, 0)  # the app's set-up only
 
 
@@ -87,16 +87,16 @@ def test_a_code_only_session_cannot_finish_a_passkey_registration(env: Env, ada:
     ceremonies belong to their session, and finish refuses a single-factor one before anything else."""
     _add_app(env, signed_in(env, ada))
     view = _code_only(env, ada)
-    with pytest.raises(SingleFactorSession), env.db.unit_of_work() as session:
-        PasskeyService(session, env, view).finish_registration("no-such-ceremony", "{}")
+    with pytest.raises(SingleFactorSession), env.db.transaction() as tx:
+        PasskeyService(tx, env, view).finish_registration("no-such-ceremony", "{}")
     assert _count(env, Fido2Credential) == 0
 
 
 def test_a_code_only_session_cannot_add_another_authenticator_app(env: Env, ada: User) -> None:
     _add_app(env, signed_in(env, ada))
     view = _code_only(env, ada)
-    with pytest.raises(SingleFactorSession), env.db.unit_of_work() as session:
-        AuthenticatorAppService(session, env, view).begin_setup()
+    with pytest.raises(SingleFactorSession), env.db.transaction() as tx:
+        AuthenticatorAppService(tx, env, view).begin_setup()
     assert _count(env, SoftwareOathMethod) == 1
 
 
@@ -111,11 +111,11 @@ def test_a_code_only_session_cannot_rename_or_remove_methods(env: Env, ada: User
         lambda session: AuthenticatorAppService(session, env, view).rename(app_id, "Old phone"),
     ]
     for attempt in attempts:
-        with pytest.raises(SingleFactorSession), env.db.unit_of_work() as session:
-            attempt(session)
-    with env.db.unit_of_work(readonly=True) as session:
-        assert [p.display_name for p in PasskeyService(session, env, view).list()] == ["Passkey"]
-        assert [a.display_name for a in AuthenticatorAppService(session, env, view).list()] == [
+        with pytest.raises(SingleFactorSession), env.db.transaction() as tx:
+            attempt(tx)
+    with env.db.transaction("read") as tx:
+        assert [p.display_name for p in PasskeyService(tx, env, view).list()] == ["Passkey"]
+        assert [a.display_name for a in AuthenticatorAppService(tx, env, view).list()] == [
             "Authenticator app"
         ]
 
@@ -123,8 +123,8 @@ def test_a_code_only_session_cannot_rename_or_remove_methods(env: Env, ada: User
 def test_a_code_only_session_may_still_list_its_methods(env: Env, ada: User) -> None:
     _add_app(env, signed_in(env, ada))
     view = _code_only(env, ada)
-    with env.db.unit_of_work(readonly=True) as session:
-        assert len(AuthenticatorAppService(session, env, view).list()) == 1
+    with env.db.transaction("read") as tx:
+        assert len(AuthenticatorAppService(tx, env, view).list()) == 1
 
 
 def test_a_code_plus_another_factor_may_add_a_passkey(env: Env, ada: User) -> None:

@@ -42,27 +42,27 @@ def service(env: Env) -> SignInService:
 
 def _enrol(env: Env, user: User, key: SoftAuthenticator) -> None:
     view = signed_in(env, user)
-    with env.db.unit_of_work() as session:
-        started = PasskeyService(session, env, view).begin_registration()
+    with env.db.transaction() as tx:
+        started = PasskeyService(tx, env, view).begin_registration()
     answer = key.create(started.options)
-    with env.db.unit_of_work() as session:
-        PasskeyService(session, env, view).finish_registration(started.ceremony_id, answer)
+    with env.db.transaction() as tx:
+        PasskeyService(tx, env, view).finish_registration(started.ceremony_id, answer)
 
 
 def _app_secret(env: Env, user: User) -> str:
     view = signed_in(env, user)
-    with env.db.unit_of_work() as session:
-        started = AuthenticatorAppService(session, env, view).begin_setup()
-    with env.db.unit_of_work() as session:
-        AuthenticatorAppService(session, env, view).finish_setup(
+    with env.db.transaction() as tx:
+        started = AuthenticatorAppService(tx, env, view).begin_setup()
+    with env.db.transaction() as tx:
+        AuthenticatorAppService(tx, env, view).finish_setup(
             started.ceremony_id, otp.code_at(started.secret, env.clock.now())
         )
     return started.secret
 
 
 def _log(env: Env) -> list[SignInLogEntry]:
-    with env.db.unit_of_work(readonly=True) as session:
-        return list(session.scalars(select(SignInLogEntry).order_by(SignInLogEntry.created_at)))
+    with env.db.transaction("read") as tx:
+        return list(tx.session.scalars(select(SignInLogEntry).order_by(SignInLogEntry.created_at)))
 
 
 def _passkey_refused(
@@ -104,8 +104,8 @@ def test_a_passkey_signs_in_without_a_username_as_phishing_resistant(
     entry = _log(env)[-1]
     assert entry.error_code == 0 and entry.user_id == ada.id
     assert entry.authentication_details[0]["authenticationMethod"] == "Passkey (device-bound)"
-    with env.db.unit_of_work(readonly=True) as session:
-        stored = session.scalars(select(Fido2Credential)).one()
+    with env.db.transaction("read") as tx:
+        stored = tx.session.scalars(select(Fido2Credential)).one()
         assert stored.sign_count == 2 and stored.last_used_at == env.clock.now()
 
 
@@ -146,8 +146,8 @@ def test_a_sign_counter_that_did_not_grow_is_refused_logged_and_consumes_nothing
         service.prove(flow.id, flow.csrf_token, Passkey(started.ceremony_id, cloned), ip_address="10.0.0.9")
     entry = _log(env)[-1]
     assert entry.error_code != 0 and entry.user_id == ada.id and "sign count" in (entry.failure_reason or "")
-    with env.db.unit_of_work(readonly=True) as session:
-        assert session.get(Ceremony, started.ceremony_id).used_at is None  # type: ignore[union-attr]
+    with env.db.transaction("read") as tx:
+        assert tx.session.get(Ceremony, started.ceremony_id).used_at is None  # type: ignore[union-attr]
     fine = key.get(started.options, sign_count=5)
     assert service.prove(flow.id, flow.csrf_token, Passkey(started.ceremony_id, fine), ip_address=None)
 
@@ -227,8 +227,8 @@ def test_a_code_for_an_unknown_user_fails_like_a_wrong_one(
 
 def test_a_pass_sign_in_skips_set_up_once_a_passkey_exists(env: Env, ada: User) -> None:
     _enrol(env, ada, SoftAuthenticator(ORIGIN))
-    with env.db.unit_of_work() as session:
-        issued = TapService(session, env, operator()).issue(ada.id, PassRequest())
+    with env.db.transaction() as tx:
+        issued = TapService(tx, env, operator()).issue(ada.id, PassRequest())
     service = SignInService(env)
     flow = service.begin()
     service.identify(flow.id, flow.csrf_token, ada.user_principal_name)
@@ -236,10 +236,8 @@ def test_a_pass_sign_in_skips_set_up_once_a_passkey_exists(env: Env, ada: User) 
 
 
 def _turn_off(env: Env, config_id: str) -> None:
-    with env.db.unit_of_work() as session:
-        PolicyService(session, env, operator()).update_method(
-            config_id, MethodChanges(state=PolicyState.DISABLED)
-        )
+    with env.db.transaction() as tx:
+        PolicyService(tx, env, operator()).update_method(config_id, MethodChanges(state=PolicyState.DISABLED))
 
 
 def test_passkeys_turned_off_by_policy_neither_register_nor_sign_in(
@@ -248,8 +246,8 @@ def test_passkeys_turned_off_by_policy_neither_register_nor_sign_in(
     key = SoftAuthenticator(ORIGIN)
     _enrol(env, ada, key)
     _turn_off(env, "Fido2")
-    with pytest.raises(PermissionDenied), env.db.unit_of_work() as session:
-        PasskeyService(session, env, signed_in(env, ada)).begin_registration()
+    with pytest.raises(PermissionDenied), env.db.transaction() as tx:
+        PasskeyService(tx, env, signed_in(env, ada)).begin_registration()
     assert "turned off" in (_passkey_refused(env, service, key.get).failure_reason or "")
 
 
@@ -258,8 +256,8 @@ def test_authenticator_apps_turned_off_by_policy_neither_set_up_nor_sign_in(
 ) -> None:
     secret = _app_secret(env, ada)
     _turn_off(env, "SoftwareOath")
-    with pytest.raises(PermissionDenied), env.db.unit_of_work() as session:
-        AuthenticatorAppService(session, env, signed_in(env, ada)).begin_setup()
+    with pytest.raises(PermissionDenied), env.db.transaction() as tx:
+        AuthenticatorAppService(tx, env, signed_in(env, ada)).begin_setup()
     env.clock.advance(seconds=30)  # type: ignore[attr-defined]
     flow = service.begin()
     service.identify(flow.id, flow.csrf_token, ada.user_principal_name)

@@ -40,24 +40,24 @@ def application(*permissions: str) -> Principal:
 
 
 def state(env: Env) -> tuple[Any, ...]:
-    with env.db.unit_of_work(readonly=True) as session:
+    with env.db.transaction("read") as tx:
         return (
-            policy_store.load(session),
-            policy_store.stamp(session),
-            session.scalar(select(func.count()).select_from(AuditEntry)),
+            policy_store.load(tx),
+            policy_store.stamp(tx),
+            tx.session.scalar(select(func.count()).select_from(AuditEntry)),
         )
 
 
 def update(
     env: Env, who: Principal, changes: TapChanges, config_id: str = "TemporaryAccessPass"
 ) -> TapPolicy:
-    with env.db.unit_of_work() as session:
-        return PolicyService(session, env, who).update_tap(changes, config_id)
+    with env.db.transaction() as tx:
+        return PolicyService(tx, env, who).update_tap(changes, config_id)
 
 
 def test_new_tenant_has_default_policy_at_version_one(env: Env, tenant: Initialised) -> None:
-    with env.db.unit_of_work(readonly=True) as session:
-        whole = PolicyService(session, env, operator()).methods_policy()
+    with env.db.transaction("read") as tx:
+        whole = PolicyService(tx, env, operator()).methods_policy()
     assert (whole.version, whole.tap) == (1, TapPolicy())
     assert whole.last_modified == env.clock.now()
 
@@ -68,27 +68,27 @@ def test_update_keeps_what_it_omits_and_bumps_version(
     clock.advance(minutes=5)
     updated = update(env, operator(), TapChanges(default_length=20, is_usable_once=True))
     assert updated == TapPolicy(default_length=20, is_usable_once=True)
-    with env.db.unit_of_work(readonly=True) as session:
-        whole = PolicyService(session, env, operator()).methods_policy()
+    with env.db.transaction("read") as tx:
+        whole = PolicyService(tx, env, operator()).methods_policy()
     assert (whole.version, whole.tap, whole.last_modified) == (2, updated, clock.now())
 
 
 def test_reset_restores_defaults_and_is_audited(env: Env, tenant: Initialised) -> None:
     update(env, operator(), TapChanges(state=PolicyState.DISABLED, maximum_lifetime=600))
-    with env.db.unit_of_work() as session:
-        assert PolicyService(session, env, operator()).reset_tap("temporaryaccesspass") == TapPolicy()
-    with env.db.unit_of_work(readonly=True) as session:
-        assert policy_store.load(session)[0] == TapPolicy()
-        assert policy_store.stamp(session).version == 3
-        newest = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+    with env.db.transaction() as tx:
+        assert PolicyService(tx, env, operator()).reset_tap("temporaryaccesspass") == TapPolicy()
+    with env.db.transaction("read") as tx:
+        assert policy_store.load(tx)[0] == TapPolicy()
+        assert policy_store.stamp(tx).version == 3
+        newest = tx.session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
         names = sorted(e.activity_display_name for e in newest if e.category == "Policy")
     assert names == ["Authentication Methods Policy Reset", "Authentication Methods Policy Update"]
 
 
 def test_update_audit_entry_lists_changed_properties(env: Env, tenant: Initialised) -> None:
     update(env, operator(), TapChanges(state=PolicyState.DISABLED, default_length=8))
-    with env.db.unit_of_work(readonly=True) as session:
-        entry = session.scalars(select(AuditEntry).where(AuditEntry.category == "Policy")).one()
+    with env.db.transaction("read") as tx:
+        entry = tx.session.scalars(select(AuditEntry).where(AuditEntry.category == "Policy")).one()
         assert (entry.activity_display_name, entry.logged_by_service, entry.operation_type) == (
             "Authentication Methods Policy Update",
             "Authentication Methods",
@@ -179,8 +179,8 @@ def test_non_writers_are_refused_and_nothing_changes(env: Env, tenant: Initialis
     before = state(env)
     with pytest.raises(PermissionDenied):
         update(env, who, TapChanges(default_length=9))
-    with pytest.raises(PermissionDenied), env.db.unit_of_work() as session:
-        PolicyService(session, env, who).reset_tap()
+    with pytest.raises(PermissionDenied), env.db.transaction() as tx:
+        PolicyService(tx, env, who).reset_tap()
     assert state(env) == before
 
 
@@ -197,8 +197,8 @@ def test_non_writers_are_refused_and_nothing_changes(env: Env, tenant: Initialis
     ids=["reader", "policy-admin", "auth-admin", "reader-no-scope", "app", "app-no-permission"],
 )
 def test_readers(env: Env, tenant: Initialised, who: Principal, allowed: bool) -> None:
-    with env.db.unit_of_work(readonly=True) as session:
-        service = PolicyService(session, env, who)
+    with env.db.transaction("read") as tx:
+        service = PolicyService(tx, env, who)
         if allowed:
             assert service.tap_policy() == TapPolicy()
         else:

@@ -33,8 +33,8 @@ def path(request: pytest.FixtureRequest) -> Iterator[str]:
 @pytest.fixture
 def holder(env: Env, tenant: Initialised) -> Iterator[User]:
     user = make_user(env, "holder@contoso.example")
-    with env.db.unit_of_work() as session:
-        TapService(session, env, operator()).issue(
+    with env.db.transaction() as tx:
+        TapService(tx, env, operator()).issue(
             user.id, PassRequest(env.clock.now() + timedelta(minutes=5), 60, True)
         )
     yield user
@@ -52,9 +52,9 @@ def test_prepared_rows_equal_sqlalchemys_rows_column_for_column(env: Env, holder
         .join(TemporaryAccessPass, TemporaryAccessPass.user_id == User.id)
         .where(User.id == bindparam("ref"))
     )
-    with env.db.reading() as connection:
-        expected = connection.execute(statement, {"ref": holder.id}).one()
-        got = PreparedSelect(statement).first(connection, ref=holder.id)
+    with env.db.transaction("read") as tx:
+        expected = tx.execute(statement, {"ref": holder.id}).one()
+        got = PreparedSelect(statement).first(tx, ref=holder.id)
     assert tuple(got) == tuple(expected)
     assert got._fields == ("user_id", "enabled", "start_at", "used_at", "once")
     assert got.enabled is True and got.once is True and got.used_at is None
@@ -62,15 +62,13 @@ def test_prepared_rows_equal_sqlalchemys_rows_column_for_column(env: Env, holder
 
 
 def test_literal_binds_and_json_columns_come_back_as_sqlalchemy_gives_them(env: Env, holder: User) -> None:
-    with env.db.unit_of_work() as session:
-        policy_store.save(
-            session, TapPolicy(include_targets=(Target("group", ALL_USERS),)), now=env.clock.now()
-        )
+    with env.db.transaction() as tx:
+        policy_store.save(tx, TapPolicy(include_targets=(Target("group", ALL_USERS),)), now=env.clock.now())
     statement = select(TapPolicyRow.include_targets.label("targets"), TapPolicyRow.last_modified.label("at"))
     statement = statement.where(TapPolicyRow.id == "TemporaryAccessPass")  # an anonymous bind
-    with env.db.reading() as connection:
-        expected = connection.execute(statement).one()
-        got = PreparedSelect(statement).first(connection)
+    with env.db.transaction("read") as tx:
+        expected = tx.execute(statement).one()
+        got = PreparedSelect(statement).first(tx)
     assert got.targets == expected.targets and isinstance(got.targets, list)
     assert got.at == expected.at
 
@@ -79,34 +77,34 @@ def test_no_row_is_none_and_all_lists_every_row(env: Env, holder: User) -> None:
     make_user(env, "second@contoso.example")
     by_id = PreparedSelect(select(User.id.label("id")).where(User.id == bindparam("ref")))
     everyone = PreparedSelect(select(User.user_principal_name.label("upn")).order_by(User.upn_key))
-    with env.db.reading() as connection:
-        assert by_id.first(connection, ref="00000000-0000-0000-0000-000000000000") is None
-        upns = [row.upn for row in everyone.all(connection)]
+    with env.db.transaction("read") as tx:
+        assert by_id.first(tx, ref="00000000-0000-0000-0000-000000000000") is None
+        upns = [row.upn for row in everyone.all(tx)]
     assert "holder@contoso.example" in upns and "second@contoso.example" in upns
 
 
 def test_prepared_select_inside_a_unit_sees_the_units_pending_changes(env: Env, tenant: Initialised) -> None:
     user = make_user(env, "pending@contoso.example")
-    with env.db.unit_of_work() as session:
-        row = session.get(User, user.id)
+    with env.db.transaction() as tx:
+        row = tx.session.get(User, user.id)
         assert row is not None
         row.display_name = "Renamed in the unit"
         found = PreparedSelect(
             select(User.display_name.label("name")).where(User.id == bindparam("ref"))
-        ).first(session, ref=user.id)
-        session.rollback()
+        ).first(tx, ref=user.id)
+        tx.session.rollback()
     assert found.name == "Renamed in the unit"
 
 
 def test_driver_errors_surface_as_sqlalchemys(env: Env, tenant: Initialised) -> None:
     broken = PreparedSelect(select(column("id").label("id")).select_from(table("no_such_table")))
-    with env.db.reading() as connection, pytest.raises(DBAPIError):
-        broken.first(connection)
+    with env.db.transaction("read") as tx, pytest.raises(DBAPIError):
+        broken.first(tx)
 
 
 def test_user_methods_finds_the_user_by_upn_in_any_case_with_their_pass(env: Env, holder: User) -> None:
-    with env.db.reading() as connection:
-        found = tap_store.user_methods(connection, holder.user_principal_name.upper())
+    with env.db.transaction("read") as tx:
+        found = tap_store.user_methods(tx, holder.user_principal_name.upper())
     assert found is not None and found.user_id == holder.id
     assert found.tap is not None and found.tap.is_usable_once and found.tap.lifetime_minutes == 60
     assert found.tap.start_at.tzinfo == UTC

@@ -54,34 +54,34 @@ def values(env: Env, user_id: str) -> dict[str, object]:
 
 def test_an_inserted_row_reads_back_as_sqlalchemy_reads_it(env: Env, tenant: Initialised) -> None:
     row = values(env, tenant.admin.id)
-    with env.db.writing() as connection:
-        assert INSERT.run(connection, **row) == 1
-    with env.db.unit_of_work(readonly=True) as session:
-        stored = session.get(RefreshTokenRow, row["id"])
+    with env.db.transaction() as tx:
+        assert INSERT.run(tx, **row) == 1
+    with env.db.transaction("read") as tx:
+        stored = tx.session.get(RefreshTokenRow, row["id"])
         assert stored is not None
         assert {name: getattr(stored, name) for name in row} == row
 
 
 def test_a_conditional_update_counts_only_the_rows_it_changed(env: Env, tenant: Initialised) -> None:
     row = values(env, tenant.admin.id)
-    with env.db.writing() as connection:
-        INSERT.run(connection, **row)
-        assert USE.run(connection, token_id=row["id"], now=env.clock.now()) == 1
-        assert USE.run(connection, token_id=row["id"], now=env.clock.now()) == 0
-    with env.db.reading() as connection:
-        used = connection.scalar(select(RefreshTokenRow.used_at).where(RefreshTokenRow.id == row["id"]))
+    with env.db.transaction() as tx:
+        INSERT.run(tx, **row)
+        assert USE.run(tx, token_id=row["id"], now=env.clock.now()) == 1
+        assert USE.run(tx, token_id=row["id"], now=env.clock.now()) == 0
+    with env.db.transaction("read") as tx:
+        used = tx.scalar(select(RefreshTokenRow.used_at).where(RefreshTokenRow.id == row["id"]))
     assert used == env.clock.now()
 
 
 def test_a_write_outside_a_transaction_is_refused(env: Env, tenant: Initialised) -> None:
-    with env.db.reading(transaction=False) as connection, pytest.raises(RuntimeError):
-        USE.run(connection, token_id="x", now=env.clock.now())
+    with env.db.transaction("autocommit") as tx, pytest.raises(RuntimeError):
+        USE.run(tx, token_id="x", now=env.clock.now())
 
 
 def test_a_failed_unit_takes_its_prepared_writes_with_it(env: Env, tenant: Initialised) -> None:
     row = values(env, tenant.admin.id)
-    with pytest.raises(ValueError), env.db.writing() as connection:
-        INSERT.run(connection, **row)
+    with pytest.raises(ValueError), env.db.transaction() as tx:
+        INSERT.run(tx, **row)
         raise ValueError("the grant failed later")
-    with env.db.reading() as connection:
-        assert connection.scalar(select(RefreshTokenRow.id).where(RefreshTokenRow.id == row["id"])) is None
+    with env.db.transaction("read") as tx:
+        assert tx.scalar(select(RefreshTokenRow.id).where(RefreshTokenRow.id == row["id"])) is None

@@ -7,21 +7,21 @@ import threading
 
 import pytest
 from sqlalchemy import select, update
-from sqlalchemy.engine import Connection
 
 from passbridge.directory.tenant import Initialised
 from passbridge.services.context import Env
 from passbridge.store import runner
 from passbridge.store.models import Tenant
+from passbridge.store.tx import Tx
 
 
 def tenant_name(env: Env) -> str | None:
-    with env.db.reading() as connection:
-        return connection.scalar(select(Tenant.display_name))
+    with env.db.transaction("read") as tx:
+        return tx.scalar(select(Tenant.display_name))
 
 
-def rename(connection: Connection, name: str) -> None:
-    connection.execute(update(Tenant).values(display_name=name))
+def rename(tx: Tx, name: str) -> None:
+    tx.execute(update(Tenant).values(display_name=name))
 
 
 def where(thread: list[int]) -> None:
@@ -47,9 +47,9 @@ def test_a_small_write_runs_on_the_loop_on_sqlite_and_in_the_threadpool_elsewher
 ) -> None:
     ran_in: list[int] = []
 
-    def unit(connection: Connection) -> str:
+    def unit(tx: Tx) -> str:
         where(ran_in)
-        rename(connection, "Written")
+        rename(tx, "Written")
         return "done"
 
     assert asyncio.run(runner.write(env.db, unit)) == "done"
@@ -61,9 +61,9 @@ def test_a_write_unit_that_returns_none_runs_once(env: Env, tenant: Initialised)
     # None is the unit's own answer, not "try elsewhere": the unit is never run a second time.
     calls: list[str] = []
 
-    def unit(connection: Connection) -> None:
+    def unit(tx: Tx) -> None:
         calls.append("ran")
-        rename(connection, f"Run {len(calls)}")
+        rename(tx, f"Run {len(calls)}")
 
     assert asyncio.run(runner.write(env.db, unit)) is None
     assert calls == ["ran"]
@@ -71,8 +71,8 @@ def test_a_write_unit_that_returns_none_runs_once(env: Env, tenant: Initialised)
 
 
 def test_a_failing_write_unit_is_rolled_back(env: Env, tenant: Initialised) -> None:
-    def unit(connection: Connection) -> None:
-        rename(connection, "Never")
+    def unit(tx: Tx) -> None:
+        rename(tx, "Never")
         raise RuntimeError("the grant failed")
 
     with pytest.raises(RuntimeError):
@@ -85,7 +85,7 @@ def _held(env: Env) -> tuple[threading.Thread, threading.Event]:
     held, release = threading.Event(), threading.Event()
 
     def hold_the_lock() -> None:
-        with env.db.writing() as holder:
+        with env.db.transaction() as holder:
             rename(holder, "Holder")
             held.set()
             release.wait(10)
@@ -106,9 +106,9 @@ def test_a_write_awaits_a_held_lock_on_the_loop_without_blocking_it(env: Env, te
     holder, release = _held(env)
     ran_in: list[int] = []
 
-    def unit(connection: Connection) -> str:
+    def unit(tx: Tx) -> str:
         where(ran_in)
-        rename(connection, "Waited")
+        rename(tx, "Waited")
         return "done"
 
     async def scenario() -> tuple[str, int]:
@@ -147,9 +147,9 @@ def test_a_write_goes_to_the_threadpool_once_the_lock_stays_busy_too_long(
     holder, release = _held(env)
     ran_in: list[int] = []
 
-    def unit(connection: Connection) -> str:
+    def unit(tx: Tx) -> str:
         where(ran_in)
-        rename(connection, "Pooled")
+        rename(tx, "Pooled")
         return "done"
 
     async def scenario() -> str:

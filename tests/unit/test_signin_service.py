@@ -28,8 +28,8 @@ IP = "203.0.113.7"
 
 
 def issue(env: Env, ref: str, **wanted: object) -> IssuedPass:
-    with env.db.unit_of_work() as session:
-        return TapService(session, env, operator()).issue(ref, PassRequest(**wanted))  # type: ignore[arg-type]
+    with env.db.transaction() as tx:
+        return TapService(tx, env, operator()).issue(ref, PassRequest(**wanted))  # type: ignore[arg-type]
 
 
 def sign_in(env: Env, username: str, value: str, *, ip: str = IP, previous: str | None = None) -> SignedIn:
@@ -42,18 +42,18 @@ def sign_in(env: Env, username: str, value: str, *, ip: str = IP, previous: str 
 
 
 def log_entries(env: Env) -> list[SignInLogEntry]:
-    with env.db.unit_of_work(readonly=True) as session:
-        return list(session.scalars(select(SignInLogEntry).order_by(SignInLogEntry.created_at)))
+    with env.db.transaction("read") as tx:
+        return list(tx.session.scalars(select(SignInLogEntry).order_by(SignInLogEntry.created_at)))
 
 
 def count(env: Env, model: type[object]) -> int:
-    with env.db.unit_of_work(readonly=True) as session:
-        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+    with env.db.transaction("read") as tx:
+        return int(tx.session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 def set_policy(env: Env, **changes: object) -> None:
-    with env.db.unit_of_work() as session:
-        PolicyService(session, env, operator()).update_tap(TapChanges(**changes))  # type: ignore[arg-type]
+    with env.db.transaction() as tx:
+        PolicyService(tx, env, operator()).update_tap(TapChanges(**changes))  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -85,10 +85,10 @@ def test_wrong_unknown_disabled_and_passless_fail_with_the_same_message(env: Env
     bob = make_user(env, "bob@contoso.example").user_principal_name
     carol = make_user(env, "carol@contoso.example").user_principal_name
     carol_pass = issue(env, carol).value
-    with env.db.unit_of_work() as session:
+    with env.db.transaction() as tx:
         from passbridge.directory.service import DirectoryService
 
-        DirectoryService(session, env, operator()).set_account_enabled(carol, False)
+        DirectoryService(tx, env, operator()).set_account_enabled(carol, False)
     messages = []
     for name, value in (
         (ada, issued.value + "x"),
@@ -273,8 +273,8 @@ def test_sign_in_log_never_holds_the_pass(env: Env, ada: str) -> None:
     sign_in(env, ada, issued.value)
     with pytest.raises(SignInFailed):
         sign_in(env, ada, issued.value[::-1] + "Z")
-    with env.db.unit_of_work(readonly=True) as session:
-        rows = session.execute(select(SignInLogEntry.__table__)).all()
+    with env.db.transaction("read") as tx:
+        rows = tx.session.execute(select(SignInLogEntry.__table__)).all()
     assert issued.value not in repr(rows)
     assert issued.value[::-1] + "Z" not in repr(rows)
 
@@ -304,6 +304,6 @@ def test_racing_sign_ins_consume_a_one_time_pass_exactly_once(env: Env, ada: str
         t.join()
     assert sorted(outcomes) == ["failed"] * 7 + ["session"]
     assert count(env, UserSession) == 1
-    with env.db.unit_of_work(readonly=True) as session:
+    with env.db.transaction("read") as tx:
         used = select(TemporaryAccessPass.used_at).where(TemporaryAccessPass.id == issued.view.id)
-        assert session.scalar(used) is not None
+        assert tx.session.scalar(used) is not None

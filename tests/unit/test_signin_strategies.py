@@ -30,24 +30,24 @@ PACKAGE = Path(passbridge.__file__).parent
 
 
 def _count(env: Env, model: type[object]) -> int:
-    with env.db.unit_of_work(readonly=True) as session:
-        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+    with env.db.transaction("read") as tx:
+        return int(tx.session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 def _throttle_keys(env: Env) -> dict[str, int]:
-    with env.db.unit_of_work(readonly=True) as session:
-        return {row.key: row.attempts for row in session.scalars(select(SignInThrottle))}
+    with env.db.transaction("read") as tx:
+        return {row.key: row.attempts for row in tx.session.scalars(select(SignInThrottle))}
 
 
 def _last_log(env: Env) -> SignInLogEntry:
-    with env.db.unit_of_work(readonly=True) as session:
-        entries = session.scalars(select(SignInLogEntry).order_by(SignInLogEntry.created_at)).all()
+    with env.db.transaction("read") as tx:
+        entries = tx.session.scalars(select(SignInLogEntry).order_by(SignInLogEntry.created_at)).all()
     return entries[-1]
 
 
 def _flow_state(env: Env, flow_id: str) -> str:
-    with env.db.unit_of_work(readonly=True) as session:
-        return str(session.scalar(select(SignInFlow.state).where(SignInFlow.id == flow_id)))
+    with env.db.transaction("read") as tx:
+        return str(tx.session.scalar(select(SignInFlow.state).where(SignInFlow.id == flow_id)))
 
 
 def _named_flow(service: SignInService, username: str) -> FlowView:
@@ -121,8 +121,8 @@ def test_a_refusal_in_commit_rolls_back_the_flow_and_opens_no_session(env: Env, 
     """A one-time pass used by another flow between this flow's check and its commit: the flow's move to
     done is undone with the refusal, and the refusal is logged."""
     make_user(env, "ada@contoso.example")
-    with env.db.unit_of_work() as session:
-        issued = TapService(session, env, operator()).issue(
+    with env.db.transaction() as tx:
+        issued = TapService(tx, env, operator()).issue(
             "ada@contoso.example", PassRequest(is_usable_once=True)
         )
     service = SignInService(env)

@@ -23,19 +23,19 @@ from tests.factories import make_user
 
 
 def issue(env: Env, ref: str, request: PassRequest | None = None, who: Principal | None = None) -> IssuedPass:
-    with env.db.unit_of_work() as session:
-        return TapService(session, env, who or operator()).issue(ref, request or PassRequest())
+    with env.db.transaction() as tx:
+        return TapService(tx, env, who or operator()).issue(ref, request or PassRequest())
 
 
 def stored(env: Env, user_id: str) -> list[TemporaryAccessPass]:
-    with env.db.unit_of_work(readonly=True) as session:
+    with env.db.transaction("read") as tx:
         query = select(TemporaryAccessPass).where(TemporaryAccessPass.user_id == user_id)
-        return list(session.scalars(query))
+        return list(tx.session.scalars(query))
 
 
 def activities(env: Env) -> list[str]:
-    with env.db.unit_of_work(readonly=True) as session:
-        return list(session.scalars(select(AuditEntry.activity_display_name)))
+    with env.db.transaction("read") as tx:
+        return list(tx.session.scalars(select(AuditEntry.activity_display_name)))
 
 
 def delegated(
@@ -120,19 +120,19 @@ def test_failed_issue_leaves_the_previous_pass_and_audit_untouched(env: Env, ada
 
 
 def test_revoke_without_a_pass_is_not_found(env: Env, ada: User) -> None:
-    with pytest.raises(NotFound) as raised, env.db.unit_of_work() as session:
-        TapService(session, env, operator()).revoke(ada.id)
+    with pytest.raises(NotFound) as raised, env.db.transaction() as tx:
+        TapService(tx, env, operator()).revoke(ada.id)
     assert raised.value.message == "ada@contoso.example has no Temporary Access Pass."
     assert raised.value.kind == "method"
 
 
 def test_views_of_one_time_pass_after_use_read_one_time_used(env: Env, ada: User, clock: ManualClock) -> None:
     issued = issue(env, ada.id, PassRequest(is_usable_once=True))
-    with env.db.unit_of_work() as session:
-        row = session.get_one(TemporaryAccessPass, issued.view.row.id)
+    with env.db.transaction() as tx:
+        row = tx.session.get_one(TemporaryAccessPass, issued.view.row.id)
         row.used_at = clock.now()
-    with env.db.unit_of_work(readonly=True) as session:
-        view = TapService(session, env, operator()).get(ada.id)
+    with env.db.transaction("read") as tx:
+        view = TapService(tx, env, operator()).get(ada.id)
     assert view is not None and view.reason.value == "OneTimeUsed" and not view.is_usable
 
 
@@ -173,8 +173,8 @@ def test_authentication_administrator_cannot_delete_an_administrators_pass(
         helpdesk, "UserAuthenticationMethod.ReadWrite.All", roles=(Role.AUTHENTICATION_ADMINISTRATOR,)
     )
     admin_pass = tenant.bootstrap_pass.view.row
-    with pytest.raises(PermissionDenied), env.db.unit_of_work() as session:
-        TapService(session, env, who).delete(tenant.admin.id, admin_pass.id)
+    with pytest.raises(PermissionDenied), env.db.transaction() as tx:
+        TapService(tx, env, who).delete(tenant.admin.id, admin_pass.id)
     assert [r.id for r in stored(env, tenant.admin.id)] == [admin_pass.id]
 
 
@@ -182,16 +182,14 @@ def test_own_pass_is_readable_with_the_self_scope_and_deletable_with_the_write_s
     env: Env, ada: User
 ) -> None:
     issued = issue(env, ada.id)
-    with env.db.unit_of_work(readonly=True) as session:
-        views = TapService(session, env, delegated(ada, "UserAuthenticationMethod.Read")).list(ada.id)
+    with env.db.transaction("read") as tx:
+        views = TapService(tx, env, delegated(ada, "UserAuthenticationMethod.Read")).list(ada.id)
     assert [v.id for v in views] == [issued.view.row.id]
-    with pytest.raises(PermissionDenied), env.db.unit_of_work() as session:
-        TapService(session, env, delegated(ada, "UserAuthenticationMethod.Read")).delete(
-            ada.id, issued.view.id
-        )
+    with pytest.raises(PermissionDenied), env.db.transaction() as tx:
+        TapService(tx, env, delegated(ada, "UserAuthenticationMethod.Read")).delete(ada.id, issued.view.id)
     signed_in = delegated(ada, "UserAuthenticationMethod.ReadWrite", signed_in_at=env.clock.now())
-    with env.db.unit_of_work() as session:
-        TapService(session, env, signed_in).delete(ada.id, issued.view.id)
+    with env.db.transaction() as tx:
+        TapService(tx, env, signed_in).delete(ada.id, issued.view.id)
     assert stored(env, ada.id) == []
     assert activities(env)[-1] == "User deleted security info"
 
@@ -199,8 +197,8 @@ def test_own_pass_is_readable_with_the_self_scope_and_deletable_with_the_write_s
 def test_self_scopes_do_not_reach_other_users(env: Env, ada: User, tenant: Initialised) -> None:
     grace = make_user(env, "grace@contoso.example")
     who = delegated(ada, "UserAuthenticationMethod.ReadWrite", roles=(Role.GLOBAL_ADMINISTRATOR,))
-    with pytest.raises(PermissionDenied), env.db.unit_of_work(readonly=True) as session:
-        TapService(session, env, who).list(grace.id)
+    with pytest.raises(PermissionDenied), env.db.transaction("read") as tx:
+        TapService(tx, env, who).list(grace.id)
 
 
 def test_admin_delete_of_a_usable_pass_moves_sessions_valid_from(
@@ -208,10 +206,10 @@ def test_admin_delete_of_a_usable_pass_moves_sessions_valid_from(
 ) -> None:
     issued = issue(env, ada.id)
     clock.advance(minutes=3)
-    with env.db.unit_of_work() as session:
-        TapService(session, env, operator()).delete(ada.id, issued.view.id)
-    with env.db.unit_of_work(readonly=True) as session:
-        assert session.get_one(User, ada.id).sessions_valid_from == clock.now()
+    with env.db.transaction() as tx:
+        TapService(tx, env, operator()).delete(ada.id, issued.view.id)
+    with env.db.transaction("read") as tx:
+        assert tx.session.get_one(User, ada.id).sessions_valid_from == clock.now()
 
 
 def test_owner_delete_keeps_sessions_valid_from(env: Env, ada: User, clock: ManualClock) -> None:
@@ -220,10 +218,10 @@ def test_owner_delete_keeps_sessions_valid_from(env: Env, ada: User, clock: Manu
     signed_in_at = clock.now()
     clock.advance(minutes=3)
     signed_in = delegated(ada, "UserAuthenticationMethod.ReadWrite", signed_in_at=signed_in_at)
-    with env.db.unit_of_work() as session:
-        TapService(session, env, signed_in).delete(ada.id, issued.view.id)
-    with env.db.unit_of_work(readonly=True) as session:
-        assert session.get_one(User, ada.id).sessions_valid_from == created
+    with env.db.transaction() as tx:
+        TapService(tx, env, signed_in).delete(ada.id, issued.view.id)
+    with env.db.transaction("read") as tx:
+        assert tx.session.get_one(User, ada.id).sessions_valid_from == created
 
 
 # --- every method -----------------------------------------------------------------------------
@@ -231,27 +229,27 @@ def test_owner_delete_keeps_sessions_valid_from(env: Env, ada: User, clock: Manu
 
 def test_methods_service_lists_the_pass_among_every_method(env: Env, ada: User) -> None:
     reader = application("UserAuthenticationMethod.Read.All")
-    with env.db.unit_of_work(readonly=True) as session:
-        assert MethodsService(session, env, reader).list(ada.id) == []
+    with env.db.transaction("read") as tx:
+        assert MethodsService(tx, env, reader).list(ada.id) == []
     issued = issue(env, ada.id)
-    with env.db.unit_of_work(readonly=True) as session:
-        methods = MethodsService(session, env, reader).list(ada.id)
-        found = MethodsService(session, env, reader).get(ada.id, issued.view.id.upper())
+    with env.db.transaction("read") as tx:
+        methods = MethodsService(tx, env, reader).list(ada.id)
+        found = MethodsService(tx, env, reader).get(ada.id, issued.view.id.upper())
     assert [type(m) for m in methods] == [PassView]
     assert [m.id for m in methods] == [found.id] == [issued.view.id]
 
 
 def test_methods_service_refuses_tap_only_permissions(env: Env, ada: User) -> None:
-    with pytest.raises(PermissionDenied), env.db.unit_of_work(readonly=True) as session:
-        MethodsService(session, env, application("UserAuthMethod-TAP.Read.All")).list(ada.id)
+    with pytest.raises(PermissionDenied), env.db.transaction("read") as tx:
+        MethodsService(tx, env, application("UserAuthMethod-TAP.Read.All")).list(ada.id)
 
 
 def test_policy_change_applies_to_an_existing_pass_at_read(env: Env, ada: User) -> None:
     issue(env, ada.id, PassRequest(is_usable_once=False))
-    with env.db.unit_of_work() as session:
-        policy_store.save(session, TapPolicy(is_usable_once=True), now=env.clock.now())
-    with env.db.unit_of_work(readonly=True) as session:
-        view = TapService(session, env, operator()).get(ada.id)
-        count = session.scalar(select(func.count()).select_from(TemporaryAccessPass))
+    with env.db.transaction() as tx:
+        policy_store.save(tx, TapPolicy(is_usable_once=True), now=env.clock.now())
+    with env.db.transaction("read") as tx:
+        view = TapService(tx, env, operator()).get(ada.id)
+        count = tx.session.scalar(select(func.count()).select_from(TemporaryAccessPass))
     assert view is not None and view.reason.value == "DisabledByPolicy"
     assert count == 2  # ada's and the administrator's bootstrap pass

@@ -34,20 +34,20 @@ def kid_of(token: str) -> str:
 
 
 def issue(env: Env, app_id: str) -> str:
-    with env.db.unit_of_work(readonly=True) as session:
-        client = tokens.find_client(session, app_id)
+    with env.db.transaction("read") as tx:
+        client = tokens.find_client(tx, app_id)
         assert client is not None
-        return tokens.issue_app_token(session, env, client).access_token
+        return tokens.issue_app_token(tx, env, client).access_token
 
 
 def verify(env: Env, token: str) -> Principal:
-    with env.db.unit_of_work(readonly=True) as session:
-        return tokens.principal_from_token(session, env, token)
+    with env.db.transaction("read") as tx:
+        return tokens.principal_from_token(tx, env, token)
 
 
 def rotate(env: Env, **kwargs: timedelta) -> str:
-    with env.db.unit_of_work() as session:
-        return key_service.rotate(session, env, operator(), **kwargs).kid
+    with env.db.transaction() as tx:
+        return key_service.rotate(tx, env, operator(), **kwargs).kid
 
 
 @pytest.mark.parametrize(
@@ -74,17 +74,17 @@ def test_client_credentials_take_exactly_one_known_default_scope(
 def test_find_client_matches_app_id_in_any_case_and_ignores_non_guids(env: Env, tenant: Initialised) -> None:
     created = make_app(env, "Lookup", permissions=("User.Read.All",))
     app_id = created.application.app_id
-    with env.db.unit_of_work(readonly=True) as session:
-        found = tokens.find_client(session, app_id.upper())
+    with env.db.transaction("read") as tx:
+        found = tokens.find_client(tx, app_id.upper())
         assert found is not None
         assert (found.id, found.app_id, found.permissions) == (
             created.application.id,
             app_id,
             ("User.Read.All",),
         )
-        assert tokens.find_client(session, created.application.id) is None  # the object id is not a client id
-        assert tokens.find_client(session, "not-a-guid") is None
-        assert tokens.find_client(session, app_id + "0") is None
+        assert tokens.find_client(tx, created.application.id) is None  # the object id is not a client id
+        assert tokens.find_client(tx, "not-a-guid") is None
+        assert tokens.find_client(tx, app_id + "0") is None
     assert tokens.client_secret_matches(env, found, created.client_secret)
     assert not tokens.client_secret_matches(env, found, created.client_secret + "x")
     assert created.client_secret not in repr(found) and found.secret_hash not in repr(found)
@@ -96,8 +96,8 @@ def test_a_removed_application_gets_no_principal_even_with_a_live_token(
     created = make_app(env, "Doomed", permissions=("User.Read.All",))
     token = issue(env, created.application.app_id)
     assert verify(env, token).kind == "application"
-    with env.db.unit_of_work() as session:
-        session.delete(session.get(type(created.application), created.application.id))
+    with env.db.transaction() as tx:
+        tx.session.delete(tx.session.get(type(created.application), created.application.id))
     with pytest.raises(tokens.TokenRejected):
         verify(env, token)
 
@@ -112,8 +112,8 @@ def test_token_signed_before_rotation_verifies_after_and_new_key_signs_once_acti
 
     new_kid = rotate(env, publish_ahead=timedelta(minutes=10), keep_old_for=timedelta(hours=2))
     tokens.reset_key_cache(env)  # another process starts after the rotation
-    with env.db.unit_of_work(readonly=True) as session:
-        published = [k["kid"] for k in key_service.public_jwks(session, env)]
+    with env.db.transaction("read") as tx:
+        published = [k["kid"] for k in key_service.public_jwks(tx, env)]
     assert sorted(published) == sorted([old_kid, new_kid])
     # Published ahead, not signing yet.
     assert kid_of(issue(env, app_id)) == old_kid
@@ -143,12 +143,12 @@ def test_old_token_verifies_until_it_expires_while_the_new_key_signs(
 
 
 def test_retired_key_is_no_longer_published(env: Env, tenant: Initialised, clock: ManualClock) -> None:
-    with env.db.unit_of_work(readonly=True) as session:
-        old = [k["kid"] for k in key_service.public_jwks(session, env)]
+    with env.db.transaction("read") as tx:
+        old = [k["kid"] for k in key_service.public_jwks(tx, env)]
     rotate(env, publish_ahead=timedelta(minutes=10), keep_old_for=timedelta(hours=1))
     clock.advance(minutes=70, seconds=1)
-    with env.db.unit_of_work(readonly=True) as session:
-        published = [k["kid"] for k in key_service.public_jwks(session, env)]
+    with env.db.transaction("read") as tx:
+        published = [k["kid"] for k in key_service.public_jwks(tx, env)]
     assert len(published) == 1 and published != old
 
 
@@ -161,8 +161,8 @@ def test_a_process_with_a_stale_snapshot_learns_a_new_kid_from_the_token(
     new_kid = rotate(env, publish_ahead=timedelta(minutes=10), keep_old_for=timedelta(hours=2))
     clock.advance(seconds=1)  # the snapshot is still fresh (KEY_SNAPSHOT_TTL) by this clock
     # Another process, whose snapshot already has the new key, signs with it.
-    with env.db.unit_of_work(readonly=True) as session:
-        row = session.get(SigningKey, new_kid)
+    with env.db.transaction("read") as tx:
+        row = tx.session.get(SigningKey, new_kid)
         assert row is not None
         private = jose.load_private(env.keeper, new_kid, row.private_jwk_sealed)
     token = jose.sign({**claims_of(old), "iat": int(clock.now().timestamp())}, private)
@@ -180,9 +180,9 @@ def test_rotation_refuses_too_short_windows_and_is_audited(env: Env, tenant: Ini
     with pytest.raises(InvalidInput):
         rotate(env, publish_ahead=timedelta(minutes=10), keep_old_for=timedelta(minutes=30))
     kid = rotate(env, publish_ahead=timedelta(minutes=10), keep_old_for=timedelta(hours=2))
-    with env.db.unit_of_work(readonly=True) as session:
+    with env.db.transaction("read") as tx:
         entries = list(
-            session.scalars(
+            tx.session.scalars(
                 select(AuditEntry).where(AuditEntry.activity_display_name == "Rotate token signing key")
             )
         )
@@ -190,7 +190,7 @@ def test_rotation_refuses_too_short_windows_and_is_audited(env: Env, tenant: Ini
         assert entries[0].category == "KeyManagement"
         with pytest.raises(PermissionDenied):
             key_service.rotate(
-                session,
+                tx,
                 env,
                 Principal(kind="application", id="a", display_name="app"),
                 publish_ahead=timedelta(hours=1),

@@ -42,8 +42,8 @@ def username_form(html: str, username: str) -> dict[str, str]:
 
 
 def issue(env: Env, upn: str, *, one_time: bool = False) -> IssuedPass:
-    with env.db.unit_of_work() as session:
-        return TapService(session, env, operator()).issue(upn, PassRequest(is_usable_once=one_time))
+    with env.db.transaction() as tx:
+        return TapService(tx, env, operator()).issue(upn, PassRequest(is_usable_once=one_time))
 
 
 def browser(env: Env, base_url: str = BASE) -> TestClient:

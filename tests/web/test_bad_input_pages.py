@@ -23,8 +23,8 @@ def _post(client: TestClient, path: str, csrf: str, raw_fields: str) -> int:
 
 
 def _count(env: Env, table: type) -> int:
-    with env.db.unit_of_work(readonly=True) as session:
-        return int(session.scalar(select(func.count()).select_from(table)) or 0)
+    with env.db.transaction("read") as tx:
+        return int(tx.session.scalar(select(func.count()).select_from(table)) or 0)
 
 
 @pytest.mark.parametrize(
@@ -63,8 +63,8 @@ def test_a_passkey_sign_in_answer_that_cannot_be_read_is_refused(
     assert 400 <= status < 500
     # GET /login stores no flow (it is made by the first post); an unreadable answer finishes none.
     assert _count(env, UserSession) == 0
-    with env.db.unit_of_work(readonly=True) as session:
-        assert all(flow.state != "done" for flow in session.scalars(select(SignInFlow)))
+    with env.db.transaction("read") as tx:
+        assert all(flow.state != "done" for flow in tx.session.scalars(select(SignInFlow)))
 
 
 @pytest.mark.parametrize(

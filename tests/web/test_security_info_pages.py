@@ -20,8 +20,8 @@ SINGLE_FACTOR_HINT = "sign in again with a passkey or a Temporary Access Pass"
 
 
 def _count(env: Env, table: type) -> int:
-    with env.db.unit_of_work(readonly=True) as session:
-        return int(session.scalar(select(func.count()).select_from(table)) or 0)
+    with env.db.transaction("read") as tx:
+        return int(tx.session.scalar(select(func.count()).select_from(table)) or 0)
 
 
 def _signed_in(env: Env, web: TestClient, ada: str) -> str:
@@ -106,8 +106,8 @@ def test_an_authenticator_app_is_added_with_a_valid_code_after_a_wrong_one(
 def test_removing_the_last_method_asks_for_confirmation(env: Env, web: TestClient, ada: str) -> None:
     csrf = _signed_in(env, web, ada)
     _add_passkey(web, csrf, SoftAuthenticator(BASE))
-    with env.db.unit_of_work(readonly=True) as session:
-        passkey_id = session.scalars(select(Fido2Credential.id)).one()
+    with env.db.transaction("read") as tx:
+        passkey_id = tx.session.scalars(select(Fido2Credential.id)).one()
     asked = web.post(f"/security-info/passkey/{passkey_id}/delete", data={"csrf_token": csrf})
     assert asked.status_code == 200 and "Remove your last sign-in method?" in asked.text
     assert _count(env, Fido2Credential) == 1
@@ -121,8 +121,8 @@ def test_removing_the_last_method_asks_for_confirmation(env: Env, web: TestClien
 def test_rename_changes_the_listed_name(env: Env, web: TestClient, ada: str) -> None:
     csrf = _signed_in(env, web, ada)
     _add_passkey(web, csrf, SoftAuthenticator(BASE), name="Old")
-    with env.db.unit_of_work(readonly=True) as session:
-        passkey_id = session.scalars(select(Fido2Credential.id)).one()
+    with env.db.transaction("read") as tx:
+        passkey_id = tx.session.scalars(select(Fido2Credential.id)).one()
     done = web.post(
         f"/security-info/passkey/{passkey_id}/rename", data={"csrf_token": csrf, "name": "YubiKey"}
     )
@@ -172,9 +172,9 @@ def test_a_code_only_session_sees_its_methods_and_is_told_to_sign_in_with_a_pass
         "/security-info/authenticator-app",
         data={"csrf_token": csrf, "ceremony_id": ceremony, "code": otp.code_at(secret, env.clock.now())},
     )
-    with env.db.unit_of_work(readonly=True) as session:
-        passkey_id = session.scalars(select(Fido2Credential.id)).one()
-        app_id = session.scalars(select(SoftwareOathMethod.id)).one()
+    with env.db.transaction("read") as tx:
+        passkey_id = tx.session.scalars(select(Fido2Credential.id)).one()
+        app_id = tx.session.scalars(select(SoftwareOathMethod.id)).one()
     ceremonies_before = _count(env, Ceremony)
 
     with browser(env) as other:

@@ -23,8 +23,8 @@ from tests.web.conftest import ADA, browser, csrf_of, issue, set_cookie_headers,
 
 
 def count(env: Env, model: type[object]) -> int:
-    with env.db.unit_of_work(readonly=True) as session:
-        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+    with env.db.transaction("read") as tx:
+        return int(tx.session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 def session_cookie(client: TestClient) -> str:
@@ -112,8 +112,8 @@ def test_signing_in_again_rotates_the_session(web: TestClient, env: Env, ada: st
     assert sessions.current(first) is None
     current = sessions.current(second)
     assert current is not None and current.user_principal_name == ada
-    with env.db.unit_of_work(readonly=True) as session:
-        ended = session.scalars(select(UserSession).where(UserSession.ended_at.is_not(None))).all()
+    with env.db.transaction("read") as tx:
+        ended = tx.session.scalars(select(UserSession).where(UserSession.ended_at.is_not(None))).all()
     assert len(ended) == 1
 
 
@@ -129,8 +129,8 @@ def test_unknown_wrong_and_disabled_fail_with_the_same_page(env: Env, ada: str, 
     make_user(env, "nobody-disabled@contoso.example")
     wrong = sign_in(web, ada, "WRONGPASS").proved
     unknown = sign_in(web, "nobody@contoso.example", issued.value).proved
-    with env.db.unit_of_work() as session:
-        DirectoryService(session, env, operator()).set_account_enabled(ada, False)
+    with env.db.transaction() as tx:
+        DirectoryService(tx, env, operator()).set_account_enabled(ada, False)
     disabled = sign_in(web, ada, issued.value).proved
     assert [r.status_code for r in (wrong, unknown, disabled)] == [401, 401, 401]
     assert _failure_text(wrong.text) == _failure_text(unknown.text) == _failure_text(disabled.text)
@@ -158,18 +158,18 @@ def test_csrf_mismatch_is_refused_with_400_and_changes_nothing(web: TestClient, 
     refused = web.post("/login", data={"csrf_token": "forged", "username": ada})
     assert refused.status_code == 400
     assert '<a href="/login" class="button primary">Start again</a>' in refused.text
-    with env.db.unit_of_work(readonly=True) as session:
+    with env.db.transaction("read") as tx:
         # A forged post creates nothing: only the token this server gave the page creates the flow.
-        assert session.scalars(select(SignInFlow)).all() == []
+        assert tx.session.scalars(select(SignInFlow)).all() == []
 
     web.post("/login", data={"csrf_token": csrf_of(login.text), "username": ada})
     refused = web.post("/login/pass", data={"csrf_token": "forged", "pass": issued.value})
     assert refused.status_code == 400
     assert "Start again" in refused.text
     assert (count(env, UserSession), count(env, SignInLogEntry)) == (0, 0)
-    with env.db.unit_of_work(readonly=True) as session:
+    with env.db.transaction("read") as tx:
         used = select(TemporaryAccessPass.used_at).where(TemporaryAccessPass.id == issued.view.id)
-        assert session.scalars(used).one() is None
+        assert tx.session.scalars(used).one() is None
     # The one-time pass still works: the refused post did not spend it.
     proved = web.post(
         "/login/pass", data={"csrf_token": csrf_of(web.get("/login/pass").text), "pass": issued.value}
@@ -266,8 +266,8 @@ def test_a_form_body_over_64_kib_is_refused_with_413(web: TestClient, env: Env, 
     login = web.get("/login")
     too_big = web.post("/login", data={"csrf_token": csrf_of(login.text), "username": "a" * (64 * 1024)})
     assert too_big.status_code == 413
-    with env.db.unit_of_work(readonly=True) as session:
-        assert session.scalars(select(SignInFlow.state)).all() == []  # the refused first post made no flow
+    with env.db.transaction("read") as tx:
+        assert tx.session.scalars(select(SignInFlow.state)).all() == []  # the refused first post made no flow
 
 
 def test_a_form_with_more_than_16_fields_is_refused_and_changes_nothing(
@@ -278,8 +278,8 @@ def test_a_form_with_more_than_16_fields_is_refused_and_changes_nothing(
     refused = web.post("/login", data=fields)
     assert refused.status_code == 400
     assert "Start again" in refused.text
-    with env.db.unit_of_work(readonly=True) as session:
-        assert session.scalars(select(SignInFlow.state)).all() == []  # the refused first post made no flow
+    with env.db.transaction("read") as tx:
+        assert tx.session.scalars(select(SignInFlow.state)).all() == []  # the refused first post made no flow
 
 
 def test_a_posted_username_is_read_as_typed(web: TestClient, env: Env, ada: str) -> None:

@@ -77,18 +77,18 @@ def attempt(client: TestClient, username: str, value: str, source: str) -> httpx
 
 
 def count(env: Env, model: type[object]) -> int:
-    with env.db.unit_of_work(readonly=True) as session:
-        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+    with env.db.transaction("read") as tx:
+        return int(tx.session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 def passkey_for(env: Env, user: User) -> SoftAuthenticator:
     key = SoftAuthenticator(BASE)
     view = signed_in(env, user)
-    with env.db.unit_of_work() as session:
-        started = PasskeyService(session, env, view).begin_registration()
+    with env.db.transaction() as tx:
+        started = PasskeyService(tx, env, view).begin_registration()
     answer = key.create(started.options)
-    with env.db.unit_of_work() as session:
-        PasskeyService(session, env, view).finish_registration(started.ceremony_id, answer)
+    with env.db.transaction() as tx:
+        PasskeyService(tx, env, view).finish_registration(started.ceremony_id, answer)
     return key
 
 
@@ -125,9 +125,9 @@ def test_the_sign_in_log_records_the_address_a_trusted_proxy_forwarded_for(
     direct = TestClient(create_app(env), base_url=BASE, follow_redirects=False, client=("192.0.2.77", 1))
     with direct:
         assert attempt(direct, ADA, "WRONG", "198.51.100.99").status_code == 401
-    with env.db.unit_of_work(readonly=True) as session:
+    with env.db.transaction("read") as tx:
         addresses = list(
-            session.scalars(select(SignInLogEntry.ip_address).order_by(SignInLogEntry.created_at))
+            tx.session.scalars(select(SignInLogEntry.ip_address).order_by(SignInLogEntry.created_at))
         )
     assert sorted(addresses) == sorted([HOME, "192.0.2.77"])
 
@@ -350,8 +350,8 @@ def test_anonymous_login_pages_create_no_flow_until_the_first_post(
     assert count(env, SignInFlow) == 0
     named = browser.post("/login", data=username_form(pages[-1].text, ADA))
     assert (named.status_code, named.headers["location"]) == (303, "/login/pass")
-    with env.db.unit_of_work(readonly=True) as session:
-        [flow] = session.scalars(select(SignInFlow)).all()
+    with env.db.transaction("read") as tx:
+        [flow] = tx.session.scalars(select(SignInFlow)).all()
     assert (flow.state, flow.username, flow.return_to) == ("prove", ADA, "/security-info")
 
 

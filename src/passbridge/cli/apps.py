@@ -52,8 +52,8 @@ def app_add(
     as_json: bool,
 ) -> None:
     """Register an application; prints its client secret once (public clients get none)."""
-    with unit() as (session, env, who):
-        created = ApplicationService(session, env, who).register(
+    with unit() as (tx, env, who):
+        created = ApplicationService(tx, env, who).register(
             name,
             permissions=list(permissions),
             redirect_uris=list(redirect_uris),
@@ -86,8 +86,8 @@ def app_add(
 @json_option
 def app_list(as_json: bool) -> None:
     """List registered applications (never their secrets)."""
-    with unit(readonly=True) as (session, env, who):
-        rows = [application_json(a) for a in ApplicationService(session, env, who).list()]
+    with unit(readonly=True) as (tx, env, who):
+        rows = [application_json(a) for a in ApplicationService(tx, env, who).list()]
 
     def human() -> None:
         for row in rows:

@@ -10,7 +10,6 @@ from typing import Any, NoReturn
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from passbridge import __version__
 from passbridge.config import ConfigError, Settings, load_settings
@@ -20,6 +19,7 @@ from passbridge.domain.text import unstorable_reason
 from passbridge.security.secrets import PepperMissing
 from passbridge.services.context import Env, Principal, operator
 from passbridge.store.db import Database, DatabaseUnavailable, describe_db_error
+from passbridge.store.tx import Tx
 
 
 class Failure(Exception):
@@ -111,13 +111,13 @@ def load_env() -> Env:
 
 
 @contextmanager
-def unit(*, readonly: bool = False) -> Iterator[tuple[Session, Env, Principal]]:
+def unit(*, readonly: bool = False) -> Iterator[tuple[Tx, Env, Principal]]:
     """A transaction on an initialised store, acting as the operator."""
     env = load_env()
     try:
-        with env.db.unit_of_work(readonly=readonly) as session:
-            require_tenant(session)
-            yield session, env, operator()
+        with env.db.transaction("read" if readonly else "write") as tx:
+            require_tenant(tx)
+            yield tx, env, operator()
     finally:
         env.db.dispose()
 

@@ -22,8 +22,8 @@ def user() -> None:
 @json_option
 def user_add(upn: str, display_name: str | None, mail: str | None, as_json: bool) -> None:
     """Create a user named UPN (alias@domain)."""
-    with unit() as (session, env, who):
-        created = DirectoryService(session, env, who).add_user(upn, display_name=display_name, mail=mail)
+    with unit() as (tx, env, who):
+        created = DirectoryService(tx, env, who).add_user(upn, display_name=display_name, mail=mail)
         data = user_json(created)
     emit(
         data, as_json=as_json, human=lambda: click.echo(f"Created {data['userPrincipalName']} ({data['id']})")
@@ -34,8 +34,8 @@ def user_add(upn: str, display_name: str | None, mail: str | None, as_json: bool
 @json_option
 def user_list(as_json: bool) -> None:
     """List users."""
-    with unit(readonly=True) as (session, env, who):
-        rows = [user_json(u) for u in DirectoryService(session, env, who).list_users()]
+    with unit(readonly=True) as (tx, env, who):
+        rows = [user_json(u) for u in DirectoryService(tx, env, who).list_users()]
 
     def human() -> None:
         for row in rows:
@@ -50,8 +50,8 @@ def user_list(as_json: bool) -> None:
 @json_option
 def user_show(upn: str, as_json: bool) -> None:
     """Show one user, by UPN or id, with groups and roles."""
-    with unit(readonly=True) as (session, env, who):
-        service = DirectoryService(session, env, who)
+    with unit(readonly=True) as (tx, env, who):
+        service = DirectoryService(tx, env, who)
         found = service.get_user(upn)
         data = user_json(found)
         data["memberOf"] = [g.display_name for g in service.groups_of(found)]
@@ -71,8 +71,8 @@ def user_show(upn: str, as_json: bool) -> None:
 @click.argument("upn")
 def user_disable(upn: str) -> None:
     """Block sign-in for a user and end their sessions."""
-    with unit() as (session, env, who):
-        found = DirectoryService(session, env, who).set_account_enabled(upn, False)
+    with unit() as (tx, env, who):
+        found = DirectoryService(tx, env, who).set_account_enabled(upn, False)
         name = found.user_principal_name
     click.echo(f"Disabled {name}")
 
@@ -81,8 +81,8 @@ def user_disable(upn: str) -> None:
 @click.argument("upn")
 def user_enable(upn: str) -> None:
     """Allow a disabled user to sign in again."""
-    with unit() as (session, env, who):
-        name = DirectoryService(session, env, who).set_account_enabled(upn, True).user_principal_name
+    with unit() as (tx, env, who):
+        name = DirectoryService(tx, env, who).set_account_enabled(upn, True).user_principal_name
     click.echo(f"Enabled {name}")
 
 
@@ -90,8 +90,8 @@ def user_enable(upn: str) -> None:
 @click.argument("upn")
 def user_delete(upn: str) -> None:
     """Delete a user with their methods, memberships and roles."""
-    with unit() as (session, env, who):
-        DirectoryService(session, env, who).delete_user(upn)
+    with unit() as (tx, env, who):
+        DirectoryService(tx, env, who).delete_user(upn)
     click.echo(f"Deleted {upn}")
 
 
@@ -106,10 +106,8 @@ def group() -> None:
 @json_option
 def group_add(name: str, description: str | None, as_json: bool) -> None:
     """Create a group. Names must be unique here so commands can refer to them."""
-    with unit() as (session, env, who):
-        created = DirectoryService(session, env, who).add_group(
-            name, description=description, unique_name=True
-        )
+    with unit() as (tx, env, who):
+        created = DirectoryService(tx, env, who).add_group(name, description=description, unique_name=True)
         data = group_json(created)
     emit(
         data, as_json=as_json, human=lambda: click.echo(f"Created group {data['displayName']} ({data['id']})")
@@ -120,8 +118,8 @@ def group_add(name: str, description: str | None, as_json: bool) -> None:
 @json_option
 def group_list(as_json: bool) -> None:
     """List groups."""
-    with unit(readonly=True) as (session, env, who):
-        rows = [group_json(g) for g in DirectoryService(session, env, who).list_groups()]
+    with unit(readonly=True) as (tx, env, who):
+        rows = [group_json(g) for g in DirectoryService(tx, env, who).list_groups()]
 
     def human() -> None:
         for row in rows:
@@ -135,8 +133,8 @@ def group_list(as_json: bool) -> None:
 @click.argument("upn")
 def group_add_member(group_name: str, upn: str) -> None:
     """Add the user UPN to GROUP (name or id)."""
-    with unit() as (session, env, who):
-        DirectoryService(session, env, who).add_member(group_name, upn)
+    with unit() as (tx, env, who):
+        DirectoryService(tx, env, who).add_member(group_name, upn)
     click.echo(f"Added {upn} to {group_name}")
 
 
@@ -145,8 +143,8 @@ def group_add_member(group_name: str, upn: str) -> None:
 @click.argument("upn")
 def group_remove_member(group_name: str, upn: str) -> None:
     """Remove the user UPN from GROUP (name or id)."""
-    with unit() as (session, env, who):
-        DirectoryService(session, env, who).remove_member(group_name, upn)
+    with unit() as (tx, env, who):
+        DirectoryService(tx, env, who).remove_member(group_name, upn)
     click.echo(f"Removed {upn} from {group_name}")
 
 
@@ -160,7 +158,7 @@ def role() -> None:
 @click.argument("upn")
 def role_assign(role_name: str, upn: str) -> None:
     """Give UPN a directory role, e.g. 'Authentication Administrator' or authentication-administrator."""
-    with unit() as (session, env, who):
-        assigned, target = DirectoryService(session, env, who).assign_role(role_name, upn)
+    with unit() as (tx, env, who):
+        assigned, target = DirectoryService(tx, env, who).assign_role(role_name, upn)
         name, at = target.user_principal_name, iso_z(env.clock.now())
     click.echo(f"{name} now holds {assigned.display_name} (since {at})")

@@ -31,8 +31,8 @@ def _state_json(state: key_service.KeyState) -> dict[str, str | None]:
 @json_option
 def keys_list(as_json: bool) -> None:
     """Published keys: pending (published, not signing yet), active (signs) or published (verifies only)."""
-    with unit(readonly=True) as (session, env, who):
-        rows = [_state_json(k) for k in key_service.overview(session, env, who)]
+    with unit(readonly=True) as (tx, env, who):
+        rows = [_state_json(k) for k in key_service.overview(tx, env, who)]
 
     def human() -> None:
         for row in rows:
@@ -66,9 +66,9 @@ TEN_YEARS = 10 * 366 * 24 * 60
 @json_option
 def keys_rotate(publish_ahead: int, keep_old_for: int, as_json: bool) -> None:
     """Publish a new signing key now; it signs after --publish-ahead, and older keys retire later."""
-    with unit() as (session, env, who):
+    with unit() as (tx, env, who):
         row = key_service.rotate(
-            session,
+            tx,
             env,
             who,
             publish_ahead=timedelta(minutes=publish_ahead),

@@ -43,8 +43,8 @@ def method() -> None:
 @json_option
 def method_list(upn: str, as_json: bool) -> None:
     """List UPN's methods: type, id, name and when each was registered."""
-    with unit(readonly=True) as (session, env, who):
-        views = MethodsService(session, env, who).list(upn)
+    with unit(readonly=True) as (tx, env, who):
+        views = MethodsService(tx, env, who).list(upn)
         # beta shapes: they carry createdDateTime for every kind.
         data = [_method_json(m, True) for m in views]
 
@@ -62,6 +62,6 @@ def method_list(upn: str, as_json: bool) -> None:
 @click.argument("method_id")
 def method_delete(upn: str, method_id: str) -> None:
     """Delete one of UPN's methods by id. Deleting a passkey or app ends UPN's sign-in sessions."""
-    with unit() as (session, env, who):
-        kind = PasswordlessMethodService(session, env, who).delete_any(upn, method_id)
+    with unit() as (tx, env, who):
+        kind = PasswordlessMethodService(tx, env, who).delete_any(upn, method_id)
     click.echo(f"Deleted {KIND_NAMES_BY_KIND.get(kind, kind)} {method_id.strip().lower()} of {upn}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from sqlalchemy.orm import Session
 
 from passbridge.cli.base import emit, json_option, root, unit
 from passbridge.clock import iso_z
@@ -17,6 +16,7 @@ from passbridge.logs.rules import AuditFilter
 from passbridge.passes.policy import PolicyService, TapChanges
 from passbridge.passes.policy_rules import ALL_USERS, PolicyState, Target
 from passbridge.services.context import Env, Principal
+from passbridge.store.tx import Tx
 
 
 @root.group()
@@ -41,8 +41,8 @@ def _show(data: dict[str, Any], names: dict[str, str]) -> None:
     click.echo(f"{'lastModifiedDateTime:':<27} {data['lastModifiedDateTime']}")
 
 
-def _group_names(session: Session, env: Env, who: Principal) -> dict[str, str]:
-    names = {g.id: g.display_name for g in DirectoryService(session, env, who).list_groups()}
+def _group_names(tx: Tx, env: Env, who: Principal) -> dict[str, str]:
+    names = {g.id: g.display_name for g in DirectoryService(tx, env, who).list_groups()}
     names[ALL_USERS] = "all users"
     return names
 
@@ -51,17 +51,17 @@ def _group_names(session: Session, env: Env, who: Principal) -> dict[str, str]:
 @json_option
 def policy_show(as_json: bool) -> None:
     """Show the Temporary Access Pass policy."""
-    with unit(readonly=True) as (session, env, who):
-        whole = PolicyService(session, env, who).methods_policy()
+    with unit(readonly=True) as (tx, env, who):
+        whole = PolicyService(tx, env, who).methods_policy()
         data = tap_configuration_json(whole.tap)
         data["policyVersion"] = str(whole.version)
         data["lastModifiedDateTime"] = iso_z(whole.last_modified)
-        names = _group_names(session, env, who)
+        names = _group_names(tx, env, who)
     emit(data, as_json=as_json, human=lambda: _show(data, names))
 
 
-def _targets(session: Session, env: Env, who: Principal, refs: tuple[str, ...]) -> tuple[Target, ...]:
-    directory = DirectoryService(session, env, who)
+def _targets(tx: Tx, env: Env, who: Principal, refs: tuple[str, ...]) -> tuple[Target, ...]:
+    directory = DirectoryService(tx, env, who)
     return tuple(
         Target("group", ALL_USERS if ref == ALL_USERS else directory.find_group(ref).id) for ref in refs
     )
@@ -108,7 +108,7 @@ def policy_set(
     given = (state, default_lifetime, min_lifetime, max_lifetime, default_length, one_time)
     if all(v is None for v in given) and not (include_group or exclude_group or no_exclusions):
         raise click.UsageError("nothing to change; see 'passbridge policy set --help'")
-    with unit() as (session, env, who):
+    with unit() as (tx, env, who):
         changes = TapChanges(
             state=PolicyState(state) if state is not None else None,
             default_lifetime=default_lifetime,
@@ -116,26 +116,24 @@ def policy_set(
             minimum_lifetime=min_lifetime,
             maximum_lifetime=max_lifetime,
             is_usable_once=one_time,
-            include_targets=_targets(session, env, who, include_group) if include_group else None,
-            exclude_targets=_targets(session, env, who, exclude_group)
-            if exclude_group or no_exclusions
-            else None,
+            include_targets=_targets(tx, env, who, include_group) if include_group else None,
+            exclude_targets=_targets(tx, env, who, exclude_group) if exclude_group or no_exclusions else None,
         )
-        service = PolicyService(session, env, who)
+        service = PolicyService(tx, env, who)
         service.update_tap(changes)
         whole = service.methods_policy()
         data = tap_configuration_json(whole.tap)
         data["policyVersion"] = str(whole.version)
         data["lastModifiedDateTime"] = iso_z(whole.last_modified)
-        names = _group_names(session, env, who)
+        names = _group_names(tx, env, who)
     emit(data, as_json=as_json, human=lambda: _show(data, names))
 
 
 @policy.command("reset")
 def policy_reset() -> None:
     """Put the policy back to its defaults (enabled for all users, 60 minutes, 8 characters)."""
-    with unit() as (session, env, who):
-        PolicyService(session, env, who).reset_tap()
+    with unit() as (tx, env, who):
+        PolicyService(tx, env, who).reset_tap()
     click.echo("The Temporary Access Pass policy is back to its defaults.")
 
 
@@ -149,8 +147,8 @@ def audit() -> None:
 @json_option
 def audit_list(top: int, as_json: bool) -> None:
     """The newest audit entries, newest first."""
-    with unit(readonly=True) as (session, env, who):
-        found = AuditService(session, env, who).search(AuditFilter(), offset=0, limit=top)
+    with unit(readonly=True) as (tx, env, who):
+        found = AuditService(tx, env, who).search(AuditFilter(), offset=0, limit=top)
         rows = [audit_json(e) for e in found.entries]
 
     def human() -> None:

@@ -31,8 +31,8 @@ def _prepare_store(config: Settings) -> Database:
 
 
 def _has_tenant(db: Database) -> bool:
-    with db.unit_of_work(readonly=True) as session:
-        return directory_store.tenant(session) is not None
+    with db.transaction("read") as tx:
+        return directory_store.tenant(tx) is not None
 
 
 def _ensure_pepper(config: Settings) -> None:
@@ -50,10 +50,8 @@ def _initialise(config: Settings, admin: str, tenant_name: str) -> dict[str, str
     _ensure_pepper(config)
     env = Env.from_settings(config)
     try:
-        with env.db.unit_of_work() as session:
-            done = tenant_service.initialise(
-                session, env, operator(), admin_upn=admin, tenant_name=tenant_name
-            )
+        with env.db.transaction() as tx:
+            done = tenant_service.initialise(tx, env, operator(), admin_upn=admin, tenant_name=tenant_name)
             return {
                 "tenantId": done.tenant.id,
                 "tenantName": done.tenant.display_name,

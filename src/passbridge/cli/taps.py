@@ -73,11 +73,11 @@ def tap_issue(
 ) -> None:
     """Issue a pass for UPN, replacing any pass they hold; prints the pass once."""
     wanted = PassRequest(_start(start), _lifetime(lifetime), one_time)
-    with unit() as (session, env, who):
-        issued = TapService(session, env, who).issue(upn, wanted)
+    with unit() as (tx, env, who):
+        issued = TapService(tx, env, who).issue(upn, wanted)
         data = tap_json(issued.view, value=issued.value)
         end = iso_z(issued.view.end)
-        name = DirectoryService(session, env, who).find_user(issued.view.row.user_id).user_principal_name
+        name = DirectoryService(tx, env, who).find_user(issued.view.row.user_id).user_principal_name
 
     def human() -> None:
         click.echo(f"Temporary Access Pass for {name}: {data['temporaryAccessPass']}")
@@ -92,8 +92,8 @@ def tap_issue(
 @json_option
 def tap_show(upn: str, as_json: bool) -> None:
     """Show UPN's pass (never its value)."""
-    with unit(readonly=True) as (session, env, who):
-        view: PassView | None = TapService(session, env, who).get(upn)
+    with unit(readonly=True) as (tx, env, who):
+        view: PassView | None = TapService(tx, env, who).get(upn)
         data = None if view is None else tap_json(view)
         end = None if view is None else iso_z(view.end)
 
@@ -112,6 +112,6 @@ def tap_show(upn: str, as_json: bool) -> None:
 @click.argument("upn")
 def tap_revoke(upn: str) -> None:
     """Delete UPN's pass."""
-    with unit() as (session, env, who):
-        TapService(session, env, who).revoke(upn)
+    with unit() as (tx, env, who):
+        TapService(tx, env, who).revoke(upn)
     click.echo(f"Revoked the Temporary Access Pass of {upn}")

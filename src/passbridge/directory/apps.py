@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy.orm import Session
-
 from passbridge.directory import access
 from passbridge.directory import queries as store
 from passbridge.directory.rules import check_display_name, parse_permission
@@ -18,6 +16,7 @@ from passbridge.security.secrets import new_client_secret
 from passbridge.services.context import Env, Principal
 from passbridge.signin.rules import Strength
 from passbridge.store.models import Application
+from passbridge.store.tx import Tx
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ def check_redirect_uri(uri: str) -> str:
 
 @dataclass
 class ApplicationService:
-    session: Session
+    tx: Tx
     env: Env
     principal: Principal
 
@@ -77,9 +76,9 @@ class ApplicationService:
             is_public_client=public,
             required_strength=required_strength.value if required_strength else None,
         )
-        self.session.add(app)
+        self.tx.session.add(app)
         audit.record(
-            self.session,
+            self.tx,
             now=self.env.clock.now(),
             principal=self.principal,
             activity="Add application",
@@ -96,4 +95,4 @@ class ApplicationService:
 
     def list(self) -> list[Application]:
         access.require_operator(self.principal, "list applications")
-        return store.applications(self.session)
+        return store.applications(self.tx)

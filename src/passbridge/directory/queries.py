@@ -8,14 +8,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, String, delete, false, func, literal, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute
 
 from passbridge.directory.rules import upn_key
 from passbridge.store.models import Application, Group, GroupMember, RoleAssignment, Tenant, User
+from passbridge.store.tx import Tx
 
 
-def tenant(session: Session) -> Tenant | None:
-    return session.scalars(select(Tenant).limit(1)).first()
+def tenant(tx: Tx) -> Tenant | None:
+    return tx.session.scalars(select(Tenant).limit(1)).first()
 
 
 def is_guid(value: str) -> bool:
@@ -26,84 +27,84 @@ def is_guid(value: str) -> bool:
     return True
 
 
-def user_by_id(session: Session, user_id: str) -> User | None:
-    return session.get(User, user_id.lower()) if is_guid(user_id) else None
+def user_by_id(tx: Tx, user_id: str) -> User | None:
+    return tx.session.get(User, user_id.lower()) if is_guid(user_id) else None
 
 
-def user_by_upn(session: Session, upn: str) -> User | None:
-    return session.scalars(select(User).where(User.upn_key == upn_key(upn))).first()
+def user_by_upn(tx: Tx, upn: str) -> User | None:
+    return tx.session.scalars(select(User).where(User.upn_key == upn_key(upn))).first()
 
 
-def user_by_id_or_upn(session: Session, ref: str) -> User | None:
+def user_by_id_or_upn(tx: Tx, ref: str) -> User | None:
     """Graph accepts either the object id or the userPrincipalName in a user path."""
-    return user_by_id(session, ref) if is_guid(ref) else user_by_upn(session, ref)
+    return user_by_id(tx, ref) if is_guid(ref) else user_by_upn(tx, ref)
 
 
-def users(session: Session) -> list[User]:
-    return list(session.scalars(select(User).order_by(User.upn_key)))
+def users(tx: Tx) -> list[User]:
+    return list(tx.session.scalars(select(User).order_by(User.upn_key)))
 
 
-def group_by_id(session: Session, group_id: str) -> Group | None:
-    return session.get(Group, group_id.lower()) if is_guid(group_id) else None
+def group_by_id(tx: Tx, group_id: str) -> Group | None:
+    return tx.session.get(Group, group_id.lower()) if is_guid(group_id) else None
 
 
-def groups_named(session: Session, name: str) -> list[Group]:
+def groups_named(tx: Tx, name: str) -> list[Group]:
     wanted = name.strip().casefold()
     # displayName is not unique in Graph; compare case-insensitively in Python so both
     # databases agree on Unicode case rules.
-    candidates = session.scalars(select(Group).order_by(Group.created_at))
+    candidates = tx.session.scalars(select(Group).order_by(Group.created_at))
     return [g for g in candidates if g.display_name.casefold() == wanted]
 
 
-def groups(session: Session) -> list[Group]:
-    return list(session.scalars(select(Group).order_by(Group.display_name, Group.id)))
+def groups(tx: Tx) -> list[Group]:
+    return list(tx.session.scalars(select(Group).order_by(Group.display_name, Group.id)))
 
 
-def group_ids_of(session: Session, user_id: str) -> list[str]:
-    return list(session.scalars(select(GroupMember.group_id).where(GroupMember.user_id == user_id)))
+def group_ids_of(tx: Tx, user_id: str) -> list[str]:
+    return list(tx.session.scalars(select(GroupMember.group_id).where(GroupMember.user_id == user_id)))
 
 
-def is_member(session: Session, group_id: str, user_id: str) -> bool:
-    return session.get(GroupMember, (group_id, user_id)) is not None
+def is_member(tx: Tx, group_id: str, user_id: str) -> bool:
+    return tx.session.get(GroupMember, (group_id, user_id)) is not None
 
 
-def members(session: Session, group_id: str) -> list[User]:
+def members(tx: Tx, group_id: str) -> list[User]:
     query = (
         select(User)
         .join(GroupMember, GroupMember.user_id == User.id)
         .where(GroupMember.group_id == group_id)
         .order_by(User.upn_key)
     )
-    return list(session.scalars(query))
+    return list(tx.session.scalars(query))
 
 
-def remove_member(session: Session, group_id: str, user_id: str) -> int:
-    result = session.execute(
+def remove_member(tx: Tx, group_id: str, user_id: str) -> int:
+    result = tx.execute(
         delete(GroupMember).where(GroupMember.group_id == group_id, GroupMember.user_id == user_id)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount)
 
 
-def role_ids_of(session: Session, user_id: str) -> list[str]:
+def role_ids_of(tx: Tx, user_id: str) -> list[str]:
     query = select(RoleAssignment.role_template_id).where(RoleAssignment.user_id == user_id)
-    return list(session.scalars(query))
+    return list(tx.session.scalars(query))
 
 
-def role_assignment(session: Session, role_id: str, user_id: str) -> RoleAssignment | None:
+def role_assignment(tx: Tx, role_id: str, user_id: str) -> RoleAssignment | None:
     query = select(RoleAssignment).where(
         RoleAssignment.role_template_id == role_id, RoleAssignment.user_id == user_id
     )
-    return session.scalars(query).first()
+    return tx.session.scalars(query).first()
 
 
-def application_by_app_id(session: Session, app_id: str) -> Application | None:
+def application_by_app_id(tx: Tx, app_id: str) -> Application | None:
     if not is_guid(app_id):
         return None
-    return session.scalars(select(Application).where(Application.app_id == app_id.lower())).first()
+    return tx.session.scalars(select(Application).where(Application.app_id == app_id.lower())).first()
 
 
-def applications(session: Session) -> list[Application]:
-    return list(session.scalars(select(Application).order_by(Application.display_name)))
+def applications(tx: Tx) -> list[Application]:
+    return list(tx.session.scalars(select(Application).order_by(Application.display_name)))
 
 
 # --- filtered, paged queries ($filter, $top, $count) ------------------------------------------
@@ -179,7 +180,7 @@ def _users_where(query: Select[Any], conditions: Sequence[Condition], group_id: 
 
 
 def find_users(
-    session: Session,
+    tx: Tx,
     conditions: Sequence[Condition] = (),
     *,
     offset: int = 0,
@@ -188,24 +189,22 @@ def find_users(
 ) -> list[User]:
     """Users matching every condition (members of `group_id` when given), by UPN then id."""
     query = _users_where(select(User), conditions, group_id).order_by(User.upn_key, User.id)
-    return list(session.scalars(query.offset(offset).limit(limit)))
+    return list(tx.session.scalars(query.offset(offset).limit(limit)))
 
 
-def count_users(
-    session: Session, conditions: Sequence[Condition] = (), *, group_id: str | None = None
-) -> int:
+def count_users(tx: Tx, conditions: Sequence[Condition] = (), *, group_id: str | None = None) -> int:
     query = _users_where(select(func.count()).select_from(User), conditions, group_id)
-    return int(session.scalar(query) or 0)
+    return int(tx.session.scalar(query) or 0)
 
 
 def find_groups(
-    session: Session, conditions: Sequence[Condition] = (), *, offset: int = 0, limit: int | None = None
+    tx: Tx, conditions: Sequence[Condition] = (), *, offset: int = 0, limit: int | None = None
 ) -> list[Group]:
     query = select(Group).where(*(_group_clause(c) for c in conditions))
     query = query.order_by(Group.display_name, Group.id).offset(offset).limit(limit)
-    return list(session.scalars(query))
+    return list(tx.session.scalars(query))
 
 
-def count_groups(session: Session, conditions: Sequence[Condition] = ()) -> int:
+def count_groups(tx: Tx, conditions: Sequence[Condition] = ()) -> int:
     query = select(func.count()).select_from(Group).where(*(_group_clause(c) for c in conditions))
-    return int(session.scalar(query) or 0)
+    return int(tx.session.scalar(query) or 0)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from passbridge.directory import access
 from passbridge.directory import queries as store
@@ -26,6 +25,7 @@ from passbridge.logs import audit
 from passbridge.logs.audit import ModifiedProperty, TargetRef
 from passbridge.services.context import Env, Principal
 from passbridge.store.models import Group, GroupMember, RoleAssignment, User
+from passbridge.store.tx import Tx
 
 __all__ = ["UNSET", "Condition", "DirectoryService", "Found", "Unset", "group_ref", "user_ref"]
 
@@ -81,13 +81,13 @@ def group_ref(group: Group) -> TargetRef:
 
 @dataclass
 class DirectoryService:
-    session: Session
+    tx: Tx
     env: Env
     principal: Principal
 
     def _audit(self, activity: str, operation: str, targets: list[TargetRef], category: str) -> None:
         audit.record(
-            self.session,
+            self.tx,
             now=self.env.clock.now(),
             principal=self.principal,
             activity=activity,
@@ -108,7 +108,7 @@ class DirectoryService:
     ) -> User:
         self._write_users()
         name = normalise_upn(upn)
-        if store.user_by_upn(self.session, name) is not None:
+        if store.user_by_upn(self.tx, name) is not None:
             raise Conflict(_duplicate_upn(name))
         now = self.env.clock.now()
         user = User(
@@ -121,9 +121,9 @@ class DirectoryService:
             created_at=now,
             sessions_valid_from=now,
         )
-        self.session.add(user)
+        self.tx.session.add(user)
         try:
-            self.session.flush()
+            self.tx.session.flush()
         except IntegrityError:
             # Another transaction won the race for this name between our check and insert.
             raise Conflict(_duplicate_upn(name)) from None
@@ -149,7 +149,7 @@ class DirectoryService:
         """A delegated User Administrator may not change users holding more privileged roles."""
         if self.principal.kind != "user" or Role.GLOBAL_ADMINISTRATOR in self.principal.roles:
             return
-        held = {Role(r) for r in store.role_ids_of(self.session, user.id) if r in Role._value2member_map_}
+        held = {Role(r) for r in store.role_ids_of(self.tx, user.id) if r in Role._value2member_map_}
         if held - USER_ADMINISTRATOR_MAY_MANAGE:
             raise PermissionDenied(
                 "Insufficient privileges to change this user: they hold a privileged administrator role, "
@@ -157,7 +157,7 @@ class DirectoryService:
             )
 
     def find_user(self, ref: str) -> User:
-        user = store.user_by_id_or_upn(self.session, ref)
+        user = store.user_by_id_or_upn(self.tx, ref)
         if user is None:
             raise user_not_found(ref)
         return user
@@ -175,17 +175,17 @@ class DirectoryService:
 
     def list_users(self) -> list[User]:
         access.require_app_permission(self.principal, *USER_READ)
-        return store.users(self.session)
+        return store.users(self.tx)
 
     def search_users(self, conditions: Sequence[Condition], *, offset: int, limit: int) -> Found[User]:
         access.require_app_permission(self.principal, *USER_READ)
         # One row more than asked says whether another page exists without counting.
-        rows = store.find_users(self.session, conditions, offset=offset, limit=limit + 1)
+        rows = store.find_users(self.tx, conditions, offset=offset, limit=limit + 1)
         return Found(rows[:limit], len(rows) > limit)
 
     def count_users(self, conditions: Sequence[Condition]) -> int:
         access.require_app_permission(self.principal, *USER_READ)
-        return store.count_users(self.session, conditions)
+        return store.count_users(self.tx, conditions)
 
     def update_user(
         self,
@@ -209,7 +209,7 @@ class DirectoryService:
         if not isinstance(user_principal_name, Unset):
             upn = normalise_upn(user_principal_name)
             if upn != user.user_principal_name:
-                other = store.user_by_upn(self.session, upn)
+                other = store.user_by_upn(self.tx, upn)
                 if other is not None and other.id != user.id:
                     raise Conflict(_duplicate_upn(upn))
                 changed.append(ModifiedProperty("UserPrincipalName", user.user_principal_name, upn))
@@ -227,7 +227,7 @@ class DirectoryService:
         if not changed:
             return user
         try:
-            self.session.flush()
+            self.tx.session.flush()
         except IntegrityError:
             # Another transaction took this name between our check and the write.
             raise Conflict(_duplicate_upn(user.user_principal_name)) from None
@@ -259,15 +259,15 @@ class DirectoryService:
         user = self.find_user(ref)
         self._may_change(user)
         self._audit("Delete user", "Delete", [user_ref(user)], "UserManagement")
-        self.session.delete(user)
-        self.session.flush()
+        self.tx.session.delete(user)
+        self.tx.session.flush()
 
     def groups_of(self, user: User) -> list[Group]:
-        ids = set(store.group_ids_of(self.session, user.id))
-        return [g for g in store.groups(self.session) if g.id in ids]
+        ids = set(store.group_ids_of(self.tx, user.id))
+        return [g for g in store.groups(self.tx) if g.id in ids]
 
     def roles_of(self, user: User) -> list[Role]:
-        return [Role(r) for r in store.role_ids_of(self.session, user.id) if r in Role._value2member_map_]
+        return [Role(r) for r in store.role_ids_of(self.tx, user.id) if r in Role._value2member_map_]
 
     # --- groups -----------------------------------------------------------------------------
 
@@ -276,7 +276,7 @@ class DirectoryService:
     ) -> Group:
         self._write_groups()
         name = check_display_name(display_name)
-        if unique_name and store.groups_named(self.session, name):
+        if unique_name and store.groups_named(self.tx, name):
             raise Conflict(f"A group named '{name}' already exists.")
         group = Group(
             id=new_guid(),
@@ -284,17 +284,17 @@ class DirectoryService:
             description=check_description(description),
             created_at=self.env.clock.now(),
         )
-        self.session.add(group)
+        self.tx.session.add(group)
         self._audit("Add group", "Add", [group_ref(group)], "GroupManagement")
         return group
 
     def find_group(self, ref: str) -> Group:
         """By id, or (for operators) by a display name that names exactly one group."""
-        group = store.group_by_id(self.session, ref)
+        group = store.group_by_id(self.tx, ref)
         if group is not None:
             return group
         # Graph addresses groups by id only; names are a convenience of the operator's CLI.
-        named = store.groups_named(self.session, ref) if self.principal.is_operator else []
+        named = store.groups_named(self.tx, ref) if self.principal.is_operator else []
         if len(named) == 1:
             return named[0]
         if len(named) > 1:
@@ -311,51 +311,51 @@ class DirectoryService:
 
     def list_groups(self) -> list[Group]:
         access.require_app_permission(self.principal, *GROUP_READ)
-        return store.groups(self.session)
+        return store.groups(self.tx)
 
     def search_groups(self, conditions: Sequence[Condition], *, offset: int, limit: int) -> Found[Group]:
         access.require_app_permission(self.principal, *GROUP_READ)
-        rows = store.find_groups(self.session, conditions, offset=offset, limit=limit + 1)
+        rows = store.find_groups(self.tx, conditions, offset=offset, limit=limit + 1)
         return Found(rows[:limit], len(rows) > limit)
 
     def count_groups(self, conditions: Sequence[Condition]) -> int:
         access.require_app_permission(self.principal, *GROUP_READ)
-        return store.count_groups(self.session, conditions)
+        return store.count_groups(self.tx, conditions)
 
     def search_members(
         self, group_ref_text: str, conditions: Sequence[Condition], *, offset: int, limit: int
     ) -> Found[User]:
         access.require_app_permission(self.principal, *GROUP_READ)
         group = self.find_group(group_ref_text)
-        rows = store.find_users(self.session, conditions, offset=offset, limit=limit + 1, group_id=group.id)
+        rows = store.find_users(self.tx, conditions, offset=offset, limit=limit + 1, group_id=group.id)
         return Found(rows[:limit], len(rows) > limit)
 
     def count_members(self, group_ref_text: str, conditions: Sequence[Condition]) -> int:
         access.require_app_permission(self.principal, *GROUP_READ)
         group = self.find_group(group_ref_text)
-        return store.count_users(self.session, conditions, group_id=group.id)
+        return store.count_users(self.tx, conditions, group_id=group.id)
 
     def add_member(self, group_ref_text: str, user_ref_text: str) -> None:
         self._write_groups()
         group = self.find_group(group_ref_text)
-        if store.user_by_id_or_upn(self.session, user_ref_text) is None and store.group_by_id(
-            self.session, user_ref_text
+        if store.user_by_id_or_upn(self.tx, user_ref_text) is None and store.group_by_id(
+            self.tx, user_ref_text
         ):
             raise InvalidInput("Passbridge groups hold users only; a group cannot be a member of a group.")
         user = self.find_user(user_ref_text)
-        if store.is_member(self.session, group.id, user.id):
+        if store.is_member(self.tx, group.id, user.id):
             raise Conflict(
                 "One or more added object references already exist for the following "
                 f"modified properties: 'members' ({user.user_principal_name})."
             )
-        self.session.add(GroupMember(group_id=group.id, user_id=user.id))
+        self.tx.session.add(GroupMember(group_id=group.id, user_id=user.id))
         self._audit("Add member to group", "Assign", [user_ref(user), group_ref(group)], "GroupManagement")
 
     def remove_member(self, group_ref_text: str, user_ref_text: str) -> None:
         self._write_groups()
         group = self.find_group(group_ref_text)
         user = self.find_user(user_ref_text)
-        if not store.remove_member(self.session, group.id, user.id):
+        if not store.remove_member(self.tx, group.id, user.id):
             raise NotFound(
                 f"{user.user_principal_name} is not a member of {group.display_name}.", kind="member"
             )
@@ -369,9 +369,9 @@ class DirectoryService:
         access.require_operator(self.principal, "assign directory roles")
         role = parse_role(role_text)
         user = self.find_user(user_ref_text)
-        if store.role_assignment(self.session, role.value, user.id) is not None:
+        if store.role_assignment(self.tx, role.value, user.id) is not None:
             raise Conflict(f"{user.user_principal_name} already holds the role {role.display_name}.")
-        self.session.add(
+        self.tx.session.add(
             RoleAssignment(
                 id=new_guid(),
                 role_template_id=role.value,

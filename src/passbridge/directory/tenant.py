@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
 from passbridge.directory import queries as directory_store
 from passbridge.directory.rules import Role, check_display_name, normalise_upn
 from passbridge.directory.service import DirectoryService
@@ -19,6 +17,7 @@ from passbridge.passes.rules import PassRequest
 from passbridge.passes.service import IssuedPass, TapService
 from passbridge.services.context import Env, Principal
 from passbridge.store.models import Tenant, User
+from passbridge.store.tx import Tx
 from passbridge.tokens import keys
 
 
@@ -30,20 +29,18 @@ class Initialised:
     sign_in_url: str
 
 
-def initialise(
-    session: Session, env: Env, principal: Principal, *, admin_upn: str, tenant_name: str
-) -> Initialised:
+def initialise(tx: Tx, env: Env, principal: Principal, *, admin_upn: str, tenant_name: str) -> Initialised:
     """Create the tenant; the caller's transaction makes it all-or-nothing."""
-    if directory_store.tenant(session) is not None:
+    if directory_store.tenant(tx) is not None:
         raise AlreadyInitialised("this store is already initialised; nothing was changed")
     upn = normalise_upn(admin_upn)
     now = env.clock.now()
     tenant = Tenant(
         id=new_guid(), display_name=check_display_name(tenant_name, what="tenant name"), created_at=now
     )
-    session.add(tenant)
+    tx.session.add(tenant)
     audit.record(
-        session,
+        tx,
         now=now,
         principal=principal,
         activity="Create company",
@@ -51,18 +48,18 @@ def initialise(
         operation_type="Add",
         targets=[TargetRef("Other", tenant.id, tenant.display_name)],
     )
-    policy_store.save(session, TapPolicy(), now=now)
-    keys.add_key(session, env)
-    directory = DirectoryService(session, env, principal)
+    policy_store.save(tx, TapPolicy(), now=now)
+    keys.add_key(tx, env)
+    directory = DirectoryService(tx, env, principal)
     admin = directory.add_user(upn, display_name="Administrator")
     directory.assign_role(Role.GLOBAL_ADMINISTRATOR.display_name, admin.id)
     # Nobody can sign in yet: the first administrator gets a one-time pass, the product's own story.
-    issued = TapService(session, env, principal).issue(admin.id, PassRequest(is_usable_once=True))
+    issued = TapService(tx, env, principal).issue(admin.id, PassRequest(is_usable_once=True))
     return Initialised(tenant, admin, issued, f"{env.settings.base_url}/login")
 
 
-def require_tenant(session: Session) -> Tenant:
-    tenant = directory_store.tenant(session)
+def require_tenant(tx: Tx) -> Tenant:
+    tenant = directory_store.tenant(tx)
     if tenant is None:
         raise NotInitialised("this store has no tenant yet; run 'passbridge init --admin UPN'")
     return tenant

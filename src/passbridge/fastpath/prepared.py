@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, InvalidRequestError
 
 from passbridge import fastpath
-from passbridge.store.db import Reader, connection_of
+from passbridge.store.tx import Tx
 
 Processor = Callable[[Any], Any] | None
 T = TypeVar("T")
@@ -120,8 +120,8 @@ class PreparedSelect(_Prepared):
             found = self._results[dialect.name] = (results, record._make)
         return found
 
-    def _run(self, reader: Reader, values: Mapping[str, Any], *, first: bool) -> list[Any]:
-        connection = connection_of(reader)
+    def _run(self, tx: Tx, values: Mapping[str, Any], *, first: bool) -> list[Any]:
+        connection = tx.connection()
         if not fastpath.active("prepared"):
             result = connection.execute(self._statement, dict(values))
             if first:
@@ -141,13 +141,13 @@ class PreparedSelect(_Prepared):
             if row is not None
         ]
 
-    def first(self, reader: Reader, **values: Any) -> Any:
+    def first(self, tx: Tx, **values: Any) -> Any:
         """The first row as a named tuple of the select's labels, or None."""
-        rows = self._run(reader, values, first=True)
+        rows = self._run(tx, values, first=True)
         return rows[0] if rows else None
 
-    def all(self, reader: Reader, **values: Any) -> list[Any]:
-        return self._run(reader, values, first=False)
+    def all(self, tx: Tx, **values: Any) -> list[Any]:
+        return self._run(tx, values, first=False)
 
 
 class PreparedWrite(_Prepared):
@@ -160,8 +160,8 @@ class PreparedWrite(_Prepared):
     def __init__(self, statement: Insert | Update) -> None:
         super().__init__(statement)
 
-    def run(self, reader: Reader, **values: Any) -> int:
-        connection = connection_of(reader)
+    def run(self, tx: Tx, **values: Any) -> int:
+        connection = tx.connection()
         if not connection.in_transaction():
             raise RuntimeError("a prepared write needs a connection inside a transaction")
         if not fastpath.active("prepared"):

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy.orm import Session
 
 from passbridge.graph.auth import caller
 from passbridge.graph.common import in_unit
@@ -24,6 +23,7 @@ from passbridge.graph.shapes import audit_json
 from passbridge.logs.audit import AuditService, require_may_read
 from passbridge.logs.rules import AuditComparison, AuditFilter
 from passbridge.services.context import Env, Principal
+from passbridge.store.tx import Tx
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(caller)]
@@ -79,8 +79,8 @@ async def list_audits(request: Request, who: Caller) -> dict[str, Any]:
     wanted = parse_filter(filter_text) if filter_text is not None else AuditFilter()
     ascending = oldest_first(request, "activityDateTime")
 
-    def work(session: Session, env: Env) -> tuple[list[dict[str, Any]], bool]:
-        found = AuditService(session, env, who).search(
+    def work(tx: Tx, env: Env) -> tuple[list[dict[str, Any]], bool]:
+        found = AuditService(tx, env, who).search(
             wanted, offset=page.offset, limit=page.top, oldest_first=ascending
         )
         return [audit_json(e) for e in found.entries], found.has_more

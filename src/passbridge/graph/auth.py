@@ -53,7 +53,7 @@ async def verified_caller(request: Request) -> Principal:
         return known
 
     def verify() -> Principal:
-        with env.db.unit_of_work(readonly=True) as session:
-            return principal_from_token(session, env, token, ip_address=ip)
+        with env.db.transaction("read") as tx:
+            return principal_from_token(tx, env, token, ip_address=ip)
 
     return await runner.read(env.db, verify)

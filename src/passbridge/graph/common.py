@@ -6,11 +6,10 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from fastapi import Request
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
 from passbridge.services.context import Env
 from passbridge.store import runner
+from passbridge.store.tx import Tx
 
 T = TypeVar("T")
 
@@ -27,7 +26,7 @@ def is_beta(request: Request) -> bool:
 
 
 async def in_unit(
-    request: Request, work: Callable[[Session, Env], T], *, readonly: bool = False, point_read: bool = False
+    request: Request, work: Callable[[Tx, Env], T], *, readonly: bool = False, point_read: bool = False
 ) -> T:
     """Run `work` in one transaction in the threadpool; render its result before returning it,
     since ORM rows must not be touched after the session closes. `point_read` marks a read-only unit
@@ -35,16 +34,16 @@ async def in_unit(
     env = env_of(request)
 
     def run() -> T:
-        with env.db.unit_of_work(readonly=readonly or point_read) as session:
-            return work(session, env)
+        with env.db.transaction("read" if readonly or point_read else "write") as tx:
+            return work(tx, env)
 
     if point_read:
         return await runner.read(env.db, run)
     return await runner.off_loop(run)
 
 
-async def in_read(request: Request, work: Callable[[Connection, Env], T]) -> T:
-    """Run `work`, a read of a few indexed Core selects, on a bare connection: no Session and no ORM
+async def in_read(request: Request, work: Callable[[Tx, Env], T]) -> T:
+    """Run `work`, a read of a few indexed Core selects, in an autocommit Tx: no Session and no ORM
     (the hot Graph reads; bench/README.md). Placed like a point read. Each select stands alone, with no
     read transaction around them: a methods read is one statement, plus the user's groups when the
     policy targets groups, and a group change landing between the two is no different from one landing
@@ -52,7 +51,7 @@ async def in_read(request: Request, work: Callable[[Connection, Env], T]) -> T:
     env = env_of(request)
 
     def run() -> T:
-        with env.db.reading(transaction=False) as connection:
-            return work(connection, env)
+        with env.db.transaction("autocommit") as tx:
+            return work(tx, env)
 
     return await runner.read(env.db, run)

@@ -8,7 +8,6 @@ from urllib.parse import unquote, urlsplit
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
-from sqlalchemy.orm import Session
 
 from passbridge.directory.service import DirectoryService
 from passbridge.graph import odata
@@ -21,6 +20,7 @@ from passbridge.graph.shapes import group_json, user_json
 from passbridge.graph.users import FILTERS as USER_FILTERS
 from passbridge.graph.users import PROPERTIES as USER_PROPERTIES
 from passbridge.services.context import Env, Principal
+from passbridge.store.tx import Tx
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(caller)]
@@ -69,8 +69,8 @@ async def list_groups(request: Request, principal: Caller) -> dict[str, Any]:
         request, type_name=TYPE_NAME, resource="Group", properties=PROPERTIES, filters=FILTERS
     )
 
-    def work(session: Session, env: Env) -> tuple[list[dict[str, Any]], bool, int | None]:
-        service = DirectoryService(session, env, principal)
+    def work(tx: Tx, env: Env) -> tuple[list[dict[str, Any]], bool, int | None]:
+        service = DirectoryService(tx, env, principal)
         found = service.search_groups(query.conditions, offset=query.page.offset, limit=query.page.top)
         count = service.count_groups(query.conditions) if query.count else None
         return [group_json(g) for g in found.items], found.has_more, count
@@ -90,8 +90,8 @@ async def list_groups(request: Request, principal: Caller) -> dict[str, Any]:
 async def count_groups(request: Request, principal: Caller) -> PlainTextResponse:
     conditions = odata.count_query(request, resource="Group", filters=FILTERS)
 
-    def work(session: Session, env: Env) -> int:
-        return DirectoryService(session, env, principal).count_groups(conditions)
+    def work(tx: Tx, env: Env) -> int:
+        return DirectoryService(tx, env, principal).count_groups(conditions)
 
     return PlainTextResponse(str(await in_unit(request, work, readonly=True)))
 
@@ -101,8 +101,8 @@ async def create_group(request: Request, principal: Caller) -> dict[str, Any]:
     body = await parse(request, NewGroup, accepted_types=GROUP_TYPES)
     _security_group_only(body)
 
-    def work(session: Session, env: Env) -> dict[str, Any]:
-        service = DirectoryService(session, env, principal)
+    def work(tx: Tx, env: Env) -> dict[str, Any]:
+        service = DirectoryService(tx, env, principal)
         return group_json(service.add_group(body.displayName, description=body.description))
 
     created = await in_unit(request, work)
@@ -113,8 +113,8 @@ async def create_group(request: Request, principal: Caller) -> dict[str, Any]:
 async def get_group(group_id: str, request: Request, principal: Caller) -> dict[str, Any]:
     selection = odata.entity_query(request, type_name=TYPE_NAME, properties=PROPERTIES)
 
-    def work(session: Session, env: Env) -> dict[str, Any]:
-        return group_json(DirectoryService(session, env, principal).get_group(group_id))
+    def work(tx: Tx, env: Env) -> dict[str, Any]:
+        return group_json(DirectoryService(tx, env, principal).get_group(group_id))
 
     found = await in_unit(request, work, readonly=True)
     context = odata.context_url(request, selection.fragment("groups") + "/$entity")
@@ -131,8 +131,8 @@ async def list_members(group_id: str, request: Request, principal: Caller) -> di
         filters=USER_FILTERS,
     )
 
-    def work(session: Session, env: Env) -> tuple[list[dict[str, Any]], bool, int | None]:
-        service = DirectoryService(session, env, principal)
+    def work(tx: Tx, env: Env) -> tuple[list[dict[str, Any]], bool, int | None]:
+        service = DirectoryService(tx, env, principal)
         found = service.search_members(
             group_id, query.conditions, offset=query.page.offset, limit=query.page.top
         )
@@ -154,8 +154,8 @@ async def list_members(group_id: str, request: Request, principal: Caller) -> di
 async def count_members(group_id: str, request: Request, principal: Caller) -> PlainTextResponse:
     conditions = odata.count_query(request, resource="User", filters=USER_FILTERS)
 
-    def work(session: Session, env: Env) -> int:
-        return DirectoryService(session, env, principal).count_members(group_id, conditions)
+    def work(tx: Tx, env: Env) -> int:
+        return DirectoryService(tx, env, principal).count_members(group_id, conditions)
 
     return PlainTextResponse(str(await in_unit(request, work, readonly=True)))
 
@@ -186,8 +186,8 @@ def member_id_of(data: dict[str, Any]) -> str:
 async def add_member(group_id: str, request: Request, principal: Caller) -> Response:
     member = member_id_of(await read_json(request))
 
-    def work(session: Session, env: Env) -> None:
-        DirectoryService(session, env, principal).add_member(group_id, member)
+    def work(tx: Tx, env: Env) -> None:
+        DirectoryService(tx, env, principal).add_member(group_id, member)
 
     await in_unit(request, work)
     return Response(status_code=204)
@@ -195,8 +195,8 @@ async def add_member(group_id: str, request: Request, principal: Caller) -> Resp
 
 @router.delete("/groups/{group_id}/members/{member_id}/$ref", status_code=204)
 async def remove_member(group_id: str, member_id: str, request: Request, principal: Caller) -> Response:
-    def work(session: Session, env: Env) -> None:
-        DirectoryService(session, env, principal).remove_member(group_id, member_id)
+    def work(tx: Tx, env: Env) -> None:
+        DirectoryService(tx, env, principal).remove_member(group_id, member_id)
 
     await in_unit(request, work)
     return Response(status_code=204)

@@ -16,8 +16,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, StrictInt
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
 from passbridge.graph.auth import established
 from passbridge.graph.body import parse
@@ -33,6 +31,7 @@ from passbridge.passes import service as taps
 from passbridge.passes.rules import PassRequest
 from passbridge.passes.service import PassView, TapService
 from passbridge.services.context import Env, Principal
+from passbridge.store.tx import Tx
 
 router = APIRouter()
 
@@ -95,8 +94,8 @@ def _method_json(method: MethodView, beta: bool) -> dict[str, Any]:
 async def _list_methods(request: Request, who: Principal, user_id: str) -> JSONResponse:
     beta = is_beta(request)
 
-    def work(connection: Connection, env: Env) -> list[dict[str, Any]]:
-        return [_method_json(m, beta) for m in MethodsService(connection, env, who).list(user_id)]
+    def work(tx: Tx, env: Env) -> list[dict[str, Any]]:
+        return [_method_json(m, beta) for m in MethodsService(tx, env, who).list(user_id)]
 
     items = await in_read(request, work)
     return JSONResponse(
@@ -107,8 +106,8 @@ async def _list_methods(request: Request, who: Principal, user_id: str) -> JSONR
 async def _get_method(request: Request, who: Principal, user_id: str, method_id: str) -> JSONResponse:
     beta = is_beta(request)
 
-    def work(connection: Connection, env: Env) -> dict[str, Any]:
-        return _method_json(MethodsService(connection, env, who).get(user_id, method_id), beta)
+    def work(tx: Tx, env: Env) -> dict[str, Any]:
+        return _method_json(MethodsService(tx, env, who).get(user_id, method_id), beta)
 
     data = await in_read(request, work)
     return JSONResponse({"@odata.context": _entity(request, user_id, "methods", single=True), **data})
@@ -150,8 +149,8 @@ async def create_pass(request: Request, user_id: str) -> JSONResponse:
     wanted = PassRequest(body.startDateTime, body.lifetimeInMinutes, body.isUsableOnce)
     beta = is_beta(request)
 
-    def work(session: Session, env: Env) -> tuple[str, dict[str, Any]]:
-        issued = TapService(session, env, who).issue(user_id, wanted)
+    def work(tx: Tx, env: Env) -> tuple[str, dict[str, Any]]:
+        issued = TapService(tx, env, who).issue(user_id, wanted)
         return issued.view.row.user_id, tap_json(issued.view, value=issued.value, beta=beta)
 
     owner, data = await in_unit(request, work)
@@ -165,8 +164,8 @@ async def create_pass(request: Request, user_id: str) -> JSONResponse:
 async def _list_passes(request: Request, who: Principal, user_id: str) -> JSONResponse:
     beta = is_beta(request)
 
-    def work(connection: Connection, env: Env) -> list[dict[str, Any]]:
-        return [tap_json(v, beta=beta) for v in taps.list_passes(connection, env, who, user_id)]
+    def work(tx: Tx, env: Env) -> list[dict[str, Any]]:
+        return [tap_json(v, beta=beta) for v in taps.list_passes(tx, env, who, user_id)]
 
     items = await in_read(request, work)
     context = _entity(request, user_id, "temporaryAccessPassMethods", single=False)
@@ -176,8 +175,8 @@ async def _list_passes(request: Request, who: Principal, user_id: str) -> JSONRe
 async def _get_pass(request: Request, who: Principal, user_id: str, method_id: str) -> JSONResponse:
     beta = is_beta(request)
 
-    def work(connection: Connection, env: Env) -> dict[str, Any]:
-        return tap_json(taps.get_pass(connection, env, who, user_id, method_id), beta=beta)
+    def work(tx: Tx, env: Env) -> dict[str, Any]:
+        return tap_json(taps.get_pass(tx, env, who, user_id, method_id), beta=beta)
 
     data = await in_read(request, work)
     context = _entity(request, user_id, "temporaryAccessPassMethods", single=True)
@@ -185,8 +184,8 @@ async def _get_pass(request: Request, who: Principal, user_id: str, method_id: s
 
 
 async def _delete_pass(request: Request, who: Principal, user_id: str, method_id: str) -> Response:
-    def work(session: Session, env: Env) -> None:
-        TapService(session, env, who).delete(user_id, method_id)
+    def work(tx: Tx, env: Env) -> None:
+        TapService(tx, env, who).delete(user_id, method_id)
 
     await in_unit(request, work)
     return Response(status_code=204)

@@ -12,8 +12,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
 from passbridge.graph.auth import established
 from passbridge.graph.common import in_read, in_unit, is_beta
@@ -22,13 +20,13 @@ from passbridge.graph.methods import ME, USERS, _entity, _own_id
 from passbridge.methods import passwordless as methods
 from passbridge.methods.passwordless import PasswordlessMethodService
 from passbridge.services.context import Env, Principal
-from passbridge.store.db import Reader
+from passbridge.store.tx import Tx
 
 router = APIRouter()
 
 Render = Callable[[Any, bool], dict[str, Any]]
-Lister = Callable[[Reader, Env, Principal, str], Sequence[Any]]
-Getter = Callable[[Reader, Env, Principal, str, str], Any]
+Lister = Callable[[Tx, Env, Principal, str], Sequence[Any]]
+Getter = Callable[[Tx, Env, Principal, str, str], Any]
 Deleter = Callable[[PasswordlessMethodService, str, str], None]
 
 
@@ -39,8 +37,8 @@ async def _list(
     user_id = _own_id(who) if user is None else user  # None: /me
     beta = is_beta(request)
 
-    def work(connection: Connection, env: Env) -> list[dict[str, Any]]:
-        return [render(m, beta) for m in lister(connection, env, who, user_id)]
+    def work(tx: Tx, env: Env) -> list[dict[str, Any]]:
+        return [render(m, beta) for m in lister(tx, env, who, user_id)]
 
     items = await in_read(request, work)
     return JSONResponse({"@odata.context": _entity(request, user_id, path, single=False), "value": items})
@@ -53,8 +51,8 @@ async def _get(
     user_id = _own_id(who) if user is None else user  # None: /me
     beta = is_beta(request)
 
-    def work(connection: Connection, env: Env) -> dict[str, Any]:
-        return render(getter(connection, env, who, user_id, method_id), beta)
+    def work(tx: Tx, env: Env) -> dict[str, Any]:
+        return render(getter(tx, env, who, user_id, method_id), beta)
 
     data = await in_read(request, work)
     return JSONResponse({"@odata.context": _entity(request, user_id, path, single=True), **data})
@@ -64,8 +62,8 @@ async def _delete(request: Request, user: str | None, method_id: str, deleter: D
     who = established(request)
     user_id = _own_id(who) if user is None else user  # None: /me
 
-    def work(session: Session, env: Env) -> None:
-        deleter(PasswordlessMethodService(session, env, who), user_id, method_id)
+    def work(tx: Tx, env: Env) -> None:
+        deleter(PasswordlessMethodService(tx, env, who), user_id, method_id)
 
     await in_unit(request, work)
     return Response(status_code=204)

@@ -6,7 +6,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr, model_validator
-from sqlalchemy.orm import Session
 
 from passbridge.clock import iso_z
 from passbridge.graph.auth import caller
@@ -29,6 +28,7 @@ from passbridge.passes.policy import (
 )
 from passbridge.passes.policy_rules import PolicyState, TapPolicy, Target
 from passbridge.services.context import Env, Principal
+from passbridge.store.tx import Tx
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(caller)]
@@ -317,8 +317,8 @@ async def patch_configuration(request: Request, config_id: str, who: Caller) -> 
 
 @router.delete(CONFIGS_PATH + "/{config_id}", status_code=204)
 async def reset_configuration(request: Request, config_id: str, who: Caller) -> Response:
-    def reset(session: Session, env: Env) -> None:
-        service = PolicyService(session, env, who)
+    def reset(tx: Tx, env: Env) -> None:
+        service = PolicyService(tx, env, who)
         # An unknown id goes the TAP's way: permission (403) first, then 404.
         if CONFIGURATION_IDS.get(config_id.casefold(), TAP) == TAP:
             service.reset_tap(config_id)

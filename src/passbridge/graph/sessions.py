@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session
 
 from passbridge.graph.auth import established
 from passbridge.graph.common import in_unit
 from passbridge.graph.methods import _own_id
 from passbridge.graph.odata import context_url
 from passbridge.services.context import Env
+from passbridge.store.tx import Tx
 from passbridge.tokens.revocation import RevocationService
 
 router = APIRouter()
@@ -21,8 +21,8 @@ async def _revoke(request: Request, user: str | None) -> JSONResponse:
     who = established(request)
     user_id = _own_id(who) if user is None else user  # None: /me
 
-    def work(session: Session, env: Env) -> None:
-        RevocationService(session, env, who).revoke(user_id)
+    def work(tx: Tx, env: Env) -> None:
+        RevocationService(tx, env, who).revoke(user_id)
 
     await in_unit(request, work)
     # Graph answers 200 with an Edm.Boolean (its docs note a known issue with another code).

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy.orm import Session
 
 from passbridge.clock import iso_z
 from passbridge.graph.auth import caller
@@ -28,6 +27,7 @@ from passbridge.logs.rules import SignInComparison, SignInFilter
 from passbridge.logs.signin_log import SignInLogService
 from passbridge.services.context import Env, Principal
 from passbridge.store.models import SignInLogEntry
+from passbridge.store.tx import Tx
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(caller)]
@@ -139,8 +139,8 @@ async def list_sign_ins(request: Request, who: Caller) -> dict[str, Any]:
     ascending = oldest_first(request, "createdDateTime")
     beta = is_beta(request)
 
-    def work(session: Session, env: Env) -> tuple[list[dict[str, Any]], bool]:
-        found = SignInLogService(session, env, who).search(
+    def work(tx: Tx, env: Env) -> tuple[list[dict[str, Any]], bool]:
+        found = SignInLogService(tx, env, who).search(
             wanted, offset=page.offset, limit=page.top, oldest_first=ascending
         )
         return [sign_in_json(e, beta=beta) for e in found.entries], found.has_more

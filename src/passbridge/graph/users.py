@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, SecretStr, StrictBool, StrictStr, field_validator, model_validator
-from sqlalchemy.orm import Session
 
 from passbridge.directory.service import DirectoryService
 from passbridge.graph import odata
@@ -19,6 +18,7 @@ from passbridge.graph.openapi import body
 from passbridge.graph.shapes import user_json
 from passbridge.services.context import Env, Principal
 from passbridge.store.models import User
+from passbridge.store.tx import Tx
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(caller)]
@@ -99,8 +99,8 @@ async def list_users(request: Request, principal: Caller) -> dict[str, Any]:
         request, type_name=TYPE_NAME, resource="User", properties=PROPERTIES, filters=FILTERS
     )
 
-    def work(session: Session, env: Env) -> tuple[list[dict[str, Any]], bool, int | None]:
-        service = DirectoryService(session, env, principal)
+    def work(tx: Tx, env: Env) -> tuple[list[dict[str, Any]], bool, int | None]:
+        service = DirectoryService(tx, env, principal)
         found = service.search_users(query.conditions, offset=query.page.offset, limit=query.page.top)
         count = service.count_users(query.conditions) if query.count else None
         return [user_json(u) for u in found.items], found.has_more, count
@@ -120,8 +120,8 @@ async def list_users(request: Request, principal: Caller) -> dict[str, Any]:
 async def count_users(request: Request, principal: Caller) -> PlainTextResponse:
     conditions = odata.count_query(request, resource="User", filters=FILTERS)
 
-    def work(session: Session, env: Env) -> int:
-        return DirectoryService(session, env, principal).count_users(conditions)
+    def work(tx: Tx, env: Env) -> int:
+        return DirectoryService(tx, env, principal).count_users(conditions)
 
     return PlainTextResponse(str(await in_unit(request, work, readonly=True)))
 
@@ -130,8 +130,8 @@ async def count_users(request: Request, principal: Caller) -> PlainTextResponse:
 async def create_user(request: Request, principal: Caller) -> dict[str, Any]:
     body = await parse(request, NewUser, accepted_types=USER_TYPES)
 
-    def work(session: Session, env: Env) -> dict[str, Any]:
-        created = DirectoryService(session, env, principal).add_user(
+    def work(tx: Tx, env: Env) -> dict[str, Any]:
+        created = DirectoryService(tx, env, principal).add_user(
             body.userPrincipalName,
             display_name=body.displayName,
             mail=body.mail,
@@ -146,8 +146,8 @@ async def _read_one(request: Request, principal: Principal, ref: str | None) -> 
     """One user by id or UPN, or the caller when `ref` is None."""
     selection = odata.entity_query(request, type_name=TYPE_NAME, properties=PROPERTIES)
 
-    def work(session: Session, env: Env) -> dict[str, Any]:
-        service = DirectoryService(session, env, principal)
+    def work(tx: Tx, env: Env) -> dict[str, Any]:
+        service = DirectoryService(tx, env, principal)
         found: User = service.me() if ref is None else service.get_user(ref)
         return user_json(found)
 
@@ -191,8 +191,8 @@ async def update_user(ref: str, request: Request, principal: Caller) -> Response
     if "mail" in given:
         changes["mail"] = body.mail
 
-    def work(session: Session, env: Env) -> None:
-        DirectoryService(session, env, principal).update_user(ref, **changes)
+    def work(tx: Tx, env: Env) -> None:
+        DirectoryService(tx, env, principal).update_user(ref, **changes)
 
     await in_unit(request, work)
     return Response(status_code=204)
@@ -200,8 +200,8 @@ async def update_user(ref: str, request: Request, principal: Caller) -> Response
 
 @router.delete("/users/{ref}", status_code=204)
 async def delete_user(ref: str, request: Request, principal: Caller) -> Response:
-    def work(session: Session, env: Env) -> None:
-        DirectoryService(session, env, principal).delete_user(ref)
+    def work(tx: Tx, env: Env) -> None:
+        DirectoryService(tx, env, principal).delete_user(ref)
 
     await in_unit(request, work)
     return Response(status_code=204)

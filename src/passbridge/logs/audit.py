@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from passbridge.directory import access
 from passbridge.directory.rules import Role
 from passbridge.domain.errors import NotFound, PermissionDenied
@@ -17,6 +15,7 @@ from passbridge.logs import audit_queries as audit_store
 from passbridge.logs.rules import AuditFilter
 from passbridge.services.context import Env, Principal
 from passbridge.store.models import AuditEntry, AuditTarget
+from passbridge.store.tx import Tx
 
 READ = ("AuditLog.Read.All",)
 # Of the roles Passbridge knows, these may read the directory audit log (Entra also lets
@@ -60,7 +59,7 @@ class TargetRef:
 
 
 def record(
-    session: Session,
+    tx: Tx,
     *,
     now: datetime,
     principal: Principal,
@@ -88,14 +87,14 @@ def record(
         target_resources=[t.as_graph() for t in targets],
         additional_details=[{"key": k, "value": v} for k, v in (details or {}).items()],
     )
-    session.add(entry)
+    tx.session.add(entry)
     for target_id in {t.id for t in targets}:
-        session.add(AuditTarget(audit_id=entry.id, target_id=target_id))
+        tx.session.add(AuditTarget(audit_id=entry.id, target_id=target_id))
     return entry
 
 
-def list_entries(session: Session, *, limit: int = 100) -> list[AuditEntry]:
-    return audit_store.newest_first(session, limit=limit)
+def list_entries(tx: Tx, *, limit: int = 100) -> list[AuditEntry]:
+    return audit_store.newest_first(tx, limit=limit)
 
 
 def require_may_read(principal: Principal) -> None:
@@ -115,7 +114,7 @@ class AuditPage:
 class AuditService:
     """Reading the directory audit log."""
 
-    session: Session
+    tx: Tx
     env: Env
     principal: Principal
 
@@ -127,14 +126,12 @@ class AuditService:
     ) -> AuditPage:
         self._check_may_read()
         # One row more than asked tells whether another page exists without counting.
-        rows = audit_store.search(
-            self.session, wanted, offset=offset, limit=limit + 1, oldest_first=oldest_first
-        )
+        rows = audit_store.search(self.tx, wanted, offset=offset, limit=limit + 1, oldest_first=oldest_first)
         return AuditPage(rows[:limit], len(rows) > limit)
 
     def get(self, entry_id: str) -> AuditEntry:
         self._check_may_read()
-        entry = audit_store.by_id(self.session, entry_id)
+        entry = audit_store.by_id(self.tx, entry_id)
         if entry is None:
             raise NotFound(f"No directory audit entry with id '{entry_id}' exists.", kind="audit")
         return entry

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
 
 from passbridge.logs.queries import at_times, page
 from passbridge.logs.rules import AuditFilter
 from passbridge.store.models import AuditEntry, AuditTarget
+from passbridge.store.tx import Tx
 
 
 def _where(query: Select[tuple[AuditEntry]], wanted: AuditFilter) -> Select[tuple[AuditEntry]]:
@@ -27,7 +27,7 @@ def _where(query: Select[tuple[AuditEntry]], wanted: AuditFilter) -> Select[tupl
 
 
 def search(
-    session: Session,
+    tx: Tx,
     wanted: AuditFilter,
     *,
     offset: int = 0,
@@ -35,7 +35,7 @@ def search(
     oldest_first: bool = False,
 ) -> list[AuditEntry]:
     return page(
-        session,
+        tx,
         _where(select(AuditEntry), wanted),
         time=AuditEntry.activity_date_time,
         entry_id=AuditEntry.id,
@@ -45,9 +45,9 @@ def search(
     )
 
 
-def by_id(session: Session, entry_id: str) -> AuditEntry | None:
-    return session.get(AuditEntry, entry_id)
+def by_id(tx: Tx, entry_id: str) -> AuditEntry | None:
+    return tx.session.get(AuditEntry, entry_id)
 
 
-def newest_first(session: Session, *, limit: int) -> list[AuditEntry]:
-    return search(session, AuditFilter(), limit=limit)
+def newest_first(tx: Tx, *, limit: int) -> list[AuditEntry]:
+    return search(tx, AuditFilter(), limit=limit)

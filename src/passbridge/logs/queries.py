@@ -10,7 +10,9 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute
+
+from passbridge.store.tx import Tx
 
 T = TypeVar("T")
 
@@ -33,7 +35,7 @@ def at_times(
 
 
 def page(
-    session: Session,
+    tx: Tx,
     query: Select[tuple[T]],
     *,
     time: InstrumentedAttribute[datetime],
@@ -43,4 +45,4 @@ def page(
     oldest_first: bool,
 ) -> list[T]:
     order = (time.asc(), entry_id.asc()) if oldest_first else (time.desc(), entry_id.desc())
-    return list(session.scalars(query.order_by(*order).offset(offset).limit(limit)))
+    return list(tx.session.scalars(query.order_by(*order).offset(offset).limit(limit)))

@@ -6,9 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
-
 from passbridge.clock import iso_z
 from passbridge.domain.errors import NotFound
 from passbridge.ids import new_guid
@@ -17,6 +14,7 @@ from passbridge.logs.audit import require_may_read
 from passbridge.logs.rules import SignInFilter
 from passbridge.services.context import Env, Principal
 from passbridge.store.models import SignInLogEntry
+from passbridge.store.tx import Tx
 
 # The sign-in pages and "My apps" act as one first-party application, as Entra's My Apps portal does.
 PORTAL_APP_ID = "2b5c6a8e-5f1d-4c3b-9a77-3d1e0f6c9b10"
@@ -47,13 +45,13 @@ class Attempt:
     multi_factor: bool = True
 
 
-def record(on: Session | Connection, attempt: Attempt) -> str:
+def record(tx: Tx, attempt: Attempt) -> str:
     """Write the attempt's entry in the caller's transaction; its id. Built as plain column values and
     inserted with one prebuilt statement: every sign-in writes one (bench/README.md, pass sign-ins)."""
     succeeded = attempt.error_code == SUCCESS
     entry_id = new_guid()
     store.add(
-        on,
+        tx,
         {
             "id": entry_id,
             "created_at": attempt.now,
@@ -101,7 +99,7 @@ class SignInPage:
 class SignInLogService:
     """Reading the sign-in log: the same readers as the directory audit log (logs/audit.py)."""
 
-    session: Session
+    tx: Tx
     env: Env
     principal: Principal
 
@@ -110,12 +108,12 @@ class SignInLogService:
     ) -> SignInPage:
         require_may_read(self.principal)
         # One row more than asked tells whether another page exists without counting.
-        rows = store.search(self.session, wanted, offset=offset, limit=limit + 1, oldest_first=oldest_first)
+        rows = store.search(self.tx, wanted, offset=offset, limit=limit + 1, oldest_first=oldest_first)
         return SignInPage(rows[:limit], len(rows) > limit)
 
     def get(self, entry_id: str) -> SignInLogEntry:
         require_may_read(self.principal)
-        entry = store.by_id(self.session, entry_id)
+        entry = store.by_id(self.tx, entry_id)
         if entry is None:
             raise NotFound(f"No sign-in log entry with id '{entry_id}' exists.", kind="signIn")
         return entry

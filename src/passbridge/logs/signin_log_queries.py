@@ -6,20 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Select, Table, func, insert, select
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
 from passbridge.logs.queries import at_times, page
 from passbridge.logs.rules import SignInFilter
 from passbridge.store.models import SignInLogEntry
+from passbridge.store.tx import Tx
 
 _LOG: Table = SignInLogEntry.__table__  # type: ignore[assignment]
 _ADD = insert(_LOG)
 
 
-def add(on: Session | Connection, values: dict[str, Any]) -> None:
+def add(tx: Tx, values: dict[str, Any]) -> None:
     """Insert an entry from its column values (every column of sign_in_log), in the caller's transaction."""
-    (on.connection() if isinstance(on, Session) else on).execute(_ADD, values)
+    tx.execute(_ADD, values)
 
 
 def _where(query: Select[tuple[SignInLogEntry]], wanted: SignInFilter) -> Select[tuple[SignInLogEntry]]:
@@ -38,7 +37,7 @@ def _where(query: Select[tuple[SignInLogEntry]], wanted: SignInFilter) -> Select
 
 
 def search(
-    session: Session,
+    tx: Tx,
     wanted: SignInFilter,
     *,
     offset: int = 0,
@@ -46,7 +45,7 @@ def search(
     oldest_first: bool = False,
 ) -> list[SignInLogEntry]:
     return page(
-        session,
+        tx,
         _where(select(SignInLogEntry), wanted),
         time=SignInLogEntry.created_at,
         entry_id=SignInLogEntry.id,
@@ -56,5 +55,5 @@ def search(
     )
 
 
-def by_id(session: Session, entry_id: str) -> SignInLogEntry | None:
-    return session.get(SignInLogEntry, entry_id)
+def by_id(tx: Tx, entry_id: str) -> SignInLogEntry | None:
+    return tx.session.get(SignInLogEntry, entry_id)

@@ -17,8 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar, overload
 
-from sqlalchemy.orm import Session
-
 from passbridge.directory import access
 from passbridge.directory import queries as directory_store
 from passbridge.directory.rules import ADMIN_ROLES, Role
@@ -28,8 +26,8 @@ from passbridge.methods.registration import REAUTH_WINDOW, is_multi_factor
 from passbridge.passes import queries as tap_store
 from passbridge.passes.queries import UserMethods
 from passbridge.services.context import Env, Principal
-from passbridge.store.db import Reader
 from passbridge.store.models import User
+from passbridge.store.tx import Tx
 
 M = TypeVar("M", bound=UserMethods)
 
@@ -75,33 +73,31 @@ def _check_reader(principal: Principal, user_id: str, scopes: Scopes) -> None:
 
 
 @overload
-def readable_methods(
-    reader: Reader, principal: Principal, user_ref_text: str, scopes: Scopes
-) -> UserMethods: ...
+def readable_methods(tx: Tx, principal: Principal, user_ref_text: str, scopes: Scopes) -> UserMethods: ...
 
 
 @overload
 def readable_methods(
-    reader: Reader,
+    tx: Tx,
     principal: Principal,
     user_ref_text: str,
     scopes: Scopes,
-    load: Callable[[Reader, str], M | None],
+    load: Callable[[Tx, str], M | None],
 ) -> M: ...
 
 
 def readable_methods(
-    reader: Reader,
+    tx: Tx,
     principal: Principal,
     user_ref_text: str,
     scopes: Scopes,
-    load: Callable[[Reader, str], UserMethods | None] = tap_store.user_methods,
+    load: Callable[[Tx, str], UserMethods | None] = tap_store.user_methods,
 ) -> UserMethods:
     """The user named by `user_ref_text` with their methods, once the caller may read them. One select
     (`load`: passes/queries.py for the pass alone, methods/reads.py for every kind); the checks come in
     the same order as for every other user path."""
     _first_gate(principal, scopes)
-    found = load(reader, user_ref_text)
+    found = load(tx, user_ref_text)
     if found is None:
         raise user_not_found(user_ref_text)
     _check_reader(principal, found.user_id, scopes)
@@ -110,7 +106,7 @@ def readable_methods(
 
 @dataclass
 class MethodAccess:
-    session: Session
+    tx: Tx
     env: Env
     principal: Principal
 
@@ -120,7 +116,7 @@ class MethodAccess:
     def manager(self, user_ref_text: str, scopes: Scopes, *, allow_self: bool) -> User:
         """The user named by `user_ref_text`, once the caller may change their methods."""
         _first_gate(self.principal, scopes)
-        user = DirectoryService(self.session, self.env, self.principal).find_user(user_ref_text)
+        user = DirectoryService(self.tx, self.env, self.principal).find_user(user_ref_text)
         if self.is_self(user):
             if not allow_self:
                 raise PermissionDenied("You cannot create a Temporary Access Pass for yourself.")
@@ -156,7 +152,7 @@ class MethodAccess:
         if Role.GLOBAL_ADMINISTRATOR in roles or Role.PRIVILEGED_AUTHENTICATION_ADMINISTRATOR in roles:
             return
         if Role.AUTHENTICATION_ADMINISTRATOR in roles:
-            target_roles = set(directory_store.role_ids_of(self.session, user.id))
+            target_roles = set(directory_store.role_ids_of(self.tx, user.id))
             if target_roles & {r.value for r in ADMIN_ROLES}:
                 raise PermissionDenied(
                     "An Authentication Administrator cannot manage the authentication methods of users "

@@ -9,12 +9,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
 from passbridge.ids import new_guid
-from passbridge.store.db import Reader, connection_of
 from passbridge.store.models import Ceremony, UserSession
+from passbridge.store.tx import Tx
 
 
 @dataclass(frozen=True)
@@ -50,41 +48,41 @@ def _record(row: Any) -> CeremonyRecord:
     )
 
 
-def add(on: Session | Connection, row: Ceremony) -> None:
+def add(tx: Tx, row: Ceremony) -> None:
     values = {column.key: getattr(row, column.key) for column in Ceremony.__table__.columns}
-    connection_of(on).execute(insert(Ceremony), [values])
+    tx.connection().execute(insert(Ceremony), [values])
 
 
-def get(reader: Reader, ceremony_id: str) -> CeremonyRecord | None:
-    row = connection_of(reader).execute(_BY_ID, {"id": ceremony_id}).first()
+def get(tx: Tx, ceremony_id: str) -> CeremonyRecord | None:
+    row = tx.connection().execute(_BY_ID, {"id": ceremony_id}).first()
     return _record(row) if row is not None else None
 
 
-def use(on: Session | Connection, ceremony_id: str, *, at: datetime) -> bool:
+def use(tx: Tx, ceremony_id: str, *, at: datetime) -> bool:
     """Mark the ceremony used; False when it already was (a replayed answer) or is gone or expired."""
-    result = on.execute(
+    result = tx.execute(
         update(Ceremony)
         .where(Ceremony.id == ceremony_id, Ceremony.used_at.is_(None), Ceremony.expires_at > at)
         .values(used_at=at)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
 PURGE_EVERY = 64
 
 
-def purge(on: Session | Connection, before: datetime) -> None:
-    on.execute(delete(Ceremony).where(Ceremony.expires_at < before))
+def purge(tx: Tx, before: datetime) -> None:
+    tx.execute(delete(Ceremony).where(Ceremony.expires_at < before))
 
 
-def close_registration_window(session: Session, session_id: str) -> None:
+def close_registration_window(tx: Tx, session_id: str) -> None:
     """A method was registered in this session: the ten-minute window a one-time pass left for that no
     longer ends the session (it still ends with the pass)."""
-    session.execute(update(UserSession).where(UserSession.id == session_id).values(register_by=None))
+    tx.execute(update(UserSession).where(UserSession.id == session_id).values(register_by=None))
 
 
 def start(
-    on: Session | Connection,
+    tx: Tx,
     *,
     kind: str,
     challenge: str,
@@ -99,7 +97,7 @@ def start(
     a day past expiry: nobody can answer those, and a delete on every start would cost each a scan."""
     ceremony_id = new_guid()
     add(
-        on,
+        tx,
         Ceremony(
             id=ceremony_id,
             kind=kind,
@@ -114,12 +112,12 @@ def start(
         ),
     )
     if secrets.randbelow(PURGE_EVERY) == 0:
-        purge(connection_of(on), now - timedelta(days=1))
+        purge(tx, now - timedelta(days=1))
     return ceremony_id
 
 
 def open_ceremony(
-    reader: Reader,
+    tx: Tx,
     ceremony_id: str,
     *,
     kind: str,
@@ -128,7 +126,7 @@ def open_ceremony(
     flow_id: str | None = None,
 ) -> CeremonyRecord | None:
     """The ceremony if it is of this kind, belongs to this session (or flow), and is unused and unexpired."""
-    found = get(reader, ceremony_id)
+    found = get(tx, ceremony_id)
     if (
         found is None
         or found.kind != kind

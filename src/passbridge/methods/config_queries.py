@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
 
 from passbridge.methods.policy_rules import (
     FIDO2,
@@ -19,8 +18,8 @@ from passbridge.methods.policy_rules import (
 )
 from passbridge.passes import policy_queries as policy_store
 from passbridge.passes.policy_rules import PolicyState, Target
-from passbridge.store.db import Reader, connection_of
 from passbridge.store.models import MethodConfigurationRow
+from passbridge.store.tx import Tx
 
 _COLUMNS = select(
     MethodConfigurationRow.state,
@@ -79,33 +78,33 @@ def _settings(policy: MethodPolicy) -> dict[str, Any]:
     }
 
 
-def load(reader: Reader, config_id: str) -> MethodPolicy:
+def load(tx: Tx, config_id: str) -> MethodPolicy:
     """The configuration as stored, or its defaults. Reads through a Session see its flushed changes."""
-    row = connection_of(reader).execute(_COLUMNS, {"config_id": config_id}).first()
+    row = tx.connection().execute(_COLUMNS, {"config_id": config_id}).first()
     if row is None:
         return default_policy(config_id)
     return _policy(config_id, row.state, row.include_targets, row.exclude_targets, row.settings or {})
 
 
-def lock(session: Session, config_id: str) -> MethodPolicy:
+def lock(tx: Tx, config_id: str) -> MethodPolicy:
     """The configuration, its row locked until commit so read-validate-write cannot interleave with
     another writer (PostgreSQL; SQLite writers are serialised by BEGIN IMMEDIATE)."""
-    row = session.get(MethodConfigurationRow, config_id, with_for_update=True)
+    row = tx.session.get(MethodConfigurationRow, config_id, with_for_update=True)
     if row is None:
         return default_policy(config_id)
     return _policy(config_id, row.state, row.include_targets, row.exclude_targets, row.settings or {})
 
 
-def save(session: Session, config_id: str, policy: MethodPolicy, *, now: datetime) -> None:
+def save(tx: Tx, config_id: str, policy: MethodPolicy, *, now: datetime) -> None:
     """Store the configuration and move the policy-wide version and time."""
-    row = session.get(MethodConfigurationRow, config_id)
+    row = tx.session.get(MethodConfigurationRow, config_id)
     if row is None:
         row = MethodConfigurationRow(id=config_id)
-        session.add(row)
+        tx.session.add(row)
     row.state = policy.state.value
     row.include_targets = _rows(policy.include_targets)
     row.exclude_targets = _rows(policy.exclude_targets)
     row.settings = _settings(policy)
     row.last_modified = now
-    policy_store.bump_version(session, now)
-    session.flush()
+    policy_store.bump_version(tx, now)
+    tx.session.flush()

@@ -14,9 +14,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
-
 from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
 from passbridge.ids import new_guid
 from passbridge.methods import ceremonies
@@ -29,6 +26,7 @@ from passbridge.security import otp
 from passbridge.services.context import Env
 from passbridge.services.portal import tenant_name
 from passbridge.store.models import SoftwareOathMethod
+from passbridge.store.tx import Tx
 
 SET_UP = "totp-setup"
 SOFTWARE_OATH = "softwareOath"
@@ -54,10 +52,10 @@ class AuthenticatorAppService(OwnMethodService):
     """A signed-in person's own authenticator apps. `view` is their current session."""
 
     def list(self) -> list[OathRecord]:
-        return store.of_user(self.session, self.view.user_id)
+        return store.of_user(self.tx, self.view.user_id)
 
     def _check_policy(self) -> None:
-        if not method_allowed(self.session, self.view.user_id, SOFTWARE_OATH):
+        if not method_allowed(self.tx, self.view.user_id, SOFTWARE_OATH):
             raise PermissionDenied("Your organisation does not let you use an authenticator app.")
 
     def begin_setup(self) -> SetUp:
@@ -65,7 +63,7 @@ class AuthenticatorAppService(OwnMethodService):
         self._check_policy()
         secret = otp.new_secret()
         ceremony_id = ceremonies.start(
-            self.session,
+            self.tx,
             kind=SET_UP,
             challenge=uuid.uuid4().hex,  # unused for TOTP: the seed is what the ceremony holds
             now=self.env.clock.now(),
@@ -79,7 +77,7 @@ class AuthenticatorAppService(OwnMethodService):
     def _open_setup(self, ceremony_id: str) -> tuple[str, str]:
         """The open set-up's (sealed, plain) seed, if it is this session's and still open."""
         found = ceremonies.open_ceremony(
-            self.session, ceremony_id, kind=SET_UP, now=self.env.clock.now(), session_id=self.view.id
+            self.tx, ceremony_id, kind=SET_UP, now=self.env.clock.now(), session_id=self.view.id
         )
         if found is None or found.secret_sealed is None:
             raise NotFound("This authenticator app set-up has expired. Start again.", kind="ceremony")
@@ -93,7 +91,7 @@ class AuthenticatorAppService(OwnMethodService):
         return self._shown(ceremony_id, secret)
 
     def _shown(self, ceremony_id: str, secret: str) -> SetUp:
-        issuer = tenant_name(self.session)
+        issuer = tenant_name(self.tx)
         uri = otp.provisioning_uri(secret, account=self.view.user_principal_name, issuer=issuer)
         return SetUp(ceremony_id, secret, uri, otp.qr_svg(uri))
 
@@ -107,7 +105,7 @@ class AuthenticatorAppService(OwnMethodService):
         step = otp.matching_step(secret, code[:CODE_MAX], at=now)
         if step is None:
             raise InvalidInput("That code didn't match. Enter the 6-digit code your app shows now.")
-        if not ceremonies.use(self.session, ceremony_id, at=now):
+        if not ceremonies.use(self.tx, ceremony_id, at=now):
             raise NotFound("This authenticator app set-up has expired. Start again.", kind="ceremony")
         row = SoftwareOathMethod(
             id=new_guid(),
@@ -118,37 +116,33 @@ class AuthenticatorAppService(OwnMethodService):
             created_at=now,
             last_used_at=None,
         )
-        store.add(self.session, row)
-        ceremonies.close_registration_window(self.session, self.view.id)
+        store.add(self.tx, row)
+        ceremonies.close_registration_window(self.tx, self.view.id)
         self._audit("Add", "User registered Software Oath Authentication Method")
         return next(r for r in self.list() if r.id == row.id)
 
     def rename(self, method_id: str, name: str) -> None:
         self._check()
-        if not store.rename(
-            self.session, self.view.user_id, method_id, clean_name(name, "Authenticator app")
-        ):
+        if not store.rename(self.tx, self.view.user_id, method_id, clean_name(name, "Authenticator app")):
             raise NotFound("That authenticator app no longer exists.", kind="method")
 
     def delete(self, method_id: str) -> None:
         self._check()
-        if not store.remove(self.session, self.view.user_id, method_id):
+        if not store.remove(self.tx, self.view.user_id, method_id):
             raise NotFound("That authenticator app no longer exists.", kind="method")
         self._audit("Delete", "User deleted Software Oath Authentication Method")
 
 
-def accept_code(
-    session: Session | Connection, env: Env, user_id: str, code: str, *, at: datetime
-) -> OathRecord | None:
+def accept_code(tx: Tx, env: Env, user_id: str, code: str, *, at: datetime) -> OathRecord | None:
     """The user's authenticator app that `code` is valid for now, once its time step is recorded as used;
     None when no app of theirs accepts it, the step was already used (a replay), or the policy turned
     authenticator apps off for them. Runs in the caller's write transaction, so the step is used only if
     the sign-in it proves is committed."""
-    if not method_allowed(session, user_id, SOFTWARE_OATH):
+    if not method_allowed(tx, user_id, SOFTWARE_OATH):
         return None
-    for method in store.of_user(session, user_id):
+    for method in store.of_user(tx, user_id):
         secret = env.keeper.unseal(method.secret_sealed, _seal_context(user_id)).decode()
         step = otp.matching_step(secret, code[:CODE_MAX], at=at)
-        if step is not None and store.accept_step(session, method.id, step, at=at):
+        if step is not None and store.accept_step(tx, method.id, step, at=at):
             return method
     return None

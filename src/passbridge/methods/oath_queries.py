@@ -8,11 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, or_, select, update
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
-from passbridge.store.db import Reader, connection_of, insert_row
 from passbridge.store.models import SoftwareOathMethod
+from passbridge.store.tx import Tx
 
 
 @dataclass(frozen=True)
@@ -45,18 +43,18 @@ def _record(row: Any) -> OathRecord:
     )
 
 
-def of_user(reader: Reader, user_id: str) -> list[OathRecord]:
-    return [_record(r) for r in connection_of(reader).execute(_OF_USER, {"user_id": user_id})]
+def of_user(tx: Tx, user_id: str) -> list[OathRecord]:
+    return [_record(r) for r in tx.connection().execute(_OF_USER, {"user_id": user_id})]
 
 
-def add(session: Session, row: SoftwareOathMethod) -> None:
-    insert_row(session, row)
+def add(tx: Tx, row: SoftwareOathMethod) -> None:
+    tx.insert(row)
 
 
-def accept_step(on: Session | Connection, method_id: str, step: int, *, at: datetime) -> bool:
+def accept_step(tx: Tx, method_id: str, step: int, *, at: datetime) -> bool:
     """Record `step` as used, only if it is later than every step used before: one conditional UPDATE,
     so two requests racing with the same code (in any process) cannot both pass."""
-    result = on.execute(
+    result = tx.execute(
         update(SoftwareOathMethod)
         .where(
             SoftwareOathMethod.id == method_id,
@@ -64,22 +62,22 @@ def accept_step(on: Session | Connection, method_id: str, step: int, *, at: date
         )
         .values(last_step=step, last_used_at=at)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
-def rename(session: Session, user_id: str, method_id: str, name: str) -> bool:
-    result = session.execute(
+def rename(tx: Tx, user_id: str, method_id: str, name: str) -> bool:
+    result = tx.execute(
         update(SoftwareOathMethod)
         .where(SoftwareOathMethod.id == method_id, SoftwareOathMethod.user_id == user_id)
         .values(display_name=name)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
-def remove(session: Session, user_id: str, method_id: str) -> bool:
-    result = session.execute(
+def remove(tx: Tx, user_id: str, method_id: str) -> bool:
+    result = tx.execute(
         delete(SoftwareOathMethod).where(
             SoftwareOathMethod.id == method_id, SoftwareOathMethod.user_id == user_id
         )
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)

@@ -7,12 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, exists, select, update
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
 from passbridge.fastpath.prepared import PreparedSelect
-from passbridge.store.db import Reader, connection_of, insert_row
 from passbridge.store.models import Fido2Credential, SoftwareOathMethod, User
+from passbridge.store.tx import Tx
 
 
 @dataclass(frozen=True)
@@ -56,21 +54,21 @@ def _record(row: Any) -> PasskeyRecord:
     )
 
 
-def of_user(reader: Reader, user_id: str) -> list[PasskeyRecord]:
-    return [_record(r) for r in connection_of(reader).execute(_OF_USER, {"user_id": user_id})]
+def of_user(tx: Tx, user_id: str) -> list[PasskeyRecord]:
+    return [_record(r) for r in tx.connection().execute(_OF_USER, {"user_id": user_id})]
 
 
-def by_credential_id(reader: Reader, credential_id: str) -> PasskeyRecord | None:
-    row = connection_of(reader).execute(_BY_CREDENTIAL, {"credential_id": credential_id}).first()
+def by_credential_id(tx: Tx, credential_id: str) -> PasskeyRecord | None:
+    row = tx.connection().execute(_BY_CREDENTIAL, {"credential_id": credential_id}).first()
     return _record(row) if row is not None else None
 
 
-def add(session: Session, row: Fido2Credential) -> None:
-    insert_row(session, row)
+def add(tx: Tx, row: Fido2Credential) -> None:
+    tx.insert(row)
 
 
 def record_use(
-    on: Session | Connection,
+    tx: Tx,
     passkey_id: str,
     *,
     old_count: int,
@@ -80,28 +78,28 @@ def record_use(
 ) -> bool:
     """Store the new sign count, only if nobody stored another since we read `old_count` (two racing
     assertions with one counter value: one wins). False when the row changed or is gone."""
-    result = on.execute(
+    result = tx.execute(
         update(Fido2Credential)
         .where(Fido2Credential.id == passkey_id, Fido2Credential.sign_count == old_count)
         .values(sign_count=new_count, backed_up=backed_up, last_used_at=at)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
-def rename(session: Session, user_id: str, passkey_id: str, name: str) -> bool:
-    result = session.execute(
+def rename(tx: Tx, user_id: str, passkey_id: str, name: str) -> bool:
+    result = tx.execute(
         update(Fido2Credential)
         .where(Fido2Credential.id == passkey_id, Fido2Credential.user_id == user_id)
         .values(display_name=name)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
-def remove(session: Session, user_id: str, passkey_id: str) -> bool:
-    result = session.execute(
+def remove(tx: Tx, user_id: str, passkey_id: str) -> bool:
+    result = tx.execute(
         delete(Fido2Credential).where(Fido2Credential.id == passkey_id, Fido2Credential.user_id == user_id)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
 # --- sign-in --------------------------------------------------------------------------------------
@@ -132,15 +130,15 @@ class PasskeyOwner:
     enabled: bool
 
 
-def for_sign_in(reader: Reader, credential_id: str) -> PasskeyOwner | None:
+def for_sign_in(tx: Tx, credential_id: str) -> PasskeyOwner | None:
     """The passkey with this credential id and its owner, in one select."""
-    row = _FOR_SIGN_IN.first(reader, credential_id=credential_id)
+    row = _FOR_SIGN_IN.first(tx, credential_id=credential_id)
     if row is None:
         return None
     return PasskeyOwner(_record(row), row.user_principal_name, row.user_display_name, row.account_enabled)
 
 
-def holds_strong_method(reader: Reader, user_id: str) -> bool:
+def holds_strong_method(tx: Tx, user_id: str) -> bool:
     """Whether the user has a passkey or an authenticator app: one select of two EXISTS."""
-    row = _HOLDS.first(reader, user_id=user_id)
+    row = _HOLDS.first(tx, user_id=user_id)
     return bool(row.passkey or row.app)

@@ -67,15 +67,15 @@ class PasskeyService(OwnMethodService):
     """A signed-in person's own passkeys. `view` is their current session."""
 
     def list(self) -> list[PasskeyRecord]:
-        return store.of_user(self.session, self.view.user_id)
+        return store.of_user(self.tx, self.view.user_id)
 
     def begin_registration(self) -> Started:
         self._check()
-        if not passkey_registration_allowed(self.session, self.view.user_id):
+        if not passkey_registration_allowed(self.tx, self.view.user_id):
             raise PermissionDenied("Your organisation does not let you add passkeys to your account.")
         challenge = webauthn.new_challenge()
         ceremony_id = ceremonies.start(
-            self.session,
+            self.tx,
             kind=REGISTER,
             challenge=challenge,
             now=self.env.clock.now(),
@@ -84,7 +84,7 @@ class PasskeyService(OwnMethodService):
             session_id=self.view.id,
         )
         options = webauthn.registration_options(
-            relying_party(self.env, tenant_name(self.session)),
+            relying_party(self.env, tenant_name(self.tx)),
             challenge=challenge,
             user_handle=user_handle(self.view.user_id),
             user_name=self.view.user_principal_name,
@@ -97,19 +97,19 @@ class PasskeyService(OwnMethodService):
         """Verify the browser's answer and store the passkey. CeremonyFailed (nothing changed, try again)
         or NotFound (the ceremony is unknown, someone else's, used or expired)."""
         self._check()
-        if not passkey_registration_allowed(self.session, self.view.user_id):
+        if not passkey_registration_allowed(self.tx, self.view.user_id):
             raise PermissionDenied("Your organisation does not let you add passkeys to your account.")
         now = self.env.clock.now()
         found = ceremonies.open_ceremony(
-            self.session, ceremony_id, kind=REGISTER, now=now, session_id=self.view.id
+            self.tx, ceremony_id, kind=REGISTER, now=now, session_id=self.view.id
         )
         if found is None:
             raise NotFound("This passkey set-up has expired. Start again.", kind="ceremony")
-        rp = relying_party(self.env, tenant_name(self.session))
+        rp = relying_party(self.env, tenant_name(self.tx))
         new = webauthn.verify_registration(rp, response, challenge=found.challenge)
-        if store.by_credential_id(self.session, new.credential_id) is not None:
+        if store.by_credential_id(self.tx, new.credential_id) is not None:
             raise webauthn.CeremonyFailed("This passkey is already registered.")
-        if not ceremonies.use(self.session, found.id, at=now):
+        if not ceremonies.use(self.tx, found.id, at=now):
             raise NotFound("This passkey set-up has expired. Start again.", kind="ceremony")
         row = Fido2Credential(
             id=new_guid(),
@@ -126,20 +126,20 @@ class PasskeyService(OwnMethodService):
             created_at=now,
             last_used_at=None,
         )
-        store.add(self.session, row)
-        ceremonies.close_registration_window(self.session, self.view.id)
+        store.add(self.tx, row)
+        ceremonies.close_registration_window(self.tx, self.view.id)
         self._audit("Add", "User registered Fido2 Authentication Method")
-        added = store.by_credential_id(self.session, new.credential_id)
+        added = store.by_credential_id(self.tx, new.credential_id)
         assert added is not None
         return added
 
     def rename(self, passkey_id: str, name: str) -> None:
         self._check()
-        if not store.rename(self.session, self.view.user_id, passkey_id, clean_name(name, "Passkey")):
+        if not store.rename(self.tx, self.view.user_id, passkey_id, clean_name(name, "Passkey")):
             raise NotFound("That passkey no longer exists.", kind="method")
 
     def delete(self, passkey_id: str) -> None:
         self._check()
-        if not store.remove(self.session, self.view.user_id, passkey_id):
+        if not store.remove(self.tx, self.view.user_id, passkey_id):
             raise NotFound("That passkey no longer exists.", kind="method")
         self._audit("Delete", "User deleted Fido2 Authentication Method")

@@ -13,8 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy.orm import Session
-
 from passbridge.directory.service import user_ref
 from passbridge.domain.errors import NotFound
 from passbridge.logs import audit
@@ -25,8 +23,8 @@ from passbridge.methods.reads import AllMethods, AppSummary, PasskeySummary, all
 from passbridge.passes import queries as tap_store
 from passbridge.passes.service import TapService
 from passbridge.services.context import Env, Principal
-from passbridge.store.db import Reader
 from passbridge.store.models import User
+from passbridge.store.tx import Tx
 from passbridge.tokens.revocation import revoke_after_admin_change
 
 S = TypeVar("S", PasskeySummary, AppSummary)
@@ -47,15 +45,15 @@ APP_READ_SCOPES = Scopes(others=APP_READ, own=(*OWN, *APP_READ))
 APP_WRITE_SCOPES = Scopes(others=APP_WRITE, own=("UserAuthenticationMethod.ReadWrite", *APP_WRITE))
 
 
-# --- reads (a bare connection on the Graph read path, or a Session) -------------------------------
+# --- reads (Core only: an autocommit Tx on the Graph read path) -----------------------------------
 
 
-def passkey_views(reader: Reader, env: Env, found: AllMethods) -> list[PasskeySummary]:
+def passkey_views(tx: Tx, env: Env, found: AllMethods) -> list[PasskeySummary]:
     """The user's passkeys for the list of every method; the caller checked access."""
     return list(found.passkeys)
 
 
-def app_views(reader: Reader, env: Env, found: AllMethods) -> list[AppSummary]:
+def app_views(tx: Tx, env: Env, found: AllMethods) -> list[AppSummary]:
     return list(found.apps)
 
 
@@ -67,25 +65,23 @@ def _find(items: Sequence[S], method_id: str, kind: str) -> S:
     raise NotFound(f"No {kind} with id '{method_id}' exists for this user.", kind="method")
 
 
-def list_passkeys(reader: Reader, env: Env, principal: Principal, user_ref_text: str) -> list[PasskeySummary]:
-    found = readable_methods(reader, principal, user_ref_text, PASSKEY_READ_SCOPES, load=all_methods)
+def list_passkeys(tx: Tx, env: Env, principal: Principal, user_ref_text: str) -> list[PasskeySummary]:
+    found = readable_methods(tx, principal, user_ref_text, PASSKEY_READ_SCOPES, load=all_methods)
     return list(found.passkeys)
 
 
-def get_passkey(
-    reader: Reader, env: Env, principal: Principal, user_ref_text: str, method_id: str
-) -> PasskeySummary:
-    found = readable_methods(reader, principal, user_ref_text, PASSKEY_READ_SCOPES, load=all_methods)
+def get_passkey(tx: Tx, env: Env, principal: Principal, user_ref_text: str, method_id: str) -> PasskeySummary:
+    found = readable_methods(tx, principal, user_ref_text, PASSKEY_READ_SCOPES, load=all_methods)
     return _find(found.passkeys, method_id, "fido2AuthenticationMethod")
 
 
-def list_apps(reader: Reader, env: Env, principal: Principal, user_ref_text: str) -> list[AppSummary]:
-    found = readable_methods(reader, principal, user_ref_text, APP_READ_SCOPES, load=all_methods)
+def list_apps(tx: Tx, env: Env, principal: Principal, user_ref_text: str) -> list[AppSummary]:
+    found = readable_methods(tx, principal, user_ref_text, APP_READ_SCOPES, load=all_methods)
     return list(found.apps)
 
 
-def get_app(reader: Reader, env: Env, principal: Principal, user_ref_text: str, method_id: str) -> AppSummary:
-    found = readable_methods(reader, principal, user_ref_text, APP_READ_SCOPES, load=all_methods)
+def get_app(tx: Tx, env: Env, principal: Principal, user_ref_text: str, method_id: str) -> AppSummary:
+    found = readable_methods(tx, principal, user_ref_text, APP_READ_SCOPES, load=all_methods)
     return _find(found.apps, method_id, "softwareOathAuthenticationMethod")
 
 
@@ -97,34 +93,34 @@ class _Kind:
     scopes: Scopes
     graph_name: str  # for "not found" messages
     wording: str  # for audit reasons and the revocation's reason
-    ids_of: Callable[[Session, str], list[str]]
-    remove: Callable[[Session, str, str], bool]
+    ids_of: Callable[[Tx, str], list[str]]
+    remove: Callable[[Tx, str, str], bool]
 
 
 PASSKEY = _Kind(
     PASSKEY_WRITE_SCOPES,
     "fido2AuthenticationMethod",
     "passkey (FIDO2)",
-    lambda session, user_id: [p.id for p in passkey_store.of_user(session, user_id)],
+    lambda tx, user_id: [p.id for p in passkey_store.of_user(tx, user_id)],
     passkey_store.remove,
 )
 APP = _Kind(
     APP_WRITE_SCOPES,
     "softwareOathAuthenticationMethod",
     "authenticator app (software OATH)",
-    lambda session, user_id: [a.id for a in oath_store.of_user(session, user_id)],
+    lambda tx, user_id: [a.id for a in oath_store.of_user(tx, user_id)],
     oath_store.remove,
 )
 
 
 @dataclass
 class PasswordlessMethodService:
-    session: Session
+    tx: Tx
     env: Env
     principal: Principal
 
     def _access(self) -> MethodAccess:
-        return MethodAccess(self.session, self.env, self.principal)
+        return MethodAccess(self.tx, self.env, self.principal)
 
     def delete_passkey(self, user_ref_text: str, method_id: str) -> None:
         self._delete(PASSKEY, user_ref_text, method_id)
@@ -138,12 +134,12 @@ class PasswordlessMethodService:
         user = access.manager(user_ref_text, PASSKEY_WRITE_SCOPES, allow_self=True)
         wanted = method_id.strip().lower()
         for name, kind in (("fido2", PASSKEY), ("softwareOath", APP)):
-            if wanted in kind.ids_of(self.session, user.id):
+            if wanted in kind.ids_of(self.tx, user.id):
                 self._delete(kind, user.id, method_id)
                 return name
-        held = tap_store.of_user(self.session, user.id)
+        held = tap_store.of_user(self.tx, user.id)
         if held is not None and held.id == wanted:
-            TapService(self.session, self.env, self.principal).delete(user.id, method_id)
+            TapService(self.tx, self.env, self.principal).delete(user.id, method_id)
             return "temporaryAccessPass"
         raise NotFound(
             f"{user.user_principal_name} has no authentication method with id '{method_id}'.", kind="method"
@@ -154,15 +150,15 @@ class PasswordlessMethodService:
         access = self._access()
         user = access.manager(user_ref_text, kind.scopes, allow_self=True)
         # Serialise changes to one user's methods across processes (as pass changes are).
-        tap_store.lock_owner(self.session, user.id)
+        tap_store.lock_owner(self.tx, user.id)
         wanted = method_id.strip().lower()
-        if wanted not in kind.ids_of(self.session, user.id) or not kind.remove(self.session, user.id, wanted):
+        if wanted not in kind.ids_of(self.tx, user.id) or not kind.remove(self.tx, user.id, wanted):
             raise NotFound(f"No {kind.graph_name} with id '{method_id}' exists for this user.", kind="method")
         by_owner = access.is_self(user)
         self._audit(user, kind, by_owner=by_owner)
         article = "an" if kind.wording[0] in "aeiou" else "a"
         revoke_after_admin_change(
-            self.session,
+            self.tx,
             self.env,
             self.principal,
             user,
@@ -171,7 +167,7 @@ class PasswordlessMethodService:
 
     def _audit(self, user: User, kind: _Kind, *, by_owner: bool) -> None:
         audit.record(
-            self.session,
+            self.tx,
             now=self.env.clock.now(),
             principal=self.principal,
             activity=f"{'User' if by_owner else 'Admin'} deleted security info",

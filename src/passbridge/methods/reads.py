@@ -22,7 +22,6 @@ from passbridge.fastpath.prepared import PreparedSelect
 from passbridge.passes import policy_queries as policy_store
 from passbridge.passes import queries as taps_store
 from passbridge.passes.queries import PassRecord, UserMethods
-from passbridge.store.db import Reader
 from passbridge.store.models import (
     Fido2Credential,
     SoftwareOathMethod,
@@ -30,6 +29,7 @@ from passbridge.store.models import (
     TemporaryAccessPass,
     User,
 )
+from passbridge.store.tx import Tx
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ _BY_ID = _statement(by_upn=False)
 _BY_UPN = _statement(by_upn=True)
 
 
-def all_methods(reader: Reader, ref: str) -> AllMethods | None:
+def all_methods(tx: Tx, ref: str) -> AllMethods | None:
     """The user named by object id or userPrincipalName with every method they hold, or None."""
     if is_guid(ref):
         statement, key = _BY_ID, ref.lower()
@@ -137,7 +137,7 @@ def all_methods(reader: Reader, ref: str) -> AllMethods | None:
     user: Any = None
     passkeys: list[PasskeySummary] = []
     apps: list[AppSummary] = []
-    for row in statement.all(reader, ref=key):
+    for row in statement.all(tx, ref=key):
         if row.kind == "user":
             user = row
         elif row.kind == "fido2":

@@ -15,14 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session
-
 from passbridge.domain.errors import DomainError, PermissionDenied
 from passbridge.logs import audit
 from passbridge.logs.audit import TargetRef
 from passbridge.methods.strength import factors_of
 from passbridge.services.context import Env, Principal
 from passbridge.signin.sessions import SessionView
+from passbridge.store.tx import Tx
 
 REAUTH_WINDOW = timedelta(minutes=10)
 # What a person acting on their own methods holds, as Entra's My Sign-ins does.
@@ -82,7 +81,7 @@ def own_ref(view: SessionView) -> TargetRef:
 class OwnMethodService:
     """What changing one's own methods shares: the session's age and factors, and the audit entry."""
 
-    session: Session
+    tx: Tx
     env: Env
     view: SessionView
 
@@ -92,7 +91,7 @@ class OwnMethodService:
     def _audit(self, operation: str, reason: str) -> None:
         verb = "registered" if operation == "Add" else "deleted"
         audit.record(
-            self.session,
+            self.tx,
             now=self.env.clock.now(),
             principal=acting_user(self.view),
             activity=f"User {verb} security info",

@@ -18,7 +18,7 @@ from passbridge.methods.access import Scopes, readable_methods
 from passbridge.methods.reads import AllMethods, all_methods
 from passbridge.passes import service as taps
 from passbridge.services.context import Env, Principal
-from passbridge.store.db import Reader
+from passbridge.store.tx import Tx
 
 # Graph documents only the broad permissions for the list of every method: a TAP-only
 # permission does not reveal the user's other methods.
@@ -35,7 +35,7 @@ class MethodView(Protocol):
 @dataclass(frozen=True)
 class MethodKind:
     name: str
-    list_for: Callable[[Reader, Env, AllMethods], Sequence[MethodView]]
+    list_for: Callable[[Tx, Env, AllMethods], Sequence[MethodView]]
 
 
 KINDS: tuple[MethodKind, ...] = (
@@ -47,22 +47,21 @@ KINDS: tuple[MethodKind, ...] = (
 
 @dataclass
 class MethodsService:
-    """Reads only. `reader` is a unit of work's Session or, on the Graph read path, a bare connection
-    (store/db.py `Database.reading`)."""
+    """Reads only, as Core: on the Graph read path `tx` is an autocommit one."""
 
-    reader: Reader
+    tx: Tx
     env: Env
     principal: Principal
 
     def _methods(self, found: AllMethods) -> list[MethodView]:
-        return [m for kind in KINDS for m in kind.list_for(self.reader, self.env, found)]
+        return [m for kind in KINDS for m in kind.list_for(self.tx, self.env, found)]
 
     def list(self, user_ref_text: str) -> list[MethodView]:
-        found = readable_methods(self.reader, self.principal, user_ref_text, READ_SCOPES, load=all_methods)
+        found = readable_methods(self.tx, self.principal, user_ref_text, READ_SCOPES, load=all_methods)
         return self._methods(found)
 
     def get(self, user_ref_text: str, method_id: str) -> MethodView:
-        found = readable_methods(self.reader, self.principal, user_ref_text, READ_SCOPES, load=all_methods)
+        found = readable_methods(self.tx, self.principal, user_ref_text, READ_SCOPES, load=all_methods)
         wanted = method_id.strip().lower()
         for method in self._methods(found):
             if method.id.lower() == wanted:

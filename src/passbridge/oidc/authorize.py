@@ -26,7 +26,6 @@ from authlib.oauth2.rfc6749 import (
 from authlib.oidc.core.errors import LoginRequiredError
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.orm import Session
 
 from passbridge.oidc.grants import OidcClient, OidcServer
 from passbridge.oidc.pages import NO_STORE, error_page
@@ -35,10 +34,11 @@ from passbridge.services.context import Env
 from passbridge.signin.flow import SignInService
 from passbridge.signin.sessions import SessionService, SessionView
 from passbridge.store import runner
+from passbridge.store.tx import Tx
 from passbridge.tokens import authorize as rules
 
 SESSION_COOKIE = "pb_session"
-TenantCheck = Callable[[Session, Env, str], bool]
+TenantCheck = Callable[[Tx, Env, str], bool]
 
 
 class QueryRequest(OAuth2Request):  # type: ignore[misc]
@@ -73,7 +73,7 @@ def error_redirect(error: OAuth2Error, state: str | None) -> Response:
     return RedirectResponse(add_params_to_uri(error.redirect_uri, params), status_code=302, headers=NO_STORE)
 
 
-def _page_for(session: Session, env: Env, server: OidcServer, data: dict[str, str]) -> Response | None:
+def _page_for(tx: Tx, env: Env, server: OidcServer, data: dict[str, str]) -> Response | None:
     """A page for requests whose client or redirect URI cannot be trusted with an answer."""
     client_id, redirect_uri = data.get("client_id"), data.get("redirect_uri")
     if not client_id:
@@ -130,10 +130,10 @@ def authorize(
     state = data.get("state")
     # The code belongs to the authority it was asked through (tokens/oidc.py `grant_hash`).
     authority = tenant.lower() if tenant is not None else None
-    with env.db.unit_of_work(readonly=True) as session, bound(Unit(session, env, authority=authority)):
-        if tenant is not None and not tenant_known(session, env, tenant):
+    with env.db.transaction("read") as tx, bound(Unit(tx, env, authority=authority)):
+        if tenant is not None and not tenant_known(tx, env, tenant):
             return error_page(f"Tenant '{quoted(tenant)}' not found.", code=90002)
-        page = _page_for(session, env, server, data)
+        page = _page_for(tx, env, server, data)
         if page is not None:
             return page
         try:
@@ -195,7 +195,7 @@ def _issue_code(
     state: str | None,
     authority: str | None,
 ) -> Response:
-    with env.db.unit_of_work() as session, bound(Unit(session, env, authority=authority)):
+    with env.db.transaction() as tx, bound(Unit(tx, env, authority=authority)):
         try:
             status, _, response_headers = grant.create_authorization_response(grant.redirect_uri, signed_in)
         except OAuth2Error as error:

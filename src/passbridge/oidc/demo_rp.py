@@ -55,8 +55,8 @@ def _page(body: str) -> HTMLResponse:
 
 
 def _client_id(env: Env) -> str | None:
-    with env.db.unit_of_work(readonly=True) as session:
-        app = next((a for a in directory_store.applications(session) if a.display_name == DEMO_RP_NAME), None)
+    with env.db.transaction("read") as tx:
+        app = next((a for a in directory_store.applications(tx) if a.display_name == DEMO_RP_NAME), None)
         return app.app_id if app else None
 
 

@@ -187,7 +187,7 @@ class AuthorizationCode(AuthorizationCodeGrant):  # type: ignore[misc]
         unit = _current()
         data = request.payload.data
         oidc.issue_code(
-            unit.session,
+            unit.tx,
             unit.env,
             code=code,
             client_id=request.client.get_client_id(),
@@ -203,7 +203,7 @@ class AuthorizationCode(AuthorizationCodeGrant):  # type: ignore[misc]
     def query_authorization_code(self, code: str, client: OidcClient) -> oidc.CodeGrant:
         unit = _current()
         try:
-            found = oidc.find_code(unit.session, unit.env, code, client.get_client_id(), issuer=unit.issuer)
+            found = oidc.find_code(unit.tx, unit.env, code, client.get_client_id(), issuer=unit.issuer)
         except oidc.GrantRefused as exc:
             raise refused(exc) from None
         if self.request.payload.redirect_uri != found.redirect_uri:
@@ -222,7 +222,7 @@ class AuthorizationCode(AuthorizationCodeGrant):  # type: ignore[misc]
         unit = _current()
         code: oidc.CodeGrant = self.request.authorization_code
         try:
-            oidc.redeem_code(unit.session, unit.env, code)
+            oidc.redeem_code(unit.tx, unit.env, code)
         except oidc.GrantRefused as exc:
             raise refused(exc) from None
         user = self.request.user = self.authenticate_user(code)
@@ -247,7 +247,7 @@ class IdToken(OpenIDToken):  # type: ignore[misc]
         at_hash = create_half_hash(token["access_token"], ALGORITHM)
         user: TokenUser = request.user
         return claims.id_token(
-            unit.reader,
+            unit.tx,
             unit.env,
             user.grantee,
             request.client.get_client_id(),
@@ -275,7 +275,7 @@ class RefreshToken(RefreshTokenGrant):  # type: ignore[misc]
         unit = _current()
         try:
             return oidc.find_refresh_token(
-                unit.reader, unit.env, refresh_token, self.request.client.get_client_id(), issuer=unit.issuer
+                unit.tx, unit.env, refresh_token, self.request.client.get_client_id(), issuer=unit.issuer
             )
         except oidc.GrantRefused as exc:
             raise refused(exc) from None
@@ -306,7 +306,7 @@ class RefreshToken(RefreshTokenGrant):  # type: ignore[misc]
         unit = _current()
         grant: oidc.RefreshGrant = self.request.refresh_token
         try:
-            oidc.rotate(unit.reader, unit.env, grant)
+            oidc.rotate(unit.tx, unit.env, grant)
         except oidc.GrantRefused as exc:
             raise refused(exc) from None
         user = self.request.user = self.authenticate_user(grant)
@@ -332,7 +332,7 @@ def user_tokens(
     app_id = client.get_client_id()
     try:
         access, lifetime = claims.access_token(
-            unit.reader,
+            unit.tx,
             unit.env,
             user.grantee,
             app_id,
@@ -351,7 +351,7 @@ def user_tokens(
     }
     if include_refresh_token and "offline_access" in scope.split():
         token["refresh_token"] = oidc.new_refresh_token(
-            unit.reader, unit.env, user.grantee, app_id, scope, issuer=unit.issuer
+            unit.tx, unit.env, user.grantee, app_id, scope, issuer=unit.issuer
         )
     return token
 

@@ -37,12 +37,11 @@ from authlib.oauth2.rfc6749 import (
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 from authlib.oauth2.rfc6749.hooks import hooked
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
-from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse
 
 from passbridge.ids import new_guid
 from passbridge.services.context import Env
-from passbridge.store.db import Reader
+from passbridge.store.tx import Tx
 from passbridge.tokens import service as tokens
 
 # Authlib's debug lines may carry client ids with request context and, in some grants, token
@@ -64,11 +63,10 @@ class TokenJSONResponse(JSONResponse):
 
 @dataclass(frozen=True)
 class Unit:
-    """What the grant in progress works on: a unit of work's Session (the code grant), or a bare
-    connection, which costs a fraction of a Session: a read connection for client credentials (only
-    selects), one in a write transaction for the refresh grant (only Core statements; oidc/routes.py)."""
+    """What the grant in progress works on: its transaction (a write one for the code and refresh grants,
+    an autocommit one for client credentials, which only selects; oidc/routes.py)."""
 
-    reader: Reader
+    tx: Tx
     env: Env
     # The authority the request came through (a tenant id or alias, lowercase; None for the root one):
     # its tokens carry that authority's issuer, and its codes and refresh tokens are good only there.
@@ -77,12 +75,6 @@ class Unit:
     @property
     def issuer(self) -> str:
         return tokens.issuer_of(self.env, self.authority)
-
-    @property
-    def session(self) -> Session:
-        if not isinstance(self.reader, Session):
-            raise RuntimeError("this grant runs on a bare connection, without a unit of work")
-        return self.reader
 
 
 _unit: ContextVar[Unit] = ContextVar("passbridge_oauth_unit")
@@ -352,7 +344,7 @@ def app_token(
     include_refresh_token: bool = True,
 ) -> dict[str, Any]:
     unit = _current()
-    issued = tokens.issue_app_token(unit.reader, unit.env, client.client, issuer=unit.issuer)
+    issued = tokens.issue_app_token(unit.tx, unit.env, client.client, issuer=unit.issuer)
     return {
         "token_type": "Bearer",
         "expires_in": issued.expires_in,
@@ -380,7 +372,7 @@ class Server(AuthorizationServer):  # type: ignore[misc]
 
     def query_client(self, client_id: str) -> OAuthClient | None:
         unit = _current()
-        client = tokens.find_client(unit.reader, client_id)
+        client = tokens.find_client(unit.tx, client_id)
         return self.client_class(client, unit.env) if client else None
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:

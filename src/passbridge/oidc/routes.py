@@ -20,7 +20,6 @@ from typing import Any
 from authlib.oauth2.rfc6749 import InsecureTransportError
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.orm import Session
 
 from passbridge import fastpath, forms
 from passbridge.fastpath.routing import add_routes
@@ -39,7 +38,7 @@ from passbridge.oidc.provider import (
 from passbridge.security.keys import ALGORITHM
 from passbridge.services.context import Env
 from passbridge.store import runner
-from passbridge.store.db import Reader
+from passbridge.store.tx import Tx
 from passbridge.tokens import keys as key_service
 from passbridge.tokens import service as tokens
 
@@ -65,9 +64,9 @@ def _ids(request: Request) -> tuple[str, str]:
     return trace_id, new_correlation_id(request.headers.get("client-request-id"))
 
 
-def tenant_known(reader: Reader, env: Env, segment: str) -> bool:
+def tenant_known(tx: Tx, env: Env, segment: str) -> bool:
     """Whether the segment names an authority of this store (then `segment.lower()` is that authority)."""
-    return tokens.authority_of(reader, env, segment) is not None
+    return tokens.authority_of(tx, env, segment) is not None
 
 
 def _unknown_tenant(env: Env, request: Request, segment: str, *, error: str) -> JSONResponse:
@@ -125,8 +124,6 @@ async def _read_form(request: Request) -> dict[str, list[str]] | None:
     return form
 
 
-
-
 def install(app: FastAPI) -> None:
     server: Server = user_routes.OidcServer()
     router = APIRouter(include_in_schema=False)
@@ -135,8 +132,8 @@ def install(app: FastAPI) -> None:
         env = _env(request)
 
         def run() -> Any:
-            with env.db.unit_of_work(readonly=True) as session:
-                return work(session, env)
+            with env.db.transaction("read") as tx:
+                return work(tx, env)
 
         return await runner.off_loop(run)
 
@@ -152,8 +149,8 @@ def install(app: FastAPI) -> None:
 
     @router.get("/{tenant}/v2.0/.well-known/openid-configuration")
     async def tenant_discovery(tenant: str, request: Request) -> JSONResponse:
-        def work(session: Session, env: Env) -> JSONResponse:
-            authority = tokens.authority_of(session, env, tenant)
+        def work(tx: Tx, env: Env) -> JSONResponse:
+            authority = tokens.authority_of(tx, env, tenant)
             if authority is None:
                 return _unknown_tenant(env, request, tenant, error="invalid_tenant")
             document = discovery_document(env, server, authority=authority)
@@ -163,9 +160,9 @@ def install(app: FastAPI) -> None:
         response: JSONResponse = await in_unit(request, work)
         return response
 
-    def keys_response(session: Session, env: Env) -> JSONResponse:
+    def keys_response(tx: Tx, env: Env) -> JSONResponse:
         cache = f"public, max-age={key_service.JWKS_MAX_AGE_SECONDS}"
-        return JSONResponse({"keys": key_service.public_jwks(session, env)}, headers={"Cache-Control": cache})
+        return JSONResponse({"keys": key_service.public_jwks(tx, env)}, headers={"Cache-Control": cache})
 
     @router.get("/discovery/v2.0/keys")
     @router.get("/jwks")
@@ -175,10 +172,10 @@ def install(app: FastAPI) -> None:
 
     @router.get("/{tenant}/discovery/v2.0/keys")
     async def tenant_jwks(tenant: str, request: Request) -> JSONResponse:
-        def work(session: Session, env: Env) -> JSONResponse:
-            if not tenant_known(session, env, tenant):
+        def work(tx: Tx, env: Env) -> JSONResponse:
+            if not tenant_known(tx, env, tenant):
                 return _unknown_tenant(env, request, tenant, error="invalid_tenant")
-            return keys_response(session, env)
+            return keys_response(tx, env)
 
         response: JSONResponse = await in_unit(request, work)
         return response
@@ -202,8 +199,8 @@ def install(app: FastAPI) -> None:
             )
         uri = env.settings.base_url + request.scope["path"]  # only its scheme and host matter (Authlib)
 
-        def answer(reader: Reader) -> Response:
-            authority = tokens.authority_of(reader, env, tenant) if tenant is not None else None
+        def answer(tx: Tx) -> Response:
+            authority = tokens.authority_of(tx, env, tenant) if tenant is not None else None
             if tenant is not None and authority is None:
                 return _unknown_tenant(env, request, tenant, error="invalid_request")
             if form is None:
@@ -231,26 +228,26 @@ def install(app: FastAPI) -> None:
                     trace_id=trace_id,
                     correlation_id=correlation_id,
                 )
-            return server.token_response(Unit(reader, env, authority=authority), oauth_request)
+            return server.token_response(Unit(tx, env, authority=authority), oauth_request)
 
         grant_type = form.get("grant_type") if form is not None else None
 
         def run() -> Response:
             if grant_type == ["client_credentials"]:
                 # Only Core selects, each answering alone (the application; the tenant id and keys
-                # are cached snapshots): a bare pooled connection costs a fraction of a Session.
-                with env.db.reading(transaction=False) as connection:
-                    return answer(connection)
+                # are cached snapshots): no transaction round is needed.
+                with env.db.transaction("autocommit") as tx:
+                    return answer(tx)
             # The code grant writes (a code used once): a writing unit, off the loop. A request without
             # a form only gets an error: a read-only unit, on the loop.
-            with env.db.unit_of_work(readonly=form is None) as session:
-                return answer(session)
+            with env.db.transaction("read" if form is None else "write") as tx:
+                return answer(tx)
 
         if form is None or grant_type == ["client_credentials"]:
             # A grant reads the application and, at most every KEY_SNAPSHOT_TTL, the keys: a point read.
             response: Response = await runner.read(env.db, run)
         elif grant_type == ["refresh_token"]:
-            # Core statements only (tokens/oidc_queries.py), so no Session: a bare connection in one write
+            # Core statements only (tokens/oidc_queries.py), so no Session: one write
             # transaction, which the rotation's conditional UPDATE needs; `answer` holds no await.
             response = await runner.write(env.db, answer)
         else:

@@ -45,7 +45,7 @@ LOGOUT_FIELDS = ("id_token_hint", "post_logout_redirect_uri", "state", "client_i
 class EndSession(EndSessionEndpoint):  # type: ignore[misc]
     def get_server_jwks(self) -> dict[str, Any]:
         unit = _current()
-        return {"keys": key_service.public_jwks(unit.session, unit.env)}
+        return {"keys": key_service.public_jwks(unit.tx, unit.env)}
 
     def get_algorithms(self) -> list[str]:
         return [ALGORITHM]
@@ -85,13 +85,13 @@ def logout(
         request = QueryRequest(uri, headers, [(k, v) for k, v in params if k in LOGOUT_FIELDS])
     except InsecureTransportError:
         return error_page("OpenID Connect requires https; PASSBRIDGE_BASE_URL is plain http.")
-    with env.db.unit_of_work(readonly=True) as session, bound(Unit(session, env)):
+    with env.db.transaction("read") as tx, bound(Unit(tx, env)):
         try:
             validated: EndSessionRequest = server.validate_endpoint_request("end_session", request)
         except OAuth2Error as error:
             # RP-Initiated Logout section 4: on errors the OP must not redirect.
             return error_page(f"The sign-out request is not valid: {error.get_error_description()}")
-        tenant = tokens.tenant_id(session, env)
+        tenant = tokens.tenant_id(tx, env)
     claims = validated.id_token_claims
     if claims is not None and not _hint_is_an_id_token(env, claims, tenant):
         return error_page("The sign-out request is not valid: id_token_hint is not an ID token.")
@@ -107,8 +107,8 @@ def logout(
             ending.add(claims["sid"])  # the same person's session the hint came from
         ending.add(current.id)
     if ending:
-        with env.db.unit_of_work() as session:
-            oidc.sign_out(session, env, ending)
+        with env.db.transaction() as tx:
+            oidc.sign_out(tx, env, ending)
     response: Response
     if validated.redirect_uri:
         response = RedirectResponse(validated.redirect_uri, status_code=302, headers=NO_STORE)
@@ -185,8 +185,8 @@ def install(router: APIRouter, server: OidcServer) -> None:
                     headers={**NO_STORE, "WWW-Authenticate": 'Bearer realm="Passbridge"'},
                 )
             try:
-                with env.db.unit_of_work(readonly=True) as session:
-                    return JSONResponse(user_tokens.userinfo(session, env, bearer), headers=NO_STORE)
+                with env.db.transaction("read") as tx:
+                    return JSONResponse(user_tokens.userinfo(tx, env, bearer), headers=NO_STORE)
             except user_tokens.UserInfoRefused as refused:
                 challenge = (
                     f'Bearer realm="Passbridge", error="{refused.error}", '

@@ -6,12 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy.orm import Session
 
 from passbridge.methods.strength import ORDER, SINGLE_FACTOR_ACR
 from passbridge.oidc import authorize, demo_rp, session_endpoints
 from passbridge.oidc.grants import TOKEN_AUTH_METHODS_SUPPORTED, OidcServer
 from passbridge.services.context import Env
+from passbridge.store.tx import Tx
 from passbridge.tokens.oidc import DELEGATED_SCOPES, OIDC_SCOPES
 
 __all__ = ["OidcServer", "discovery_metadata", "install"]
@@ -62,7 +62,7 @@ def discovery_metadata(env: Env, *, prefix: str) -> dict[str, Any]:
 
 
 def install(
-    router: APIRouter, server: OidcServer, tenant_known: Callable[[Session, Env, str], bool], env: Env
+    router: APIRouter, server: OidcServer, tenant_known: Callable[[Tx, Env, str], bool], env: Env
 ) -> None:
     authorize.install(router, server, tenant_known)
     session_endpoints.install(router, server)

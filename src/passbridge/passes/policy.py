@@ -10,8 +10,6 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from passbridge.directory import access
 from passbridge.directory.rules import Role
 from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
@@ -31,7 +29,7 @@ from passbridge.passes import policy_queries as store
 from passbridge.passes import queries as tap_store
 from passbridge.passes.policy_rules import ALL_USERS, PolicyState, TapPolicy, Target
 from passbridge.services.context import Env, Principal
-from passbridge.store.db import Reader
+from passbridge.store.tx import Tx
 
 READ = ("Policy.Read.AuthenticationMethod", "Policy.Read.All", "Policy.ReadWrite.AuthenticationMethod")
 WRITE = ("Policy.ReadWrite.AuthenticationMethod",)
@@ -192,7 +190,7 @@ def require_may_change(principal: Principal) -> None:
 
 @dataclass
 class PolicyService:
-    session: Session
+    tx: Tx
     env: Env
     principal: Principal
 
@@ -201,14 +199,14 @@ class PolicyService:
 
     def methods_policy(self) -> MethodsPolicy:
         self._check(READ, READ_ROLES, "read")
-        tap, _ = store.load(self.session)
-        stamp = store.stamp(self.session)
+        tap, _ = store.load(self.tx)
+        stamp = store.stamp(self.tx)
         return MethodsPolicy(
             stamp.version,
             stamp.last_modified,
             tap,
-            method_config.load(self.session, FIDO2),
-            method_config.load(self.session, SOFTWARE_OATH),
+            method_config.load(self.tx, FIDO2),
+            method_config.load(self.tx, SOFTWARE_OATH),
         )
 
     def configuration(self, config_id: str) -> tuple[str, Configuration]:
@@ -216,8 +214,8 @@ class PolicyService:
         self._check(READ, READ_ROLES, "read")
         canonical = configuration_id(config_id)
         if canonical == TAP:
-            return canonical, store.load(self.session)[0]
-        return canonical, method_config.load(self.session, canonical)
+            return canonical, store.load(self.tx)[0]
+        return canonical, method_config.load(self.tx, canonical)
 
     def update_method(self, config_id: str, changes: MethodChanges) -> MethodPolicy:
         """PATCH the Fido2 or SoftwareOath configuration; validated as a whole, like the TAP's."""
@@ -225,7 +223,7 @@ class PolicyService:
         canonical = configuration_id(config_id)
         if canonical == TAP:
             raise InvalidInput("Use the Temporary Access Pass configuration's own properties.")
-        current = method_config.lock(self.session, canonical)
+        current = method_config.lock(self.tx, canonical)
         given: dict[str, object] = {}
         if changes.state is not None:
             given["state"] = changes.state
@@ -246,7 +244,7 @@ class PolicyService:
     def reset_method(self, config_id: str) -> MethodPolicy:
         self._check(WRITE, WRITE_ROLES, "reset")
         canonical = configuration_id(config_id)
-        current = method_config.lock(self.session, canonical)
+        current = method_config.lock(self.tx, canonical)
         defaults = default_policy(canonical)
         self._save_method(canonical, current, defaults, "Authentication Methods Policy Reset")
         return defaults
@@ -254,7 +252,7 @@ class PolicyService:
     def tap_policy(self, config_id: str = TAP) -> TapPolicy:
         self._check(READ, READ_ROLES, "read")
         _tap_id(config_id)
-        tap, _ = store.load(self.session)
+        tap, _ = store.load(self.tx)
         return tap
 
     def update_tap(self, changes: TapChanges, config_id: str = TAP) -> TapPolicy:
@@ -262,7 +260,7 @@ class PolicyService:
         together with another (raising the minimum above the default) needs both in one call."""
         self._check(WRITE, WRITE_ROLES, "change")
         _tap_id(config_id)
-        current, _ = store.load(self.session, for_update=True)
+        current, _ = store.load(self.tx, for_update=True)
         given = changes.given()
         if changes.include_targets is not None:
             given["include_targets"] = tuple(_normalise(t) for t in changes.include_targets)
@@ -276,7 +274,7 @@ class PolicyService:
     def reset_tap(self, config_id: str = TAP) -> TapPolicy:
         self._check(WRITE, WRITE_ROLES, "reset")
         _tap_id(config_id)
-        current, _ = store.load(self.session, for_update=True)
+        current, _ = store.load(self.tx, for_update=True)
         defaults = TapPolicy()
         self._save(current, defaults, "Authentication Methods Policy Reset")
         return defaults
@@ -284,9 +282,9 @@ class PolicyService:
     def _check_targets_exist(self, policy: Configuration) -> None:
         targets = (*policy.include_targets, *policy.exclude_targets)
         group_ids = {t.id for t in targets if t.target_type == "group" and t.id != ALL_USERS}
-        policy.validate(known_group_ids=store.existing_group_ids(self.session, group_ids))
+        policy.validate(known_group_ids=store.existing_group_ids(self.tx, group_ids))
         user_ids = {t.id for t in targets if t.target_type == "user" and t.id != ALL_USERS}
-        known_users = store.existing_user_ids(self.session, user_ids)
+        known_users = store.existing_user_ids(self.tx, user_ids)
         for name, listed in (
             ("includeTargets", policy.include_targets),
             ("excludeTargets", policy.exclude_targets),
@@ -297,9 +295,9 @@ class PolicyService:
 
     def _save(self, old: TapPolicy, new: TapPolicy, activity: str) -> None:
         now = self.env.clock.now()
-        store.save(self.session, new, now=now)
+        store.save(self.tx, new, now=now)
         audit.record(
-            self.session,
+            self.tx,
             now=now,
             principal=self.principal,
             activity=activity,
@@ -313,9 +311,9 @@ class PolicyService:
 
     def _save_method(self, config_id: str, old: MethodPolicy, new: MethodPolicy, activity: str) -> None:
         now = self.env.clock.now()
-        method_config.save(self.session, config_id, new, now=now)
+        method_config.save(self.tx, config_id, new, now=now)
         audit.record(
-            self.session,
+            self.tx,
             now=now,
             principal=self.principal,
             activity=activity,
@@ -353,20 +351,20 @@ def _fido2_changes(current: Fido2Policy, changes: MethodChanges) -> dict[str, ob
 _CONFIG_OF_METHOD = {PasswordlessMethod.FIDO2: FIDO2, PasswordlessMethod.SOFTWARE_OATH: SOFTWARE_OATH}
 
 
-def method_allowed(reader: Reader, user_id: str, method: str) -> bool:
+def method_allowed(tx: Tx, user_id: str, method: str) -> bool:
     """Whether the policy lets this user register and sign in with `method` ("fido2" or
     "softwareOath") now: its configuration is enabled and targets the user (exclusion wins). For
     registration of a passkey, also ask `passkey_registration_allowed`. Raises ValueError for another
     method name."""
-    policy = method_config.load(reader, _CONFIG_OF_METHOD[PasswordlessMethod(method)])
+    policy = method_config.load(tx, _CONFIG_OF_METHOD[PasswordlessMethod(method)])
     if not policy.enabled:
         return False
-    groups = tap_store.group_ids_of(reader, user_id) if policy.needs_group_ids(user_id) else ()
+    groups = tap_store.group_ids_of(tx, user_id) if policy.needs_group_ids(user_id) else ()
     return policy.targets(user_id, groups)
 
 
-def passkey_registration_allowed(reader: Reader, user_id: str) -> bool:
+def passkey_registration_allowed(tx: Tx, user_id: str) -> bool:
     """`method_allowed` for fido2, and the configuration's isSelfServiceRegistrationAllowed."""
-    policy = method_config.load(reader, FIDO2)
+    policy = method_config.load(tx, FIDO2)
     self_service = not isinstance(policy, Fido2Policy) or policy.is_self_service_registration_allowed
-    return self_service and method_allowed(reader, user_id, PasswordlessMethod.FIDO2)
+    return self_service and method_allowed(tx, user_id, PasswordlessMethod.FIDO2)

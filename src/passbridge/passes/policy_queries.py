@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from passbridge.passes.policy_rules import PolicyState, TapPolicy, Target
 from passbridge.store.models import Group, MethodsPolicyRow, TapPolicyRow, User
+from passbridge.store.tx import Tx
 
 TAP_POLICY_ID = "TemporaryAccessPass"
 METHODS_POLICY_ID = "authenticationMethodsPolicy"
@@ -76,32 +76,32 @@ def policy_of(row: Any, prefix: str = "policy_") -> TapPolicy:
     )
 
 
-def _tracked(session: Session) -> bool:
+def _tracked(tx: Tx) -> bool:
     """Whether this session holds the policy row, maybe changed and not flushed: then only the ORM
     sees what the unit of work has done so far."""
-    key = session.identity_key(TapPolicyRow, TAP_POLICY_ID)
-    return key in session.identity_map or any(isinstance(o, TapPolicyRow) for o in session.new)
+    key = tx.session.identity_key(TapPolicyRow, TAP_POLICY_ID)
+    return key in tx.session.identity_map or any(isinstance(o, TapPolicyRow) for o in tx.session.new)
 
 
-def load(session: Session, *, for_update: bool = False) -> tuple[TapPolicy, datetime | None]:
+def load(tx: Tx, *, for_update: bool = False) -> tuple[TapPolicy, datetime | None]:
     """The TAP policy. `for_update` locks the row so read-validate-write cannot interleave with
     another writer (PostgreSQL; SQLite writers are serialised by BEGIN IMMEDIATE)."""
-    if for_update or _tracked(session):
-        tracked = session.get(TapPolicyRow, TAP_POLICY_ID, with_for_update=for_update or None)
+    if for_update or _tracked(tx):
+        tracked = tx.session.get(TapPolicyRow, TAP_POLICY_ID, with_for_update=for_update or None)
         if tracked is None:
             return TapPolicy(), None
         return policy_of(tracked, prefix=""), tracked.last_modified
-    row = session.connection().execute(_TAP_POLICY).first()
+    row = tx.connection().execute(_TAP_POLICY).first()
     if row is None:
         return TapPolicy(), None
     return policy_of(row), row.policy_last_modified
 
 
-def save(session: Session, policy: TapPolicy, *, now: datetime) -> None:
-    row = session.get(TapPolicyRow, TAP_POLICY_ID)
+def save(tx: Tx, policy: TapPolicy, *, now: datetime) -> None:
+    row = tx.session.get(TapPolicyRow, TAP_POLICY_ID)
     if row is None:
         row = TapPolicyRow(id=TAP_POLICY_ID)
-        session.add(row)
+        tx.session.add(row)
     row.state = policy.state.value
     row.default_lifetime = policy.default_lifetime
     row.default_length = policy.default_length
@@ -111,39 +111,39 @@ def save(session: Session, policy: TapPolicy, *, now: datetime) -> None:
     row.include_targets = _rows(policy.include_targets)
     row.exclude_targets = _rows(policy.exclude_targets)
     row.last_modified = now
-    _bump(session, now)
+    _bump(tx, now)
 
 
-def bump_version(session: Session, now: datetime) -> None:
+def bump_version(tx: Tx, now: datetime) -> None:
     """Move the policy-wide version and time: every change to any method configuration calls it."""
-    _bump(session, now)
+    _bump(tx, now)
 
 
-def _bump(session: Session, now: datetime) -> None:
-    stamp = session.get(MethodsPolicyRow, METHODS_POLICY_ID, with_for_update=True)
+def _bump(tx: Tx, now: datetime) -> None:
+    stamp = tx.session.get(MethodsPolicyRow, METHODS_POLICY_ID, with_for_update=True)
     if stamp is None:
-        session.add(MethodsPolicyRow(id=METHODS_POLICY_ID, version=1, last_modified=now))
+        tx.session.add(MethodsPolicyRow(id=METHODS_POLICY_ID, version=1, last_modified=now))
         return
     stamp.version += 1
     stamp.last_modified = now
 
 
-def stamp(session: Session) -> PolicyStamp:
-    row = session.get(MethodsPolicyRow, METHODS_POLICY_ID)
+def stamp(tx: Tx) -> PolicyStamp:
+    row = tx.session.get(MethodsPolicyRow, METHODS_POLICY_ID)
     if row is None:
         return PolicyStamp(0, None)
     return PolicyStamp(row.version, row.last_modified)
 
 
-def existing_group_ids(session: Session, ids: Iterable[str]) -> set[str]:
+def existing_group_ids(tx: Tx, ids: Iterable[str]) -> set[str]:
     wanted = set(ids)
     if not wanted:
         return set()
-    return set(session.scalars(select(Group.id).where(Group.id.in_(wanted))))
+    return set(tx.session.scalars(select(Group.id).where(Group.id.in_(wanted))))
 
 
-def existing_user_ids(session: Session, ids: Iterable[str]) -> set[str]:
+def existing_user_ids(tx: Tx, ids: Iterable[str]) -> set[str]:
     wanted = set(ids)
     if not wanted:
         return set()
-    return set(session.scalars(select(User.id).where(User.id.in_(wanted))))
+    return set(tx.session.scalars(select(User.id).where(User.id.in_(wanted))))

@@ -2,7 +2,7 @@
 
 Writes use the ORM. Reads return `PassRecord`, a plain value: the read of a user's methods
 (`user_methods`) is one prebuilt Core select of the user joined with their pass and the TAP policy,
-run on a bare connection on the hot path (no Session, no identity map; bench/README.md).
+run as Core (no Session, no identity map; bench/README.md).
 """
 
 from __future__ import annotations
@@ -12,15 +12,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select
-from sqlalchemy.orm import Session
 
 from passbridge.directory.queries import is_guid
 from passbridge.directory.rules import upn_key
 from passbridge.fastpath.prepared import PreparedSelect
 from passbridge.passes import policy_queries as policy_store
 from passbridge.passes.policy_rules import TapPolicy
-from passbridge.store.db import Reader, connection_of
 from passbridge.store.models import GroupMember, TapPolicyRow, TemporaryAccessPass, User
+from passbridge.store.tx import Tx
 
 
 @dataclass(frozen=True)
@@ -83,13 +82,13 @@ _BY_UPN = PreparedSelect(_USER_METHODS.where(User.upn_key == bindparam("ref")))
 _GROUP_IDS = select(GroupMember.group_id).where(GroupMember.user_id == bindparam("user_id"))
 
 
-def user_methods(reader: Reader, ref: str) -> UserMethods | None:
+def user_methods(tx: Tx, ref: str) -> UserMethods | None:
     """The user named by object id or userPrincipalName (as Graph paths name them), or None."""
     if is_guid(ref):
         statement, key = _BY_ID, ref.lower()
     else:
         statement, key = _BY_UPN, upn_key(ref)
-    row: Any = statement.first(reader, ref=key)
+    row: Any = statement.first(tx, ref=key)
     if row is None:
         return None
     tap = None
@@ -107,40 +106,40 @@ def user_methods(reader: Reader, ref: str) -> UserMethods | None:
     return UserMethods(row.user_id, tap, policy_store.policy_of(row))
 
 
-def group_ids_of(reader: Reader, user_id: str) -> list[str]:
+def group_ids_of(tx: Tx, user_id: str) -> list[str]:
     """The groups `user_id` belongs to directly (for policies that target groups)."""
-    return list(connection_of(reader).execute(_GROUP_IDS, {"user_id": user_id}).scalars())
+    return list(tx.connection().execute(_GROUP_IDS, {"user_id": user_id}).scalars())
 
 
 # Built once, so SQLAlchemy computes its cache key once: every method read runs it.
 _OF_USER = select(TemporaryAccessPass).where(TemporaryAccessPass.user_id == bindparam("user_id"))
 
 
-def of_user(session: Session, user_id: str) -> TemporaryAccessPass | None:
-    return session.scalars(_OF_USER, {"user_id": user_id}).first()
+def of_user(tx: Tx, user_id: str) -> TemporaryAccessPass | None:
+    return tx.session.scalars(_OF_USER, {"user_id": user_id}).first()
 
 
-def lock_owner(session: Session, user_id: str) -> None:
+def lock_owner(tx: Tx, user_id: str) -> None:
     """Serialise pass changes for one user across transactions and processes.
 
     PostgreSQL holds the user row until commit, so a second issuer waits, then (read committed)
     sees the first one's pass and replaces it instead of colliding on the unique user_id. SQLite
     needs nothing here: a writing unit already holds the database's write lock (BEGIN IMMEDIATE).
     """
-    session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    tx.session.execute(select(User.id).where(User.id == user_id).with_for_update())
 
 
-def add(session: Session, row: TemporaryAccessPass) -> None:
-    session.add(row)
-    session.flush()
+def add(tx: Tx, row: TemporaryAccessPass) -> None:
+    tx.session.add(row)
+    tx.session.flush()
 
 
-def remove(session: Session, pass_id: str) -> int:
+def remove(tx: Tx, pass_id: str) -> int:
     # A Core delete reports 0 rows instead of raising when a racing transaction removed it first.
-    result = session.execute(delete(TemporaryAccessPass).where(TemporaryAccessPass.id == pass_id))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    result = tx.execute(delete(TemporaryAccessPass).where(TemporaryAccessPass.id == pass_id))
+    return int(result.rowcount)
 
 
-def remove_for_user(session: Session, user_id: str) -> int:
-    result = session.execute(delete(TemporaryAccessPass).where(TemporaryAccessPass.user_id == user_id))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+def remove_for_user(tx: Tx, user_id: str) -> int:
+    result = tx.execute(delete(TemporaryAccessPass).where(TemporaryAccessPass.user_id == user_id))
+    return int(result.rowcount)

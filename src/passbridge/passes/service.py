@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session
-
 from passbridge.directory.service import user_ref
 from passbridge.domain.errors import NotFound
 from passbridge.ids import new_guid
@@ -19,8 +17,8 @@ from passbridge.passes.policy_rules import TapPolicy
 from passbridge.passes.queries import PassRecord, UserMethods
 from passbridge.services.context import Env, Principal
 from passbridge.signin import throttle
-from passbridge.store.db import Reader
 from passbridge.store.models import TemporaryAccessPass, User
+from passbridge.store.tx import Tx
 from passbridge.tokens.revocation import revoke_after_admin_change
 
 WRITE = ("UserAuthenticationMethod.ReadWrite.All", "UserAuthMethod-TAP.ReadWrite.All")
@@ -59,66 +57,64 @@ class IssuedPass:
     value: str  # the pass itself: returned to the issuer once, never stored or logged
 
 
-def _view(reader: Reader, env: Env, row: PassRecord, policy: TapPolicy) -> PassView:
+def _view(tx: Tx, env: Env, row: PassRecord, policy: TapPolicy) -> PassView:
     """Usability is decided afresh from the current policy and targets at every read."""
-    groups = store.group_ids_of(reader, row.user_id) if policy.needs_group_ids(row.user_id) else ()
+    groups = store.group_ids_of(tx, row.user_id) if policy.needs_group_ids(row.user_id) else ()
     targeted = policy.targets(row.user_id, groups)
     state = rules.PassState(row.start_at, row.lifetime_minutes, row.is_usable_once, row.used_at)
     return PassView(row, rules.usability(state, policy, targeted=targeted, now=env.clock.now()))
 
 
-def view_of(
-    session: Session, env: Env, row: TemporaryAccessPass, policy: TapPolicy | None = None
-) -> PassView:
+def view_of(tx: Tx, env: Env, row: TemporaryAccessPass, policy: TapPolicy | None = None) -> PassView:
     """The view of a pass this unit of work holds as an ORM row (writes)."""
     if policy is None:
-        policy, _ = policy_store.load(session)
-    return _view(session, env, PassRecord.of(row), policy)
+        policy, _ = policy_store.load(tx)
+    return _view(tx, env, PassRecord.of(row), policy)
 
 
-def pass_views(reader: Reader, env: Env, found: UserMethods) -> list[PassView]:
+def pass_views(tx: Tx, env: Env, found: UserMethods) -> list[PassView]:
     """The user's passes (none or one) for the list of every method; the caller checked access."""
-    return [] if found.tap is None else [_view(reader, env, found.tap, found.policy)]
+    return [] if found.tap is None else [_view(tx, env, found.tap, found.policy)]
 
 
-def list_passes(reader: Reader, env: Env, principal: Principal, user_ref_text: str) -> list[PassView]:
-    """The user's passes (none or one). Reads only, so the Graph edge may pass a bare connection."""
-    found = readable_methods(reader, principal, user_ref_text, READ_SCOPES)
-    return pass_views(reader, env, found)
+def list_passes(tx: Tx, env: Env, principal: Principal, user_ref_text: str) -> list[PassView]:
+    """The user's passes (none or one). Reads only, so the Graph edge may pass an autocommit Tx."""
+    found = readable_methods(tx, principal, user_ref_text, READ_SCOPES)
+    return pass_views(tx, env, found)
 
 
-def get_pass(reader: Reader, env: Env, principal: Principal, user_ref_text: str, method_id: str) -> PassView:
-    found = readable_methods(reader, principal, user_ref_text, READ_SCOPES)
+def get_pass(tx: Tx, env: Env, principal: Principal, user_ref_text: str, method_id: str) -> PassView:
+    found = readable_methods(tx, principal, user_ref_text, READ_SCOPES)
     if found.tap is None or found.tap.id != method_id.strip().lower():
         raise _no_such_pass(method_id)
-    return _view(reader, env, found.tap, found.policy)
+    return _view(tx, env, found.tap, found.policy)
 
 
 @dataclass
 class TapService:
-    session: Session
+    tx: Tx
     env: Env
     principal: Principal
 
     def _access(self) -> MethodAccess:
-        return MethodAccess(self.session, self.env, self.principal)
+        return MethodAccess(self.tx, self.env, self.principal)
 
     def view(self, row: TemporaryAccessPass, policy: TapPolicy | None = None) -> PassView:
-        return view_of(self.session, self.env, row, policy)
+        return view_of(self.tx, self.env, row, policy)
 
     # --- writes ------------------------------------------------------------------------------
 
     def issue(self, user_ref_text: str, request: rules.PassRequest) -> IssuedPass:
         """Create a pass, replacing the user's previous one (Graph: one pass per user)."""
         user = self._access().manager(user_ref_text, WRITE_SCOPES, allow_self=False)
-        policy, _ = policy_store.load(self.session)
+        policy, _ = policy_store.load(self.tx)
         now = self.env.clock.now()
         terms = rules.decide_terms(request, policy, now=now)
         value = rules.generate_pass(terms.length)
         # Hash before taking the lock: Argon2id is the slow part and needs no lock.
         secret_hash = self.env.keeper.slow_hash(value)
-        store.lock_owner(self.session, user.id)
-        previous = store.of_user(self.session, user.id)
+        store.lock_owner(self.tx, user.id)
+        previous = store.of_user(self.tx, user.id)
         if previous is not None:
             self._delete(user, previous, by_owner=False)
         row = TemporaryAccessPass(
@@ -130,11 +126,11 @@ class TapService:
             is_usable_once=terms.is_usable_once,
             secret_hash=secret_hash,
         )
-        store.add(self.session, row)
+        store.add(self.tx, row)
         # A new pass is the recovery NIST SP 800-63B asks for after the consecutive-failure ceiling.
-        throttle.clear_ceiling(self.session.connection(), user.upn_key)
+        throttle.clear_ceiling(self.tx, user.upn_key)
         audit.record(
-            self.session,
+            self.tx,
             now=now,
             principal=self.principal,
             activity="Admin registered security info",
@@ -146,7 +142,7 @@ class TapService:
         )
         # Recovery: whoever lost a device gets a pass, and the sessions that device holds must end.
         revoke_after_admin_change(
-            self.session,
+            self.tx,
             self.env,
             self.principal,
             user,
@@ -157,15 +153,15 @@ class TapService:
     def delete(self, user_ref_text: str, method_id: str) -> None:
         """Delete one pass by id; a user may delete their own."""
         user = self._access().manager(user_ref_text, WRITE_SCOPES, allow_self=True)
-        store.lock_owner(self.session, user.id)
+        store.lock_owner(self.tx, user.id)
         row = self._pass_of(user, method_id)
         self._delete(user, row, by_owner=self._access().is_self(user), revoke_sessions=True)
 
     def revoke(self, user_ref_text: str) -> None:
         """Delete whatever pass the user holds (the CLI's `tap revoke`)."""
         user = self._access().manager(user_ref_text, WRITE_SCOPES, allow_self=True)
-        store.lock_owner(self.session, user.id)
-        row = store.of_user(self.session, user.id)
+        store.lock_owner(self.tx, user.id)
+        row = store.of_user(self.tx, user.id)
         if row is None:
             raise NotFound(f"{user.user_principal_name} has no Temporary Access Pass.", kind="method")
         self._delete(user, row, by_owner=self._access().is_self(user), revoke_sessions=True)
@@ -178,10 +174,10 @@ class TapService:
         # have been opened with it; the owner removing their own pass keeps their session.
         if revoke_sessions and not by_owner and self.view(row).is_usable:
             user.sessions_valid_from = now
-        store.remove(self.session, row.id)
+        store.remove(self.tx, row.id)
         who = "User" if by_owner else "Admin"
         audit.record(
-            self.session,
+            self.tx,
             now=now,
             principal=self.principal,
             activity=f"{who} deleted security info",
@@ -199,10 +195,10 @@ class TapService:
     # --- reads -------------------------------------------------------------------------------
 
     def list(self, user_ref_text: str) -> list[PassView]:
-        return list_passes(self.session, self.env, self.principal, user_ref_text)
+        return list_passes(self.tx, self.env, self.principal, user_ref_text)
 
     def get_one(self, user_ref_text: str, method_id: str) -> PassView:
-        return get_pass(self.session, self.env, self.principal, user_ref_text, method_id)
+        return get_pass(self.tx, self.env, self.principal, user_ref_text, method_id)
 
     def get(self, user_ref_text: str) -> PassView | None:
         """The user's pass, if any (the CLI's `tap show`)."""
@@ -210,7 +206,7 @@ class TapService:
         return views[0] if views else None
 
     def _pass_of(self, user: User, method_id: str) -> TemporaryAccessPass:
-        row = store.of_user(self.session, user.id)
+        row = store.of_user(self.tx, user.id)
         if row is None or row.id != method_id.strip().lower():
             raise _no_such_pass(method_id)
         return row

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy.orm import Session
-
 from passbridge.directory import queries as directory_store
 from passbridge.domain.errors import InvalidInput
 from passbridge.methods import oath_queries as oath_store
@@ -23,6 +21,7 @@ from passbridge.passes.service import PassView
 from passbridge.services.context import Env, Principal
 from passbridge.signin.return_to import allowed_return_to
 from passbridge.signin.sessions import SessionView
+from passbridge.store.tx import Tx
 
 DEFAULT_TENANT_NAME = "Passbridge"
 # A user reading their own methods holds exactly this delegated scope, as Entra's My Sign-ins does.
@@ -47,8 +46,8 @@ class PassSummary:
     reason: str  # Graph's methodUsabilityReason
 
 
-def tenant_name(session: Session) -> str:
-    tenant = directory_store.tenant(session)
+def tenant_name(tx: Tx) -> str:
+    tenant = directory_store.tenant(tx)
     return tenant.display_name if tenant is not None else DEFAULT_TENANT_NAME
 
 
@@ -60,10 +59,10 @@ def _origin(uri: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}/"
 
 
-def app_links(session: Session) -> list[AppLink]:
+def app_links(tx: Tx) -> list[AppLink]:
     """Registered applications a person can open: those with a web redirect URI, by name."""
     links = []
-    for app in directory_store.applications(session):
+    for app in directory_store.applications(tx):
         uris = app.redirect_uris or []
         origin = _origin(uris[0]) if uris else None
         if origin is not None:
@@ -71,7 +70,7 @@ def app_links(session: Session) -> list[AppLink]:
     return links
 
 
-def own_passes(session: Session, env: Env, view: SessionView) -> list[PassSummary]:
+def own_passes(tx: Tx, env: Env, view: SessionView) -> list[PassSummary]:
     """The signed-in user's methods, read through the same rules as Graph's /me/authentication/methods."""
     me = Principal(
         kind="user",
@@ -81,7 +80,7 @@ def own_passes(session: Session, env: Env, view: SessionView) -> list[PassSummar
         scopes=frozenset({OWN_METHODS_SCOPE}),
     )
     summaries = []
-    for method in MethodsService(session, env, me).list(view.user_id):
+    for method in MethodsService(tx, env, me).list(view.user_id):
         if isinstance(method, PassView):
             row = method.row
             summaries.append(
@@ -97,10 +96,10 @@ def own_passes(session: Session, env: Env, view: SessionView) -> list[PassSummar
     return summaries
 
 
-def checked_return_to(session: Session, value: str | None) -> str | None:
+def checked_return_to(tx: Tx, value: str | None) -> str | None:
     """`value` if a signed-in page may send the browser there (the sign-in rule), else None."""
     try:
-        return allowed_return_to(session, value)
+        return allowed_return_to(tx, value)
     except InvalidInput:
         return None
 
@@ -118,9 +117,9 @@ class OwnMethods:
         return len(self.passkeys) + len(self.apps)
 
 
-def own_methods(session: Session, env: Env, view: SessionView) -> OwnMethods:
+def own_methods(tx: Tx, env: Env, view: SessionView) -> OwnMethods:
     return OwnMethods(
-        own_passes(session, env, view),
-        passkey_store.of_user(session, view.user_id),
-        oath_store.of_user(session, view.user_id),
+        own_passes(tx, env, view),
+        passkey_store.of_user(tx, view.user_id),
+        oath_store.of_user(tx, view.user_id),
     )

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import Connection
-
 from passbridge.ids import new_guid
 from passbridge.logs import signin_log
 from passbridge.methods import passkey_queries as passkey_store
@@ -23,6 +21,7 @@ from passbridge.services.context import Env
 from passbridge.signin import queries, rules
 from passbridge.signin.sessions import SessionView
 from passbridge.signin.throttle import Attempt, Throttle
+from passbridge.store.tx import Tx
 
 if TYPE_CHECKING:
     from passbridge.signin.flow import ProofFlow
@@ -88,7 +87,7 @@ def log_entry(
 
 
 def finish(
-    connection: Connection,
+    tx: Tx,
     env: Env,
     flow: ProofFlow,
     who: Who,
@@ -104,7 +103,7 @@ def finish(
     if user_id is None:  # a strategy commits only a proof that named its user
         raise rules.SignInFailed("The proof named no user.")
     if previous_cookie:
-        queries.end_session_by_hash(connection, env.keeper.keyed_hash(previous_cookie), now)
+        queries.end_session_by_hash(tx, env.keeper.keyed_hash(previous_cookie), now)
     cookie_value = secrets.token_urlsafe(32)
     view = SessionView(
         id=new_guid(),
@@ -119,10 +118,10 @@ def finish(
         pass_id=worth.pass_id,
     )
     # Only the keyed hash is stored; the value goes to the cookie alone.
-    queries.add_session(connection, view, env.keeper.keyed_hash(cookie_value), ip, now)
-    device = Throttle(env).succeeded(connection, attempt, user_id)
+    queries.add_session(tx, view, env.keeper.keyed_hash(cookie_value), ip, now)
+    device = Throttle(env).succeeded(tx, attempt, user_id)
     signin_log.record(
-        connection, log_entry(flow, who, ip, now, signin_log.SUCCESS, None, multi_factor="mfa" in worth.amr)
+        tx, log_entry(flow, who, ip, now, signin_log.SUCCESS, None, multi_factor="mfa" in worth.amr)
     )
     return SignedIn(
         session=view,
@@ -131,6 +130,6 @@ def finish(
         auth_request=flow.view.auth_request,
         # Until a person holds a passkey or an authenticator app, a pass leads to "Set up your sign-in
         # methods" (a passkey or a code proves they hold one already).
-        needs_setup=worth.pass_id is not None and not passkey_store.holds_strong_method(connection, user_id),
+        needs_setup=worth.pass_id is not None and not passkey_store.holds_strong_method(tx, user_id),
         device_cookie=device,
     )

@@ -25,8 +25,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeGuard, TypeVar
 
-from sqlalchemy.engine import Connection
-
 from passbridge.directory.rules import upn_key
 from passbridge.domain.errors import InvalidInput
 from passbridge.ids import new_guid
@@ -42,6 +40,7 @@ from passbridge.signin.return_to import allowed_return_to, is_local_path
 from passbridge.signin.rules import FlowState, Method
 from passbridge.signin.strategies import Strategy
 from passbridge.signin.throttle import Attempt, Throttle
+from passbridge.store.tx import Tx
 from passbridge.tokens.authorize import pending_request
 
 USERNAME_MAX = 256
@@ -116,12 +115,12 @@ def _view(row: Any) -> FlowView:
     )
 
 
-def _housekeeping(connection: Connection, now: datetime) -> None:
+def _housekeeping(tx: Tx, now: datetime) -> None:
     """Rides along with about one new flow in PURGE_EVERY: flows and throttle counters a day past use
     are of no use to anyone, and a delete on every sign-in would cost each one a scan."""
     if secrets.randbelow(PURGE_EVERY) == 0:
-        store.purge_flows(connection, now - timedelta(days=1))
-        store.purge_counters(connection, now - timedelta(days=1))
+        store.purge_flows(tx, now - timedelta(days=1))
+        store.purge_counters(tx, now - timedelta(days=1))
 
 
 @dataclass
@@ -145,9 +144,9 @@ class SignInService:
         """A new flow waiting for a username. `auth_request` holds an OpenID Connect request already
         validated by the provider; it is resumed when the flow is done."""
         checked = self._checked_return_to(return_to)
-        with store.writing(self.env.db) as connection:
+        with self.env.db.transaction() as tx:
             return self._begin(
-                connection,
+                tx,
                 return_to=checked,
                 auth_request=auth_request,
                 client_id=client_id,
@@ -159,12 +158,12 @@ class SignInService:
             return None
         if is_local_path(value):
             return value
-        with self.env.db.unit_of_work(readonly=True) as session:
-            return allowed_return_to(session, value)
+        with self.env.db.transaction("read") as tx:
+            return allowed_return_to(tx, value)
 
     def _begin(
         self,
-        connection: Connection,
+        tx: Tx,
         *,
         return_to: str | None = None,
         auth_request: dict[str, Any] | None = None,
@@ -175,7 +174,7 @@ class SignInService:
         flow_id, csrf_token = new_guid(), secrets.token_urlsafe(32)
         expires_at = now + timedelta(minutes=self.env.settings.flow_minutes)
         store.add_flow(
-            connection,
+            tx,
             flow_id=flow_id,
             csrf_token=csrf_token,
             return_to=return_to,
@@ -185,7 +184,7 @@ class SignInService:
             created_at=now,
             expires_at=expires_at,
         )
-        _housekeeping(connection, now)
+        _housekeeping(tx, now)
         return FlowView(
             id=flow_id,
             state=FlowState.IDENTIFY,
@@ -209,9 +208,9 @@ class SignInService:
         A pending flow is not stored: an anonymous visit writes nothing. Its id (the flow cookie) and
         its CSRF token, a keyed hash of the id and `return_to`, let the first post create it
         (`_stored_flow`), with `return_to` posted back in a hidden field."""
-        with self.env.db.reading(transaction=False) as connection:
-            row = store.flow(connection, flow_id) if flow_id else None
-            tenant = store.tenant_name(connection)
+        with self.env.db.transaction("autocommit") as tx:
+            row = store.flow(tx, flow_id) if flow_id else None
+            tenant = store.tenant_name(tx)
         if self._is_open(row):
             return _view(row), tenant
         if not or_begin:
@@ -235,12 +234,10 @@ class SignInService:
     def _pending_csrf(self, flow_id: str, return_to: str | None) -> str:
         return self.env.keeper.keyed_hash(f"pending sign-in v1|{flow_id}|{return_to or ''}")
 
-    def _stored_flow(
-        self, connection: Connection, flow_id: str, csrf_token: str | None, return_to: str | None
-    ) -> Any | None:
+    def _stored_flow(self, tx: Tx, flow_id: str, csrf_token: str | None, return_to: str | None) -> Any | None:
         """The flow's row; a pending flow (login_page) is created first when the post carries the
         token this server gave it, so only a page we served can make a row, and only by posting."""
-        row = store.flow(connection, flow_id)
+        row = store.flow(tx, flow_id)
         if row is not None or not csrf_token:
             return row
         expected = self._pending_csrf(flow_id, return_to or None)
@@ -250,7 +247,7 @@ class SignInService:
         # An anonymous authorization request's flow (oidc/authorize.py) names its application here.
         asked = pending_request(self.env, return_to)
         store.add_flow(
-            connection,
+            tx,
             flow_id=flow_id,
             csrf_token=expected,
             return_to=return_to or None,
@@ -261,15 +258,15 @@ class SignInService:
             expires_at=now + timedelta(minutes=self.env.settings.flow_minutes),
             if_absent=True,
         )
-        _housekeeping(connection, now)
-        return store.flow(connection, flow_id)
+        _housekeeping(tx, now)
+        return store.flow(tx, flow_id)
 
     def flow(self, flow_id: str | None) -> FlowView:
         """The flow, if it is still open; FlowExpired otherwise."""
         if not flow_id:
             raise rules.FlowExpired()
-        with self.env.db.reading(transaction=False) as connection:
-            row = store.flow(connection, flow_id)
+        with self.env.db.transaction("autocommit") as tx:
+            row = store.flow(tx, flow_id)
         if not self._is_open(row):
             raise rules.FlowExpired()
         return _view(row)
@@ -295,13 +292,13 @@ class SignInService:
         if not flow_id:
             raise rules.FlowExpired()
         now = self._now
-        with store.writing(self.env.db) as connection:
-            row = self._stored_flow(connection, flow_id, csrf_token, return_to)
+        with self.env.db.transaction() as tx:
+            row = self._stored_flow(tx, flow_id, csrf_token, return_to)
             if not self._is_open(row):
                 raise rules.FlowExpired()
             self._check_csrf(row, csrf_token)
             # Conditional on the flow still being open: a racing finish or expiry wins.
-            if not store.identify(connection, flow_id, name, upn_key(name), now):
+            if not store.identify(tx, flow_id, name, upn_key(name), now):
                 raise rules.FlowExpired()
         return replace(
             _view(row), state=FlowState.PROVE, username=name, methods=(Method.TEMPORARY_ACCESS_PASS,)
@@ -314,21 +311,21 @@ class SignInService:
         for this site and nothing here says which accounts have one. The first post of a pending flow
         (login_page) creates it, with its `return_to`."""
         now = self._now
-        with store.writing(self.env.db) as connection:
-            row = self._stored_flow(connection, flow_id, csrf_token, return_to) if flow_id else None
+        with self.env.db.transaction() as tx:
+            row = self._stored_flow(tx, flow_id, csrf_token, return_to) if flow_id else None
             if not self._is_open(row):
                 raise rules.FlowExpired()
             self._check_csrf(row, csrf_token)
             challenge = webauthn.new_challenge()
             ceremony_id = ceremonies.start(
-                connection,
+                tx,
                 kind=SIGN_IN,
                 challenge=challenge,
                 now=now,
                 lifetime=CEREMONY_LIFETIME,
                 flow_id=row.id,
             )
-            tenant = store.tenant_name(connection) or "Passbridge"
+            tenant = store.tenant_name(tx) or "Passbridge"
         options = webauthn.authentication_options(relying_party(self.env, tenant), challenge=challenge)
         return Started(ceremony_id, options)
 
@@ -349,15 +346,15 @@ class SignInService:
             raise rules.FlowExpired()
         # No transaction: the write round checks again whatever could have changed by then (the flow,
         # the pass, the policy, the ceremony).
-        with self.env.db.reading(transaction=False) as connection:
-            row = store.flow_for_proof(connection, flow_id)
+        with self.env.db.transaction("autocommit") as tx:
+            row = store.flow_for_proof(tx, flow_id)
             if not self._is_open(row):
                 raise rules.FlowExpired()
             self._check_csrf(row, csrf_token)
             if strategy.needs_username and row.state != FlowState.PROVE:
                 raise rules.FlowExpired()
             flow = ProofFlow.of(row)
-            found = strategy.read(connection, flow)
+            found = strategy.read(tx, flow)
         who = strategy.who(flow, found)
         throttle = Throttle(self.env)
         # A guess spends the typed name's counters; a passkey's success clears its owner's.
@@ -376,12 +373,12 @@ class SignInService:
         try:
             checked = strategy.check(self.env, flow, found, self._now)
             now = self._now  # after the slow check: the session begins when it is written
-            with store.writing(self.env.db) as connection:
-                if not store.finish_flow(connection, flow.view.id, flow.view.state):
+            with self.env.db.transaction() as tx:
+                if not store.finish_flow(tx, flow.view.id, flow.view.state):
                     raise rules.FlowExpired()
-                worth = strategy.commit(connection, self.env, checked, now)
+                worth = strategy.commit(tx, self.env, checked, now)
                 return finish(
-                    connection,
+                    tx,
                     self.env,
                     flow,
                     who,
@@ -396,5 +393,5 @@ class SignInService:
             raise
 
     def _log(self, flow: ProofFlow, who: Who, ip: str | None, code: int, reason: str | None) -> None:
-        with store.writing(self.env.db) as connection:
-            signin_log.record(connection, log_entry(flow, who, ip, self._now, code, reason))
+        with self.env.db.transaction() as tx:
+            signin_log.record(tx, log_entry(flow, who, ip, self._now, code, reason))

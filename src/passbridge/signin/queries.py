@@ -1,31 +1,27 @@
 """The sign-in feature's SQL: flows, browser sessions, the pass's use at sign-in, throttle counters.
 
-Every statement here is built once, on the tables, and runs on a bare Connection: a sign-in is three
+Every statement here is built once, on the tables, and runs as Core on the Tx: a sign-in is three
 requests around one Argon2 verify, and the goal is that everything but the verify costs a small
 fraction of it (bench/README.md, pass sign-ins). The ORM's unit of work (identity map, flush, object
 construction) cost more than these statements' own work, so nothing on the sign-in path uses it: rows
 are inserted from plain values and read back as plain rows, and the selects run on the driver's cursor
-(fastpath/prepared.py). Writes run in `writing` (one transaction, BEGIN IMMEDIATE on SQLite); reads that
-need no snapshot run on `Database.reading`.
+(fastpath/prepared.py). Writes run in a write transaction (BEGIN IMMEDIATE on SQLite); reads that need
+no snapshot in an autocommit one (store/db.py `Database.transaction`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Table, bindparam, delete, func, insert, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
 from passbridge.fastpath.prepared import PreparedSelect
 from passbridge.passes import policy_queries as policy_store
 from passbridge.signin.rules import Counter
-from passbridge.store.db import Database
 from passbridge.store.models import (
     Application,
     SignInFlow,
@@ -36,6 +32,7 @@ from passbridge.store.models import (
     User,
     UserSession,
 )
+from passbridge.store.tx import Tx
 
 _FLOWS: Table = SignInFlow.__table__  # type: ignore[assignment]
 _SESSIONS: Table = UserSession.__table__  # type: ignore[assignment]
@@ -44,25 +41,9 @@ _USERS: Table = User.__table__  # type: ignore[assignment]
 _APPS: Table = Application.__table__  # type: ignore[assignment]
 _TENANT: Table = Tenant.__table__  # type: ignore[assignment]
 
-Executor = Session | Connection
-
-
-def _connection(on: Executor) -> Connection:
-    # Callers outside the sign-in path (OIDC logout, sign-out) hold a unit of work's Session.
-    return on.connection() if isinstance(on, Session) else on
-
 
 def _rowcount(result: Any) -> int:
     return int(result.rowcount)
-
-
-@contextmanager
-def writing(db: Database) -> Iterator[Connection]:
-    """One write transaction on a bare pooled connection: committed when the block ends, rolled back
-    if it raises. The engine's begin listener makes it BEGIN IMMEDIATE on SQLite, as every unit of
-    work is, so a writer waits for the lock instead of failing half-way."""
-    with db.engine.begin() as connection:
-        yield connection
 
 
 # --- flows -----------------------------------------------------------------------------------------
@@ -84,7 +65,7 @@ _FLOW = PreparedSelect(select(*_FLOW_COLUMNS).where(_FLOWS.c.id == bindparam("fl
 
 
 def add_flow(
-    connection: Connection,
+    tx: Tx,
     *,
     flow_id: str,
     csrf_token: str,
@@ -113,17 +94,15 @@ def add_flow(
         "expires_at": expires_at,
     }
     if if_absent:
-        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-        connection.execute(
-            dialect.insert(_FLOWS).values(values).on_conflict_do_nothing(index_elements=["id"])
-        )
+        dialect = postgresql if tx.dialect == "postgresql" else sqlite
+        tx.execute(dialect.insert(_FLOWS).values(values).on_conflict_do_nothing(index_elements=["id"]))
     else:
-        connection.execute(_ADD_FLOW, values)
+        tx.execute(_ADD_FLOW, values)
 
 
-def flow(connection: Connection, flow_id: str) -> Any | None:
+def flow(tx: Tx, flow_id: str) -> Any | None:
     """The flow's row (attributes named as SignInFlow's columns, without methods_satisfied), or None."""
-    return _FLOW.first(connection, flow_id=flow_id)
+    return _FLOW.first(tx, flow_id=flow_id)
 
 
 _IDENTIFY = (
@@ -142,11 +121,11 @@ _IDENTIFY = (
 )
 
 
-def identify(connection: Connection, flow_id: str, username: str, upn_key: str, now: datetime) -> bool:
+def identify(tx: Tx, flow_id: str, username: str, upn_key: str, now: datetime) -> bool:
     """Record the username and the user it names (NULL for none) and move the flow on to prove; False
     when the flow was finished or expired meanwhile."""
     params = {"flow_id": flow_id, "typed_name": username, "upn_key": upn_key, "now": now}
-    return _rowcount(connection.execute(_IDENTIFY, params)) == 1
+    return _rowcount(tx.execute(_IDENTIFY, params)) == 1
 
 
 _FINISH_FLOW = (
@@ -156,23 +135,23 @@ _FINISH_FLOW = (
 )
 
 
-def finish_flow(connection: Connection, flow_id: str, from_state: str) -> bool:
+def finish_flow(tx: Tx, flow_id: str, from_state: str) -> bool:
     """Move the flow to done only if it is still in `from_state`: of two requests racing to finish
     one flow, exactly one sees True (a conditional UPDATE, atomic on both databases)."""
-    result = connection.execute(_FINISH_FLOW, {"flow_id": flow_id, "from_state": from_state})
+    result = tx.execute(_FINISH_FLOW, {"flow_id": flow_id, "from_state": from_state})
     return _rowcount(result) == 1
 
 
-def purge_flows(connection: Connection, before: datetime) -> int:
-    return _rowcount(connection.execute(delete(_FLOWS).where(_FLOWS.c.expires_at < before)))
+def purge_flows(tx: Tx, before: datetime) -> int:
+    return _rowcount(tx.execute(delete(_FLOWS).where(_FLOWS.c.expires_at < before)))
 
 
 _TENANT_NAME = PreparedSelect(select(_TENANT.c.display_name).limit(1))
 
 
-def tenant_name(connection: Connection) -> str | None:
+def tenant_name(tx: Tx) -> str | None:
     """The organisation's name, which every sign-in page shows."""
-    row = _TENANT_NAME.first(connection)
+    row = _TENANT_NAME.first(tx)
     return None if row is None else str(row.display_name)
 
 
@@ -200,8 +179,8 @@ _FOR_PROOF = PreparedSelect(
 )
 
 
-def flow_for_proof(connection: Connection, flow_id: str) -> Any | None:
-    return _FOR_PROOF.first(connection, flow_id=flow_id)
+def flow_for_proof(tx: Tx, flow_id: str) -> Any | None:
+    return _FOR_PROOF.first(tx, flow_id=flow_id)
 
 
 # --- the pass, as sign-in sees it --------------------------------------------------------------------
@@ -234,9 +213,9 @@ _PASS_AND_POLICY = PreparedSelect(
 )
 
 
-def pass_and_policy(connection: Connection, user_id: str) -> tuple[PassForSignIn, Any] | None:
+def pass_and_policy(tx: Tx, user_id: str) -> tuple[PassForSignIn, Any] | None:
     """The user's pass and the TAP policy as they stand now (`policy_store.policy_of` reads the second)."""
-    row = _PASS_AND_POLICY.first(connection, user_id=user_id)
+    row = _PASS_AND_POLICY.first(tx, user_id=user_id)
     return None if row is None else (PassForSignIn(*row[: len(_PASS_COLUMNS)]), row)
 
 
@@ -253,12 +232,12 @@ _USE_PASS = (
 )
 
 
-def use_pass(connection: Connection, pass_id: str, secret_hash: str, now: datetime) -> bool:
+def use_pass(tx: Tx, pass_id: str, secret_hash: str, now: datetime) -> bool:
     """Record a use of the pass the caller verified. One conditional UPDATE: a one-time pass is
     marked used only while still unused, so of any number of racing sign-ins, across processes and
     nodes, exactly one sees True. The hash condition refuses a pass replaced since it was verified."""
     params = {"pass_id": pass_id, "verified_hash": secret_hash, "used_now": now}
-    return _rowcount(connection.execute(_USE_PASS, params)) == 1
+    return _rowcount(tx.execute(_USE_PASS, params)) == 1
 
 
 # --- sessions --------------------------------------------------------------------------------------
@@ -287,9 +266,7 @@ class NewSession(Protocol):
     def pass_id(self) -> str | None: ...
 
 
-def add_session(
-    connection: Connection, view: NewSession, token_hash: str, ip_address: str | None, now: datetime
-) -> None:
+def add_session(tx: Tx, view: NewSession, token_hash: str, ip_address: str | None, now: datetime) -> None:
     values = {
         "id": view.id,
         "token_hash": token_hash,
@@ -304,7 +281,7 @@ def add_session(
         "ip_address": ip_address,
         "ended_at": None,
     }
-    connection.execute(_ADD_SESSION, values)
+    tx.execute(_ADD_SESSION, values)
 
 
 _SESSION_BY_HASH = (
@@ -314,8 +291,8 @@ _SESSION_BY_HASH = (
 )
 
 
-def session_by_hash(session: Session, token_hash: str) -> tuple[UserSession, User] | None:
-    row = session.execute(_SESSION_BY_HASH, {"token_hash": token_hash}).first()
+def session_by_hash(tx: Tx, token_hash: str) -> tuple[UserSession, User] | None:
+    row = tx.session.execute(_SESSION_BY_HASH, {"token_hash": token_hash}).first()
     return None if row is None else (row[0], row[1])
 
 
@@ -331,17 +308,17 @@ _END_SESSION_BY_HASH = (
 )
 
 
-def end_session(on: Executor, session_id: str, now: datetime) -> None:
-    _connection(on).execute(_END_SESSION, {"session_id": session_id, "ended_now": now})
+def end_session(tx: Tx, session_id: str, now: datetime) -> None:
+    tx.connection().execute(_END_SESSION, {"session_id": session_id, "ended_now": now})
 
 
-def end_session_by_hash(connection: Connection, token_hash: str, now: datetime) -> None:
+def end_session_by_hash(tx: Tx, token_hash: str, now: datetime) -> None:
     """End the session whose cookie hashes to `token_hash`, if there is one still open."""
-    connection.execute(_END_SESSION_BY_HASH, {"ended_hash": token_hash, "ended_now": now})
+    tx.execute(_END_SESSION_BY_HASH, {"ended_hash": token_hash, "ended_now": now})
 
 
-def end_sessions_of_user(on: Executor, user_id: str, now: datetime) -> int:
-    result = _connection(on).execute(
+def end_sessions_of_user(tx: Tx, user_id: str, now: datetime) -> int:
+    result = tx.connection().execute(
         update(_SESSIONS)
         .where(_SESSIONS.c.user_id == user_id, _SESSIONS.c.ended_at.is_(None))
         .values(ended_at=now)
@@ -365,14 +342,14 @@ _C = _THROTTLE.c
 CEILING_PREFIX = "account:"
 
 
-def ensure_counters(connection: Connection, keys: Sequence[str]) -> None:
+def ensure_counters(tx: Tx, keys: Sequence[str]) -> None:
     """Create a zeroed counter for each key that has none (one statement; existing rows untouched)."""
     rows = [
         {"key": key, "attempts": 0, "lockouts": 0, "locked_until": None, "last_at": None, "version": 0}
         for key in keys
     ]
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    connection.execute(dialect.insert(_THROTTLE).values(rows).on_conflict_do_nothing(index_elements=["key"]))
+    dialect = postgresql if tx.dialect == "postgresql" else sqlite
+    tx.execute(dialect.insert(_THROTTLE).values(rows).on_conflict_do_nothing(index_elements=["key"]))
 
 
 _READ = select(_C.key, _C.attempts, _C.lockouts, _C.locked_until, _C.last_at, _C.version).where(
@@ -380,10 +357,10 @@ _READ = select(_C.key, _C.attempts, _C.lockouts, _C.locked_until, _C.last_at, _C
 )
 
 
-def counters(connection: Connection, keys: Sequence[str]) -> dict[str, Counter]:
+def counters(tx: Tx, keys: Sequence[str]) -> dict[str, Counter]:
     found = {
         row.key: Counter(row.attempts, row.lockouts, row.locked_until, row.last_at, row.version)
-        for row in connection.execute(_READ, {"keys": list(keys)})
+        for row in tx.execute(_READ, {"keys": list(keys)})
     }
     return {key: found.get(key, Counter()) for key in keys}
 
@@ -401,10 +378,10 @@ _WRITE = (
 )
 
 
-def write_counter(connection: Connection, key: str, read_version: int, counter: Counter) -> bool:
+def write_counter(tx: Tx, key: str, read_version: int, counter: Counter) -> bool:
     """Write `counter` over the row only if it still has `read_version`; False when another request
     wrote it first (the caller reads again)."""
-    result = connection.execute(
+    result = tx.execute(
         _WRITE,
         {
             "k": key,
@@ -419,21 +396,21 @@ def write_counter(connection: Connection, key: str, read_version: int, counter: 
     return int(result.rowcount) == 1
 
 
-def clear_counters(connection: Connection, keys: Sequence[str]) -> None:
+def clear_counters(tx: Tx, keys: Sequence[str]) -> None:
     """A success: these counters start afresh."""
     if keys:
-        connection.execute(delete(_THROTTLE).where(_C.key.in_(list(keys))))
+        tx.execute(delete(_THROTTLE).where(_C.key.in_(list(keys))))
 
 
-def clear_ceiling(connection: Connection, username_key: str) -> None:
+def clear_ceiling(tx: Tx, username_key: str) -> None:
     """An administrator issued a new pass: the account's consecutive count starts afresh."""
-    connection.execute(delete(_THROTTLE).where(_C.key == CEILING_PREFIX + username_key))
+    tx.execute(delete(_THROTTLE).where(_C.key == CEILING_PREFIX + username_key))
 
 
-def purge_counters(connection: Connection, before: datetime) -> None:
+def purge_counters(tx: Tx, before: datetime) -> None:
     """Counters quiet since `before` and not locked past it (never the ceiling's: only a success ends
     those)."""
-    connection.execute(
+    tx.execute(
         delete(_THROTTLE).where(
             _C.last_at < before,
             or_(_C.locked_until.is_(None), _C.locked_until < before),

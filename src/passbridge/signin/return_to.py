@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from sqlalchemy.orm import Session
-
 from passbridge.directory import queries as directory_store
 from passbridge.domain.errors import InvalidInput
+from passbridge.store.tx import Tx
 
 
 def is_local_path(value: str) -> bool:
@@ -21,7 +20,7 @@ def is_local_path(value: str) -> bool:
     return False
 
 
-def allowed_return_to(session: Session, value: str | None) -> str | None:
+def allowed_return_to(tx: Tx, value: str | None) -> str | None:
     """A path on this site, or an address registered as some application's redirect URI; else refused,
     so a link cannot send a freshly signed-in user to a stranger's site."""
     if value is None or value == "":
@@ -29,7 +28,7 @@ def allowed_return_to(session: Session, value: str | None) -> str | None:
     if is_local_path(value):
         return value
     without_query = urlsplit(value)._replace(query="", fragment="").geturl()
-    for app in directory_store.applications(session):
+    for app in directory_store.applications(tx):
         if without_query in (app.redirect_uris or []):
             return value
     raise InvalidInput("return_to must be a path on this site or a registered redirect URI.")

@@ -66,8 +66,8 @@ class SessionService:
         if not cookie_value or len(cookie_value) > COOKIE_MAX:
             return None
         token_hash = self.env.keeper.keyed_hash(cookie_value)
-        with self.env.db.unit_of_work(readonly=True) as session:
-            found = store.session_by_hash(session, token_hash)
+        with self.env.db.transaction("read") as tx:
+            found = store.session_by_hash(tx, token_hash)
             if found is None:
                 return None
             row, user = found
@@ -87,9 +87,9 @@ class SessionService:
         """Sign out: the session stops working in every process at once. True if one was ended."""
         if not cookie_value or len(cookie_value) > COOKIE_MAX:
             return False
-        with self.env.db.unit_of_work() as session:
-            found = store.session_by_hash(session, self.env.keeper.keyed_hash(cookie_value))
+        with self.env.db.transaction() as tx:
+            found = store.session_by_hash(tx, self.env.keeper.keyed_hash(cookie_value))
             if found is None or found[0].ended_at is not None:
                 return False
-            store.end_session(session, found[0].id, self.env.clock.now())
+            store.end_session(tx, found[0].id, self.env.clock.now())
             return True

@@ -28,8 +28,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
-from sqlalchemy.engine import Connection
-
 from passbridge.logs import signin_log
 from passbridge.methods import ceremonies, strength
 from passbridge.methods import passkey_queries as passkey_store
@@ -44,6 +42,7 @@ from passbridge.services.context import Env
 from passbridge.signin import queries, rules
 from passbridge.signin.finish import Who, Worth
 from passbridge.signin.rules import Method
+from passbridge.store.tx import Tx
 
 if TYPE_CHECKING:
     from passbridge.signin.flow import ProofFlow
@@ -62,13 +61,13 @@ class Strategy(Protocol[Found, Checked]):
     throttled: ClassVar[bool]  # guessable: each attempt is reserved with the throttle first
     needs_username: ClassVar[bool]  # only after the username step (FlowState.PROVE)
 
-    def read(self, connection: Connection, flow: ProofFlow) -> Found: ...
+    def read(self, tx: Tx, flow: ProofFlow) -> Found: ...
 
     def who(self, flow: ProofFlow, found: Found) -> Who: ...
 
     def check(self, env: Env, flow: ProofFlow, found: Found, now: datetime) -> Checked: ...
 
-    def commit(self, connection: Connection, env: Env, checked: Checked, now: datetime) -> Worth: ...
+    def commit(self, tx: Tx, env: Env, checked: Checked, now: datetime) -> Worth: ...
 
 
 def _typed_who(flow: ProofFlow, method: str) -> Who:
@@ -100,7 +99,7 @@ class Pass:
     throttled: ClassVar[bool] = True
     needs_username: ClassVar[bool] = True
 
-    def read(self, connection: Connection, flow: ProofFlow) -> ProofFlow:
+    def read(self, tx: Tx, flow: ProofFlow) -> ProofFlow:
         return flow  # the flow's own select brings the user's pass (queries.py `flow_for_proof`)
 
     def who(self, flow: ProofFlow, found: ProofFlow) -> Who:
@@ -118,23 +117,23 @@ class Pass:
             raise rules.SignInFailed("The Temporary Access Pass was wrong.")
         return flow
 
-    def commit(self, connection: Connection, env: Env, checked: ProofFlow, now: datetime) -> Worth:
+    def commit(self, tx: Tx, env: Env, checked: ProofFlow, now: datetime) -> Worth:
         user_id = _named_user(checked)
         # Read again under the write transaction: the pass may have been replaced, used or made
         # unusable by policy while the hash was being checked.
-        found = queries.pass_and_policy(connection, user_id)
+        found = queries.pass_and_policy(tx, user_id)
         if found is None or found[0].id != checked.pass_id:
             raise rules.SignInFailed("The Temporary Access Pass was deleted or replaced.")
         current, policy_row = found
         policy = policy_store.policy_of(policy_row)
-        groups = taps_store.group_ids_of(connection, user_id) if policy.needs_group_ids(user_id) else ()
+        groups = taps_store.group_ids_of(tx, user_id) if policy.needs_group_ids(user_id) else ()
         state = tap_rules.PassState(
             current.start_at, current.lifetime_minutes, current.is_usable_once, current.used_at
         )
         reason = tap_rules.usability(state, policy, targeted=policy.targets(user_id, groups), now=now)
         if reason is not tap_rules.UsabilityReason.ENABLED_BY_POLICY:
             raise rules.SignInFailed(f"The Temporary Access Pass is not usable: {reason.value}.")
-        if not queries.use_pass(connection, current.id, current.secret_hash, now):
+        if not queries.use_pass(tx, current.id, current.secret_hash, now):
             raise rules.SignInFailed("The one-time Temporary Access Pass was already used.")
         return Worth(
             amr=_PASS_PROOF.amr,
@@ -155,7 +154,7 @@ class Code:
     throttled: ClassVar[bool] = True
     needs_username: ClassVar[bool] = True
 
-    def read(self, connection: Connection, flow: ProofFlow) -> ProofFlow:
+    def read(self, tx: Tx, flow: ProofFlow) -> ProofFlow:
         return flow
 
     def who(self, flow: ProofFlow, found: ProofFlow) -> Who:
@@ -164,9 +163,9 @@ class Code:
     def check(self, env: Env, flow: ProofFlow, found: ProofFlow, now: datetime) -> str:
         return _named_user(flow)
 
-    def commit(self, connection: Connection, env: Env, checked: str, now: datetime) -> Worth:
+    def commit(self, tx: Tx, env: Env, checked: str, now: datetime) -> Worth:
         # The check and the step's use are one conditional write (methods/oath.py), so it is here.
-        if accept_code(connection, env, checked, self.code[:CODE_MAX], at=now) is None:
+        if accept_code(tx, env, checked, self.code[:CODE_MAX], at=now) is None:
             raise rules.SignInFailed("The code was wrong, already used, or the user has no app.")
         amr = strength.AUTHENTICATOR_APP_AMR
         return Worth(amr=amr, acr=strength.acr_for(strength.factors_of(amr)))
@@ -200,15 +199,15 @@ class Passkey:
     throttled: ClassVar[bool] = False
     needs_username: ClassVar[bool] = False
 
-    def read(self, connection: Connection, flow: ProofFlow) -> PasskeyFound:
-        tenant = queries.tenant_name(connection) or "Passbridge"
-        ceremony = ceremonies.get(connection, self.ceremony_id)
+    def read(self, tx: Tx, flow: ProofFlow) -> PasskeyFound:
+        tenant = queries.tenant_name(tx) or "Passbridge"
+        ceremony = ceremonies.get(tx, self.ceremony_id)
         try:
             assertion = webauthn.read_assertion(self.response)
         except webauthn.CeremonyFailed:
             return PasskeyFound(tenant, ceremony, None, None, False)
-        owner = passkey_store.for_sign_in(connection, assertion.credential_id)
-        allowed = owner is not None and method_allowed(connection, owner.passkey.user_id, self.method)
+        owner = passkey_store.for_sign_in(tx, assertion.credential_id)
+        allowed = owner is not None and method_allowed(tx, owner.passkey.user_id, self.method)
         return PasskeyFound(tenant, ceremony, assertion, owner, allowed)
 
     def who(self, flow: ProofFlow, found: PasskeyFound) -> Who:
@@ -256,12 +255,12 @@ class Passkey:
             raise rules.SignInFailed(str(exc)) from None
         return PasskeyChecked(owner, used, ceremony.id)
 
-    def commit(self, connection: Connection, env: Env, checked: PasskeyChecked, now: datetime) -> Worth:
-        if not ceremonies.use(connection, checked.ceremony_id, at=now):
+    def commit(self, tx: Tx, env: Env, checked: PasskeyChecked, now: datetime) -> Worth:
+        if not ceremonies.use(tx, checked.ceremony_id, at=now):
             raise rules.SignInFailed("The passkey challenge was already used.")
         passkey = checked.owner.passkey
         if not passkey_store.record_use(
-            connection,
+            tx,
             passkey.id,
             old_count=passkey.sign_count,
             new_count=checked.used.sign_count,

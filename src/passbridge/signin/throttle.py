@@ -25,11 +25,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.engine import Connection
-
 from passbridge.services.context import Env
 from passbridge.signin import queries as store
 from passbridge.signin import rules
+from passbridge.store.tx import Tx
 
 # Compare-and-set rounds before a reservation gives up (and refuses, failing closed). Each round
 # someone wins, so only more concurrent requests on one key than this could ever exhaust it.
@@ -89,9 +88,9 @@ class Throttle:
 
     def _reserve_once(self, keyed: Sequence[tuple[str, rules.ThrottleRule]], now: datetime) -> None:
         keys = [key for key, _ in keyed]
-        with store.writing(self.env.db) as connection:
-            store.ensure_counters(connection, keys)
-            counters = store.counters(connection, keys)
+        with self.env.db.transaction() as tx:
+            store.ensure_counters(tx, keys)
+            counters = store.counters(tx, keys)
             waits: list[timedelta | None] = []
             writes: list[tuple[str, rules.Counter]] = []
             for key, rule in keyed:
@@ -105,17 +104,17 @@ class Throttle:
                 known = [w for w in waits if w is not None]
                 raise rules.LockedOut(None if len(known) < len(waits) else max(known))
             for key, counter in writes:
-                if not store.write_counter(connection, key, counters[key].version, counter):
+                if not store.write_counter(tx, key, counters[key].version, counter):
                     raise _Lost()
 
-    def succeeded(self, connection: Connection, attempt: Attempt, user_id: str) -> str:
+    def succeeded(self, tx: Tx, attempt: Attempt, user_id: str) -> str:
         """In the transaction that opens the session: the name's, the device's and the account's
         counters start afresh (never the source's: an attacker's own account must not wipe the count
         of its guesses at others). Returns a new device cookie for the browser."""
         keys = [store.CEILING_PREFIX + attempt.username_key, "name:" + attempt.username_key]
         if attempt.device is not None:
             keys.append("device:" + attempt.device)
-        store.clear_counters(connection, keys)
+        store.clear_counters(tx, keys)
         return self.device_cookie(user_id)
 
     # --- device cookies ------------------------------------------------------------------------
@@ -139,7 +138,7 @@ class Throttle:
         return device_id if hmac.compare_digest(mac.encode(), expected.encode()) else None
 
 
-def clear_ceiling(connection: Connection, username_key: str) -> None:
+def clear_ceiling(tx: Tx, username_key: str) -> None:
     """An administrator issued a new pass (passes/service.py): the account's consecutive count starts
     afresh, in the issuing transaction."""
-    store.clear_ceiling(connection, username_key)
+    store.clear_ceiling(tx, username_key)

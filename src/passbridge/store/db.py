@@ -10,21 +10,20 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, insert, make_url, text
+from sqlalchemy import create_engine, event, make_url, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
-# What a read-only store function runs on: a unit of work's Session (its transaction's connection)
-# or a bare Connection from `Database.reading`, which skips the Session's own bookkeeping.
-Reader = Session | Connection
+from passbridge.store.tx import Tx
+
+TxKind = Literal["write", "read", "autocommit"]
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_POOL_SIZE = 40
 
@@ -123,9 +122,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_engine = self.engine.execution_options(sqlite_begin="BEGIN")
-        self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
         # pysqlite's AUTOCOMMIT would reset its isolation_level on return and undo the recipe in
         # _configure_sqlite, so SQLite skips the BEGIN through the listener instead.
         self._statement_engine = (
@@ -133,7 +130,7 @@ class Database:
             if self.dialect == "sqlite"
             else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
-        # Per-thread connections of `reading(transaction=False)` on SQLite, and all of them for dispose.
+        # Per-thread connections of `transaction("autocommit")` on SQLite, and all of them for dispose.
         self._kept = threading.local()
         self._kept_lock = threading.Lock()
         self._kept_all: list[Connection] = []
@@ -143,28 +140,54 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
-    def unit_of_work(self, *, readonly: bool = False) -> Iterator[Session]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
-        factory = self._read_sessions if readonly else self._sessions
-        with factory() as session, session.begin():
-            yield session
+    def transaction(self, kind: TxKind = "write") -> Iterator[Tx]:
+        """One transaction, committed when the block ends and rolled back if it raises.
+
+        - "write": begun at once (`BEGIN IMMEDIATE` on SQLite), so a writer waits for the lock up front
+          instead of failing half-way.
+        - "read": a read transaction whose selects share one snapshot; deferred on SQLite, so it takes
+          no write lock and never waits.
+        - "autocommit": no transaction; each statement stands alone and sees every committed write (no
+          BEGIN round), for hot reads whose selects need not agree with each other. On SQLite its
+          connection is kept per thread instead of checked out of the pool each time: the checkout and
+          return (events, reset) cost more than the token endpoint's client lookup. A block that raises
+          drops the connection, so no state survives."""
+        if kind == "autocommit" and self.dialect == "sqlite":
+            with self._kept_connection() as connection:
+                yield from _run(Tx(connection))
+            return
+        if kind == "autocommit":
+            with self._statement_engine.connect() as connection:
+                yield from _run(Tx(connection))
+            return
+        engine = self.engine if kind == "write" else self._read_engine
+
+        def begin() -> Connection:
+            connection = engine.connect()
+            try:
+                connection.begin()
+            except BaseException:
+                connection.close()
+                raise
+            return connection
+
+        tx = Tx(opener=begin)
+        try:
+            yield tx
+            tx.release(keep=True)
+            if tx.opened is not None:
+                tx.opened.commit()
+        except BaseException:
+            tx.release(keep=False)
+            if tx.opened is not None:
+                tx.opened.rollback()
+            raise
+        finally:
+            if tx.opened is not None:
+                tx.opened.close()
 
     @contextmanager
-    def reading(self, *, transaction: bool = True) -> Iterator[Connection]:
-        """A pooled connection for Core selects only, for hot read paths: no Session, no identity map,
-        no ORM loading. With `transaction` its selects share one read transaction (deferred on SQLite,
-        so it takes no write lock), rolled back when the block ends. Without, each select stands alone
-        (no BEGIN round): for callers whose selects need not agree with each other.
-
-        On SQLite, a reader without a transaction keeps its connection per thread instead of checking
-        one out of the pool each time: the checkout and return (events, reset) cost more than the
-        token endpoint's client lookup. Each statement still stands alone in autocommit mode, so it
-        sees every committed write; a block that raises drops the connection, so no state survives."""
-        if transaction or self.dialect != "sqlite":
-            engine = self._read_engine if transaction else self._statement_engine
-            with engine.connect() as connection:
-                yield connection
-            return
+    def _kept_connection(self) -> Iterator[Connection]:
         kept: _KeptConnection | None = getattr(self._kept, "reader", None)
         if kept is None or kept.connection.closed:
             kept = self._kept.reader = _KeptConnection(self._statement_engine.connect())
@@ -184,14 +207,6 @@ class Database:
             # A SQLAlchemy execute marks a transaction begun (SQLite itself began none): end it, so
             # the next block starts clean and nobody mistakes this connection for a writing one.
             kept.connection.rollback()
-
-    @contextmanager
-    def writing(self) -> Iterator[Connection]:
-        """A pooled connection in one write transaction, for hot units of Core statements that need no
-        Session (the refresh-token grant): begun at once (`BEGIN IMMEDIATE` on SQLite, as a writing
-        unit of work), committed when the block ends, rolled back if it raises."""
-        with self.engine.begin() as connection:
-            yield connection
 
     def dispose(self) -> None:
         with self._kept_lock:
@@ -252,19 +267,18 @@ def describe_db_error(exc: BaseException) -> str:
     return f"database unavailable: {first_line}"
 
 
-def connection_of(reader: Reader) -> Connection:
-    """The connection a Core select runs on. A Session's pending ORM changes are flushed first, so a
-    read inside a unit of work sees what the unit has done so far."""
-    if isinstance(reader, Session):
-        reader.flush()
-        return reader.connection()
-    return reader
+@contextmanager
+def in_tx(connection: Connection) -> Iterator[Tx]:
+    """A Tx on a connection already in a transaction that the caller commits (store/loop_writer.py)."""
+    yield from _run(Tx(connection))
 
 
-def insert_row(session: Session, row: Any) -> None:
-    """Insert a new, transient ORM object's column values with one Core INSERT on the unit's
-    connection, leaving the object detached (callers keep reading its attributes; nothing flushes it
-    later). For hot paths that only create rows: the ORM's flush costs several times the statement."""
-    table = row.__table__
-    values = {column.key: getattr(row, column.key) for column in table.columns}
-    session.connection().execute(insert(table), [values])
+def _run(tx: Tx) -> Iterator[Tx]:
+    """Yield `tx` to the block; flush its ORM work if the block ends well, drop it if it raises (the
+    caller's connection block then commits or rolls back)."""
+    try:
+        yield tx
+    except BaseException:
+        tx.release(keep=False)
+        raise
+    tx.release(keep=True)

@@ -9,7 +9,7 @@ Three kinds of work, each placed by the store it runs against:
   SQLite it runs on the event loop once the write lock is free (store/loop_writer.py: its own
   connection, which never waits for the lock or a checkpoint); while another connection holds the lock
   this awaits and tries again, so the loop serves other requests meanwhile. After as long as a pooled
-  connection would wait, or on PostgreSQL, the unit goes to the threadpool in `Database.writing`, which
+  connection would wait, or on PostgreSQL, the unit goes to the threadpool in `Database.transaction`, which
   waits and fails as every other writer does.
 - `off_loop(work, *args)`: everything else (units of work that write, Argon2 hashes, scans, anything
   that may wait): always the threadpool, so the loop never blocks on it.
@@ -23,11 +23,11 @@ import asyncio
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
 from passbridge.store import loop_writer
-from passbridge.store.db import BUSY_TIMEOUT_MS, Database
+from passbridge.store.db import BUSY_TIMEOUT_MS, Database, in_tx
+from passbridge.store.tx import Tx
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -47,8 +47,8 @@ async def read(db: Database, work: Callable[[], T]) -> T:
     return await run_in_threadpool(work)
 
 
-async def write(db: Database, unit: Callable[[Connection], T]) -> T:
-    """`unit(connection)` in one write transaction, committed when it returns, rolled back if it raises.
+async def write(db: Database, unit: Callable[[Tx], T]) -> T:
+    """`unit(tx)` in one write transaction, committed when it returns, rolled back if it raises.
 
     Sending a busy moment's units to the threadpool at once cost more than awaiting the lock on the
     loop: they then held the lock in turn with the loop's, which found it busy more often and sent more
@@ -58,7 +58,8 @@ async def write(db: Database, unit: Callable[[Connection], T]) -> T:
         while True:
             with loop_writer.writing_if_free(db) as connection:
                 if connection is not None:
-                    return unit(connection)
+                    with in_tx(connection) as tx:
+                        return unit(tx)
             if waited >= LOOP_WAIT_S:
                 break
             await asyncio.sleep(delay)
@@ -66,8 +67,8 @@ async def write(db: Database, unit: Callable[[Connection], T]) -> T:
             delay = min(delay * 2, RETRY_MAX_S)
 
     def pooled() -> T:
-        with db.writing() as connection:
-            return unit(connection)
+        with db.transaction() as tx:
+            return unit(tx)
 
     return await run_in_threadpool(pooled)
 

@@ -10,13 +10,11 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from passbridge.directory import queries as directory_store
 from passbridge.ids import new_guid
 from passbridge.services.context import Env
-from passbridge.store.db import Reader
 from passbridge.store.models import User
+from passbridge.store.tx import Tx
 from passbridge.tokens import service as tokens
 from passbridge.tokens.oidc import Grantee, GrantRefused
 
@@ -37,7 +35,7 @@ def token_lifetime(env: Env, grantee: Grantee) -> tuple[int, int]:
 
 
 def access_token(
-    reader: Reader, env: Env, grantee: Grantee, client_id: str, scope: str, *, sub: str, issuer: str
+    tx: Tx, env: Env, grantee: Grantee, client_id: str, scope: str, *, sub: str, issuer: str
 ) -> tuple[str, int]:
     """A delegated access token for Passbridge's Graph API (and the userinfo endpoint); `sub` is
     `pairwise_sub(env, client_id, grantee.user_id)`, which a grant works out once for both its tokens;
@@ -49,7 +47,7 @@ def access_token(
         "aud": env.settings.base_url,
         "sub": sub,
         "oid": grantee.user_id,
-        "tid": tokens.tenant_id(reader, env),
+        "tid": tokens.tenant_id(tx, env),
         "azp": client_id,
         "appid": client_id,
         "idtyp": "user",
@@ -67,7 +65,7 @@ def access_token(
     }
     if grantee.session_id:
         claims["sid"] = grantee.session_id
-    return tokens.sign_claims(reader, env, claims), exp - iat
+    return tokens.sign_claims(tx, env, claims), exp - iat
 
 
 def user_claims(
@@ -88,7 +86,7 @@ def user_claims(
 
 
 def id_token(
-    reader: Reader,
+    tx: Tx,
     env: Env,
     grantee: Grantee,
     client_id: str,
@@ -110,7 +108,7 @@ def id_token(
         "amr": list(grantee.amr),
         "acr": grantee.acr,
         "oid": grantee.user_id,
-        "tid": tokens.tenant_id(reader, env),
+        "tid": tokens.tenant_id(tx, env),
         "ver": "2.0",
         **user_claims(env, grantee, client_id, scope, sub=sub),
     }
@@ -120,7 +118,7 @@ def id_token(
         claims["sid"] = grantee.session_id
     if at_hash:
         claims["at_hash"] = at_hash
-    return tokens.sign_claims(reader, env, claims)
+    return tokens.sign_claims(tx, env, claims)
 
 
 # --- userinfo --------------------------------------------------------------------------------------
@@ -136,16 +134,16 @@ class UserInfoRefused(Exception):
         self.description = description
 
 
-def userinfo(session: Session, env: Env, bearer: str) -> dict[str, Any]:
+def userinfo(tx: Tx, env: Env, bearer: str) -> dict[str, Any]:
     """OpenID Connect Core 5.3: sub (as in the ID token) plus the claims `profile`/`email` release."""
     try:
-        principal = tokens.principal_from_token(session, env, bearer)
+        principal = tokens.principal_from_token(tx, env, bearer)
     except tokens.TokenRejected as exc:
         raise UserInfoRefused(401, "invalid_token", exc.message) from None
     if principal.kind != "user" or principal.id is None:
         raise UserInfoRefused(401, "invalid_token", "The token was not issued to a signed-in user.")
     if "openid" not in principal.scopes:
         raise UserInfoRefused(403, "insufficient_scope", "The token was not granted the 'openid' scope.")
-    user = directory_store.user_by_id(session, principal.id)
+    user = directory_store.user_by_id(tx, principal.id)
     assert user is not None  # principal_from_token found it
     return user_claims(env, user, principal.app_id or "", " ".join(sorted(principal.scopes)))

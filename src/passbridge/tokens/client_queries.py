@@ -1,9 +1,9 @@
 """Lookups on the token hot path: plain Core selects of the few columns a grant needs.
 
 DESIGN.md measured the ORM as the largest cost of a grant. These statements are built once with bound
-parameters (so SQLAlchemy computes their cache keys once) and run on a connection: the grant passes
-a bare pooled Connection (`Database.reading`), other callers may pass their unit of work's Session.
-Either way the ORM's execution and loading layers are skipped; they return rows, never tracked instances.
+parameters (so SQLAlchemy computes their cache keys once) and run as Core on the caller's Tx (the
+client credentials grant's is an autocommit one): the ORM's execution and loading layers are skipped;
+they return rows, never tracked instances.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import bindparam, or_, select
 
 from passbridge.fastpath.prepared import PreparedSelect
-from passbridge.store.db import Reader, connection_of
 from passbridge.store.models import Application, SigningKey, Tenant
+from passbridge.store.tx import Tx
 
 # On the driver's cursor (fastpath/prepared.py): every grant runs it, and SQLAlchemy's execute cost several
 # times SQLite's work here.
@@ -31,19 +31,19 @@ CLIENT_COLUMNS: tuple[Any, ...] = (
 _CLIENT = PreparedSelect(select(*CLIENT_COLUMNS).where(Application.app_id == bindparam("app_id")))
 
 
-def client_row(reader: Reader, app_id: str) -> Any | None:
+def client_row(tx: Tx, app_id: str) -> Any | None:
     """(id, app_id, display_name, secret_hash, permissions, redirect_uris, required_strength) or None."""
-    return _CLIENT.first(reader, app_id=app_id)
+    return _CLIENT.first(tx, app_id=app_id)
 
 
 _TENANT = select(Tenant.id).limit(1)
 
 
-def tenant_id(reader: Reader) -> str | None:
-    return connection_of(reader).execute(_TENANT).scalar()
+def tenant_id(tx: Tx) -> str | None:
+    return tx.connection().execute(_TENANT).scalar()
 
 
-def key_rows(reader: Reader, *, now: datetime) -> list[Any]:
+def key_rows(tx: Tx, *, now: datetime) -> list[Any]:
     """Keys not yet retired as (kid, public_jwk, private_jwk_sealed, activates_at, retired_at); callers
     filter again by their clock, so one snapshot serves both signing and verifying for a while."""
     query = (
@@ -57,4 +57,4 @@ def key_rows(reader: Reader, *, now: datetime) -> list[Any]:
         .where(or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > now))
         .order_by(SigningKey.activates_at.desc(), SigningKey.kid)
     )
-    return list(connection_of(reader).execute(query).all())
+    return list(tx.connection().execute(query).all())

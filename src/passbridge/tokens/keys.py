@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session
-
 from passbridge.directory import access
 from passbridge.domain.errors import InvalidInput
 from passbridge.logs import audit
@@ -14,6 +12,7 @@ from passbridge.logs.audit import TargetRef
 from passbridge.security import keys as jose
 from passbridge.services.context import Env, Principal
 from passbridge.store.models import SigningKey
+from passbridge.store.tx import Tx
 from passbridge.tokens import key_queries as store
 from passbridge.tokens.service import KEY_SNAPSHOT_TTL
 
@@ -24,7 +23,7 @@ JWKS_MAX_AGE_SECONDS = 300
 MIN_PUBLISH_AHEAD = timedelta(seconds=JWKS_MAX_AGE_SECONDS + KEY_SNAPSHOT_TTL)
 
 
-def add_key(session: Session, env: Env, *, publish_ahead: timedelta = timedelta(0)) -> SigningKey:
+def add_key(tx: Tx, env: Env, *, publish_ahead: timedelta = timedelta(0)) -> SigningKey:
     """Create a key, published now, signing from `now + publish_ahead` (so caches see it first)."""
     now = env.clock.now()
     new = jose.generate_key(env.keeper)
@@ -36,12 +35,12 @@ def add_key(session: Session, env: Env, *, publish_ahead: timedelta = timedelta(
         created_at=now,
         activates_at=now + publish_ahead,
     )
-    session.add(row)
+    tx.session.add(row)
     return row
 
 
 def rotate(
-    session: Session,
+    tx: Tx,
     env: Env,
     principal: Principal,
     *,
@@ -62,12 +61,12 @@ def rotate(
             "lifetime), so tokens they signed verify until they expire."
         )
     now = env.clock.now()
-    row = add_key(session, env, publish_ahead=publish_ahead)
-    for old in store.published(session, now=now):
+    row = add_key(tx, env, publish_ahead=publish_ahead)
+    for old in store.published(tx, now=now):
         if old.kid != row.kid and old.retired_at is None:
             old.retired_at = now + publish_ahead + keep_old_for
     audit.record(
-        session,
+        tx,
         now=now,
         principal=principal,
         activity="Rotate token signing key",
@@ -89,13 +88,13 @@ class KeyState:
     state: str  # "pending" (published, not signing yet), "active" (signs), "published" (verifies only)
 
 
-def overview(session: Session, env: Env, principal: Principal) -> list[KeyState]:
+def overview(tx: Tx, env: Env, principal: Principal) -> list[KeyState]:
     """Published keys, newest first, with what each does now."""
     access.require_operator(principal, "list signing keys")
     now = env.clock.now()
-    active = store.active(session, now=now)
+    active = store.active(tx, now=now)
     result = []
-    for key in store.published(session, now=now):
+    for key in store.published(tx, now=now):
         if key.activates_at > now:
             state = "pending"
         elif active is not None and key.kid == active.kid:
@@ -106,5 +105,5 @@ def overview(session: Session, env: Env, principal: Principal) -> list[KeyState]
     return result
 
 
-def public_jwks(session: Session, env: Env) -> list[dict[str, object]]:
-    return [dict(k.public_jwk) for k in store.published(session, now=env.clock.now())]
+def public_jwks(tx: Tx, env: Env) -> list[dict[str, object]]:
+    return [dict(k.public_jwk) for k in store.published(tx, now=env.clock.now())]

@@ -28,15 +28,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from passbridge.directory import queries as directory_store
 from passbridge.ids import new_guid
 from passbridge.services.context import Env
 from passbridge.signin import queries as signin_store
 from passbridge.signin.sessions import SessionView
-from passbridge.store.db import Reader
 from passbridge.store.models import AuthorizationCodeRow, User, UserSession
+from passbridge.store.tx import Tx
 from passbridge.tokens import oidc_queries as store
 from passbridge.tokens import service as tokens
 
@@ -230,7 +228,7 @@ def _check_user(user: User | None, auth_time: datetime) -> User:
 
 
 def issue_code(
-    session: Session,
+    tx: Tx,
     env: Env,
     *,
     code: str,
@@ -245,7 +243,7 @@ def issue_code(
 ) -> None:
     now = env.clock.now()
     store.add_code(
-        session,
+        tx,
         AuthorizationCodeRow(
             code_hash=grant_hash(env, code, issuer),
             client_id=client_id,
@@ -264,30 +262,28 @@ def issue_code(
             expires_at=now + CODE_LIFETIME,
         ),
     )
-    store.purge_codes(session, now - PURGE_GRACE)
+    store.purge_codes(tx, now - PURGE_GRACE)
 
 
-def find_code(
-    session: Session, env: Env, code: str, client_id: str, *, issuer: str | None = None
-) -> CodeGrant:
+def find_code(tx: Tx, env: Env, code: str, client_id: str, *, issuer: str | None = None) -> CodeGrant:
     """The unexpired, unused code issued to `client_id` through `issuer`'s authority. A used code
     revokes its tokens."""
     if len(code) > 256:
         raise GrantRefused(9002313, "The authorization code is malformed.")
     now = env.clock.now()
     code_hash = grant_hash(env, code, issuer)
-    row = store.code_by_hash(session, code_hash)
+    row = store.code_by_hash(tx, code_hash)
     if row is None or row.client_id != client_id:
         raise GrantRefused(70000, "The provided authorization code is invalid.")
     if row.used_at is not None:
-        store.revoke_family(session, code_family(code_hash), now)
+        store.revoke_family(tx, code_family(code_hash), now)
         raise GrantRefused(
             54005, "OAuth2 Authorization code was already redeemed, please retry with a new code."
         )
     if row.expires_at <= now:
         raise GrantRefused(70008, "The provided authorization code has expired.")
-    user = _check_user(directory_store.user_by_id(session, row.user_id), row.auth_time)
-    if row.not_after <= now or (row.session_id and _session_ended(session, row.session_id)):
+    user = _check_user(directory_store.user_by_id(tx, row.user_id), row.auth_time)
+    if row.not_after <= now or (row.session_id and _session_ended(tx, row.session_id)):
         raise GrantRefused(70008, "The sign-in session behind this authorization code has ended.")
     grantee = _grantee(
         user,
@@ -311,16 +307,16 @@ def find_code(
     )
 
 
-def _session_ended(session: Session, session_id: str) -> bool:
-    row = session.get(UserSession, session_id)
+def _session_ended(tx: Tx, session_id: str) -> bool:
+    row = tx.session.get(UserSession, session_id)
     return row is None or row.ended_at is not None
 
 
-def redeem_code(session: Session, env: Env, grant: CodeGrant) -> None:
+def redeem_code(tx: Tx, env: Env, grant: CodeGrant) -> None:
     """Use the code once; a racing second redemption loses here and revokes what the winner got."""
     now = env.clock.now()
-    if not store.use_code(session, grant.code_hash, now):
-        store.revoke_family(session, grant.grantee.family_id, now)
+    if not store.use_code(tx, grant.code_hash, now):
+        store.revoke_family(tx, grant.grantee.family_id, now)
         raise GrantRefused(
             54005, "OAuth2 Authorization code was already redeemed, please retry with a new code."
         )
@@ -330,8 +326,10 @@ def redeem_code(session: Session, env: Env, grant: CodeGrant) -> None:
 
 
 MAX_REFRESH_TOKEN_LENGTH = 256
+
+
 def find_refresh_token(
-    reader: Reader,
+    tx: Tx,
     env: Env,
     value: str,
     client_id: str,
@@ -339,12 +337,11 @@ def find_refresh_token(
     issuer: str | None = None,
 ) -> RefreshGrant:
     """The usable refresh token issued through `issuer`'s authority; a used one revokes its whole family
-    (reuse detection). `reader` is the grant's write transaction (a Session or a bare Connection from
-    `Database.writing`)."""
+    (reuse detection). `tx` is the grant's write transaction."""
     if len(value) > MAX_REFRESH_TOKEN_LENGTH:
         raise GrantRefused(9002313, "The refresh token is malformed.")
     now = env.clock.now()
-    row = store.refresh_token_with_user(reader, grant_hash(env, value, issuer))
+    row = store.refresh_token_with_user(tx, grant_hash(env, value, issuer))
     if row is None or row.client_id != client_id:
         raise GrantRefused(
             9002313,
@@ -355,7 +352,7 @@ def find_refresh_token(
             50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed."
         )
     if row.used_at is not None:
-        store.revoke_family(reader, row.family_id, now)
+        store.revoke_family(tx, row.family_id, now)
         raise GrantRefused(
             50173,
             "The refresh token was already used; every token of this sign-in is now revoked. Sign in again.",
@@ -383,18 +380,18 @@ def find_refresh_token(
     return RefreshGrant(row.id, row.client_id, row.scope, grantee)
 
 
-def rotate(reader: Reader, env: Env, grant: RefreshGrant) -> None:
+def rotate(tx: Tx, env: Env, grant: RefreshGrant) -> None:
     now = env.clock.now()
-    if not store.use_refresh_token(reader, grant.id, now):
+    if not store.use_refresh_token(tx, grant.id, now):
         # Another request rotated it first: two holders of one chain.
-        store.revoke_family(reader, grant.grantee.family_id, now)
+        store.revoke_family(tx, grant.grantee.family_id, now)
         raise GrantRefused(
             50173, "The refresh token was already used; every token of this sign-in is revoked."
         )
 
 
 def new_refresh_token(
-    reader: Reader,
+    tx: Tx,
     env: Env,
     grantee: Grantee,
     client_id: str,
@@ -405,7 +402,7 @@ def new_refresh_token(
     now = env.clock.now()
     value = secrets.token_urlsafe(48)
     store.add_refresh_token(
-        reader,
+        tx,
         {
             "id": new_guid(),
             "token_hash": grant_hash(env, value, issuer),
@@ -430,9 +427,9 @@ def new_refresh_token(
 # --- sign-out --------------------------------------------------------------------------------------
 
 
-def sign_out(session: Session, env: Env, session_ids: set[str]) -> None:
+def sign_out(tx: Tx, env: Env, session_ids: set[str]) -> None:
     """End browser sessions and revoke every refresh token issued from them."""
     now = env.clock.now()
     for session_id in sorted(session_ids):
-        signin_store.end_session(session, session_id, now)
-        store.revoke_session_tokens(session, session_id, now)
+        signin_store.end_session(tx, session_id, now)
+        store.revoke_session_tokens(tx, session_id, now)

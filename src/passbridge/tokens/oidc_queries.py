@@ -5,8 +5,8 @@ of any number of requests racing to redeem one code or one refresh token, exactl
 
 The refresh grant is a hot path (bench/refresh.py): its three statements are compiled once and run
 on the driver's cursor of the grant's connection (fastpath/prepared.py), skipping the ORM and SQLAlchemy's
-per-execute machinery, which cost more than SQLite's work. They take a Reader: the grant runs on a bare
-Connection in a write transaction (`Database.writing`), the code grant and tests on a Session.
+per-execute machinery, which cost more than SQLite's work. The grant's Tx is a write transaction that
+nothing uses the ORM in (store/runner.py's `write`).
 """
 
 from __future__ import annotations
@@ -15,37 +15,35 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.orm import Session
 
 from passbridge.fastpath.prepared import PreparedSelect, PreparedWrite
-from passbridge.store.db import Reader, connection_of
 from passbridge.store.models import AuthorizationCodeRow, RefreshTokenRow, User
+from passbridge.store.tx import Tx
 
 # --- authorization codes -------------------------------------------------------------------------
 
 
-def add_code(session: Session, row: AuthorizationCodeRow) -> None:
-    session.add(row)
-    session.flush()
+def add_code(tx: Tx, row: AuthorizationCodeRow) -> None:
+    tx.session.add(row)
+    tx.session.flush()
 
 
-def code_by_hash(session: Session, code_hash: str) -> AuthorizationCodeRow | None:
-    return session.get(AuthorizationCodeRow, code_hash)
+def code_by_hash(tx: Tx, code_hash: str) -> AuthorizationCodeRow | None:
+    return tx.session.get(AuthorizationCodeRow, code_hash)
 
 
-def use_code(session: Session, code_hash: str, now: datetime) -> bool:
-    result = session.execute(
+def use_code(tx: Tx, code_hash: str, now: datetime) -> bool:
+    result = tx.execute(
         update(AuthorizationCodeRow)
         .where(AuthorizationCodeRow.code_hash == code_hash, AuthorizationCodeRow.used_at.is_(None))
         .values(used_at=now)
-        .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount) == 1  # type: ignore[attr-defined]
+    return int(result.rowcount) == 1
 
 
-def purge_codes(session: Session, before: datetime) -> int:
-    result = session.execute(delete(AuthorizationCodeRow).where(AuthorizationCodeRow.expires_at < before))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+def purge_codes(tx: Tx, before: datetime) -> int:
+    result = tx.execute(delete(AuthorizationCodeRow).where(AuthorizationCodeRow.expires_at < before))
+    return int(result.rowcount)
 
 
 # --- refresh tokens ------------------------------------------------------------------------------
@@ -54,9 +52,9 @@ def purge_codes(session: Session, before: datetime) -> int:
 _INSERT_REFRESH = PreparedWrite(insert(RefreshTokenRow))
 
 
-def add_refresh_token(reader: Reader, values: dict[str, Any]) -> None:
+def add_refresh_token(tx: Tx, values: dict[str, Any]) -> None:
     """Insert one refresh_token row given every column's value by name."""
-    _INSERT_REFRESH.run(reader, **values)
+    _INSERT_REFRESH.run(tx, **values)
 
 
 _REFRESH_COLUMNS: tuple[Any, ...] = (
@@ -86,10 +84,10 @@ _REFRESH_WITH_USER = PreparedSelect(
 )
 
 
-def refresh_token_with_user(reader: Reader, token_hash: str) -> Any | None:
+def refresh_token_with_user(tx: Tx, token_hash: str) -> Any | None:
     """The refresh token row's grant columns plus its user's account_enabled, sessions_valid_from,
     user_principal_name, display_name and mail."""
-    return _REFRESH_WITH_USER.first(reader, token_hash=token_hash)
+    return _REFRESH_WITH_USER.first(tx, token_hash=token_hash)
 
 
 _USE_REFRESH = PreparedWrite(
@@ -103,13 +101,13 @@ _USE_REFRESH = PreparedWrite(
 )
 
 
-def use_refresh_token(reader: Reader, token_id: str, now: datetime) -> bool:
+def use_refresh_token(tx: Tx, token_id: str, now: datetime) -> bool:
     """Mark a refresh token used (rotated); False when it was already used or revoked."""
-    return _USE_REFRESH.run(reader, token_id=token_id, now=now) == 1
+    return _USE_REFRESH.run(tx, token_id=token_id, now=now) == 1
 
 
-def revoke_family(reader: Reader, family_id: str, now: datetime) -> int:
-    result = connection_of(reader).execute(
+def revoke_family(tx: Tx, family_id: str, now: datetime) -> int:
+    result = tx.connection().execute(
         update(RefreshTokenRow)
         .where(RefreshTokenRow.family_id == family_id, RefreshTokenRow.revoked_at.is_(None))
         .values(revoked_at=now)
@@ -117,16 +115,16 @@ def revoke_family(reader: Reader, family_id: str, now: datetime) -> int:
     return int(result.rowcount)
 
 
-def revoke_session_tokens(session: Session, session_id: str, now: datetime) -> int:
-    result = session.execute(
+def revoke_session_tokens(tx: Tx, session_id: str, now: datetime) -> int:
+    result = tx.execute(
         update(RefreshTokenRow)
         .where(RefreshTokenRow.session_id == session_id, RefreshTokenRow.revoked_at.is_(None))
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount)
 
 
-def purge_refresh_tokens(session: Session, before: datetime) -> int:
-    result = session.execute(delete(RefreshTokenRow).where(RefreshTokenRow.expires_at < before))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+def purge_refresh_tokens(tx: Tx, before: datetime) -> int:
+    result = tx.execute(delete(RefreshTokenRow).where(RefreshTokenRow.expires_at < before))
+    return int(result.rowcount)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
 from passbridge.directory import access
 from passbridge.directory import queries as directory_store
 from passbridge.directory.rules import ADMIN_ROLES, Role
@@ -22,6 +20,7 @@ from passbridge.domain.errors import PermissionDenied
 from passbridge.logs import audit
 from passbridge.services.context import Env, Principal
 from passbridge.store.models import User
+from passbridge.store.tx import Tx
 from passbridge.tokens import revocation_queries as store
 
 # Graph: User.RevokeSessions.All (least privileged), User.ReadWrite.All, Directory.ReadWrite.All.
@@ -35,18 +34,14 @@ class Revoked:
     refresh_tokens_revoked: int
 
 
-def revoke_sign_in_sessions(
-    session: Session, env: Env, principal: Principal, user: User, *, reason: str
-) -> Revoked:
+def revoke_sign_in_sessions(tx: Tx, env: Env, principal: Principal, user: User, *, reason: str) -> Revoked:
     """End all of `user`'s sign-ins now, in the caller's unit of work, with an audit entry saying why.
     The caller has checked that `principal` may."""
     now = env.clock.now()
     user.sessions_valid_from = now
-    revoked = Revoked(
-        store.end_sessions(session, user.id, now), store.revoke_refresh_tokens(session, user.id, now)
-    )
+    revoked = Revoked(store.end_sessions(tx, user.id, now), store.revoke_refresh_tokens(tx, user.id, now))
     audit.record(
-        session,
+        tx,
         now=now,
         principal=principal,
         activity=ACTIVITY,
@@ -59,21 +54,21 @@ def revoke_sign_in_sessions(
 
 
 def revoke_after_admin_change(
-    session: Session, env: Env, principal: Principal, user: User, *, what: str
+    tx: Tx, env: Env, principal: Principal, user: User, *, what: str
 ) -> Revoked | None:
     """The recovery rule: when someone other than the user changes their methods (`what` says how),
     the user's sign-ins end. The user acting on their own methods keeps their session."""
     if principal.kind == "user" and principal.id == user.id:
         return None
-    return revoke_sign_in_sessions(session, env, principal, user, reason=f"Sign-in sessions revoked: {what}")
+    return revoke_sign_in_sessions(tx, env, principal, user, reason=f"Sign-in sessions revoked: {what}")
 
 
-def _check_tier(session: Session, principal: Principal, user: User) -> None:
+def _check_tier(tx: Tx, principal: Principal, user: User) -> None:
     """Delegated callers acting on someone else need a role that may revoke that user's sessions."""
     roles = principal.roles
     if Role.GLOBAL_ADMINISTRATOR in roles or Role.PRIVILEGED_AUTHENTICATION_ADMINISTRATOR in roles:
         return
-    held = {r for r in directory_store.role_ids_of(session, user.id)}
+    held = {r for r in directory_store.role_ids_of(tx, user.id)}
     if Role.USER_ADMINISTRATOR in roles and not held - {r.value for r in USER_ADMINISTRATOR_MAY_MANAGE}:
         return
     if Role.AUTHENTICATION_ADMINISTRATOR in roles and not held & {r.value for r in ADMIN_ROLES}:
@@ -91,7 +86,7 @@ def _check_tier(session: Session, principal: Principal, user: User) -> None:
 
 @dataclass
 class RevocationService:
-    session: Session
+    tx: Tx
     env: Env
     principal: Principal
 
@@ -99,9 +94,9 @@ class RevocationService:
         """Graph's POST /users/{id}/revokeSignInSessions (and /me/...). Checks run permission (403),
         user (404), role tier (403)."""
         access.require_app_permission(self.principal, *REVOKE)
-        user = DirectoryService(self.session, self.env, self.principal).find_user(user_ref_text)
+        user = DirectoryService(self.tx, self.env, self.principal).find_user(user_ref_text)
         is_self = self.principal.kind == "user" and self.principal.id == user.id
         if self.principal.kind == "user" and not is_self:
-            _check_tier(self.session, self.principal, user)
+            _check_tier(self.tx, self.principal, user)
         reason = "User revoked their own sign-in sessions" if is_self else "Sign-in sessions revoked for user"
-        return revoke_sign_in_sessions(self.session, self.env, self.principal, user, reason=reason)
+        return revoke_sign_in_sessions(self.tx, self.env, self.principal, user, reason=reason)

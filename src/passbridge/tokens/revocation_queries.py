@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import bindparam, update
-from sqlalchemy.orm import Session
 
 from passbridge.store.models import RefreshTokenRow, UserSession
+from passbridge.store.tx import Tx
 
 _END_SESSIONS = (
     update(UserSession)
@@ -21,13 +21,13 @@ _REVOKE_REFRESH_TOKENS = (
 )
 
 
-def end_sessions(session: Session, user_id: str, now: datetime) -> int:
+def end_sessions(tx: Tx, user_id: str, now: datetime) -> int:
     """End every open browser session of the user; the number ended."""
-    result = session.connection().execute(_END_SESSIONS, {"owner_id": user_id, "revoked_now": now})
+    result = tx.connection().execute(_END_SESSIONS, {"owner_id": user_id, "revoked_now": now})
     return int(result.rowcount)
 
 
-def revoke_refresh_tokens(session: Session, user_id: str, now: datetime) -> int:
+def revoke_refresh_tokens(tx: Tx, user_id: str, now: datetime) -> int:
     """Revoke every refresh token of the user not yet revoked; the number revoked."""
-    result = session.connection().execute(_REVOKE_REFRESH_TOKENS, {"owner_id": user_id, "revoked_now": now})
+    result = tx.connection().execute(_REVOKE_REFRESH_TOKENS, {"owner_id": user_id, "revoked_now": now})
     return int(result.rowcount)

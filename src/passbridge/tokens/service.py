@@ -27,14 +27,13 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from joserfc.jwk import KeySet
-from sqlalchemy.orm import Session
 
 from passbridge.directory import queries as directory_store
 from passbridge.directory.rules import Role
 from passbridge.ids import new_guid
 from passbridge.security import keys as jose
 from passbridge.services.context import Env, Principal, token_amr, token_auth_time
-from passbridge.store.db import Reader
+from passbridge.store.tx import Tx
 from passbridge.tokens import client_queries as client_store
 from passbridge.tokens.cache import CachedKey, SeenApp, TokenCache
 
@@ -102,11 +101,11 @@ def is_guid(value: str) -> bool:
     return len(value) == 36
 
 
-def find_client(reader: Reader, client_id: str) -> Client | None:
+def find_client(tx: Tx, client_id: str) -> Client | None:
     """The application whose appId (Graph's name for the client id) is `client_id`."""
     if not is_guid(client_id):
         return None
-    row = client_store.client_row(reader, client_id.lower())
+    row = client_store.client_row(tx, client_id.lower())
     return client_from_row(row) if row is not None else None
 
 
@@ -143,13 +142,13 @@ def issuer_of(env: Env, authority: str | None) -> str:
     return base if authority is None else f"{base}/{authority}{AUTHORITY_SUFFIX}"
 
 
-def authority_of(reader: Reader, env: Env, segment: str) -> str | None:
+def authority_of(tx: Tx, env: Env, segment: str) -> str | None:
     """The authority a path's tenant segment names (the tenant id or an alias, lowercase), or None for a
     segment that names no tenant of this store."""
     canonical = segment.lower()
     if canonical in TENANT_ALIASES:
         return canonical
-    tenant = tenant_id(reader, env)
+    tenant = tenant_id(tx, env)
     return canonical if tenant is not None and canonical == tenant.lower() else None
 
 
@@ -167,8 +166,8 @@ def issued_here(env: Env, issuer: object, tenant: str | None) -> bool:
 # --- keys and per-store facts, cached -------------------------------------------------------------
 
 
-def _refresh_keys(cache: TokenCache, reader: Reader) -> None:
-    rows = client_store.key_rows(reader, now=cache.clock.now())
+def _refresh_keys(cache: TokenCache, tx: Tx) -> None:
+    rows = client_store.key_rows(tx, now=cache.clock.now())
     cache.set_keys(tuple(CachedKey(r[0], dict(r[1]), r[2], r[3], r[4]) for r in rows))
 
 
@@ -183,9 +182,9 @@ def _key_set(cache: TokenCache, keys: list[CachedKey]) -> KeySet:
     return imported
 
 
-def _snapshot(cache: TokenCache, reader: Reader) -> tuple[CachedKey, ...]:
+def _snapshot(cache: TokenCache, tx: Tx) -> tuple[CachedKey, ...]:
     if not cache.fresh(cache.keys_at, KEY_SNAPSHOT_TTL):
-        _refresh_keys(cache, reader)
+        _refresh_keys(cache, tx)
     return cache.keys
 
 
@@ -194,10 +193,10 @@ def reset_key_cache(env: Env) -> None:
     env.token_cache.clear()
 
 
-def tenant_id(reader: Reader, env: Env) -> str | None:
+def tenant_id(tx: Tx, env: Env) -> str | None:
     cache = env.token_cache
     if cache.tenant_id is None:
-        cache.tenant_id = client_store.tenant_id(reader)
+        cache.tenant_id = client_store.tenant_id(tx)
     return cache.tenant_id
 
 
@@ -206,12 +205,12 @@ def _active(keys: tuple[CachedKey, ...], now: datetime) -> CachedKey | None:
     return next((k for k in keys if k.activates_at <= now and k.published_at(now)), None)
 
 
-def _signing_key(reader: Reader, env: Env) -> jose.Signer:
+def _signing_key(tx: Tx, env: Env) -> jose.Signer:
     cache = env.token_cache
     now = env.clock.now()
-    key = _active(_snapshot(cache, reader), now)
+    key = _active(_snapshot(cache, tx), now)
     if key is None:
-        _refresh_keys(cache, reader)
+        _refresh_keys(cache, tx)
         key = _active(cache.keys, now)
     if key is None:
         raise RuntimeError("no active signing key; run 'passbridge init'")
@@ -223,22 +222,22 @@ def _signing_key(reader: Reader, env: Env) -> jose.Signer:
     return signer
 
 
-def _published(reader: Reader, env: Env, *, want_kid: str | None) -> KeySet:
+def _published(tx: Tx, env: Env, *, want_kid: str | None) -> KeySet:
     cache = env.token_cache
     now = env.clock.now()
-    keys = _snapshot(cache, reader)
+    keys = _snapshot(cache, tx)
     unknown = want_kid is not None and not any(k.kid == want_kid for k in keys)
     if unknown and not cache.fresh(cache.keys_at, UNKNOWN_KID_REFRESH_INTERVAL):
-        _refresh_keys(cache, reader)
+        _refresh_keys(cache, tx)
         keys = cache.keys
     return _key_set(cache, [k for k in keys if k.published_at(now)])
 
 
-def sign_claims(reader: Reader, env: Env, claims: dict[str, Any]) -> str:
-    return _signing_key(reader, env).sign(claims)
+def sign_claims(tx: Tx, env: Env, claims: dict[str, Any]) -> str:
+    return _signing_key(tx, env).sign(claims)
 
 
-def issue_app_token(reader: Reader, env: Env, app: AppIdentity, *, issuer: str | None = None) -> IssuedToken:
+def issue_app_token(tx: Tx, env: Env, app: AppIdentity, *, issuer: str | None = None) -> IssuedToken:
     """A client-credentials access token: Graph's `roles` carry the application permissions. `issuer`
     is the authority's whose token endpoint was asked (the root issuer when None)."""
     now = int(env.clock.now().timestamp())
@@ -248,7 +247,7 @@ def issue_app_token(reader: Reader, env: Env, app: AppIdentity, *, issuer: str |
         "aud": env.settings.base_url,
         "sub": app.id,
         "oid": app.id,
-        "tid": tenant_id(reader, env),
+        "tid": tenant_id(tx, env),
         "appid": app.app_id,
         "azp": app.app_id,
         "app_displayname": app.display_name,
@@ -260,7 +259,7 @@ def issue_app_token(reader: Reader, env: Env, app: AppIdentity, *, issuer: str |
         "jti": new_guid(),
         "ver": "2.0",
     }
-    return IssuedToken(sign_claims(reader, env, claims), lifetime)
+    return IssuedToken(sign_claims(tx, env, claims), lifetime)
 
 
 def _kid_of(token: str) -> str | None:
@@ -293,12 +292,12 @@ def _published_now(cache: TokenCache, kid: str, now: datetime) -> bool:
     return any(k.kid == kid and k.published_at(now) for k in cache.keys)
 
 
-def _verified_claims(reader: Reader, env: Env, token: str) -> dict[str, Any]:
+def _verified_claims(tx: Tx, env: Env, token: str) -> dict[str, Any]:
     cache = env.token_cache
     now = env.clock.now()
     kid = _kid_of(token)
-    published = _published(reader, env, want_kid=kid)
-    tenant = tenant_id(reader, env)
+    published = _published(tx, env, want_kid=kid)
+    tenant = tenant_id(tx, env)
     seen = cache.verified.get(token)
     if seen is not None and _published_now(cache, seen[0], now):
         return _claims_checked(seen[1], env, now, tenant)
@@ -341,13 +340,11 @@ def principal_without_store(env: Env, token: str, *, ip_address: str | None = No
     return _app_principal(app, _claims_checked(claims, env, now, cache.tenant_id), ip_address)
 
 
-def principal_from_token(
-    session: Session, env: Env, token: str, *, ip_address: str | None = None
-) -> Principal:
+def principal_from_token(tx: Tx, env: Env, token: str, *, ip_address: str | None = None) -> Principal:
     """Verify a bearer token we issued and describe its caller, or raise TokenRejected."""
-    claims = _verified_claims(session, env, token)
+    claims = _verified_claims(tx, env, token)
     if claims.get("idtyp") == "app":
-        client = find_client(session, str(claims.get("appid", "")))
+        client = find_client(tx, str(claims.get("appid", "")))
         if client is None:
             raise TokenRejected("Access token validation failure: the application no longer exists.")
         app = SeenApp(client.id, client.app_id, client.display_name, env.clock.now())
@@ -357,13 +354,13 @@ def principal_from_token(
         raise TokenRejected("Access token validation failure: not a user's access token.")
     # A delegated token (tokens/oidc.py) is checked against the store on every call, never cached:
     # disabling the user or revoking their sessions stops it at the next request.
-    user = directory_store.user_by_id(session, str(claims.get("oid", "")))
+    user = directory_store.user_by_id(tx, str(claims.get("oid", "")))
     if user is None or not user.account_enabled:
         raise TokenRejected("Access token validation failure: the user is unknown or disabled.")
     if int(claims.get("iat", 0)) < int(user.sessions_valid_from.timestamp()):
         raise TokenRejected("Access token validation failure: the user's sessions were revoked.")
     roles = frozenset(
-        Role(r) for r in directory_store.role_ids_of(session, user.id) if r in Role._value2member_map_
+        Role(r) for r in directory_store.role_ids_of(tx, user.id) if r in Role._value2member_map_
     )
     return Principal(
         kind="user",

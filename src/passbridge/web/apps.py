@@ -52,9 +52,7 @@ async def my_apps(request: Request) -> Response:
     view = await current_session(request)
     if view is None:
         return to_login(request)
-    tenant, apps = await read(
-        request, lambda session, _env: (portal.tenant_name(session), portal.app_links(session))
-    )
+    tenant, apps = await read(request, lambda tx, _env: (portal.tenant_name(tx), portal.app_links(tx)))
     now = env_of(request).clock.now()
     return page(
         "apps.html",
@@ -72,7 +70,7 @@ async def setup_methods(request: Request) -> Response:
     wanted = request.query_params.get("return_to")
     tenant, return_to = await read(
         request,
-        lambda session, _env: (portal.tenant_name(session), portal.checked_return_to(session, wanted)),
+        lambda tx, _env: (portal.tenant_name(tx), portal.checked_return_to(tx, wanted)),
     )
     now = env_of(request).clock.now()
     minutes_left = (

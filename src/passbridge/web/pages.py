@@ -13,7 +13,6 @@ from urllib.parse import quote
 import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy.orm import Session
 
 from passbridge import forms
 from passbridge.clock import iso_z
@@ -24,6 +23,7 @@ from passbridge.services.context import Env
 from passbridge.signin.flow import FlowView
 from passbridge.signin.sessions import SessionService, SessionView
 from passbridge.store import runner
+from passbridge.store.tx import Tx
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -103,19 +103,19 @@ def to_login(request: Request) -> RedirectResponse:
     return see_other(f"/login?return_to={quote(here, safe='/')}")
 
 
-async def read(request: Request, work: Callable[[Session, Env], T]) -> T:
+async def read(request: Request, work: Callable[[Tx, Env], T]) -> T:
     """Run `work(session, env)` in one read-only unit, off the event loop."""
     env = env_of(request)
 
     def run() -> T:
-        with env.db.unit_of_work(readonly=True) as session:
-            return work(session, env)
+        with env.db.transaction("read") as tx:
+            return work(tx, env)
 
     return await runner.off_loop(run)
 
 
 async def tenant_name(request: Request) -> str:
-    return await read(request, lambda session, _env: portal.tenant_name(session))
+    return await read(request, lambda tx, _env: portal.tenant_name(tx))
 
 
 def shown_tenant_name(stored: str | None) -> str:

@@ -22,7 +22,6 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.orm import Session
 
 from passbridge.domain.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from passbridge.methods.aaguids import model_of
@@ -39,6 +38,7 @@ from passbridge.services.context import Env
 from passbridge.signin.rules import CsrfMismatch
 from passbridge.signin.sessions import SessionService, SessionView
 from passbridge.store import runner
+from passbridge.store.tx import Tx
 from passbridge.web.apps import signed_in_context
 from passbridge.web.pages import (
     SCRIPT_CSP,
@@ -91,16 +91,16 @@ async def _return_to(request: Request, wanted: str | None) -> str | None:
     """`wanted` if the sign-in rule lets a signed-in page send the browser there, else None."""
     if not wanted:
         return None
-    return await read(request, lambda session, _env: portal.checked_return_to(session, wanted))
+    return await read(request, lambda tx, _env: portal.checked_return_to(tx, wanted))
 
 
-async def _unit(request: Request, work: Callable[[Session, Env], T]) -> T:
+async def _unit(request: Request, work: Callable[[Tx, Env], T]) -> T:
     """`work(session, env)` in one writing unit of work, off the event loop."""
     env = env_of(request)
 
     def run() -> T:
-        with env.db.unit_of_work() as session:
-            return work(session, env)
+        with env.db.transaction() as tx:
+            return work(tx, env)
 
     return await runner.off_loop(run)
 
@@ -132,7 +132,7 @@ async def _overview(
     return_to: str | None = None,
 ) -> Response:
     tenant, methods = await read(
-        request, lambda session, env: (portal.tenant_name(session), portal.own_methods(session, env, view))
+        request, lambda tx, env: (portal.tenant_name(tx), portal.own_methods(tx, env, view))
     )
     return page(
         "security_info.html",
@@ -300,13 +300,11 @@ async def add_authenticator_app(request: Request) -> Response:
 # --- rename and remove -------------------------------------------------------------------------------
 
 
-def _service(
-    kind: str, session: Session, env: Env, view: SessionView
-) -> PasskeyService | AuthenticatorAppService:
+def _service(kind: str, tx: Tx, env: Env, view: SessionView) -> PasskeyService | AuthenticatorAppService:
     if kind == "passkey":
-        return PasskeyService(session, env, view)
+        return PasskeyService(tx, env, view)
     if kind == "app":
-        return AuthenticatorAppService(session, env, view)
+        return AuthenticatorAppService(tx, env, view)
     raise NotFound("There is no such sign-in method.", kind="method")
 
 
