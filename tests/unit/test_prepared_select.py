@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import pytest
 from sqlalchemy import bindparam, column, select, table
@@ -20,6 +21,31 @@ from passbridge.passes.service import TapService
 from passbridge.services.context import Env, operator
 from passbridge.store.models import TapPolicyRow, TemporaryAccessPass, User
 from tests.factories import make_user
+
+
+class HolderRow(NamedTuple):
+    user_id: str
+    enabled: bool
+    start_at: datetime
+    used_at: datetime | None
+    once: bool
+
+
+class TargetsRow(NamedTuple):
+    targets: list[dict[str, object]]
+    at: datetime
+
+
+class IdRow(NamedTuple):
+    id: str
+
+
+class UpnRow(NamedTuple):
+    upn: str
+
+
+class NameRow(NamedTuple):
+    name: str
 
 
 @pytest.fixture(autouse=True, params=["fast", "plain"])
@@ -54,8 +80,9 @@ def test_prepared_rows_equal_sqlalchemys_rows_column_for_column(env: Env, holder
     )
     with env.db.transaction("read") as tx:
         expected = tx.execute(statement, {"ref": holder.id}).one()
-        got = PreparedSelect(statement).first(tx, ref=holder.id)
-    assert tuple(got) == tuple(expected)
+        got = PreparedSelect(statement, HolderRow).first(tx, ref=holder.id)
+    assert got is not None and tuple(got) == tuple(expected)
+    assert type(got) is HolderRow
     assert got._fields == ("user_id", "enabled", "start_at", "used_at", "once")
     assert got.enabled is True and got.once is True and got.used_at is None
     assert isinstance(got.start_at, datetime)
@@ -68,15 +95,15 @@ def test_literal_binds_and_json_columns_come_back_as_sqlalchemy_gives_them(env: 
     statement = statement.where(TapPolicyRow.id == "TemporaryAccessPass")  # an anonymous bind
     with env.db.transaction("read") as tx:
         expected = tx.execute(statement).one()
-        got = PreparedSelect(statement).first(tx)
-    assert got.targets == expected.targets and isinstance(got.targets, list)
+        got = PreparedSelect(statement, TargetsRow).first(tx)
+    assert got is not None and got.targets == expected.targets and isinstance(got.targets, list)
     assert got.at == expected.at
 
 
 def test_no_row_is_none_and_all_lists_every_row(env: Env, holder: User) -> None:
     make_user(env, "second@contoso.example")
-    by_id = PreparedSelect(select(User.id.label("id")).where(User.id == bindparam("ref")))
-    everyone = PreparedSelect(select(User.user_principal_name.label("upn")).order_by(User.upn_key))
+    by_id = PreparedSelect(select(User.id.label("id")).where(User.id == bindparam("ref")), IdRow)
+    everyone = PreparedSelect(select(User.user_principal_name.label("upn")).order_by(User.upn_key), UpnRow)
     with env.db.transaction("read") as tx:
         assert by_id.first(tx, ref="00000000-0000-0000-0000-000000000000") is None
         upns = [row.upn for row in everyone.all(tx)]
@@ -90,14 +117,14 @@ def test_prepared_select_inside_a_unit_sees_the_units_pending_changes(env: Env, 
         assert row is not None
         row.display_name = "Renamed in the unit"
         found = PreparedSelect(
-            select(User.display_name.label("name")).where(User.id == bindparam("ref"))
+            select(User.display_name.label("name")).where(User.id == bindparam("ref")), NameRow
         ).first(tx, ref=user.id)
         tx.session.rollback()
-    assert found.name == "Renamed in the unit"
+    assert found is not None and found.name == "Renamed in the unit"
 
 
 def test_driver_errors_surface_as_sqlalchemys(env: Env, tenant: Initialised) -> None:
-    broken = PreparedSelect(select(column("id").label("id")).select_from(table("no_such_table")))
+    broken = PreparedSelect(select(column("id").label("id")).select_from(table("no_such_table")), IdRow)
     with env.db.transaction("read") as tx, pytest.raises(DBAPIError):
         broken.first(tx)
 
@@ -109,3 +136,9 @@ def test_user_methods_finds_the_user_by_upn_in_any_case_with_their_pass(env: Env
     assert found.tap is not None and found.tap.is_usable_once and found.tap.lifetime_minutes == 60
     assert found.tap.start_at.tzinfo == UTC
     assert found.tap.start_at == env.clock.now() + timedelta(minutes=5)
+
+
+def test_a_row_type_must_name_the_selects_labels_in_order() -> None:
+    statement = select(User.id.label("id"), User.display_name.label("name"))
+    with pytest.raises(TypeError, match="NameRow has fields"):
+        PreparedSelect(statement, NameRow)

@@ -6,20 +6,20 @@ SQLite's own work. A `PreparedSelect` compiles its statement once per dialect, k
 result processors SQLAlchemy would apply (so values come back as the same Python types: datetimes,
 booleans, decoded JSON), and runs the SQL on the DBAPI cursor of the caller's connection, inside
 whatever transaction that connection is in. Driver errors are raised as SQLAlchemy's, like every other
-statement's. Only for selects whose columns are all labelled (each row is a named tuple of them).
+statement's. Only for selects whose columns are all labelled: each row comes back as the NamedTuple the
+caller names, whose fields are those labels.
 
 Relies on SQLAlchemy 2.1's compiled internals (`Compiled.binds`, `bind_names`, `positiontup`,
 `escaped_bind_names`, the types' `bind_processor`/`result_processor`, `DBAPIError.instance`). Off
 (PASSBRIDGE_FASTPATH=0, or another SQLAlchemy), the same statements run through `Connection.execute`
-and rows are SQLAlchemy's own `Row`s, which read by the same labels.
+and SQLAlchemy's rows are made into the same NamedTuples.
 """
 
 from __future__ import annotations
 
-from collections import namedtuple
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from sqlalchemy import Insert, Select, Update
 from sqlalchemy.engine import Connection, Dialect
@@ -102,51 +102,57 @@ class _Prepared:
         return found
 
 
-class PreparedSelect(_Prepared):
-    def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
-        super().__init__(statement)
-        self._labels = tuple(statement.selected_columns.keys())
-        self._results: dict[str, tuple[tuple[Processor, ...], Callable[..., Any]]] = {}
+R = TypeVar("R", bound=NamedTuple)
 
-    def _rows(self, connection: Connection) -> tuple[tuple[Processor, ...], Callable[..., Any]]:
+
+class PreparedSelect(_Prepared, Generic[R]):
+    """A select whose rows come back as `row`, a NamedTuple named for the select's labels, field for field
+    (checked here, once): a typed row at the cost of a plain tuple."""
+
+    def __init__(self, statement: Select[*tuple[Any, ...]], row: type[R]) -> None:
+        super().__init__(statement)
+        labels = tuple(statement.selected_columns.keys())
+        if labels != row._fields:
+            raise TypeError(f"{row.__name__} has fields {row._fields}; the select gives {labels}")
+        self._make: Callable[[Iterable[Any]], R] = row._make
+        self._processors: dict[str, tuple[Processor, ...]] = {}
+
+    def _results(self, connection: Connection) -> tuple[Processor, ...]:
         dialect = connection.dialect
-        found = self._results.get(dialect.name)
+        found = self._processors.get(dialect.name)
         if found is None:
-            results = tuple(
+            found = self._processors[dialect.name] = tuple(
                 column.type.dialect_impl(dialect).result_processor(dialect, None)
                 for column in self._statement.selected_columns
             )
-            record = namedtuple("Record", self._labels)  # type: ignore[misc]
-            found = self._results[dialect.name] = (results, record._make)
         return found
 
-    def _run(self, tx: Tx, values: Mapping[str, Any], *, first: bool) -> list[Any]:
+    def _run(self, tx: Tx, values: Mapping[str, Any], *, first: bool) -> list[R]:
         connection = tx.connection()
+        make = self._make
         if not fastpath.active("prepared"):
             result = connection.execute(self._statement, dict(values))
             if first:
                 row = result.first()
-                return [] if row is None else [row]
-            return list(result.all())
+                return [] if row is None else [make(row)]
+            return [make(row) for row in result.all()]
         prepared = self._for(connection.dialect)
-        results, record = self._rows(connection)
+        results = self._results(connection)
         rows = prepared.execute(
             connection, values, lambda cursor: [cursor.fetchone()] if first else cursor.fetchall()
         )
         return [
-            record(
-                [process(value) if process else value for process, value in zip(results, row, strict=True)]
-            )
+            make([process(value) if process else value for process, value in zip(results, row, strict=True)])
             for row in rows
             if row is not None
         ]
 
-    def first(self, tx: Tx, **values: Any) -> Any:
-        """The first row as a named tuple of the select's labels, or None."""
+    def first(self, tx: Tx, **values: Any) -> R | None:
+        """The first row, or None."""
         rows = self._run(tx, values, first=True)
         return rows[0] if rows else None
 
-    def all(self, tx: Tx, **values: Any) -> list[Any]:
+    def all(self, tx: Tx, **values: Any) -> list[R]:
         return self._run(tx, values, first=False)
 
 

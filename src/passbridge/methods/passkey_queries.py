@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, delete, exists, select, update
 
@@ -35,32 +35,75 @@ _OF_USER = _SELECT.where(Fido2Credential.user_id == bindparam("user_id")).order_
 _BY_CREDENTIAL = _SELECT.where(Fido2Credential.credential_id == bindparam("credential_id"))
 
 
-def _record(row: Any) -> PasskeyRecord:
-    v = row._asdict() if hasattr(row, "_asdict") else row._mapping
+class PasskeyRow(NamedTuple):
+    """The table's columns, in order."""
+
+    id: str
+    user_id: str
+    credential_id: str
+    public_key: bytes
+    sign_count: int
+    aaguid: str
+    transports: list[str] | None
+    backup_eligible: bool
+    backed_up: bool
+    attestation_format: str
+    display_name: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class PasskeyOwnerRow(NamedTuple):
+    """A passkey's columns (the table's, in order) and its owner's."""
+
+    id: str
+    user_id: str
+    credential_id: str
+    public_key: bytes
+    sign_count: int
+    aaguid: str
+    transports: list[str] | None
+    backup_eligible: bool
+    backed_up: bool
+    attestation_format: str
+    display_name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    user_principal_name: str
+    user_display_name: str
+    account_enabled: bool
+
+
+class HoldsRow(NamedTuple):
+    passkey: bool
+    app: bool
+
+
+def _record(row: PasskeyRow | PasskeyOwnerRow) -> PasskeyRecord:
     return PasskeyRecord(
-        id=v["id"],
-        user_id=v["user_id"],
-        credential_id=v["credential_id"],
-        public_key=bytes(v["public_key"]),
-        sign_count=v["sign_count"],
-        aaguid=v["aaguid"],
-        transports=tuple(v["transports"] or ()),
-        backup_eligible=v["backup_eligible"],
-        backed_up=v["backed_up"],
-        attestation_format=v["attestation_format"],
-        display_name=v["display_name"],
-        created_at=v["created_at"],
-        last_used_at=v["last_used_at"],
+        id=row.id,
+        user_id=row.user_id,
+        credential_id=row.credential_id,
+        public_key=bytes(row.public_key),
+        sign_count=row.sign_count,
+        aaguid=row.aaguid,
+        transports=tuple(row.transports or ()),
+        backup_eligible=row.backup_eligible,
+        backed_up=row.backed_up,
+        attestation_format=row.attestation_format,
+        display_name=row.display_name,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
     )
 
 
 def of_user(tx: Tx, user_id: str) -> list[PasskeyRecord]:
-    return [_record(r) for r in tx.connection().execute(_OF_USER, {"user_id": user_id})]
+    return [_record(PasskeyRow._make(r)) for r in tx.execute(_OF_USER, {"user_id": user_id})]
 
 
 def by_credential_id(tx: Tx, credential_id: str) -> PasskeyRecord | None:
     row = tx.connection().execute(_BY_CREDENTIAL, {"credential_id": credential_id}).first()
-    return _record(row) if row is not None else None
+    return _record(PasskeyRow._make(row)) if row is not None else None
 
 
 def add(tx: Tx, row: Fido2Credential) -> None:
@@ -112,13 +155,15 @@ _FOR_SIGN_IN = PreparedSelect(
         User.account_enabled.label("account_enabled"),
     )
     .join(User, User.id == Fido2Credential.user_id)
-    .where(Fido2Credential.credential_id == bindparam("credential_id"))
+    .where(Fido2Credential.credential_id == bindparam("credential_id")),
+    PasskeyOwnerRow,
 )
 _HOLDS = PreparedSelect(
     select(
         exists().where(Fido2Credential.user_id == bindparam("user_id")).label("passkey"),
         exists().where(SoftwareOathMethod.user_id == bindparam("user_id")).label("app"),
-    )
+    ),
+    HoldsRow,
 )
 
 
@@ -141,4 +186,4 @@ def for_sign_in(tx: Tx, credential_id: str) -> PasskeyOwner | None:
 def holds_strong_method(tx: Tx, user_id: str) -> bool:
     """Whether the user has a passkey or an authenticator app: one select of two EXISTS."""
     row = _HOLDS.first(tx, user_id=user_id)
-    return bool(row.passkey or row.app)
+    return row is not None and bool(row.passkey or row.app)

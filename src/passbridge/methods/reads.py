@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import ColumnElement, Select, bindparam, literal_column, null, select, type_coerce, union_all
 
@@ -21,7 +21,7 @@ from passbridge.directory.rules import upn_key
 from passbridge.fastpath.prepared import PreparedSelect
 from passbridge.passes import policy_queries as policy_store
 from passbridge.passes import queries as taps_store
-from passbridge.passes.queries import PassRecord, UserMethods
+from passbridge.passes.queries import UserMethods
 from passbridge.store.models import (
     Fido2Credential,
     SoftwareOathMethod,
@@ -78,7 +78,39 @@ def _nulls(columns: tuple[Any, ...]) -> list[ColumnElement[Any]]:
     return [type_coerce(null(), c.type).label(c.key) for c in columns]
 
 
-def _statement(by_upn: bool) -> PreparedSelect:
+class MethodRow(NamedTuple):
+    """One row of the union: the user's (kind 'user': the user, their pass and the policy, as
+    passes/queries.py's UserMethodsRow, then NULL method columns) or one method's (NULLs but the user id)."""
+
+    kind: str
+    user_id: str
+    pass_id: str | None
+    pass_created_at: datetime | None
+    pass_start_at: datetime | None
+    pass_lifetime_minutes: int | None
+    pass_is_usable_once: bool | None
+    pass_used_at: datetime | None
+    pass_last_used_at: datetime | None
+    policy_state: str | None
+    policy_default_lifetime: int | None
+    policy_default_length: int | None
+    policy_minimum_lifetime: int | None
+    policy_maximum_lifetime: int | None
+    policy_is_usable_once: bool | None
+    policy_include_targets: list[dict[str, object]] | None
+    policy_exclude_targets: list[dict[str, object]] | None
+    policy_last_modified: datetime | None
+    method_id: str | None
+    method_name: str | None
+    method_aaguid: str | None
+    method_created_at: datetime | None
+    method_last_used_at: datetime | None
+
+    def user(self) -> taps_store.UserMethodsRow:
+        return taps_store.UserMethodsRow._make(self[1 : 1 + len(taps_store.UserMethodsRow._fields)])
+
+
+def _statement(by_upn: bool) -> PreparedSelect[MethodRow]:
     ref: Any = bindparam("ref")
     user_branch = (
         select(
@@ -121,7 +153,7 @@ def _statement(by_upn: bool) -> PreparedSelect:
         passkeys = passkeys.where(Fido2Credential.user_id == ref)
         apps = apps.where(SoftwareOathMethod.user_id == ref)
     # PreparedSelect reads the labels and types of the first branch, which a compound select exposes.
-    return PreparedSelect(union_all(user_branch, passkeys, apps))  # type: ignore[arg-type]
+    return PreparedSelect(union_all(user_branch, passkeys, apps), MethodRow)  # type: ignore[arg-type]
 
 
 _BY_ID = _statement(by_upn=False)
@@ -134,47 +166,26 @@ def all_methods(tx: Tx, ref: str) -> AllMethods | None:
         statement, key = _BY_ID, ref.lower()
     else:
         statement, key = _BY_UPN, upn_key(ref)
-    user: Any = None
+    user: taps_store.UserMethodsRow | None = None
     passkeys: list[PasskeySummary] = []
     apps: list[AppSummary] = []
     for row in statement.all(tx, ref=key):
         if row.kind == "user":
-            user = row
-        elif row.kind == "fido2":
+            user = row.user()
+            continue
+        # A method row's id, name and creation are its table's NOT NULL columns.
+        method_id, name = str(row.method_id), str(row.method_name)
+        created = cast(datetime, row.method_created_at)
+        if row.kind == "fido2":
             passkeys.append(
                 PasskeySummary(
-                    row.method_id,
-                    row.user_id,
-                    row.method_name,
-                    row.method_aaguid,
-                    row.method_created_at,
-                    row.method_last_used_at,
+                    method_id, row.user_id, name, str(row.method_aaguid), created, row.method_last_used_at
                 )
             )
         else:
-            apps.append(
-                AppSummary(
-                    row.method_id,
-                    row.user_id,
-                    row.method_name,
-                    row.method_created_at,
-                    row.method_last_used_at,
-                )
-            )
+            apps.append(AppSummary(method_id, row.user_id, name, created, row.method_last_used_at))
     if user is None:
         return None
-    tap = None
-    if user.pass_id is not None:
-        tap = PassRecord(
-            user.pass_id,
-            user.user_id,
-            user.pass_created_at,
-            user.pass_start_at,
-            user.pass_lifetime_minutes,
-            user.pass_is_usable_once,
-            user.pass_used_at,
-            user.pass_last_used_at,
-        )
     passkeys.sort(key=lambda p: (p.created_at, p.id))
     apps.sort(key=lambda a: (a.created_at, a.id))
-    return AllMethods(user.user_id, tap, policy_store.policy_of(user), tuple(passkeys), tuple(apps))
+    return AllMethods(user.user_id, user.tap(), policy_store.policy_of(user), tuple(passkeys), tuple(apps))

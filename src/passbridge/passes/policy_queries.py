@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import NamedTuple, Protocol, cast
 
 from sqlalchemy import select
 
@@ -55,24 +55,67 @@ POLICY_COLUMNS = (
 _TAP_POLICY = select(*POLICY_COLUMNS).where(TapPolicyRow.id == TAP_POLICY_ID)
 
 
-def policy_of(row: Any, prefix: str = "policy_") -> TapPolicy:
-    """The policy in a row holding POLICY_COLUMNS (or, with prefix "", a TapPolicyRow); the defaults
-    when the row was never saved (NULLs from an outer join)."""
+class PolicyRow(NamedTuple):
+    policy_state: str | None
+    policy_default_lifetime: int | None
+    policy_default_length: int | None
+    policy_minimum_lifetime: int | None
+    policy_maximum_lifetime: int | None
+    policy_is_usable_once: bool | None
+    policy_include_targets: list[dict[str, object]] | None
+    policy_exclude_targets: list[dict[str, object]] | None
+    policy_last_modified: datetime | None
 
-    def column(name: str) -> Any:
-        return getattr(row, prefix + name)
 
-    if column("state") is None:
+class PolicyColumns(Protocol):
+    """A row holding POLICY_COLUMNS: every row type of a select that joins the policy (all None when the
+    policy was never saved: an outer join)."""
+
+    @property
+    def policy_state(self) -> str | None: ...
+    @property
+    def policy_default_lifetime(self) -> int | None: ...
+    @property
+    def policy_default_length(self) -> int | None: ...
+    @property
+    def policy_minimum_lifetime(self) -> int | None: ...
+    @property
+    def policy_maximum_lifetime(self) -> int | None: ...
+    @property
+    def policy_is_usable_once(self) -> bool | None: ...
+    @property
+    def policy_include_targets(self) -> list[dict[str, object]] | None: ...
+    @property
+    def policy_exclude_targets(self) -> list[dict[str, object]] | None: ...
+
+
+def policy_of(row: PolicyColumns) -> TapPolicy:
+    """The policy in a row holding POLICY_COLUMNS; the defaults when it was never saved."""
+    if row.policy_state is None:
         return TapPolicy()
     return TapPolicy(
-        state=PolicyState(column("state")),
-        default_lifetime=column("default_lifetime"),
-        default_length=column("default_length"),
-        minimum_lifetime=column("minimum_lifetime"),
-        maximum_lifetime=column("maximum_lifetime"),
-        is_usable_once=column("is_usable_once"),
-        include_targets=_targets(column("include_targets")),
-        exclude_targets=_targets(column("exclude_targets")),
+        state=PolicyState(row.policy_state),
+        # A saved policy row has every column (NOT NULL): only an absent one gives NULLs, handled above.
+        default_lifetime=cast(int, row.policy_default_lifetime),
+        default_length=cast(int, row.policy_default_length),
+        minimum_lifetime=cast(int, row.policy_minimum_lifetime),
+        maximum_lifetime=cast(int, row.policy_maximum_lifetime),
+        is_usable_once=bool(row.policy_is_usable_once),
+        include_targets=_targets(row.policy_include_targets or []),
+        exclude_targets=_targets(row.policy_exclude_targets or []),
+    )
+
+
+def _policy_of_row(row: TapPolicyRow) -> TapPolicy:
+    return TapPolicy(
+        state=PolicyState(row.state),
+        default_lifetime=row.default_lifetime,
+        default_length=row.default_length,
+        minimum_lifetime=row.minimum_lifetime,
+        maximum_lifetime=row.maximum_lifetime,
+        is_usable_once=row.is_usable_once,
+        include_targets=_targets(row.include_targets),
+        exclude_targets=_targets(row.exclude_targets),
     )
 
 
@@ -90,10 +133,11 @@ def load(tx: Tx, *, for_update: bool = False) -> tuple[TapPolicy, datetime | Non
         tracked = tx.session.get(TapPolicyRow, TAP_POLICY_ID, with_for_update=for_update or None)
         if tracked is None:
             return TapPolicy(), None
-        return policy_of(tracked, prefix=""), tracked.last_modified
-    row = tx.connection().execute(_TAP_POLICY).first()
-    if row is None:
+        return _policy_of_row(tracked), tracked.last_modified
+    found = tx.execute(_TAP_POLICY).first()
+    if found is None:
         return TapPolicy(), None
+    row = PolicyRow._make(found)
     return policy_of(row), row.policy_last_modified
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import NamedTuple, cast
 
 from sqlalchemy import bindparam, delete, select
 
@@ -76,9 +76,47 @@ _USER_METHODS = (
     .outerjoin(TemporaryAccessPass, TemporaryAccessPass.user_id == User.id)
     .outerjoin(TapPolicyRow, TapPolicyRow.id == policy_store.TAP_POLICY_ID)
 )
+
+
+class UserMethodsRow(NamedTuple):
+    user_id: str
+    pass_id: str | None
+    pass_created_at: datetime | None
+    pass_start_at: datetime | None
+    pass_lifetime_minutes: int | None
+    pass_is_usable_once: bool | None
+    pass_used_at: datetime | None
+    pass_last_used_at: datetime | None
+    policy_state: str | None
+    policy_default_lifetime: int | None
+    policy_default_length: int | None
+    policy_minimum_lifetime: int | None
+    policy_maximum_lifetime: int | None
+    policy_is_usable_once: bool | None
+    policy_include_targets: list[dict[str, object]] | None
+    policy_exclude_targets: list[dict[str, object]] | None
+    policy_last_modified: datetime | None
+
+    def tap(self) -> PassRecord | None:
+        """The pass in this row (PASS_COLUMNS), if there is one."""
+        if self.pass_id is None:
+            return None
+        # A pass row has every column (NOT NULL) but the two times of use: only an absent one gives NULLs.
+        return PassRecord(
+            self.pass_id,
+            self.user_id,
+            cast(datetime, self.pass_created_at),
+            cast(datetime, self.pass_start_at),
+            cast(int, self.pass_lifetime_minutes),
+            bool(self.pass_is_usable_once),
+            self.pass_used_at,
+            self.pass_last_used_at,
+        )
+
+
 # On the driver's cursor (fastpath/prepared.py): SQLAlchemy's execute cost more than SQLite's work here.
-_BY_ID = PreparedSelect(_USER_METHODS.where(User.id == bindparam("ref")))
-_BY_UPN = PreparedSelect(_USER_METHODS.where(User.upn_key == bindparam("ref")))
+_BY_ID = PreparedSelect(_USER_METHODS.where(User.id == bindparam("ref")), UserMethodsRow)
+_BY_UPN = PreparedSelect(_USER_METHODS.where(User.upn_key == bindparam("ref")), UserMethodsRow)
 _GROUP_IDS = select(GroupMember.group_id).where(GroupMember.user_id == bindparam("user_id"))
 
 
@@ -88,22 +126,10 @@ def user_methods(tx: Tx, ref: str) -> UserMethods | None:
         statement, key = _BY_ID, ref.lower()
     else:
         statement, key = _BY_UPN, upn_key(ref)
-    row: Any = statement.first(tx, ref=key)
+    row = statement.first(tx, ref=key)
     if row is None:
         return None
-    tap = None
-    if row.pass_id is not None:
-        tap = PassRecord(
-            row.pass_id,
-            row.user_id,
-            row.pass_created_at,
-            row.pass_start_at,
-            row.pass_lifetime_minutes,
-            row.pass_is_usable_once,
-            row.pass_used_at,
-            row.pass_last_used_at,
-        )
-    return UserMethods(row.user_id, tap, policy_store.policy_of(row))
+    return UserMethods(row.user_id, row.tap(), policy_store.policy_of(row))
 
 
 def group_ids_of(tx: Tx, user_id: str) -> list[str]:

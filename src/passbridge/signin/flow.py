@@ -48,6 +48,7 @@ PURGE_EVERY = 64
 
 Found = TypeVar("Found")
 Checked = TypeVar("Checked")
+F = TypeVar("F", "store.FlowRow", "store.ProofRow")
 
 
 @dataclass(frozen=True)
@@ -80,10 +81,10 @@ class ProofFlow:
     app_display_name: str | None
 
     @classmethod
-    def of(cls, row: Any) -> ProofFlow:
+    def of(cls, row: store.ProofRow) -> ProofFlow:
         found = row.found_user_id is not None
         return cls(
-            view=_view(row),
+            view=_view(row.flow()),
             named_user_id=row.user_id,
             user_id=row.found_user_id,
             user_principal_name=row.user_principal_name,
@@ -95,7 +96,7 @@ class ProofFlow:
         )
 
 
-def _view(row: Any) -> FlowView:
+def _view(row: store.FlowRow) -> FlowView:
     """A flow's row (or its column values) as the pages and the provider see it."""
     state = FlowState(row.state)
     return FlowView(
@@ -234,7 +235,9 @@ class SignInService:
     def _pending_csrf(self, flow_id: str, return_to: str | None) -> str:
         return self.env.keeper.keyed_hash(f"pending sign-in v1|{flow_id}|{return_to or ''}")
 
-    def _stored_flow(self, tx: Tx, flow_id: str, csrf_token: str | None, return_to: str | None) -> Any | None:
+    def _stored_flow(
+        self, tx: Tx, flow_id: str, csrf_token: str | None, return_to: str | None
+    ) -> store.FlowRow | None:
         """The flow's row; a pending flow (login_page) is created first when the post carries the
         token this server gave it, so only a page we served can make a row, and only by posting."""
         row = store.flow(tx, flow_id)
@@ -271,11 +274,11 @@ class SignInService:
             raise rules.FlowExpired()
         return _view(row)
 
-    def _is_open(self, row: Any | None) -> TypeGuard[Any]:
+    def _is_open(self, row: F | None) -> TypeGuard[F]:
         return row is not None and row.state != FlowState.DONE and row.expires_at > self._now
 
     @staticmethod
-    def _check_csrf(row: Any, csrf_token: str | None) -> None:
+    def _check_csrf(row: store.FlowRow | store.ProofRow, csrf_token: str | None) -> None:
         if not csrf_token or not hmac.compare_digest(row.csrf_token.encode(), csrf_token.encode()):
             raise rules.CsrfMismatch()
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import Table, bindparam, delete, func, insert, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from passbridge.fastpath.prepared import PreparedSelect
 from passbridge.passes import policy_queries as policy_store
+from passbridge.passes.policy_rules import TapPolicy
 from passbridge.signin.rules import Counter
 from passbridge.store.models import (
     Application,
@@ -60,8 +61,25 @@ _FLOW_COLUMNS = (
     _FLOWS.c.force_login,
     _FLOWS.c.expires_at,
 )
+
+
+class FlowRow(NamedTuple):
+    """A flow's columns as sign-in reads them (all but methods_satisfied and created_at)."""
+
+    id: str
+    state: str
+    csrf_token: str
+    user_id: str | None
+    username: str | None
+    return_to: str | None
+    auth_request: dict[str, Any] | None
+    client_id: str | None
+    force_login: bool
+    expires_at: datetime
+
+
 _ADD_FLOW = insert(_FLOWS)
-_FLOW = PreparedSelect(select(*_FLOW_COLUMNS).where(_FLOWS.c.id == bindparam("flow_id")))
+_FLOW = PreparedSelect(select(*_FLOW_COLUMNS).where(_FLOWS.c.id == bindparam("flow_id")), FlowRow)
 
 
 def add_flow(
@@ -100,8 +118,7 @@ def add_flow(
         tx.execute(_ADD_FLOW, values)
 
 
-def flow(tx: Tx, flow_id: str) -> Any | None:
-    """The flow's row (attributes named as SignInFlow's columns, without methods_satisfied), or None."""
+def flow(tx: Tx, flow_id: str) -> FlowRow | None:
     return _FLOW.first(tx, flow_id=flow_id)
 
 
@@ -146,19 +163,50 @@ def purge_flows(tx: Tx, before: datetime) -> int:
     return _rowcount(tx.execute(delete(_FLOWS).where(_FLOWS.c.expires_at < before)))
 
 
-_TENANT_NAME = PreparedSelect(select(_TENANT.c.display_name).limit(1))
+class _TenantName(NamedTuple):
+    display_name: str
+
+
+_TENANT_NAME = PreparedSelect(select(_TENANT.c.display_name).limit(1), _TenantName)
 
 
 def tenant_name(tx: Tx) -> str | None:
     """The organisation's name, which every sign-in page shows."""
     row = _TENANT_NAME.first(tx)
-    return None if row is None else str(row.display_name)
+    return None if row is None else row.display_name
 
 
 # --- what a proof reads before the hash ----------------------------------------------------------------
 
+
 # One select for the flow, the user it names, their pass and the application the flow signs in to:
 # each outer-joined, so a flow without a user (an unknown name) still comes back.
+class ProofRow(NamedTuple):
+    """A flow (FlowRow's columns, in order) with what a proof reads next to it; the user's, pass's and
+    application's columns are None when the join found none."""
+
+    id: str
+    state: str
+    csrf_token: str
+    user_id: str | None
+    username: str | None
+    return_to: str | None
+    auth_request: dict[str, Any] | None
+    client_id: str | None
+    force_login: bool
+    expires_at: datetime
+    found_user_id: str | None
+    user_principal_name: str | None
+    display_name: str | None
+    account_enabled: bool | None
+    pass_id: str | None
+    secret_hash: str | None
+    app_display_name: str | None
+
+    def flow(self) -> FlowRow:
+        return FlowRow._make(self[: len(FlowRow._fields)])
+
+
 _FOR_PROOF = PreparedSelect(
     select(
         *_FLOW_COLUMNS,
@@ -175,11 +223,12 @@ _FOR_PROOF = PreparedSelect(
         .outerjoin(_PASSES, _PASSES.c.user_id == _USERS.c.id)
         .outerjoin(_APPS, _APPS.c.app_id == _FLOWS.c.client_id)
     )
-    .where(_FLOWS.c.id == bindparam("flow_id"))
+    .where(_FLOWS.c.id == bindparam("flow_id")),
+    ProofRow,
 )
 
 
-def flow_for_proof(tx: Tx, flow_id: str) -> Any | None:
+def flow_for_proof(tx: Tx, flow_id: str) -> ProofRow | None:
     return _FOR_PROOF.first(tx, flow_id=flow_id)
 
 
@@ -204,19 +253,45 @@ _PASS_COLUMNS = (
     _PASSES.c.used_at,
     _PASSES.c.secret_hash,
 )
+
+
 # The policy table holds one row per method kind; the join names the TAP's row alone, so this yields
 # the user's pass with the policy columns (NULL when the policy was never saved: its defaults).
+class _PassAndPolicy(NamedTuple):
+    id: str
+    start_at: datetime
+    lifetime_minutes: int
+    is_usable_once: bool
+    used_at: datetime | None
+    secret_hash: str
+    policy_state: str | None
+    policy_default_lifetime: int | None
+    policy_default_length: int | None
+    policy_minimum_lifetime: int | None
+    policy_maximum_lifetime: int | None
+    policy_is_usable_once: bool | None
+    policy_include_targets: list[dict[str, object]] | None
+    policy_exclude_targets: list[dict[str, object]] | None
+    policy_last_modified: datetime | None
+
+
 _PASS_AND_POLICY = PreparedSelect(
     select(*_PASS_COLUMNS, *policy_store.POLICY_COLUMNS)
     .select_from(_PASSES.outerjoin(TapPolicyRow, TapPolicyRow.id == policy_store.TAP_POLICY_ID))
-    .where(_PASSES.c.user_id == bindparam("user_id"))
+    .where(_PASSES.c.user_id == bindparam("user_id")),
+    _PassAndPolicy,
 )
 
 
-def pass_and_policy(tx: Tx, user_id: str) -> tuple[PassForSignIn, Any] | None:
-    """The user's pass and the TAP policy as they stand now (`policy_store.policy_of` reads the second)."""
+def pass_and_policy(tx: Tx, user_id: str) -> tuple[PassForSignIn, TapPolicy] | None:
+    """The user's pass and the TAP policy as they stand now."""
     row = _PASS_AND_POLICY.first(tx, user_id=user_id)
-    return None if row is None else (PassForSignIn(*row[: len(_PASS_COLUMNS)]), row)
+    if row is None:
+        return None
+    tap = PassForSignIn(
+        row.id, row.start_at, row.lifetime_minutes, row.is_usable_once, row.used_at, row.secret_hash
+    )
+    return tap, policy_store.policy_of(row)
 
 
 _USE_PASS = (

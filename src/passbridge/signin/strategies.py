@@ -33,7 +33,6 @@ from passbridge.methods import ceremonies, strength
 from passbridge.methods import passkey_queries as passkey_store
 from passbridge.methods.oath import CODE_MAX, accept_code
 from passbridge.methods.passkeys import SIGN_IN, relying_party, user_id_of_handle
-from passbridge.passes import policy_queries as policy_store
 from passbridge.passes import queries as taps_store
 from passbridge.passes import rules as tap_rules
 from passbridge.passes.policy import method_allowed
@@ -124,8 +123,7 @@ class Pass:
         found = queries.pass_and_policy(tx, user_id)
         if found is None or found[0].id != checked.pass_id:
             raise rules.SignInFailed("The Temporary Access Pass was deleted or replaced.")
-        current, policy_row = found
-        policy = policy_store.policy_of(policy_row)
+        current, policy = found
         groups = taps_store.group_ids_of(tx, user_id) if policy.needs_group_ids(user_id) else ()
         state = tap_rules.PassState(
             current.start_at, current.lifetime_minutes, current.is_usable_once, current.used_at

@@ -9,13 +9,32 @@ they return rows, never tracked instances.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, or_, select
 
 from passbridge.fastpath.prepared import PreparedSelect
 from passbridge.store.models import Application, SigningKey, Tenant
 from passbridge.store.tx import Tx
+
+
+class ClientRow(NamedTuple):
+    id: str
+    app_id: str
+    display_name: str
+    secret_hash: str
+    permissions: list[str] | None
+    redirect_uris: list[str] | None
+    required_strength: str | None
+
+
+class KeyRow(NamedTuple):
+    kid: str
+    public_jwk: dict[str, Any]
+    private_jwk_sealed: str
+    activates_at: datetime
+    retired_at: datetime | None
+
 
 # On the driver's cursor (fastpath/prepared.py): every grant runs it, and SQLAlchemy's execute cost several
 # times SQLite's work here.
@@ -28,11 +47,10 @@ CLIENT_COLUMNS: tuple[Any, ...] = (
     Application.redirect_uris,
     Application.required_strength,
 )
-_CLIENT = PreparedSelect(select(*CLIENT_COLUMNS).where(Application.app_id == bindparam("app_id")))
+_CLIENT = PreparedSelect(select(*CLIENT_COLUMNS).where(Application.app_id == bindparam("app_id")), ClientRow)
 
 
-def client_row(tx: Tx, app_id: str) -> Any | None:
-    """(id, app_id, display_name, secret_hash, permissions, redirect_uris, required_strength) or None."""
+def client_row(tx: Tx, app_id: str) -> ClientRow | None:
     return _CLIENT.first(tx, app_id=app_id)
 
 
@@ -43,9 +61,9 @@ def tenant_id(tx: Tx) -> str | None:
     return tx.connection().execute(_TENANT).scalar()
 
 
-def key_rows(tx: Tx, *, now: datetime) -> list[Any]:
-    """Keys not yet retired as (kid, public_jwk, private_jwk_sealed, activates_at, retired_at); callers
-    filter again by their clock, so one snapshot serves both signing and verifying for a while."""
+def key_rows(tx: Tx, *, now: datetime) -> list[KeyRow]:
+    """Keys not yet retired; callers filter again by their clock, so one snapshot serves both signing
+    and verifying for a while."""
     query = (
         select(
             SigningKey.kid,
@@ -57,4 +75,4 @@ def key_rows(tx: Tx, *, now: datetime) -> list[Any]:
         .where(or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > now))
         .order_by(SigningKey.activates_at.desc(), SigningKey.kid)
     )
-    return list(tx.connection().execute(query).all())
+    return [KeyRow._make(row) for row in tx.execute(query)]

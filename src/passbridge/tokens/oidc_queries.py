@@ -12,7 +12,7 @@ nothing uses the ORM in (store/runner.py's `write`).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, delete, insert, select, update
 
@@ -57,6 +57,29 @@ def add_refresh_token(tx: Tx, values: dict[str, Any]) -> None:
     _INSERT_REFRESH.run(tx, **values)
 
 
+class RefreshWithUser(NamedTuple):
+    """A refresh token's grant columns and its user's."""
+
+    id: str
+    family_id: str
+    client_id: str
+    user_id: str
+    session_id: str | None
+    scope: str
+    auth_time: datetime
+    amr: list[str]
+    acr: str
+    not_after: datetime
+    expires_at: datetime
+    used_at: datetime | None
+    revoked_at: datetime | None
+    account_enabled: bool
+    sessions_valid_from: datetime
+    user_principal_name: str
+    display_name: str
+    mail: str | None
+
+
 _REFRESH_COLUMNS: tuple[Any, ...] = (
     RefreshTokenRow.id,
     RefreshTokenRow.family_id,
@@ -80,13 +103,12 @@ _REFRESH_COLUMNS: tuple[Any, ...] = (
 _REFRESH_WITH_USER = PreparedSelect(
     select(*_REFRESH_COLUMNS)
     .join(User, User.id == RefreshTokenRow.user_id)
-    .where(RefreshTokenRow.token_hash == bindparam("token_hash"))
+    .where(RefreshTokenRow.token_hash == bindparam("token_hash")),
+    RefreshWithUser,
 )
 
 
-def refresh_token_with_user(tx: Tx, token_hash: str) -> Any | None:
-    """The refresh token row's grant columns plus its user's account_enabled, sessions_valid_from,
-    user_principal_name, display_name and mail."""
+def refresh_token_with_user(tx: Tx, token_hash: str) -> RefreshWithUser | None:
     return _REFRESH_WITH_USER.first(tx, token_hash=token_hash)
 
 

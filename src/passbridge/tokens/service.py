@@ -109,9 +109,16 @@ def find_client(tx: Tx, client_id: str) -> Client | None:
     return client_from_row(row) if row is not None else None
 
 
-def client_from_row(row: Any) -> Client:
-    """A `Client` from tokens/client_queries.py's `client_row` columns."""
-    return Client(row[0], row[1], row[2], tuple(row[4] or ()), tuple(row[5] or ()), row[3], row[6])
+def client_from_row(row: client_store.ClientRow) -> Client:
+    return Client(
+        row.id,
+        row.app_id,
+        row.display_name,
+        tuple(row.permissions or ()),
+        tuple(row.redirect_uris or ()),
+        row.secret_hash,
+        row.required_strength,
+    )
 
 
 def client_secret_matches(env: Env, client: Client, secret: str) -> bool:
@@ -168,7 +175,12 @@ def issued_here(env: Env, issuer: object, tenant: str | None) -> bool:
 
 def _refresh_keys(cache: TokenCache, tx: Tx) -> None:
     rows = client_store.key_rows(tx, now=cache.clock.now())
-    cache.set_keys(tuple(CachedKey(r[0], dict(r[1]), r[2], r[3], r[4]) for r in rows))
+    cache.set_keys(
+        tuple(
+            CachedKey(r.kid, dict(r.public_jwk), r.private_jwk_sealed, r.activates_at, r.retired_at)
+            for r in rows
+        )
+    )
 
 
 def _key_set(cache: TokenCache, keys: list[CachedKey]) -> KeySet:
