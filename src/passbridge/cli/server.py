@@ -13,7 +13,6 @@ import click
 from passbridge.cli.base import Failure, fail, json_option, root, settings
 from passbridge.clock import iso_z
 from passbridge.config import Settings
-from passbridge.directory import queries as directory_store
 from passbridge.directory import tenant as tenant_service
 from passbridge.domain.errors import AlreadyInitialised
 from passbridge.security.secrets import create_pepper_file
@@ -32,7 +31,7 @@ def _prepare_store(config: Settings) -> Database:
 
 def _has_tenant(db: Database) -> bool:
     with db.transaction("read") as tx:
-        return directory_store.tenant(tx) is not None
+        return tenant_service.has_tenant(tx)
 
 
 def _ensure_pepper(config: Settings) -> None:

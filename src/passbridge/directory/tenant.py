@@ -58,6 +58,10 @@ def initialise(tx: Tx, env: Env, principal: Principal, *, admin_upn: str, tenant
     return Initialised(tenant, admin, issued, f"{env.settings.base_url}/login")
 
 
+def has_tenant(tx: Tx) -> bool:
+    return directory_store.tenant(tx) is not None
+
+
 def require_tenant(tx: Tx) -> Tenant:
     tenant = directory_store.tenant(tx)
     if tenant is None:
