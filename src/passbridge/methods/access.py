@@ -13,7 +13,7 @@ right comes from their roles, not from how recently they proved who they are.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar, overload
 
@@ -148,18 +148,25 @@ class MethodAccess:
         """Issuer tiers, as Entra has them, for delegated (user) callers acting on someone else."""
         if self.principal.kind != "user":
             return
-        roles = self.principal.roles
-        if Role.GLOBAL_ADMINISTRATOR in roles or Role.PRIVILEGED_AUTHENTICATION_ADMINISTRATOR in roles:
-            return
-        if Role.AUTHENTICATION_ADMINISTRATOR in roles:
-            target_roles = set(directory_store.role_ids_of(self.tx, user.id))
-            if target_roles & {r.value for r in ADMIN_ROLES}:
-                raise PermissionDenied(
-                    "An Authentication Administrator cannot manage the authentication methods of users "
-                    "who hold an administrator role; a Privileged Authentication Administrator can."
-                )
-            return
-        raise PermissionDenied(
-            "Managing another user's authentication methods needs the Authentication Administrator "
-            "role or higher."
-        )
+        refusal = tier_refusal(self.principal.roles, lambda: directory_store.role_ids_of(self.tx, user.id))
+        if refusal is not None:
+            raise PermissionDenied(refusal)
+
+
+def tier_refusal(roles: frozenset[Role], target_role_ids: Callable[[], Iterable[str]]) -> str | None:
+    """Why a user holding `roles` may not manage the methods of a user holding `target_role_ids` (read
+    only when it matters), or None when they may: Entra's issuer tiers. The admin portal asks the same
+    question to decide which actions a page offers."""
+    if Role.GLOBAL_ADMINISTRATOR in roles or Role.PRIVILEGED_AUTHENTICATION_ADMINISTRATOR in roles:
+        return None
+    if Role.AUTHENTICATION_ADMINISTRATOR in roles:
+        if set(target_role_ids()) & {r.value for r in ADMIN_ROLES}:
+            return (
+                "An Authentication Administrator cannot manage the authentication methods of users "
+                "who hold an administrator role; a Privileged Authentication Administrator can."
+            )
+        return None
+    return (
+        "Managing another user's authentication methods needs the Authentication Administrator "
+        "role or higher."
+    )

@@ -11,13 +11,13 @@ from enum import StrEnum
 from passbridge.domain.errors import InvalidInput
 from passbridge.passes.policy_rules import LENGTH_MAX, LENGTH_MIN, TapPolicy
 
-# Easy to read aloud and type: no 0/O/o, 1/l/I/i, and only symbols on every keyboard layout's
-# shifted digit row or main block that cannot be mistaken for each other.
+# Easy to read aloud over the phone and type on any keyboard layout: letters and digits only, without the
+# look-alikes 0/O/o and 1/l/I/i. Symbols are hard to say ("hash", "at") and sit elsewhere on other
+# layouts; the policy's length, not the alphabet, governs a pass's entropy (docs/graph-compat.md).
 UPPER = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 LOWER = "abcdefghjkmnpqrstuvwxyz"
 DIGITS = "23456789"
-SYMBOLS = "#%&+=?@"
-ALPHABET = UPPER + LOWER + DIGITS + SYMBOLS
+ALPHABET = UPPER + LOWER + DIGITS
 
 # A start time this far in the past is treated as clock skew between the caller and us.
 START_SKEW = timedelta(minutes=5)

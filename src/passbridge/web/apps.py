@@ -9,10 +9,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from passbridge.services import portal
+from passbridge.services import admin, portal
+from passbridge.services.context import Env
 from passbridge.signin.rules import CsrfMismatch
 from passbridge.signin.sessions import SessionService, SessionView
 from passbridge.store import runner
+from passbridge.store.tx import Tx
 from passbridge.web.pages import (
     SESSION_COOKIE,
     FormTooLarge,
@@ -52,11 +54,16 @@ async def my_apps(request: Request) -> Response:
     view = await current_session(request)
     if view is None:
         return to_login(request)
-    tenant, apps = await read(request, lambda tx, _env: (portal.tenant_name(tx), portal.app_links(tx)))
+
+    def work(tx: Tx, _env: Env) -> tuple[str, list[portal.AppLink], bool]:
+        return portal.tenant_name(tx), portal.app_links(tx), admin.is_administrator(tx, view.user_id)
+
+    tenant, apps, is_admin = await read(request, work)
     now = env_of(request).clock.now()
     return page(
         "apps.html",
         apps=apps,
+        is_admin=is_admin,
         register_by=view.register_by if view.register_by and view.register_by > now else None,
         **signed_in_context(request, view, tenant),
     )

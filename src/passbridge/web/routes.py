@@ -8,6 +8,8 @@ from starlette.staticfiles import StaticFiles
 
 from passbridge.fastpath.routing import add_routes
 from passbridge.web import apps, passwordless, security_info, signin
+from passbridge.web.admin import issue as admin_issue
+from passbridge.web.admin import users as admin_users
 from passbridge.web.pages import STATIC_DIR
 
 _icons = APIRouter(include_in_schema=False)
@@ -24,6 +26,7 @@ async def favicon() -> Response:
 
 
 def install(app: FastAPI) -> None:
-    for router in (signin.router, passwordless.router, apps.router, security_info.router, _icons):
+    routers = (signin.router, passwordless.router, apps.router, security_info.router, admin_users.router)
+    for router in (*routers, admin_issue.router, _icons):
         add_routes(app, router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,0 +1,248 @@
+"""Admin portal: finding people, a person's page (their methods and what may be done), creating users."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from passbridge.directory.queries import Condition
+from passbridge.directory.service import DirectoryService, Found
+from passbridge.domain.errors import DomainError, NotFound
+from passbridge.methods.passwordless import PasswordlessMethodService
+from passbridge.passes.service import TapService
+from passbridge.services import admin
+from passbridge.services.context import Env
+from passbridge.store.models import User
+from passbridge.store.tx import Tx
+from passbridge.tokens.revocation import RevocationService
+from passbridge.web.admin.base import Admin, BadForm, Refused, administrator, bad_form, in_tx, posted
+from passbridge.web.pages import page, see_other
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 25
+MAX_QUERY = 256
+# What a finished action says on the user's page (?done=...): fixed sentences, never echoed input.
+DONE = {
+    "created": "The user was created. Issue them a Temporary Access Pass to let them sign in.",
+    "disabled": "The account was disabled: their sessions and tokens ended, and they cannot sign in.",
+    "enabled": "The account was enabled.",
+    "revoked": "Their sessions and refresh tokens ended: every device must sign in again.",
+    "method-deleted": "The sign-in method was deleted.",
+    "pass-deleted": "The Temporary Access Pass was deleted.",
+}
+METHOD_REASONS = {
+    "EnabledByPolicy": "Usable",
+    "DisabledByPolicy": "Turned off by policy",
+    "Expired": "Expired",
+    "NotYetValid": "Not valid yet",
+    "OneTimeUsed": "Used",
+}
+
+
+@router.get("/admin")
+async def admin_home(request: Request) -> Response:
+    try:
+        await administrator(request)
+    except Refused as refused:
+        return refused.response
+    return see_other("/admin/users")
+
+
+def _conditions(query: str) -> list[Condition]:
+    # A sign-in name or address is searched by its start; anything else by the display name's start.
+    if "@" in query:
+        return [Condition("userPrincipalName", "startswith", query)]
+    return [Condition("displayName", "startswith", query)] if query else []
+
+
+def _page_number(text: str | None) -> int:
+    try:
+        number = int(text or "1")
+    except ValueError:
+        return 1
+    return min(max(number, 1), 10_000)
+
+
+@router.get("/admin/users")
+async def users(request: Request) -> Response:
+    try:
+        who = await administrator(request)
+    except Refused as refused:
+        return refused.response
+    query = (request.query_params.get("q") or "").strip()[:MAX_QUERY]
+    number = _page_number(request.query_params.get("page"))
+
+    def work(tx: Tx, env: Env) -> Found[User]:
+        service = DirectoryService(tx, env, who.principal)
+        return service.search_users(_conditions(query), offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+
+    error: str | None = None
+    try:
+        found = await in_tx(request, work)
+    except DomainError as exc:
+        found, error = Found([], False), exc.message
+
+    def link(to: int) -> str:
+        return "/admin/users?" + urlencode({k: v for k, v in (("q", query), ("page", str(to))) if v})
+
+    return page(
+        "admin/users.html",
+        query=query,
+        people=found.items,
+        error=error,
+        page_number=number,
+        previous_url=link(number - 1) if number > 1 else None,
+        next_url=link(number + 1) if found.has_more else None,
+        may_create=bool(who.principal.roles & admin.USER_MANAGERS),
+        **who.context("users"),
+    )
+
+
+@router.get("/admin/users/new")
+async def new_user(request: Request) -> Response:
+    try:
+        who = await administrator(request)
+    except Refused as refused:
+        return refused.response
+    return page("admin/new_user.html", values={}, errors={}, **who.context("users"))
+
+
+@router.post("/admin/users/new")
+async def create_user(request: Request) -> Response:
+    try:
+        who = await administrator(request)
+        form = await posted(request, who)
+    except Refused as refused:
+        return refused.response
+    except BadForm:
+        return bad_form(who)
+    values = {k: form.get(k, "").strip() for k in ("upn", "display_name", "mail")}
+    errors: dict[str, str] = {}
+    if not values["upn"]:
+        errors["upn"] = "Enter the user's sign-in name, such as name@contoso.com."
+    if not errors:
+
+        def work(tx: Tx, env: Env) -> User:
+            return DirectoryService(tx, env, who.principal).add_user(
+                values["upn"], display_name=values["display_name"] or None, mail=values["mail"] or None
+            )
+
+        try:
+            user = await in_tx(request, work, write=True)
+        except DomainError as exc:
+            errors[_field_of(exc.message)] = exc.message
+        else:
+            return see_other(f"/admin/users/{user.id}?done=created")
+    return page("admin/new_user.html", status=400, values=values, errors=errors, **who.context("users"))
+
+
+def _field_of(message: str) -> str:
+    """Which field a service's refusal is about, so the page shows it next to that field."""
+    lowered = message.lower()
+    if "displayname" in lowered or "display name" in lowered:
+        return "display_name"
+    if "mail" in lowered and "principal" not in lowered:
+        return "mail"
+    if "principal" in lowered or "upn" in lowered or "already" in lowered or "domain" in lowered:
+        return "upn"
+    return "form"
+
+
+@router.get("/admin/users/{user_ref}")
+async def user_page(request: Request, user_ref: str) -> Response:
+    try:
+        who = await administrator(request)
+    except Refused as refused:
+        return refused.response
+    return await _render_user(request, who, user_ref, notice=DONE.get(request.query_params.get("done", "")))
+
+
+async def _render_user(
+    request: Request, who: Admin, user_ref: str, *, notice: str | None = None, error: str | None = None
+) -> Response:
+    try:
+        overview = await in_tx(request, lambda tx, env: admin.user_overview(tx, env, who.principal, user_ref))
+    except NotFound:
+        return page(
+            "problem.html",
+            status=404,
+            tenant=who.tenant,
+            title="No such user",
+            message="Nobody in the directory has that id or sign-in name. They may have been deleted.",
+            link_href="/admin/users",
+            link_text="Find a user",
+        )
+    except DomainError as exc:
+        return page(
+            "problem.html",
+            status=403,
+            tenant=who.tenant,
+            title="You cannot see this user",
+            message=exc.message,
+            link_href="/admin/users",
+            link_text="Back to users",
+        )
+    return page(
+        "admin/user.html",
+        status=400 if error else 200,
+        person=overview,
+        notice=notice,
+        error=error,
+        reasons=METHOD_REASONS,
+        **who.context("users"),
+    )
+
+
+async def _act(request: Request, user_ref: str, action: str, method_id: str | None = None) -> Response:
+    try:
+        who = await administrator(request)
+        await posted(request, who)
+    except Refused as refused:
+        return refused.response
+    except BadForm:
+        return bad_form(who)
+
+    def work(tx: Tx, env: Env) -> str:
+        principal = who.principal
+        if action in ("enable", "disable"):
+            DirectoryService(tx, env, principal).set_account_enabled(user_ref, action == "enable")
+            return f"{action}d"
+        if action == "revoke":
+            RevocationService(tx, env, principal).revoke(user_ref)
+            return "revoked"
+        assert method_id is not None
+        passes = TapService(tx, env, principal)
+        if any(p.id == method_id for p in passes.list(user_ref)):
+            passes.delete(user_ref, method_id)
+            return "pass-deleted"
+        PasswordlessMethodService(tx, env, principal).delete_any(user_ref, method_id)
+        return "method-deleted"
+
+    try:
+        done = await in_tx(request, work, write=True)
+    except DomainError as exc:
+        return await _render_user(request, who, user_ref, error=exc.message)
+    return see_other(f"/admin/users/{user_ref}?done={done}")
+
+
+@router.post("/admin/users/{user_ref}/disable")
+async def disable(request: Request, user_ref: str) -> Response:
+    return await _act(request, user_ref, "disable")
+
+
+@router.post("/admin/users/{user_ref}/enable")
+async def enable(request: Request, user_ref: str) -> Response:
+    return await _act(request, user_ref, "enable")
+
+
+@router.post("/admin/users/{user_ref}/revoke-sessions")
+async def revoke_sessions(request: Request, user_ref: str) -> Response:
+    return await _act(request, user_ref, "revoke")
+
+
+@router.post("/admin/users/{user_ref}/methods/{method_id}/delete")
+async def delete_method(request: Request, user_ref: str, method_id: str) -> Response:
+    return await _act(request, user_ref, "delete", method_id)
