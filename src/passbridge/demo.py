@@ -66,6 +66,7 @@ def seed_demo(config: Settings) -> list[str]:
                 _pass_line(issued),
                 f"Helpdesk:   {DEMO_HELPDESK} (Authentication Administrator)",
                 _pass_line(helpdesk),
+                f"Admin portal (issue passes from a browser): {env.settings.base_url}/admin",
                 f"Then add a passkey or an authenticator app: {env.settings.base_url}/security-info",
                 f"Demo relying party (OpenID Connect code + PKCE): {env.settings.base_url}{demo_rp.PATH}",
                 f"Demo users: {', '.join(p[0] for p in PEOPLE)}",

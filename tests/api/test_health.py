@@ -92,5 +92,6 @@ def test_demo_command_serves_a_ready_tenant_and_prints_sign_in(tmp_path: Path) -
             proc.terminate()
             proc.wait(timeout=20)
     assert f"Sign in at: {base}/login" in output
+    assert f"Admin portal (issue passes from a browser): {base}/admin" in output
     assert (tmp_path / "var" / "passbridge.db").exists()
     assert oct((tmp_path / "var" / "pepper").stat().st_mode & 0o777) == "0o600"
