@@ -113,8 +113,18 @@ def test_helpdesk_creates_a_user_issues_a_pass_and_the_user_signs_in_with_it(
     expect(them.page.get_by_role("heading", name="Set up your sign-in methods")).to_be_visible()
     them.shot("signed-in")
 
+    # Live passes shows it used, with who issued it.
+    page.get_by_role("link", name="Live passes").click()
+    row = page.get_by_role("row", name=re.compile("Alex Wilber"))
+    expect(row).to_contain_text("Used")
+    expect(row).to_contain_text("Megan Bowen")
+    w.shot("live-passes")
+    page.get_by_label("Status").select_option("used")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.get_by_role("row", name=re.compile("Alex Wilber"))).to_be_visible()
+
     # Back on the user's page the pass is shown as used, never its value.
-    page.get_by_role("link", name="Done").click()
+    page.get_by_role("link", name="Alex Wilber").click()
     expect(page.get_by_role("cell", name=re.compile("Used"))).to_be_visible()
     assert value not in page.content()
     w.shot("user-after-sign-in")

@@ -59,6 +59,17 @@ def _first_gate(principal: Principal, scopes: Scopes) -> None:
         access.require_app_permission(principal, *scopes.others)
 
 
+def check_reads_everyone(principal: Principal, scopes: Scopes) -> None:
+    """Whether the caller may read every user's methods at once (the admin portal's inventory): what
+    reading any other user's takes."""
+    access.require_app_permission(principal, *scopes.others)
+    if principal.kind == "user" and not (principal.roles & READER_ROLES):
+        raise PermissionDenied(
+            "Reading other users' authentication methods needs the Global Reader, Authentication "
+            "Administrator or Privileged Authentication Administrator role."
+        )
+
+
 def _check_reader(principal: Principal, user_id: str, scopes: Scopes) -> None:
     """Once the user is known to exist: whether the caller may read their methods."""
     if principal.kind == "user" and principal.id == user_id:

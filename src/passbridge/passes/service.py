@@ -125,6 +125,9 @@ class TapService:
             lifetime_minutes=terms.lifetime_minutes,
             is_usable_once=terms.is_usable_once,
             secret_hash=secret_hash,
+            expires_at=terms.start + timedelta(minutes=terms.lifetime_minutes),
+            created_by_id=self.principal.id,
+            created_by_name=self.principal.display_name,
         )
         store.add(self.tx, row)
         # A new pass is the recovery NIST SP 800-63B asks for after the consecutive-failure ceiling.

@@ -176,6 +176,12 @@ class TemporaryAccessPass(Base):
     secret_hash: Mapped[str] = mapped_column(String(256))
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # start_at + lifetime_minutes, stored so the tenant's live passes are an index range.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # Who issued it (a user's or an application's object id and name; None for the operator's CLI, and
+    # for passes issued before this was recorded), for the admin portal's inventory.
+    created_by_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_by_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
 
 
 class TapPolicyRow(Base):

@@ -14,12 +14,14 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import Response
 
+from passbridge import forms
 from passbridge.services import admin, portal
 from passbridge.services.context import Env, Principal
 from passbridge.signin.sessions import SessionService, SessionView
 from passbridge.store import runner
 from passbridge.store.tx import Tx
 from passbridge.web.pages import (
+    MAX_FORM_BYTES,
     FormTooLarge,
     FormUnreadable,
     client_ip,
@@ -145,6 +147,24 @@ async def posted(request: Request, who: Admin) -> dict[str, str]:
     if not SessionService(env_of(request)).check_csrf(who.view, form.get("csrf_token")):
         raise BadForm()
     return form
+
+
+# "Revoke selected" posts one field per chosen pass: a page of them and the token.
+MAX_SELECTED = 100
+
+
+async def posted_choices(request: Request, who: Admin, name: str) -> list[str]:
+    """Every value posted under `name` (checkboxes), once the CSRF token is this session's; BadForm
+    otherwise, or when more than MAX_SELECTED are chosen."""
+    try:
+        fields = await forms.read_form(request, max_bytes=MAX_FORM_BYTES, max_fields=MAX_SELECTED + 4)
+    except (FormTooLarge, FormUnreadable):
+        raise BadForm() from None
+    pairs = fields or []
+    token = next((v for k, v in reversed(pairs) if k == "csrf_token"), None)
+    if not SessionService(env_of(request)).check_csrf(who.view, token):
+        raise BadForm()
+    return [v for k, v in pairs if k == name]
 
 
 def bad_form(who: Admin) -> Response:
