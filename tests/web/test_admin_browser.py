@@ -18,6 +18,7 @@ HELPDESK = "megan.bowen@contoso.example"  # Privileged Authentication Administra
 JUNIOR = "lee.gu@contoso.example"  # Authentication Administrator
 READER = "nestor.wilke@contoso.example"  # Global Reader
 BOSS = "diego.siciliani@contoso.example"  # holds a role: only a privileged administrator may issue for him
+POLICY = "isaiah.langer@contoso.example"  # Authentication Policy Administrator
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +29,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedStore]:
             (JUNIOR, "Lee Gu", ("Authentication Administrator",)),
             (READER, "Nestor Wilke", ("Global Reader",)),
             (BOSS, "Diego Siciliani", ("Groups Administrator",)),
+            (POLICY, "Isaiah Langer", ("Authentication Policy Administrator",)),
         ):
             cli(store, "user", "add", upn, "--display-name", name)
             for role in roles:
@@ -152,3 +154,26 @@ def test_an_authentication_administrator_is_refused_for_an_administrator_and_a_r
     # Nothing on the page is wider than the phone's screen.
     assert reader.page.evaluate("document.documentElement.scrollWidth") <= 360
     reader.assert_clean()
+
+
+def test_a_policy_edit_with_a_bad_value_shows_the_error_and_keeps_the_old_policy(
+    chromium: Browser, served: ServedStore
+) -> None:
+    w = _watched(chromium, served, "admin-policy")
+    w.allowed.add(("/admin/policy/tap", 400))
+    page = w.page
+    _sign_in(w, served, POLICY, start="/admin/policy")
+    expect(page.get_by_role("heading", name="Authentication methods policy")).to_be_visible()
+    w.shot("policy")
+    minimum = page.get_by_role("textbox", name="Minimum lifetime (minutes)")
+    minimum.fill("600")
+    page.get_by_role("button", name="Save pass settings").click()
+    expect(page.locator("#minimumLifetimeInMinutes-error")).to_have_text(
+        "The minimum lifetime (600) must not exceed the maximum lifetime (480)."
+    )
+    expect(minimum).to_have_value("600")
+    expect(minimum).to_have_attribute("aria-invalid", "true")
+    w.shot("policy-refused")
+    page.get_by_role("link", name="Policy").click()
+    expect(page.get_by_role("textbox", name="Minimum lifetime (minutes)")).to_have_value("60")
+    w.assert_clean()

@@ -10,6 +10,7 @@ from passbridge.fastpath.routing import add_routes
 from passbridge.web import apps, passwordless, security_info, signin
 from passbridge.web.admin import issue as admin_issue
 from passbridge.web.admin import passes as admin_passes
+from passbridge.web.admin import policy as admin_policy
 from passbridge.web.admin import users as admin_users
 from passbridge.web.pages import STATIC_DIR
 
@@ -28,6 +29,6 @@ async def favicon() -> Response:
 
 def install(app: FastAPI) -> None:
     routers = (signin.router, passwordless.router, apps.router, security_info.router, admin_users.router)
-    for router in (*routers, admin_issue.router, admin_passes.router, _icons):
+    for router in (*routers, admin_issue.router, admin_passes.router, admin_policy.router, _icons):
         add_routes(app, router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

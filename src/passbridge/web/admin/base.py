@@ -153,18 +153,23 @@ async def posted(request: Request, who: Admin) -> dict[str, str]:
 MAX_SELECTED = 100
 
 
-async def posted_choices(request: Request, who: Admin, name: str) -> list[str]:
-    """Every value posted under `name` (checkboxes), once the CSRF token is this session's; BadForm
-    otherwise, or when more than MAX_SELECTED are chosen."""
+async def posted_fields(request: Request, who: Admin) -> list[tuple[str, str]]:
+    """Every posted field in order, repeated names kept (checkboxes), once the CSRF token is this
+    session's; BadForm otherwise, or for more than MAX_SELECTED fields."""
     try:
-        fields = await forms.read_form(request, max_bytes=MAX_FORM_BYTES, max_fields=MAX_SELECTED + 4)
+        fields = await forms.read_form(request, max_bytes=MAX_FORM_BYTES, max_fields=MAX_SELECTED + 20)
     except (FormTooLarge, FormUnreadable):
         raise BadForm() from None
     pairs = fields or []
     token = next((v for k, v in reversed(pairs) if k == "csrf_token"), None)
     if not SessionService(env_of(request)).check_csrf(who.view, token):
         raise BadForm()
-    return [v for k, v in pairs if k == name]
+    return pairs
+
+
+async def posted_choices(request: Request, who: Admin, name: str) -> list[str]:
+    """Every value posted under `name` (checkboxes): see `posted_fields`."""
+    return [v for k, v in await posted_fields(request, who) if k == name]
 
 
 def bad_form(who: Admin) -> Response:
