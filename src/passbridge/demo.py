@@ -86,12 +86,14 @@ def _register_demo_rp(tx: Tx, env: Env, who: Principal) -> None:
     found = next(
         (a for a in directory_store.applications(tx) if a.display_name == demo_rp.DEMO_RP_NAME), None
     )
+    home = env.settings.base_url + demo_rp.PATH
     if found is None:
         ApplicationService(tx, env, who).register(
-            demo_rp.DEMO_RP_NAME, permissions=[], redirect_uris=uris, public=True
+            demo_rp.DEMO_RP_NAME, permissions=[], redirect_uris=uris, public=True, home_page=home
         )
-    elif found.redirect_uris != uris:
-        found.redirect_uris = uris
+        return
+    # Its tile on My apps opens the demo relying party, not this site's root (which leads back to My apps).
+    found.redirect_uris, found.home_page_url = uris, home
 
 
 def _add_people(directory: DirectoryService) -> None:

@@ -20,7 +20,8 @@ from passbridge.domain.errors import InvalidInput, NotFound
 
 KNOWN_ROLES = (
     "Global Administrator, Privileged Authentication Administrator, Authentication Administrator, "
-    "Authentication Policy Administrator, Global Reader, User Administrator, Groups Administrator"
+    "Authentication Policy Administrator, Global Reader, User Administrator, Groups Administrator, "
+    "Application Administrator"
 )
 
 
@@ -240,6 +241,7 @@ def test_role_template_ids_are_entras():
         "GLOBAL_READER": "f2ef992c-3afb-46b9-b7cf-a126ee74c451",
         "USER_ADMINISTRATOR": "fe930be7-5e62-47db-91af-98c3a49a38b1",
         "GROUPS_ADMINISTRATOR": "fdd7a751-b60b-444a-984c-02652fe8fa1c",
+        "APPLICATION_ADMINISTRATOR": "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
     }
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from passbridge.directory import access
 from passbridge.directory import queries as store
-from passbridge.directory.rules import check_display_name, parse_permission
-from passbridge.domain.errors import InvalidInput
+from passbridge.directory.rules import Role, check_display_name, parse_permission
+from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
 from passbridge.ids import new_guid
 from passbridge.logs import audit
 from passbridge.logs.audit import TargetRef
@@ -37,11 +36,35 @@ def check_redirect_uri(uri: str) -> str:
     return uri
 
 
+def check_home_page(uri: str) -> str:
+    """A home page is opened from My apps: an absolute https URL (http for localhost), like a redirect URI."""
+    try:
+        return check_redirect_uri(uri)
+    except InvalidInput:
+        raise InvalidInput(
+            f"home page '{uri}' must be an absolute https URL (http is allowed only for localhost)."
+        ) from None
+
+
+# Who manages registrations besides the operator, as in Entra: an Application Administrator registers and
+# looks after sign-in clients; granting application permissions (admin consent) takes a Global Administrator.
+MANAGERS = frozenset({Role.GLOBAL_ADMINISTRATOR, Role.APPLICATION_ADMINISTRATOR})
+READERS = MANAGERS | {Role.GLOBAL_READER}
+CONSENT = frozenset({Role.GLOBAL_ADMINISTRATOR})
+
+
 @dataclass
 class ApplicationService:
     tx: Tx
     env: Env
     principal: Principal
+
+    def _require(self, roles: frozenset[Role], what: str) -> None:
+        if self.principal.is_operator:
+            return
+        if self.principal.kind != "user" or not self.principal.roles & roles:
+            names = " or ".join(sorted(r.display_name for r in roles))
+            raise PermissionDenied(f"To {what} you need the {names} role.")
 
     def register(
         self,
@@ -51,13 +74,17 @@ class ApplicationService:
         redirect_uris: list[str],
         public: bool = False,
         required_strength: Strength | None = None,
+        home_page: str | None = None,
     ) -> NewApplication:
         """A confidential client gets a secret; a public client (a browser or native app, which could
         not keep one) gets none and must sign users in with PKCE."""
-        access.require_operator(self.principal, "register applications")
+        self._require(MANAGERS, "register applications")
         name = check_display_name(display_name)
         perms = sorted({parse_permission(p) for p in permissions})
+        if perms:
+            self._require(CONSENT, "grant an application permissions")
         uris = list(dict.fromkeys(check_redirect_uri(u) for u in redirect_uris))
+        home = check_home_page(home_page) if home_page else None
         if public and perms:
             raise InvalidInput(
                 "A public client cannot hold application permissions: it has no secret to prove them."
@@ -75,6 +102,7 @@ class ApplicationService:
             created_at=self.env.clock.now(),
             is_public_client=public,
             required_strength=required_strength.value if required_strength else None,
+            home_page_url=home,
         )
         self.tx.session.add(app)
         audit.record(
@@ -94,5 +122,36 @@ class ApplicationService:
         return NewApplication(app, secret)
 
     def list(self) -> list[Application]:
-        access.require_operator(self.principal, "list applications")
+        self._require(READERS, "list applications")
         return store.applications(self.tx)
+
+    def get(self, app_id: str) -> Application:
+        self._require(READERS, "read applications")
+        app = store.application_by_app_id(self.tx, app_id)
+        if app is None:
+            raise NotFound(f"No application with appId '{app_id}' exists.", kind="application")
+        return app
+
+    def rotate_secret(self, app_id: str) -> NewApplication:
+        """A new client secret, shown once; the old one stops working at once."""
+        app = self.get(app_id)
+        self._require(MANAGERS, "change applications")
+        if app.permissions:
+            self._require(
+                frozenset({Role.GLOBAL_ADMINISTRATOR}), "change an application that holds permissions"
+            )
+        if app.is_public_client:
+            raise InvalidInput("A public client has no secret to rotate: it signs users in with PKCE.")
+        secret = new_client_secret()
+        app.secret_hash = self.env.keeper.keyed_hash(secret)
+        audit.record(
+            self.tx,
+            now=self.env.clock.now(),
+            principal=self.principal,
+            activity="Update application - Certificates and secrets management",
+            category="ApplicationManagement",
+            operation_type="Update",
+            targets=[TargetRef("Application", app.id, app.display_name)],
+            details={"AppId": app.app_id},
+        )
+        return NewApplication(app, secret)

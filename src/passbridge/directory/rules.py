@@ -77,6 +77,7 @@ class Role(StrEnum):
     GLOBAL_READER = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
     USER_ADMINISTRATOR = "fe930be7-5e62-47db-91af-98c3a49a38b1"
     GROUPS_ADMINISTRATOR = "fdd7a751-b60b-444a-984c-02652fe8fa1c"
+    APPLICATION_ADMINISTRATOR = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3"
 
     @property
     def display_name(self) -> str:
@@ -91,6 +92,7 @@ _ROLE_NAMES = {
     Role.GLOBAL_READER: "Global Reader",
     Role.USER_ADMINISTRATOR: "User Administrator",
     Role.GROUPS_ADMINISTRATOR: "Groups Administrator",
+    Role.APPLICATION_ADMINISTRATOR: "Application Administrator",
 }
 
 # Roles that make a user an "administrator" for the issuer-tier rules: an Authentication

@@ -60,13 +60,14 @@ def _origin(uri: str) -> str | None:
 
 
 def app_links(tx: Tx) -> list[AppLink]:
-    """Registered applications a person can open: those with a web redirect URI, by name."""
+    """Registered applications a person can open, by name: each at its home page, or else the origin of its
+    first web redirect URI."""
     links = []
     for app in directory_store.applications(tx):
         uris = app.redirect_uris or []
-        origin = _origin(uris[0]) if uris else None
-        if origin is not None:
-            links.append(AppLink(app.display_name, origin))
+        home = app.home_page_url or (_origin(uris[0]) if uris else None)
+        if home is not None:
+            links.append(AppLink(app.display_name, home))
     return links
 
 

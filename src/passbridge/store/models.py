@@ -149,6 +149,8 @@ class Application(Base):
     is_public_client: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The authentication strength (methods/strength.py) a sign-in to this app must reach, or None.
     required_strength: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Where My apps sends people (Graph's web.homePageUrl); None: the origin of the first redirect URI.
+    home_page_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
 
 
 class SigningKey(Base):

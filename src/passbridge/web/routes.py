@@ -8,6 +8,7 @@ from starlette.staticfiles import StaticFiles
 
 from passbridge.fastpath.routing import add_routes
 from passbridge.web import apps, passwordless, security_info, signin
+from passbridge.web.admin import apps as admin_apps
 from passbridge.web.admin import issue as admin_issue
 from passbridge.web.admin import passes as admin_passes
 from passbridge.web.admin import policy as admin_policy
@@ -29,6 +30,7 @@ async def favicon() -> Response:
 
 def install(app: FastAPI) -> None:
     routers = (signin.router, passwordless.router, apps.router, security_info.router, admin_users.router)
-    for router in (*routers, admin_issue.router, admin_passes.router, admin_policy.router, _icons):
+    admin = (admin_issue.router, admin_passes.router, admin_policy.router, admin_apps.router)
+    for router in (*routers, *admin, _icons):
         add_routes(app, router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

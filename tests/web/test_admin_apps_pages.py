@@ -1,0 +1,116 @@
+"""The admin portal's applications: registering a client shows its secret once, rotating replaces it, and
+granting application permissions takes a Global Administrator (admin consent), not an Application
+Administrator. An application's tile on My apps opens its home page."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from passbridge.services.context import Env
+from passbridge.store.models import Application, AuditEntry
+from tests.web.conftest import csrf_of
+from tests.web.test_admin_pages import _admin
+
+SECRET = re.compile(r'aria-label="Client secret" data-pass="([^"]+)"')
+
+
+def _register(web: TestClient, **fields: object) -> object:
+    csrf = csrf_of(web.get("/admin/apps/new").text)
+    return web.post("/admin/apps/new", data={"csrf_token": csrf, **fields})
+
+
+def _app(env: Env, name: str) -> Application:
+    with env.db.transaction("read") as tx:
+        return tx.session.scalars(select(Application).where(Application.display_name == name)).one()
+
+
+def test_an_application_administrator_registers_a_client_and_sees_its_secret_once(
+    env: Env, web: TestClient
+) -> None:
+    _admin(env, web, "Application Administrator")
+    created = _register(
+        web,
+        display_name="Expenses",
+        redirect_uris="https://expenses.contoso.example/callback",
+        home_page="https://expenses.contoso.example/",
+        strength="phishing-resistant-mfa",
+    )
+    assert created.status_code == 200, created.text  # type: ignore[attr-defined]
+    secret = unescape(SECRET.search(created.text).group(1))  # type: ignore[attr-defined, union-attr]
+    app = _app(env, "Expenses")
+    assert env.keeper.keyed_hash_matches(secret, app.secret_hash)
+    assert (
+        app.required_strength == "phishing-resistant-mfa"
+        and app.home_page_url == "https://expenses.contoso.example/"
+    )
+    page = web.get(f"/admin/apps/{app.app_id}")
+    assert page.status_code == 200 and secret not in page.text
+    # Its tile on My apps opens the home page.
+    assert 'href="https://expenses.contoso.example/"' in web.get("/apps").text
+    with env.db.transaction("read") as tx:
+        entries = tx.session.scalars(select(AuditEntry)).all()
+    assert all(secret not in str(e.additional_details) + str(e.target_resources) for e in entries)
+
+
+def test_granting_application_permissions_takes_a_global_administrator(env: Env, web: TestClient) -> None:
+    _admin(env, web, "Application Administrator")
+    refused = _register(
+        web, display_name="Sync", redirect_uris="", permission=["User.Read.All", "AuditLog.Read.All"]
+    )
+    assert refused.status_code == 400  # type: ignore[attr-defined]
+    assert "Global Administrator" in refused.text  # type: ignore[attr-defined]
+    assert 'value="User.Read.All" checked' in refused.text  # type: ignore[attr-defined]  # kept as ticked
+
+
+def test_a_bad_redirect_uri_is_explained_next_to_the_field(env: Env, web: TestClient) -> None:
+    _admin(env, web, "Global Administrator")
+    refused = _register(web, display_name="Wiki", redirect_uris="http://wiki.contoso.example/cb")
+    assert refused.status_code == 400  # type: ignore[attr-defined]
+    assert 'id="redirect_uris-error"' in refused.text and "must use https" in refused.text  # type: ignore[attr-defined]
+    assert "http://wiki.contoso.example/cb" in refused.text  # type: ignore[attr-defined]
+
+
+def test_rotating_a_secret_shows_the_new_one_once_and_the_old_one_stops_working(
+    env: Env, web: TestClient
+) -> None:
+    _admin(env, web, "Global Administrator")
+    created = _register(web, display_name="Payroll", redirect_uris="https://payroll.contoso.example/cb")
+    old = unescape(SECRET.search(created.text).group(1))  # type: ignore[attr-defined, union-attr]
+    app = _app(env, "Payroll")
+    page = web.get(f"/admin/apps/{app.app_id}")
+    rotated = web.post(f"/admin/apps/{app.app_id}/rotate-secret", data={"csrf_token": csrf_of(page.text)})
+    assert rotated.status_code == 200
+    new = unescape(SECRET.search(rotated.text).group(1))  # type: ignore[union-attr]
+    stored = _app(env, "Payroll").secret_hash
+    assert (
+        new != old
+        and env.keeper.keyed_hash_matches(new, stored)
+        and not env.keeper.keyed_hash_matches(old, stored)
+    )
+    assert "previous secret no longer works" in rotated.text
+
+
+def test_a_global_reader_lists_applications_without_actions(env: Env, web: TestClient) -> None:
+    _admin(env, web, "Global Administrator", upn="ga@contoso.example")
+    _register(web, display_name="Portal", redirect_uris="https://portal.contoso.example/cb")
+    with TestClient(web.app, base_url=str(web.base_url), follow_redirects=False) as reader:
+        _admin(env, reader, "Global Reader", upn="reader@contoso.example")
+        listing = reader.get("/admin/apps")
+        assert "Portal" in listing.text and "Register an application" not in listing.text
+        app = _app(env, "Portal")
+        page = reader.get(f"/admin/apps/{app.app_id}")
+        assert "Rotate secret" not in page.text
+        refused = reader.post(
+            f"/admin/apps/{app.app_id}/rotate-secret", data={"csrf_token": csrf_of(page.text)}
+        )
+        assert refused.status_code in (400, 403) and 'data-pass="' not in refused.text
+
+
+def test_an_authentication_administrator_cannot_see_applications(env: Env, web: TestClient) -> None:
+    _admin(env, web, "Authentication Administrator")
+    page = web.get("/admin/apps")
+    assert page.status_code == 403 and "Application Administrator" in page.text
