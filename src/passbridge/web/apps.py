@@ -91,7 +91,7 @@ async def logout(request: Request) -> Response:
     try:
         form = await read_form(request)
     except FormTooLarge:
-        return too_large()
+        return await too_large(request)
     except FormUnreadable:
         form = {}
     view = await current_session(request)

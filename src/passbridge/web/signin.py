@@ -168,7 +168,7 @@ async def login_submit(request: Request) -> Response:
     try:
         form = await read_form(request)
     except FormTooLarge:
-        return too_large()
+        return await too_large(request)
     except FormUnreadable:
         return await start_again(request, CsrfMismatch().message)
     username = form.get("username", "")
@@ -214,7 +214,7 @@ async def pass_submit(request: Request) -> Response:
     try:
         form = await read_form(request)
     except FormTooLarge:
-        return too_large()
+        return await too_large(request)
     except FormUnreadable:
         return await start_again(request, CsrfMismatch().message)
     prove = partial(
