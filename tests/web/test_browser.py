@@ -72,7 +72,8 @@ def test_one_time_pass_from_my_apps_to_set_up_and_back(watched: Watched, served:
     watched.shot("security-info")
 
     page.get_by_role("button", name="Sign out").click()
-    expect(page).to_have_url(f"{served.base}/login")
+    expect(page).to_have_url(f"{served.base}/signed-out")
+    expect(page.get_by_role("heading", name="You're signed out")).to_be_visible()
     watched.shot("signed-out")
     page.goto("/apps")
     expect(page).to_have_url(f"{served.base}/login?return_to=/apps")

@@ -142,6 +142,8 @@ def add_passkey(w: Watched, name: str) -> None:
 
 def sign_out(w: Watched) -> None:
     w.page.get_by_role("button", name="Sign out").click()
+    expect(w.page.get_by_role("heading", name="You're signed out")).to_be_visible()
+    w.page.get_by_role("link", name="Sign in again").click()
     expect(w.page).to_have_url(re.compile(r"/login$"))
 
 

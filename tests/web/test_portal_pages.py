@@ -72,7 +72,7 @@ def test_sign_out_ends_the_session_everywhere(web: TestClient, env: Env, ada: st
     cookie = web.cookies.get("pb_session")
     apps = web.get("/apps")
     out = web.post("/logout", data={"csrf_token": csrf_of(apps.text)})
-    assert (out.status_code, out.headers["location"]) == (303, "/login")
+    assert (out.status_code, out.headers["location"]) == (303, "/signed-out")
     assert any(h.startswith('pb_session=""') and "Max-Age=0" in h for h in out.headers.get_list("set-cookie"))
     assert SessionService(env).current(cookie) is None
     # The old cookie, presented again, opens nothing.
