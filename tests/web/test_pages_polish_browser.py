@@ -1,0 +1,188 @@
+"""The pages as a new person meets them, in headless Chromium at a desktop width (1000 px) and a small
+phone's (360 px): nothing wider than the screen (a very long username included), the top bar whole, the
+sign-out and error pages in the site's look, and a passkey sign-in on a device without one told the truth.
+Every page is saved to build/screenshots/ (`polish-<width>-...`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.servers import ServedStore, served_store
+from tests.web.browser import Watched, cli, enter_username, issue_pass
+from tests.web.test_passwordless_browser import Authenticator
+
+# Sixty-odd characters with no space to break at: the kind of name that used to push pages sideways.
+LONG_UPN = "maximilian.featherstonehaugh-wolfeschlegelsteinhausen@contoso.example"
+LONG_NAME = "Maximilian Featherstonehaugh-Wolfeschlegelsteinhausenbergerdorff"
+NEW = "noor@contoso.example"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedStore]:
+    with served_store(tmp_path_factory.mktemp("polish")) as store:
+        cli(store, "user", "add", LONG_UPN, "--display-name", LONG_NAME)
+        cli(store, "user", "add", NEW, "--display-name", "Noor Inayat")
+        yield store
+
+
+@contextmanager
+def watched(chromium: Browser, served: ServedStore, story: str, width: int) -> Iterator[Watched]:
+    context = chromium.new_context(base_url=served.base, viewport={"width": width, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    w = Watched(page, story)
+    page.on("console", w.on_console)
+    page.on("pageerror", lambda error: w.problems.append(f"script error: {error}"))
+    page.on("response", w.on_response)
+    page.on("requestfailed", w.on_failed)
+    try:
+        yield w
+    finally:
+        context.close()
+
+
+def fits(page: Page, width: int) -> None:
+    """Nothing on the page is wider than the window, and nothing sticks out of its right edge."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    overflowing = page.evaluate(
+        """(width) => [...document.querySelectorAll('body *')]
+             .filter((e) => e.getBoundingClientRect().right > width + 0.5)
+             .map((e) => e.tagName + '.' + e.className)""",
+        width,
+    )
+    assert overflowing == []
+
+
+@pytest.mark.parametrize("width", [1000, 360])
+def test_every_page_fits_the_window_with_a_very_long_username(
+    chromium: Browser, served: ServedStore, width: int
+) -> None:
+    value = issue_pass(served, LONG_UPN, one_time=False)
+    with watched(chromium, served, f"polish-{width}", width) as w:
+        page = w.page
+        page.goto("/login")
+        fits(page, width)
+        w.shot("login")
+        enter_username(w, LONG_UPN)
+        badge = page.locator(".identity")
+        expect(badge).to_contain_text(LONG_UPN)
+        card = page.locator("main.card").bounding_box()
+        box = badge.bounding_box()
+        assert card is not None and box is not None and box["x"] + box["width"] <= card["x"] + card["width"]
+        fits(page, width)
+        w.shot("pass")
+        page.get_by_label("Temporary Access Pass", exact=True).fill(value)
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name="Set up your sign-in methods")).to_be_visible()
+        fits(page, width)
+        w.shot("setup-methods")
+
+        page.goto("/apps")
+        expect(page.get_by_role("heading", name="My apps")).to_be_visible()
+        # The top bar: brand, both links, who and Sign out, all inside the window and reachable by Tab.
+        bar = page.locator("header.topbar")
+        for control in (
+            bar.get_by_role("link", name="My apps"),
+            bar.get_by_role("link", name="Security info"),
+            bar.get_by_role("button", name="Sign out"),
+        ):
+            expect(control).to_be_in_viewport()
+        fits(page, width)
+        w.shot("my-apps")
+        page.goto("/security-info")
+        fits(page, width)
+        w.shot("security-info")
+
+        page.goto("/login")
+        expect(page.get_by_role("heading", name="You're signed in")).to_be_visible()
+        fits(page, width)
+        w.shot("login-signed-in")
+        page.get_by_role("link", name="Use another account").click()
+        expect(page.get_by_label("Username")).to_have_value("")
+        fits(page, width)
+        w.shot("login-another-account")
+        page.go_back()
+        page.get_by_role("link", name="Continue").click()
+        expect(page).to_have_url(f"{served.base}/apps")
+
+        w.allowed.add(("/no-such-page", 404))
+        page.goto("/no-such-page")
+        expect(page.get_by_role("heading", name="We can't find that page")).to_be_visible()
+        fits(page, width)
+        w.shot("not-found")
+        page.get_by_role("link", name="Go to My apps").click()
+        expect(page).to_have_url(f"{served.base}/apps")
+        w.allowed.add(("/logout", 405))
+        page.goto("/logout")
+        expect(page.get_by_role("heading", name="This page can't be opened this way")).to_be_visible()
+        w.shot("method-not-allowed")
+
+        page.goto("/apps")
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("heading", name="You're signed out")).to_be_visible()
+        fits(page, width)
+        w.shot("signed-out")
+        page.get_by_role("link", name="Sign in again").click()
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        w.assert_clean()
+
+
+def test_the_top_bar_is_usable_by_keyboard_alone(chromium: Browser, served: ServedStore) -> None:
+    value = issue_pass(served, NEW, one_time=False)
+    with watched(chromium, served, "polish-keyboard", 360) as w:
+        page = w.page
+        page.goto("/login")
+        enter_username(w, NEW)
+        page.keyboard.type(value)
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name="Set up your sign-in methods")).to_be_visible()
+        page.goto("/apps")
+        reached = []
+        for _ in range(4):
+            page.keyboard.press("Tab")
+            reached.append(page.evaluate("document.activeElement.textContent.trim()"))
+        assert reached == ["Passbridge", "My apps", "Security info", "Sign out"]
+        page.keyboard.press("Enter")  # on Sign out
+        expect(page.get_by_role("heading", name="You're signed out")).to_be_visible()
+        w.assert_clean()
+
+
+def test_sign_in_with_a_passkey_on_a_device_without_one_says_no_passkey_was_used(
+    chromium: Browser, served: ServedStore
+) -> None:
+    context = chromium.new_context(base_url=served.base, viewport={"width": 1000, "height": 800})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        w = Watched(page, "polish-no-passkey")
+        page.on("console", w.on_console)
+        page.on("pageerror", lambda error: w.problems.append(f"script error: {error}"))
+        page.on("response", w.on_response)
+        # A device with a platform authenticator that holds no passkey.
+        authenticator = Authenticator(context, page)
+        assert authenticator.credentials() == []
+        page.goto("/login")
+        page.get_by_role("button", name="Sign in with a passkey").click()
+        status = page.locator("form.passkey .message")
+        expect(status).to_have_text(
+            "No passkey was used. If this device has none for this account, use your Temporary Access Pass "
+            "or an authenticator app."
+        )
+        assert "cancelled or timed out" not in page.content()
+        expect(page.get_by_role("button", name="Sign in with a passkey")).to_be_enabled()
+        w.shot("login")
+        # The same on the pass page, where the script runs too.
+        page.get_by_label("Username").fill(NEW)
+        page.get_by_role("button", name="Next").click()
+        expect(page).to_have_url(re.compile(r"/login/pass$"))
+        page.get_by_role("button", name="Sign in with a passkey").click()
+        expect(page.locator("form.passkey .message")).to_contain_text("No passkey was used.")
+        w.shot("pass")
+        w.assert_clean()
+    finally:
+        context.close()
