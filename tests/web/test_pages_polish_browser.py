@@ -240,3 +240,28 @@ def test_the_demo_relying_party_shows_amr_acr_and_auth_time_readably_in_the_site
         page.get_by_role("link", name="Sign out").click()
         expect(page.get_by_role("heading", name="Demo relying party")).to_be_visible()
         w.assert_clean()
+
+
+@pytest.mark.parametrize("width", [1000, 360])
+def test_an_applications_sign_out_asks_then_says_so_in_the_sites_look(
+    chromium: Browser, served: ServedStore, width: int
+) -> None:
+    value = issue_pass(served, NEW, one_time=False)
+    with watched(chromium, served, f"polish-app-sign-out-{width}", width) as w:
+        page = w.page
+        page.goto("/login")
+        enter_username(w, NEW)
+        page.get_by_label("Temporary Access Pass", exact=True).fill(value)
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name="Set up your sign-in methods")).to_be_visible()
+        # RP-initiated sign-out without an id_token_hint: the provider asks first (oidc/pages.py).
+        page.goto("/oauth2/v2.0/logout")
+        expect(page.get_by_text(f"Sign out {NEW}?")).to_be_visible()
+        expect(page.locator("link[rel=stylesheet]")).to_have_attribute("href", "/static/style.css")
+        fits(page, width)
+        w.shot("confirm")
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("heading", name="You have signed out")).to_be_visible()
+        fits(page, width)
+        w.shot("signed-out")
+        w.assert_clean()
