@@ -49,12 +49,20 @@ def watched(chromium: Browser, served: ServedStore, story: str, width: int) -> I
 
 
 def fits(page: Page, width: int) -> None:
-    """Nothing on the page is wider than the window, and nothing sticks out of its right edge."""
+    """Nothing on the page is wider than the window, nothing sticks out of its right edge, and nothing
+    in the main card or panel sticks out past its padding (nor a badge out of its method's card)."""
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     overflowing = page.evaluate(
-        """(width) => [...document.querySelectorAll('body *')]
-             .filter((e) => e.getBoundingClientRect().right > width + 0.5)
-             .map((e) => e.tagName + '.' + e.className)""",
+        """(width) => {
+             const main = document.querySelector('main');
+             const padding = parseFloat(getComputedStyle(main).paddingRight);
+             const inner = main.getBoundingClientRect().right - padding;
+             const out = (e, edge) => e.getBoundingClientRect().right > edge + 0.5;
+             return [...document.querySelectorAll('body *')]
+               .filter((e) => out(e, width) || (e !== main && main.contains(e) && out(e, inner))
+                 || (e.matches('.badge') && out(e, e.closest('li, main').getBoundingClientRect().right)))
+               .map((e) => e.tagName + '.' + e.className);
+           }""",
         width,
     )
     assert overflowing == []
@@ -265,3 +273,58 @@ def test_an_applications_sign_out_asks_then_says_so_in_the_sites_look(
         fits(page, width)
         w.shot("signed-out")
         w.assert_clean()
+
+
+@pytest.mark.parametrize("width", [1000, 360])
+def test_security_info_names_an_unnamed_passkey_once_shows_a_used_pass_apart_and_warns_truly(
+    chromium: Browser, served: ServedStore, width: int
+) -> None:
+    upn = f"ines{width}@contoso.example"
+    cli(served, "user", "add", upn, "--display-name", "Inês Moreira")
+    value = issue_pass(served, upn, one_time=True)
+    context = chromium.new_context(base_url=served.base, viewport={"width": width, "height": 800})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        w = Watched(page, f"polish-security-info-{width}")
+        page.on("console", w.on_console)
+        page.on("pageerror", lambda error: w.problems.append(f"script error: {error}"))
+        page.on("response", w.on_response)
+        Authenticator(context, page)
+        page.goto("/login")
+        enter_username(w, upn)
+        page.get_by_label("Temporary Access Pass", exact=True).fill(value)
+        page.keyboard.press("Enter")
+        page.get_by_role("link", name="Add a passkey").click()
+        page.get_by_role("button", name="Add a passkey").click()  # no name given
+        expect(page.get_by_text("Your passkey was added.")).to_be_visible()
+        expect(page.locator("ul.methods").get_by_role("heading", name="Passkey", exact=True)).to_be_visible()
+        assert "Passkey Passkey" not in page.inner_text("main")
+        # The one-time pass that began this session is history, below the methods.
+        expect(page.get_by_role("heading", name="Passes you can no longer use")).to_be_visible()
+        expect(page.locator("ul.methods")).not_to_contain_text("Temporary Access Pass")
+        fits(page, width)
+        w.shot("unnamed-passkey-and-used-pass")
+
+        # A reusable pass from the helpdesk: removing the only passkey says that pass still works.
+        # Issuing replaces the used pass, and the session begun with that pass ends with it (a session
+        # never outlasts its pass): sign in again with the passkey.
+        issue_pass(served, upn, one_time=False)
+        page.goto("/login")
+        page.get_by_role("button", name="Sign in with a passkey").click()
+        expect(page.get_by_role("heading", name="My apps")).to_be_visible()
+        page.goto("/security-info")
+        expect(page.locator("ul.methods")).to_contain_text("Temporary Access Pass")
+        page.get_by_text("Rename or remove").click()
+        page.get_by_role("button", name="Remove", exact=True).click()
+        expect(page.get_by_role("heading", name="Remove your last sign-in method?")).to_be_visible()
+        expect(page.locator("section.confirm")).to_contain_text(
+            "you can still sign in with your Temporary Access Pass until"
+        )
+        fits(page, width)
+        w.shot("remove-last-method")
+        page.get_by_role("link", name="Keep it").click()
+        expect(page.locator("ul.methods").get_by_role("heading", name="Passkey", exact=True)).to_be_visible()
+        w.assert_clean()
+    finally:
+        context.close()
