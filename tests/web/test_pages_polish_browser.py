@@ -107,6 +107,19 @@ def test_every_page_fits_the_window_with_a_very_long_username(
         page.goto("/security-info")
         fits(page, width)
         w.shot("security-info")
+        page.get_by_role("link", name="Set up an authenticator app").click()
+        expect(page.get_by_label("Code from the app")).to_be_visible()
+        # The whole QR code is drawn: its modules (the path) lie inside the picture's viewBox, and the
+        # picture inside the page. (Drawn at a fixed size it was cut to its top-left corner.)
+        drawn = page.evaluate(
+            """() => { const svg = document.querySelector('figure.qr svg');
+                       const box = svg.querySelector('path').getBBox(); const view = svg.viewBox.baseVal;
+                       return [view.width > 0, box.x * 5 + box.width * 5 <= view.width,
+                               box.y * 5 + box.height * 5 <= view.height]; }"""
+        )
+        assert drawn == [True, True, True]
+        fits(page, width)
+        w.shot("authenticator-app")
 
         page.goto("/login")
         expect(page.get_by_role("heading", name="You're signed in")).to_be_visible()
@@ -139,6 +152,10 @@ def test_every_page_fits_the_window_with_a_very_long_username(
         w.shot("signed-out")
         page.get_by_role("link", name="Sign in again").click()
         expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        enter_username(w, LONG_UPN)
+        page.get_by_role("link", name="Use a code from your authenticator app").click()
+        fits(page, width)
+        w.shot("code")
         w.assert_clean()
 
 
