@@ -150,7 +150,8 @@ def retry_after(locked: LockedOut) -> dict[str, str]:
 @router.get("/login")
 async def login_page(request: Request) -> Response:
     service = SignInService(env_of(request))
-    view = await current_session(request)
+    # Only a browser holding a session cookie can be signed in: anonymous visits skip the lookup.
+    view = await current_session(request) if cookie(request, SESSION_COOKIE) else None
     try:
         flow, tenant = await _flow_for_page(service, request)
     except InvalidInput as exc:
