@@ -68,6 +68,23 @@ def fits(page: Page, width: int) -> None:
     assert overflowing == []
 
 
+def labelled(page: Page) -> None:
+    """Every control a person can reach has a name a screen reader says: a <label>, aria-label(ledby),
+    or, for buttons and links, its text."""
+    unnamed = page.evaluate(
+        """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, a[href]')]
+             .filter((e) => !((e.labels && e.labels.length) || e.getAttribute('aria-label')
+                              || e.getAttribute('aria-labelledby') || e.textContent.trim()))
+             .map((e) => e.outerHTML.slice(0, 80))"""
+    )
+    assert unnamed == []
+
+
+def fits_and_labelled(page: Page, width: int) -> None:
+    fits(page, width)
+    labelled(page)
+
+
 @pytest.mark.parametrize("width", [1000, 360])
 def test_every_page_fits_the_window_with_a_very_long_username(
     chromium: Browser, served: ServedStore, width: int
@@ -76,7 +93,7 @@ def test_every_page_fits_the_window_with_a_very_long_username(
     with watched(chromium, served, f"polish-{width}", width) as w:
         page = w.page
         page.goto("/login")
-        fits(page, width)
+        fits_and_labelled(page, width)
         w.shot("login")
         enter_username(w, LONG_UPN)
         badge = page.locator(".identity")
@@ -84,12 +101,12 @@ def test_every_page_fits_the_window_with_a_very_long_username(
         card = page.locator("main.card").bounding_box()
         box = badge.bounding_box()
         assert card is not None and box is not None and box["x"] + box["width"] <= card["x"] + card["width"]
-        fits(page, width)
+        fits_and_labelled(page, width)
         w.shot("pass")
         page.get_by_label("Temporary Access Pass", exact=True).fill(value)
         page.keyboard.press("Enter")
         expect(page.get_by_role("heading", name="Set up your sign-in methods")).to_be_visible()
-        fits(page, width)
+        fits_and_labelled(page, width)
         w.shot("setup-methods")
 
         page.goto("/apps")
@@ -102,10 +119,10 @@ def test_every_page_fits_the_window_with_a_very_long_username(
             bar.get_by_role("button", name="Sign out"),
         ):
             expect(control).to_be_in_viewport()
-        fits(page, width)
+        fits_and_labelled(page, width)
         w.shot("my-apps")
         page.goto("/security-info")
-        fits(page, width)
+        fits_and_labelled(page, width)
         w.shot("security-info")
         page.get_by_role("link", name="Set up an authenticator app").click()
         expect(page.get_by_label("Code from the app")).to_be_visible()
@@ -118,16 +135,16 @@ def test_every_page_fits_the_window_with_a_very_long_username(
                                box.y * 5 + box.height * 5 <= view.height]; }"""
         )
         assert drawn == [True, True, True]
-        fits(page, width)
+        fits_and_labelled(page, width)
         w.shot("authenticator-app")
 
         page.goto("/login")
         expect(page.get_by_role("heading", name="You're signed in")).to_be_visible()
-        fits(page, width)
+        fits_and_labelled(page, width)
         w.shot("login-signed-in")
         page.get_by_role("link", name="Use another account").click()
         expect(page.get_by_label("Username")).to_have_value("")
-        fits(page, width)
+        fits_and_labelled(page, width)
         w.shot("login-another-account")
         page.go_back()
         page.get_by_role("link", name="Continue").click()
@@ -136,7 +153,7 @@ def test_every_page_fits_the_window_with_a_very_long_username(
         w.allowed.add(("/no-such-page", 404))
         page.goto("/no-such-page")
         expect(page.get_by_role("heading", name="We can't find that page")).to_be_visible()
-        fits(page, width)
+        fits_and_labelled(page, width)
         w.shot("not-found")
         page.get_by_role("link", name="Go to My apps").click()
         expect(page).to_have_url(f"{served.base}/apps")
@@ -148,13 +165,13 @@ def test_every_page_fits_the_window_with_a_very_long_username(
         page.goto("/apps")
         page.get_by_role("button", name="Sign out").click()
         expect(page.get_by_role("heading", name="You're signed out")).to_be_visible()
-        fits(page, width)
+        fits_and_labelled(page, width)
         w.shot("signed-out")
         page.get_by_role("link", name="Sign in again").click()
         expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
         enter_username(w, LONG_UPN)
         page.get_by_role("link", name="Use a code from your authenticator app").click()
-        fits(page, width)
+        fits_and_labelled(page, width)
         w.shot("code")
         w.assert_clean()
 
