@@ -50,7 +50,10 @@ def test_security_info_shows_the_pass_and_when_it_ends_but_never_its_value(
 
 def test_security_info_shows_a_used_one_time_pass_as_not_usable(web: TestClient, env: Env, ada: str) -> None:
     sign_in(web, ada, issue(env, ada, one_time=True).value)
-    assert '<span class="badge off">Already used</span>' in web.get("/security-info").text
+    page = web.get("/security-info").text
+    # Apart from the methods, as history (tests/web/test_security_info_wording.py has the details).
+    assert '<h2 id="spent-title">Passes you can no longer use</h2>' in page
+    assert "<strong>used</strong>" in page and "Already used" not in page
 
 
 def test_signed_in_pages_send_anonymous_visitors_to_sign_in_and_back(web: TestClient, tenant: object) -> None:
@@ -72,7 +75,7 @@ def test_sign_out_ends_the_session_everywhere(web: TestClient, env: Env, ada: st
     cookie = web.cookies.get("pb_session")
     apps = web.get("/apps")
     out = web.post("/logout", data={"csrf_token": csrf_of(apps.text)})
-    assert (out.status_code, out.headers["location"]) == (303, "/login")
+    assert (out.status_code, out.headers["location"]) == (303, "/signed-out")
     assert any(h.startswith('pb_session=""') and "Max-Age=0" in h for h in out.headers.get_list("set-cookie"))
     assert SessionService(env).current(cookie) is None
     # The old cookie, presented again, opens nothing.

@@ -105,7 +105,8 @@ def test_signing_in_again_rotates_the_session(web: TestClient, env: Env, ada: st
     issued = issue(env, ada)
     sign_in(web, ada, issued.value)
     first = session_cookie(web)
-    sign_in(web, ada, issued.value)
+    # Signed in, /login shows who is; the form for a new sign-in is "Use another account".
+    sign_in(web, ada, issued.value, login_url="/login?another=1")
     second = session_cookie(web)
     assert first != second
     sessions = SessionService(env)
@@ -254,8 +255,15 @@ def test_secrets_never_appear_in_any_page(web: TestClient, env: Env, ada: str) -
     issued = issue(env, ada)
     steps = sign_in(web, ada, issued.value)
     cookie = session_cookie(web)
-    pages = [*steps.pages, web.get("/setup-methods"), web.get("/apps"), web.get("/security-info")]
-    pages.append(sign_in(web, ada, "WRONGPASS").proved)
+    # /login signed in shows who is, with no form.
+    pages = [
+        *steps.pages,
+        web.get("/setup-methods"),
+        web.get("/apps"),
+        web.get("/login"),
+        web.get("/security-info"),
+    ]
+    pages.append(sign_in(web, ada, "WRONGPASS", login_url="/login?another=1").proved)
     for response in pages:
         assert issued.value not in response.text
         assert cookie not in response.text

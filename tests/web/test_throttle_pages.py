@@ -61,8 +61,9 @@ def via(source: str) -> dict[str, str]:
 
 
 def to_pass_page(client: TestClient, username: str, source: str) -> str:
-    """A new flow at the pass step; returns its CSRF token."""
-    login = client.get("/login", headers=via(source))
+    """A new flow at the pass step; returns its CSRF token. ("Use another account": the browser may be
+    signed in already, and then plain /login shows who is.)"""
+    login = client.get("/login?another=1", headers=via(source))
     named = client.post("/login", data=username_form(login.text, username), headers=via(source))
     assert named.status_code == 303, named.text
     return csrf_of(client.get("/login/pass", headers=via(source)).text)

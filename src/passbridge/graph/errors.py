@@ -81,6 +81,18 @@ _STATUS_CODES = {
 }
 
 
+def http_error_response(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """The API's answer to a routing error (no such path, a method it does not take): Graph's shape
+    under /v1.0 and /beta, FastAPI's `{"detail": ...}` elsewhere. The pages answer browsers with HTML
+    instead (web/errors.py) and hand every other request here."""
+    if not is_graph_path(request.url.path):
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+    code, template = _STATUS_CODES.get(exc.status_code, ("badRequest", str(exc.detail)))
+    segment = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+    status = 400 if exc.status_code == 404 else exc.status_code
+    return error_response(request, status, code, template.format(segment=segment))
+
+
 def install(app: FastAPI) -> None:
     """Graph errors for Graph paths; plain JSON errors elsewhere."""
 
@@ -102,12 +114,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if not is_graph_path(request.url.path):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
-        code, template = _STATUS_CODES.get(exc.status_code, ("badRequest", str(exc.detail)))
-        segment = request.url.path.rstrip("/").rsplit("/", 1)[-1]
-        status = 400 if exc.status_code == 404 else exc.status_code
-        return error_response(request, status, code, template.format(segment=segment))
+        return http_error_response(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

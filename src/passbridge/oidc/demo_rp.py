@@ -44,14 +44,39 @@ def redirect_uris(base_url: str) -> list[str]:
     return [f"{base_url}{PATH}/callback", f"{base_url}{PATH}"]
 
 
-def _page(body: str) -> HTMLResponse:
-    html = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Demo relying party</title>'
-        "<style>body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}"
-        "td,th{text-align:left;padding:.2rem .8rem .2rem 0;vertical-align:top}code{word-break:break-all}"
-        f"</style></head><body><h1>Demo relying party</h1>{body}</body></html>"
-    )
-    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+# The site's stylesheet and layout (web/static/style.css), so the demo looks like the product it shows
+# off; the page's own parts are built here, every value escaped.
+_LAYOUT = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    "<title>{title} · Demo relying party</title>"
+    '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
+    '<link rel="stylesheet" href="/static/style.css"></head><body>'
+    '<main class="panel demo-rp" aria-labelledby="page-title">'
+    '<p class="brand"><span class="app-icon" aria-hidden="true">D</span><span>Demo relying party</span></p>'
+    '<h1 id="page-title">{title}</h1>{body}</main>'
+    '<footer class="site-footer">A separate application, signing in with Passbridge</footer></body></html>'
+)
+# RFC 8176 values and ours ("tap"), in words (methods/strength.py says which sign-in gives which).
+AMR_WORDS = {
+    "tap": "Temporary Access Pass",
+    "hwk": "a key held in hardware (a device-bound passkey)",
+    "swk": "a key held in software (a synced passkey)",
+    "otp": "a one-time code (an authenticator app)",
+    "mfa": "multiple factors",
+    "pwd": "a password",
+}
+ACR_WORDS = {
+    "mfa": "Multifactor authentication",
+    "passwordless-mfa": "Passwordless multifactor authentication",
+    "phishing-resistant-mfa": "Phishing-resistant multifactor authentication",
+    "single-factor": "Single factor: meets no authentication strength",
+}
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    html = _LAYOUT.format(title=escape(title), body=body)
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 def _client_id(env: Env) -> str | None:
@@ -76,18 +101,50 @@ def _client(app: FastAPI, env: Env, client_id: str) -> Any:
 
 
 def _when(value: Any) -> str:
-    if not isinstance(value, int):
-        return escape(str(value))
-    return f"{value} ({datetime.fromtimestamp(value, UTC).isoformat(timespec='seconds')})"
+    """A NumericDate as a date in UTC a person reads, with the number the token carries beside it."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return f"<code>{escape(str(value))}</code>"
+    moment = datetime.fromtimestamp(value, UTC)
+    return (
+        f'<time datetime="{moment.isoformat(timespec="seconds").replace("+00:00", "Z")}">'
+        f"{moment.day} {moment:%b %Y, %H:%M:%S} UTC</time> <code>{value}</code>"
+    )
+
+
+def _amr(value: Any) -> str:
+    if not isinstance(value, list) or not value:
+        return f"<code>{escape(str(value))}</code>"
+    items = "".join(
+        f"<li><code>{escape(str(v))}</code> {escape(AMR_WORDS.get(str(v), ''))}</li>" for v in value
+    )
+    return f'<ul class="claim-list">{items}</ul>'
+
+
+def _acr(value: Any) -> str:
+    words = ACR_WORDS.get(str(value))
+    return f"<code>{escape(str(value))}</code>" + (f" {escape(words)}" if words else "")
+
+
+def _claim(name: str, value: Any) -> str:
+    if name in TIMES:
+        return _when(value)
+    if isinstance(value, list):
+        return ", ".join(f"<code>{escape(str(v))}</code>" for v in value)
+    return f"<code>{escape(str(value))}</code>"
+
+
+def _link(href: str, text: str, kind: str = "secondary") -> str:
+    return f'<a href="{escape(href)}" class="button {kind}">{escape(text)}</a>'
 
 
 def install(router: APIRouter) -> None:
     @router.get(PATH)
     async def home() -> HTMLResponse:
         return _page(
-            "<p>This page is a separate application that signs you in with Passbridge using the "
-            "authorization code flow with PKCE, then shows what the ID token says.</p>"
-            f'<p><a href="{PATH}/start">Sign in with Passbridge</a></p>'
+            "Demo relying party",
+            '<p class="lead">This page is a separate application that signs you in with Passbridge using '
+            "the authorization code flow with PKCE, then shows what the ID token says.</p>"
+            f'<div class="actions">{_link(f"{PATH}/start", "Sign in with Passbridge", "primary")}</div>',
         )
 
     @router.get(f"{PATH}/start")
@@ -95,7 +152,11 @@ def install(router: APIRouter) -> None:
         app, env = request.app, request.app.state.env
         client_id = await runner.off_loop(_client_id, env)
         if client_id is None:
-            return _page("<p>The demo relying party is not registered; run <code>passbridge demo</code>.</p>")
+            return _page(
+                "Not registered",
+                '<p class="lead" role="alert">The demo relying party is not registered; run '
+                "<code>passbridge demo</code>.</p>",
+            )
         now = time.monotonic()
         stale = [k for k, v in _pending.items() if now - v[0] > PENDING_SECONDS]
         for key in stale if len(_pending) < PENDING_MAX else list(_pending):
@@ -118,11 +179,17 @@ def install(router: APIRouter) -> None:
         if "error" in request.query_params:
             error = escape(request.query_params["error"])
             description = escape(request.query_params.get("error_description", ""))
-            return _page(f"<p>Passbridge answered: <code>{error}</code> {description}</p>")
+            return _page(
+                "Passbridge did not sign you in",
+                f'<p class="lead" role="alert">Passbridge answered <code>{error}</code>: {description}</p>'
+                f'<div class="actions">{_link(f"{PATH}/start", "Try again", "primary")}</div>',
+            )
         client_id = await runner.off_loop(_client_id, env)
         if pending is None or client_id is None:
             return _page(
-                f'<p>This sign-in is unknown or was already used. <a href="{PATH}/start">Start again</a>.</p>'
+                "Start again",
+                '<p class="lead" role="alert">This sign-in is unknown or was already used.</p>'
+                f'<div class="actions">{_link(f"{PATH}/start", "Start again", "primary")}</div>',
             )
         _, verifier, nonce = pending
         async with _client(app, env, client_id) as client:
@@ -135,7 +202,9 @@ def install(router: APIRouter) -> None:
         try:
             claims = jose.verify(token["id_token"], published, now=env.clock.now())
         except jose.TokenInvalid as exc:
-            return _page(f"<p>The ID token did not verify: {escape(str(exc))}</p>")
+            return _page(
+                "The ID token did not verify", f'<p class="lead" role="alert">{escape(str(exc))}</p>'
+            )
         problems = [
             name
             for name, ok in (
@@ -146,22 +215,30 @@ def install(router: APIRouter) -> None:
             if not ok
         ]
         if problems:
-            return _page(f"<p>The ID token failed its checks: {escape(', '.join(problems))}.</p>")
+            return _page(
+                "The ID token failed its checks",
+                f'<p class="lead" role="alert">Wrong: {escape(", ".join(problems))}.</p>',
+            )
         rows = "".join(
-            f"<tr><th>{escape(k)}</th><td><code>{_when(v) if k in TIMES else escape(str(v))}</code></td></tr>"
+            f'<tr><th scope="row"><code>{escape(k)}</code></th><td>{_claim(k, v)}</td></tr>'
             for k, v in sorted(claims.items())
         )
         logout = f"{env.settings.base_url}/oauth2/v2.0/logout?" + urlencode(
             {"id_token_hint": token["id_token"], "post_logout_redirect_uri": f"{env.settings.base_url}{PATH}"}
         )
+        who = claims.get("name") or claims.get("preferred_username") or claims.get("sub")
         return _page(
-            "<p>Signed in. The ID token's signature, issuer, audience, nonce and expiry checked out.</p>"
-            f"<p><strong>amr</strong> {escape(str(claims.get('amr')))} &middot; <strong>acr</strong> "
-            f"{escape(str(claims.get('acr')))} &middot; "
-            f"<strong>auth_time</strong> {_when(claims.get('auth_time'))}</p>"
-            f"<table>{rows}</table>"
-            f"<p>Refresh token received: {'yes' if token.get('refresh_token') else 'no'}; access token lasts "
-            f"{escape(str(token.get('expires_in')))} s.</p>"
-            f'<p><a href="{escape(logout)}">Sign out</a> &middot; '
-            f'<a href="{PATH}/start">Sign in again</a></p>'
+            f"Signed in as {who}",
+            '<p class="lead">The ID token\'s signature, issuer, audience, nonce and expiry checked out.</p>'
+            '<dl class="claims">'
+            f"<dt>How (<code>amr</code>)</dt><dd>{_amr(claims.get('amr'))}</dd>"
+            f"<dt>Strength (<code>acr</code>)</dt><dd>{_acr(claims.get('acr'))}</dd>"
+            f"<dt>When (<code>auth_time</code>)</dt><dd>{_when(claims.get('auth_time'))}</dd>"
+            "</dl>"
+            '<h2 class="section">Every claim</h2>'
+            f'<div class="table-scroll"><table class="claims-table">{rows}</table></div>'
+            f"<p>Refresh token received: {'yes' if token.get('refresh_token') else 'no'}; the access token "
+            f"lasts {escape(str(token.get('expires_in')))} seconds.</p>"
+            f'<div class="actions">{_link(f"{PATH}/start", "Sign in again")}'
+            f"{_link(logout, 'Sign out', 'primary')}</div>",
         )

@@ -31,8 +31,12 @@ def provisioning_uri(secret: str, *, account: str, issuer: str) -> str:
 
 
 def qr_svg(uri: str) -> str:
-    """An inline SVG QR code (no XML declaration, scalable, titled for screen readers)."""
-    svg: str = segno.make(uri, error="m").svg_inline(scale=5, title="QR code for your authenticator app")
+    """An inline SVG QR code (no XML declaration, scalable, titled for screen readers). A viewBox and no
+    fixed size: with segno's width and height the page's CSS size cut the code off instead of scaling
+    it, losing two of its three corner squares, and no app could scan it."""
+    svg: str = segno.make(uri, error="m").svg_inline(
+        scale=5, omitsize=True, title="QR code for your authenticator app"
+    )
     return svg
 
 

@@ -24,6 +24,8 @@ from passbridge.signin.sessions import SessionView
 from passbridge.store.tx import Tx
 
 DEFAULT_TENANT_NAME = "Passbridge"
+# Graph's methodUsabilityReason for a pass that will never sign anyone in again.
+SPENT_REASONS = frozenset({"OneTimeUsed", "Expired"})
 # A user reading their own methods holds exactly this delegated scope, as Entra's My Sign-ins does.
 OWN_METHODS_SCOPE = "UserAuthenticationMethod.Read"
 
@@ -116,6 +118,24 @@ class OwnMethods:
     @property
     def strong_count(self) -> int:
         return len(self.passkeys) + len(self.apps)
+
+    @property
+    def live_passes(self) -> list[PassSummary]:
+        """Passes that are or may become a way to sign in (usable, not yet valid, or off by a policy that
+        may change), listed among the methods."""
+        return [p for p in self.passes if p.reason not in SPENT_REASONS]
+
+    @property
+    def spent_passes(self) -> list[PassSummary]:
+        """Used one-time passes and expired ones: Graph still lists them (isUsable false); the page shows
+        them apart, as history, so they never read as a way to sign in."""
+        return [p for p in self.passes if p.reason in SPENT_REASONS]
+
+    @property
+    def fallback_pass(self) -> PassSummary | None:
+        """The pass that still signs its holder in (now, or from its start) once the last passkey or app
+        is removed; None when there is none and only a new pass from the helpdesk would."""
+        return next((p for p in self.passes if p.is_usable or p.reason == "NotYetValid"), None)
 
 
 def own_methods(tx: Tx, env: Env, view: SessionView) -> OwnMethods:

@@ -33,6 +33,7 @@ from passbridge.web.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
+SIGNED_OUT = "/signed-out"
 
 
 def signed_in_context(request: Request, view: SessionView, tenant: str) -> dict[str, Any]:
@@ -98,7 +99,7 @@ async def logout(request: Request) -> Response:
     try:
         form = await read_form(request)
     except FormTooLarge:
-        return too_large()
+        return await too_large(request)
     except FormUnreadable:
         form = {}
     view = await current_session(request)
@@ -116,6 +117,16 @@ async def logout(request: Request) -> Response:
                 link_text="Back to My apps",
             )
         await runner.off_loop(sessions.end, cookie(request, SESSION_COOKIE))
-    response = see_other("/login")
+    # A page of its own, reached by a redirect so that reloading it posts nothing: the username form
+    # that used to follow looked the same as before signing in, and said nothing had happened.
+    response = see_other(SIGNED_OUT)
     clear_session_cookie(request, response)
     return response
+
+
+@router.get(SIGNED_OUT)
+async def signed_out(request: Request) -> Response:
+    if await current_session(request) is not None:
+        # Opened by hand while a session is current: saying "signed out" would be untrue.
+        return see_other("/apps")
+    return page("signed_out.html", tenant=await tenant_name(request))

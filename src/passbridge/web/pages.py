@@ -204,5 +204,89 @@ async def read_form(request: Request) -> dict[str, str]:
     return dict(fields or [])
 
 
-def too_large() -> Response:
-    return HTMLResponse("Request body too large.", status_code=413, headers=SECURITY_HEADERS)
+# --- error pages -------------------------------------------------------------------------------
+
+# What a browser is told for each routing or size error: a sentence a person can act on.
+_ERRORS = {
+    404: (
+        "We can't find that page",
+        "There is no page at this address. Check it for typing mistakes, or go on from My apps.",
+    ),
+    405: (
+        "This page can't be opened this way",
+        "This address only takes a form sent from one of our pages, so opening it directly does nothing. "
+        "Nothing was changed.",
+    ),
+    413: (
+        "That was too much to send",
+        "What your browser sent is larger than any of our forms takes, so nothing was changed. "
+        "Go back and try again.",
+    ),
+}
+# Paths whose callers are programs, whatever their Accept header says: Graph, SCIM, the OAuth endpoints
+# other than the two a browser is sent to (authorize, logout), discovery and keys, health, the schema.
+_API_SEGMENTS = frozenset(
+    ("v1.0", "beta", "scim", ".well-known", "discovery", "jwks", "openapi.json", "healthz", "readyz")
+)
+_BROWSER_OAUTH = ("/oauth2/v2.0/authorize", "/oauth2/v2.0/logout")
+
+
+def is_api_path(path: str) -> bool:
+    if path.endswith(_BROWSER_OAUTH):
+        return False
+    segments = path.strip("/").split("/")
+    if segments[0] in _API_SEGMENTS or "oauth2" in segments[:2]:
+        return True
+    # /{tenant}/v2.0/.well-known/... and /{tenant}/discovery/...
+    return len(segments) > 1 and segments[1] in ("v2.0", "discovery")
+
+
+def _quality(accept: str, kinds: tuple[str, ...]) -> float:
+    """The highest q the Accept header gives any of `kinds` (media ranges such as text/* included)."""
+    best = 0.0
+    for item in accept.split(","):
+        kind, *params = (part.strip() for part in item.split(";"))
+        if kind.lower() not in kinds:
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        best = max(best, q)
+    return best
+
+
+def wants_page(request: Request) -> bool:
+    """A browser opening an address (its Accept names text/html ahead of JSON), not a program calling
+    an API path: it gets a page; everyone else keeps the JSON they always had. `*/*` alone (curl,
+    fetch) is not a preference for HTML."""
+    if is_api_path(request.url.path):
+        return False
+    accept = request.headers.get("accept", "")
+    html = _quality(accept, ("text/html", "application/xhtml+xml"))
+    return html > 0 and html > _quality(accept, ("application/json", "application/*"))
+
+
+async def error_page(request: Request, status: int, headers: dict[str, str] | None = None) -> Response:
+    """The page for a routing or size error, in the site's look, offering the way on."""
+    title, message = _ERRORS[status]
+    in_sign_in = request.url.path.startswith("/login")
+    return page(
+        "problem.html",
+        status=status,
+        headers=headers,
+        tenant=await tenant_name(request),
+        title=title,
+        message=message,
+        link_href="/login" if in_sign_in else "/apps",
+        link_text="Start again" if in_sign_in else "Go to My apps",
+    )
+
+
+async def too_large(request: Request) -> Response:
+    """A posted form past MAX_FORM_BYTES: the 413 page (only our pages post these forms)."""
+    return await error_page(request, 413)

@@ -54,7 +54,7 @@ async def _form(request: Request) -> dict[str, str] | Response:
     try:
         return await read_form(request)
     except FormTooLarge:
-        return too_large()
+        return await too_large(request)
     except FormUnreadable:
         return await start_again(request, CsrfMismatch().message)
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, Response
+from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 
 from passbridge.fastpath.routing import add_routes
+from passbridge.graph.errors import http_error_response
 from passbridge.web import apps, passwordless, security_info, signin
 from passbridge.web.admin import apps as admin_apps
 from passbridge.web.admin import issue as admin_issue
 from passbridge.web.admin import passes as admin_passes
 from passbridge.web.admin import policy as admin_policy
 from passbridge.web.admin import users as admin_users
-from passbridge.web.pages import STATIC_DIR
+from passbridge.web.pages import STATIC_DIR, error_page, wants_page
 
 _icons = APIRouter(include_in_schema=False)
 
@@ -28,7 +30,17 @@ async def favicon() -> Response:
     )
 
 
+async def _routing_error(request: Request, exc: HTTPException) -> Response:
+    """A browser that opens an address with no page, or one that takes only a form post, sees a page in
+    the site's look; API callers keep their answer exactly as before (graph/errors.py)."""
+    if exc.status_code in (404, 405) and wants_page(request):
+        return await error_page(request, exc.status_code, headers=dict(exc.headers or {}))
+    return http_error_response(request, exc)
+
+
 def install(app: FastAPI) -> None:
+    # Replaces graph/errors.py's handler for routing errors (installed before), which it falls back to.
+    app.add_exception_handler(HTTPException, _routing_error)  # type: ignore[arg-type]
     routers = (signin.router, passwordless.router, apps.router, security_info.router, admin_users.router)
     admin = (admin_issue.router, admin_passes.router, admin_policy.router, admin_apps.router)
     for router in (*routers, *admin, _icons):

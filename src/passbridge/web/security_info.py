@@ -113,7 +113,7 @@ async def _signed_in_form(request: Request) -> tuple[SessionView | None, dict[st
     try:
         form = await read_form(request)
     except FormTooLarge:
-        return view, too_large()
+        return view, await too_large(request)
     except FormUnreadable:
         form = {}
     if not SessionService(env_of(request)).check_csrf(view, form.get("csrf_token")):

@@ -17,6 +17,7 @@ from passbridge.domain.errors import DomainError, InvalidInput
 from passbridge.signin.finish import SignedIn
 from passbridge.signin.flow import FlowView, SignInService
 from passbridge.signin.rules import CsrfMismatch, FlowExpired, FlowState, LockedOut, SignInFailed
+from passbridge.signin.sessions import SessionService, SessionView
 from passbridge.signin.strategies import Pass
 from passbridge.store import runner
 from passbridge.web.pages import (
@@ -29,6 +30,7 @@ from passbridge.web.pages import (
     clear_flow_cookie,
     client_ip,
     cookie,
+    current_session,
     env_of,
     issued,
     page,
@@ -43,6 +45,8 @@ from passbridge.web.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
+# `/login?another=1`: the username form even while signed in ("Use another account").
+ANOTHER = "another"
 
 
 async def start_again(request: Request, message: str) -> Response:
@@ -81,6 +85,8 @@ def username_page_response(
     username: str = "",
     error: str | None = None,
     passkey_error: str | None = None,
+    signed_in_as: SessionView | None = None,
+    another: bool = False,
 ) -> Response:
     return page(
         "login.html",
@@ -93,6 +99,8 @@ def username_page_response(
         username=username,
         error=error,
         passkey_error=passkey_error,
+        signed_in_as=signed_in_as,
+        another=another,
     )
 
 
@@ -142,6 +150,8 @@ def retry_after(locked: LockedOut) -> dict[str, str]:
 @router.get("/login")
 async def login_page(request: Request) -> Response:
     service = SignInService(env_of(request))
+    # Only a browser holding a session cookie can be signed in: anonymous visits skip the lookup.
+    view = await current_session(request) if cookie(request, SESSION_COOKIE) else None
     try:
         flow, tenant = await _flow_for_page(service, request)
     except InvalidInput as exc:
@@ -156,9 +166,37 @@ async def login_page(request: Request) -> Response:
         )
     except FlowExpired as exc:
         return await start_again(request, exc.message)
-    response = username_page_response(tenant, flow)
+    if view is not None and not set(request.query_params) & {"flow", "return_to", ANOTHER}:
+        return already_signed_in(request, tenant, flow, view)
+    # Still signed in but sent here to prove again (an application asking for a fresh sign-in, a change
+    # to security info after 10 minutes): the form, naming who is signed in, their name filled in.
+    again = view if view is not None and ANOTHER not in request.query_params else None
+    response = username_page_response(
+        tenant,
+        flow,
+        username=again.user_principal_name if again else "",
+        signed_in_as=view,
+        another=ANOTHER in request.query_params,
+    )
     set_flow_cookie(request, response, flow)
     return response
+
+
+def already_signed_in(request: Request, tenant: str, flow: FlowView, view: SessionView) -> Response:
+    """`/login` opened while signed in: who, "Continue" to where the open sign-in was going (else My
+    apps), and "Use another account".
+
+    "Use another account" is Entra's account picker's choice: it starts a fresh sign-in and ends nothing.
+    The session stays until the new sign-in succeeds (the sign-in replaces the browser's session then,
+    as every sign-in does) or the person signs out, so backing out of it leaves them as they were."""
+    return page(
+        "login_signed_in.html",
+        tenant=tenant,
+        user=view,
+        continue_to=flow.return_to or "/apps",
+        another_href=f"/login?{ANOTHER}=1",
+        signout_csrf=SessionService(env_of(request)).csrf_token(view),
+    )
 
 
 @router.post("/login")
@@ -168,7 +206,7 @@ async def login_submit(request: Request) -> Response:
     try:
         form = await read_form(request)
     except FormTooLarge:
-        return too_large()
+        return await too_large(request)
     except FormUnreadable:
         return await start_again(request, CsrfMismatch().message)
     username = form.get("username", "")
@@ -214,7 +252,7 @@ async def pass_submit(request: Request) -> Response:
     try:
         form = await read_form(request)
     except FormTooLarge:
-        return too_large()
+        return await too_large(request)
     except FormUnreadable:
         return await start_again(request, CsrfMismatch().message)
     prove = partial(

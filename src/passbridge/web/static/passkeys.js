@@ -85,7 +85,12 @@
       HTMLFormElement.prototype.submit.call(form);
     } catch (error) {
       const cancelled = error && (error.name === "NotAllowedError" || error.name === "AbortError");
-      say(form, cancelled
+      // Signing in, NotAllowedError is the same whether the person cancelled, waited too long or the
+      // device holds no passkey for this site (WebAuthn keeps that private): say only what is known.
+      say(form, cancelled && form.dataset.mode === "get"
+        ? "No passkey was used. If this device has none for this account, use your Temporary Access Pass " +
+          "or an authenticator app."
+        : cancelled
         ? "The passkey request was cancelled or timed out. Nothing was changed; you can try again."
         : (error && error.name === "InvalidStateError"
           ? "This device already holds a passkey for your account."
