@@ -80,6 +80,7 @@ class Seeded:
     user_id: str
     group_id: str
     group_name: str
+    group_description: str
     keys: dict[str, Any]
 
 
@@ -89,7 +90,7 @@ def seed(db: Database, size: int) -> Seeded:
     users, members, audits, targets, signins = [], [], [], [], []
     groups = [
         {"id": str(uuid.UUID(int=rng.getrandbits(128))), "display_name": f"Team {last_name(rng)} {n}",
-         "description": f"People of site {n % 97}", "created_at": now}
+         "description": f"People of {last_name(rng)} at site {n}", "created_at": now}
         for n in range(max(1, size // GROUP_SIZE))
     ]  # fmt: skip
     for n in range(size):
@@ -135,7 +136,7 @@ def seed(db: Database, size: int) -> Seeded:
     group = next(g for g in groups if any(m["group_id"] == g["id"] for m in members[:200]))
     keys = _last_page_keys(db)
     return Seeded(size, middle["display_name"], str(middle["mail"] or middle["upn_key"]), middle["upn_key"],
-                  middle["id"], group["id"], group["display_name"], keys)  # fmt: skip
+                  middle["id"], group["id"], group["display_name"], group["description"], keys)  # fmt: skip
 
 
 def _last_page_keys(db: Database) -> dict[str, Any]:
@@ -202,6 +203,10 @@ def shapes(s: Seeded) -> dict[str, Query]:
         "groups, last page": groups(**_paged(directory.find_groups, s.keys["groups"])),
         "groups, displayName eq": groups(Condition("displayName", "eq", s.group_name.lower())),
         "groups, startswith(displayName)": groups(Condition("displayName", "startswith", s.group_name[:-2])),
+        "groups, description eq": groups(Condition("description", "eq", s.group_description.upper())),
+        "groups, startswith(description)": groups(
+            Condition("description", "startswith", s.group_description[:-3])
+        ),
         "audit, newest page": audit(AuditFilter()),
         "audit, last page": audit(AuditFilter(), **_paged(audit_queries.search, s.keys["audit"])),
         "audit, by target": audit(AuditFilter(target_ids=(s.user_id,))),

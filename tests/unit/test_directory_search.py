@@ -16,9 +16,10 @@ from sqlalchemy import event, text
 
 from passbridge.directory import queries as directory
 from passbridge.directory.queries import Condition
+from passbridge.directory.service import DirectoryService
 from passbridge.logs import audit_queries, signin_log_queries
 from passbridge.logs.rules import AuditFilter, SignInFilter
-from passbridge.services.context import Env
+from passbridge.services.context import Env, operator
 from passbridge.store.tx import Tx
 from tests.factories import make_group, make_user
 
@@ -50,6 +51,8 @@ INDEXED: dict[str, tuple[str, Query]] = {
     "groups displayName eq": ("app_group", _groups(Condition("displayName", "eq", "Team"))),
     "groups startswith(displayName)": ("app_group", _groups(Condition("displayName", "startswith", "Te"))),
     "groups page after a key": ("app_group", _groups(after=("Team", SOMEONE))),
+    "groups description eq": ("app_group", _groups(Condition("description", "eq", "The team"))),
+    "groups startswith(description)": ("app_group", _groups(Condition("description", "startswith", "The"))),
     "audit by target": (
         "audit_entry",
         lambda tx: audit_queries.search(tx, AuditFilter(target_ids=(SOMEONE,)), limit=101),
@@ -168,6 +171,23 @@ def test_a_user_principal_name_prefix_is_case_insensitive_and_exact(env: Env) ->
         "ada@contoso.example",
         "adam@contoso.example",
     ]
+
+
+def _groups_described(env: Env, *conditions: Condition) -> list[str]:
+    with env.db.transaction("read") as tx:
+        return [g.description or "" for g in directory.find_groups(tx, conditions)]
+
+
+def test_a_long_description_matches_by_all_of_it_not_only_its_indexed_head(env: Env) -> None:
+    head = "Ü" * 150 + "x" * 50  # exactly the indexed head, and not all ASCII
+    with env.db.transaction() as tx:
+        for tail in ["", "A", "B", "AB"]:
+            DirectoryService(tx, env, operator()).add_group("Team", description=head + tail)
+    assert _groups_described(env, Condition("description", "eq", head + "a")) == [head + "A"]
+    assert _groups_described(env, Condition("description", "eq", head)) == [head]
+    found = _groups_described(env, Condition("description", "startswith", head + "a"))
+    assert sorted(found) == [head + "A", head + "AB"]
+    assert len(_groups_described(env, Condition("description", "startswith", head[:10]))) == 4
 
 
 def test_pages_of_groups_with_one_name_continue_by_id(env: Env) -> None:

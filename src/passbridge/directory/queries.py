@@ -7,11 +7,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, String, and_, delete, false, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    delete,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.orm import InstrumentedAttribute
 
 from passbridge.directory.rules import upn_key
-from passbridge.store.models import Application, Group, GroupMember, RoleAssignment, Tenant, User
+from passbridge.store.models import (
+    DESCRIPTION_HEAD,
+    Application,
+    Group,
+    GroupMember,
+    RoleAssignment,
+    Tenant,
+    User,
+)
 from passbridge.store.tx import Tx
 
 
@@ -186,6 +206,26 @@ def _text_clause(tx: Tx, column: InstrumentedAttribute[Any], op: FilterOp, value
     return folded.like(func.lower(literal(_like_prefix(value), String)), escape="\\")
 
 
+def description_head(column: InstrumentedAttribute[Any]) -> ColumnElement[str]:
+    """What the index on a group's description holds: the first DESCRIPTION_HEAD characters of
+    lower(description). Literal numbers, so that the expression is the index's, character for character."""
+    return func.substr(func.lower(column), literal_column("1"), literal_column(str(DESCRIPTION_HEAD)))
+
+
+def _description_clause(tx: Tx, op: FilterOp, value: str) -> ColumnElement[bool]:
+    # The index narrows by the head (lower() keeps a string's length on both databases, so the head of
+    # the lowered value is the lowered head of the value); the comparison of the whole decides.
+    head = value[:DESCRIPTION_HEAD]
+    if op == "eq":
+        narrowed = description_head(Group.description) == func.lower(literal(head, String))
+    elif tx.connection().dialect.name == "sqlite":
+        narrowed = _starts_with(tx, description_head(Group.description), head.translate(_ASCII_LOWER))
+    else:
+        pattern = func.lower(literal(_like_prefix(head), String))
+        narrowed = description_head(Group.description).like(pattern, escape="\\")
+    return and_(narrowed, _text_clause(tx, Group.description, op, value))
+
+
 def _user_clause(tx: Tx, condition: Condition) -> ColumnElement[bool]:
     field, op, value = condition.field, condition.op, condition.value
     if field == "accountEnabled" and isinstance(value, bool):
@@ -214,13 +254,11 @@ def _group_clause(tx: Tx, condition: Condition) -> ColumnElement[bool]:
         raise ValueError(f"{field} compares with text")
     if field == "id":
         return Group.id == value.strip().lower()
-    columns: dict[str, InstrumentedAttribute[Any]] = {
-        "displayName": Group.display_name,
-        "description": Group.description,
-    }
-    if field not in columns:
+    if field == "description":
+        return _description_clause(tx, op, value)
+    if field != "displayName":
         raise ValueError(f"groups cannot be filtered on {field}")
-    return _text_clause(tx, columns[field], op, value)
+    return _text_clause(tx, Group.display_name, op, value)
 
 
 def _users_where(

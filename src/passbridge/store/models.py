@@ -20,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     func,
+    literal_column,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -133,6 +134,11 @@ class User(Base):
     )
 
 
+# A group's description may be 1,024 characters of up to 4 bytes each, more than a PostgreSQL index
+# entry holds (~2,700 bytes): its index holds the first DESCRIPTION_HEAD characters of lower(description).
+DESCRIPTION_HEAD = 200
+
+
 class Group(Base):
     __tablename__ = "app_group"
     id: Mapped[str] = mapped_column(Guid, primary_key=True)
@@ -144,6 +150,13 @@ class Group(Base):
             "ix_app_group_display_name_lower",
             func.lower(display_name).label("display_name_lower"),
             postgresql_ops={"display_name_lower": "text_pattern_ops"},
+        ),
+        Index(
+            "ix_app_group_description_head",
+            func.substr(
+                func.lower(description), literal_column("1"), literal_column(str(DESCRIPTION_HEAD))
+            ).label("description_head"),
+            postgresql_ops={"description_head": "text_pattern_ops"},
         ),
     )
 

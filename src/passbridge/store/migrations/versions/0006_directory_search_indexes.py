@@ -22,6 +22,8 @@ _LOWERED = (
     ("ix_app_user_display_name_lower", "app_user", "lower(display_name)"),
     ("ix_app_user_mail_lower", "app_user", "lower(mail)"),
     ("ix_app_group_display_name_lower", "app_group", "lower(display_name)"),
+    # A description may be longer than a PostgreSQL index entry holds: its first 200 characters.
+    ("ix_app_group_description_head", "app_group", "substr(lower(description), 1, 200)"),
 )
 
 
