@@ -206,23 +206,25 @@ def _text_clause(tx: Tx, column: InstrumentedAttribute[Any], op: FilterOp, value
     return folded.like(func.lower(literal(_like_prefix(value), String)), escape="\\")
 
 
-def description_head(column: InstrumentedAttribute[Any]) -> ColumnElement[str]:
+def _description_head(column: ColumnElement[Any] | InstrumentedAttribute[Any]) -> ColumnElement[str]:
     """What the index on a group's description holds: the first DESCRIPTION_HEAD characters of
     lower(description). Literal numbers, so that the expression is the index's, character for character."""
     return func.substr(func.lower(column), literal_column("1"), literal_column(str(DESCRIPTION_HEAD)))
 
 
 def _description_clause(tx: Tx, op: FilterOp, value: str) -> ColumnElement[bool]:
-    # The index narrows by the head (lower() keeps a string's length on both databases, so the head of
-    # the lowered value is the lowered head of the value); the comparison of the whole decides.
-    head = value[:DESCRIPTION_HEAD]
+    # The index narrows and the comparison of the whole value decides.
+    head = _description_head(Group.description)
     if op == "eq":
-        narrowed = description_head(Group.description) == func.lower(literal(head, String))
-    elif tx.connection().dialect.name == "sqlite":
-        narrowed = _starts_with(tx, description_head(Group.description), head.translate(_ASCII_LOWER))
+        narrowed = head == _description_head(literal(value, String))  # implied by the whole: always exact
     else:
-        pattern = func.lower(literal(_like_prefix(head), String))
-        narrowed = description_head(Group.description).like(pattern, escape="\\")
+        # Cut before lowering, so the bound stays a parameter: exact where lower() maps one character to
+        # one (SQLite; PostgreSQL's libc collations), as a prefix of the lowered value is the lowered prefix.
+        cut = value[:DESCRIPTION_HEAD]
+        if tx.connection().dialect.name == "sqlite":
+            narrowed = _starts_with(tx, head, cut.translate(_ASCII_LOWER))
+        else:
+            narrowed = head.like(func.lower(literal(_like_prefix(cut), String)), escape="\\")
     return and_(narrowed, _text_clause(tx, Group.description, op, value))
 
 
