@@ -3,6 +3,7 @@ stores that migrating a new one gives: the shortcut must not change what every o
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +19,9 @@ def describe(url: str) -> dict[str, Any]:
     """Every table's columns, keys, indexes and constraints, its row count, and the schema revision."""
     db = Database(url)
     try:
-        with db.engine.connect() as conn:
+        with db.engine.connect() as conn, warnings.catch_warnings():
+            # SQLAlchemy does not reflect SQLite's expression indexes: their SQL is compared below.
+            warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
             found = inspect(conn)
             tables: dict[str, Any] = {}
             for name in sorted(found.get_table_names()):
@@ -34,6 +37,9 @@ def describe(url: str) -> dict[str, Any]:
                     "checks": sorted(found.get_check_constraints(name), key=repr),
                     "rows": conn.scalar(select(func.count()).select_from(table(name))),
                 }
+                if db.dialect == "sqlite":
+                    query = text("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t")
+                    tables[name]["index_sql"] = sorted(tuple(row) for row in conn.execute(query, {"t": name}))
             revision = conn.scalar(text("SELECT version_num FROM alembic_version"))
         return {"tables": tables, "revision": revision}
     finally:

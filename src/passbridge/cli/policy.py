@@ -148,7 +148,7 @@ def audit() -> None:
 def audit_list(top: int, as_json: bool) -> None:
     """The newest audit entries, newest first."""
     with unit(readonly=True) as (tx, env, who):
-        found = AuditService(tx, env, who).search(AuditFilter(), offset=0, limit=top)
+        found = AuditService(tx, env, who).search(AuditFilter(), after=None, limit=top)
         rows = [audit_json(e) for e in found.entries]
 
     def human() -> None:

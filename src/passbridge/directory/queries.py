@@ -7,11 +7,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, String, delete, false, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    delete,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.orm import InstrumentedAttribute
 
 from passbridge.directory.rules import upn_key
-from passbridge.store.models import Application, Group, GroupMember, RoleAssignment, Tenant, User
+from passbridge.store.models import (
+    DESCRIPTION_HEAD,
+    Application,
+    Group,
+    GroupMember,
+    RoleAssignment,
+    Tenant,
+    User,
+)
 from passbridge.store.tx import Tx
 
 
@@ -121,20 +141,94 @@ class Condition:
     value: str | bool | None
 
 
+# The position after which a page starts: the previous page's last row's sort key.
+UserKey = tuple[str, str]  # (upn_key, id)
+GroupKey = tuple[str, str]  # (display_name, id)
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def user_key(user: User) -> UserKey:
+    return (user.upn_key, user.id)
+
+
+def group_key(group: Group) -> GroupKey:
+    return (group.display_name, group.id)
+
+
+def _after(
+    first: InstrumentedAttribute[str], second: InstrumentedAttribute[str], key: tuple[str, str]
+) -> ColumnElement[bool]:
+    """Rows past `key` in (first, second) order, as a range of the index on `first` (keyset paging: the
+    next page costs the same wherever it starts, where an OFFSET walked every row before it)."""
+    return and_(first >= key[0], or_(first > key[0], second > key[1]))
+
+
 def _like_prefix(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped + "%"
 
 
-def _text_clause(column: InstrumentedAttribute[Any], op: FilterOp, value: str) -> ColumnElement[bool]:
+def _past_prefix(prefix: str) -> str | None:
+    """The least string above every string starting with `prefix` in code point order (SQLite's BINARY
+    collation of UTF-8), or None when no string is: the exclusive end of a prefix's index range."""
+    chars = list(prefix)
+    while chars:
+        last = ord(chars.pop())
+        if last < 0x10FFFF:
+            following = 0xE000 if last + 1 == 0xD800 else last + 1  # surrogates are not text
+            return "".join(chars) + chr(following)
+    return None
+
+
+def _starts_with(
+    tx: Tx, key: ColumnElement[str] | InstrumentedAttribute[str], prefix: str
+) -> ColumnElement[bool]:
+    """`key` starts with `prefix`, in a form the database's index on `key` serves. SQLite takes it as a
+    range: its LIKE is ASCII case-insensitive, so it never uses a BINARY index. PostgreSQL keeps LIKE,
+    which it turns into a range of the pattern-opclass index itself."""
+    if tx.connection().dialect.name == "sqlite":
+        end = _past_prefix(prefix)
+        return key >= prefix if end is None else and_(key >= prefix, key < end)
+    return key.like(_like_prefix(prefix), escape="\\")
+
+
+def _text_clause(tx: Tx, column: InstrumentedAttribute[Any], op: FilterOp, value: str) -> ColumnElement[bool]:
     # Graph compares directory strings case-insensitively; lowering both sides in SQL keeps the
-    # comparison inside one database's case rules (SQLite lowers ASCII only).
+    # comparison inside one database's case rules (SQLite lowers ASCII only, PostgreSQL by its ctype),
+    # and matches the expression indexes on lower(column).
+    folded = func.lower(column)
     if op == "eq":
-        return func.lower(column) == func.lower(literal(value, String))
-    return func.lower(column).like(func.lower(literal(_like_prefix(value), String)), escape="\\")
+        return folded == func.lower(literal(value, String))
+    if tx.connection().dialect.name == "sqlite":
+        # SQLite's lower() of the prefix, worked out here so that the range's bounds are parameters.
+        return _starts_with(tx, folded, value.translate(_ASCII_LOWER))
+    return folded.like(func.lower(literal(_like_prefix(value), String)), escape="\\")
 
 
-def _user_clause(condition: Condition) -> ColumnElement[bool]:
+def _description_head(column: ColumnElement[Any] | InstrumentedAttribute[Any]) -> ColumnElement[str]:
+    """What the index on a group's description holds: the first DESCRIPTION_HEAD characters of
+    lower(description). Literal numbers, so that the expression is the index's, character for character."""
+    return func.substr(func.lower(column), literal_column("1"), literal_column(str(DESCRIPTION_HEAD)))
+
+
+def _description_clause(tx: Tx, op: FilterOp, value: str) -> ColumnElement[bool]:
+    # The index narrows and the comparison of the whole value decides.
+    head = _description_head(Group.description)
+    if op == "eq":
+        narrowed = head == _description_head(literal(value, String))  # implied by the whole: always exact
+    else:
+        # Cut before lowering, so the bound stays a parameter: exact where lower() maps one character to
+        # one (SQLite; PostgreSQL's libc collations), as a prefix of the lowered value is the lowered prefix.
+        cut = value[:DESCRIPTION_HEAD]
+        if tx.connection().dialect.name == "sqlite":
+            narrowed = _starts_with(tx, head, cut.translate(_ASCII_LOWER))
+        else:
+            narrowed = head.like(func.lower(literal(_like_prefix(cut), String)), escape="\\")
+    return and_(narrowed, _text_clause(tx, Group.description, op, value))
+
+
+def _user_clause(tx: Tx, condition: Condition) -> ColumnElement[bool]:
     field, op, value = condition.field, condition.op, condition.value
     if field == "accountEnabled" and isinstance(value, bool):
         return User.account_enabled.is_(value)
@@ -147,14 +241,14 @@ def _user_clause(condition: Condition) -> ColumnElement[bool]:
     if field == "userPrincipalName":
         # upn_key holds the casefolded name, so this comparison can use its unique index.
         key = upn_key(value)
-        return User.upn_key == key if op == "eq" else User.upn_key.like(_like_prefix(key), escape="\\")
+        return User.upn_key == key if op == "eq" else _starts_with(tx, User.upn_key, key)
     columns: dict[str, InstrumentedAttribute[Any]] = {"displayName": User.display_name, "mail": User.mail}
     if field not in columns:
         raise ValueError(f"users cannot be filtered on {field}")
-    return _text_clause(columns[field], op, value)
+    return _text_clause(tx, columns[field], op, value)
 
 
-def _group_clause(condition: Condition) -> ColumnElement[bool]:
+def _group_clause(tx: Tx, condition: Condition) -> ColumnElement[bool]:
     field, op, value = condition.field, condition.op, condition.value
     if value is None:
         return Group.description.is_(None) if field == "description" else false()
@@ -162,49 +256,54 @@ def _group_clause(condition: Condition) -> ColumnElement[bool]:
         raise ValueError(f"{field} compares with text")
     if field == "id":
         return Group.id == value.strip().lower()
-    columns: dict[str, InstrumentedAttribute[Any]] = {
-        "displayName": Group.display_name,
-        "description": Group.description,
-    }
-    if field not in columns:
+    if field == "description":
+        return _description_clause(tx, op, value)
+    if field != "displayName":
         raise ValueError(f"groups cannot be filtered on {field}")
-    return _text_clause(columns[field], op, value)
+    return _text_clause(tx, Group.display_name, op, value)
 
 
-def _users_where(query: Select[Any], conditions: Sequence[Condition], group_id: str | None) -> Select[Any]:
+def _users_where(
+    tx: Tx, query: Select[Any], conditions: Sequence[Condition], group_id: str | None
+) -> Select[Any]:
     if group_id is not None:
         query = query.join(GroupMember, GroupMember.user_id == User.id).where(
             GroupMember.group_id == group_id
         )
-    return query.where(*(_user_clause(c) for c in conditions))
+    return query.where(*(_user_clause(tx, c) for c in conditions))
 
 
 def find_users(
     tx: Tx,
     conditions: Sequence[Condition] = (),
     *,
-    offset: int = 0,
+    after: UserKey | None = None,
     limit: int | None = None,
     group_id: str | None = None,
 ) -> list[User]:
-    """Users matching every condition (members of `group_id` when given), by UPN then id."""
-    query = _users_where(select(User), conditions, group_id).order_by(User.upn_key, User.id)
-    return list(tx.session.scalars(query.offset(offset).limit(limit)))
+    """Users matching every condition (members of `group_id` when given), by UPN then id, from the one
+    after `after`."""
+    query = _users_where(tx, select(User), conditions, group_id)
+    if after is not None:
+        query = query.where(_after(User.upn_key, User.id, after))
+    return list(tx.session.scalars(query.order_by(User.upn_key, User.id).limit(limit)))
 
 
 def count_users(tx: Tx, conditions: Sequence[Condition] = (), *, group_id: str | None = None) -> int:
-    query = _users_where(select(func.count()).select_from(User), conditions, group_id)
+    query = _users_where(tx, select(func.count()).select_from(User), conditions, group_id)
     return int(tx.session.scalar(query) or 0)
 
 
 def find_groups(
-    tx: Tx, conditions: Sequence[Condition] = (), *, offset: int = 0, limit: int | None = None
+    tx: Tx, conditions: Sequence[Condition] = (), *, after: GroupKey | None = None, limit: int | None = None
 ) -> list[Group]:
-    query = select(Group).where(*(_group_clause(c) for c in conditions))
-    query = query.order_by(Group.display_name, Group.id).offset(offset).limit(limit)
-    return list(tx.session.scalars(query))
+    """Groups matching every condition, by display name then id, from the one after `after`."""
+    query = select(Group).where(*(_group_clause(tx, c) for c in conditions))
+    if after is not None:
+        query = query.where(_after(Group.display_name, Group.id, after))
+    return list(tx.session.scalars(query.order_by(Group.display_name, Group.id).limit(limit)))
 
 
 def count_groups(tx: Tx, conditions: Sequence[Condition] = ()) -> int:
-    query = select(func.count()).select_from(Group).where(*(_group_clause(c) for c in conditions))
+    query = select(func.count()).select_from(Group).where(*(_group_clause(tx, c) for c in conditions))
     return int(tx.session.scalar(query) or 0)

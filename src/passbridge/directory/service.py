@@ -57,10 +57,20 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Found(Generic[T]):
-    """One page of a filtered listing: `has_more` says whether another page follows."""
+    """One page of a filtered listing: `next_after` is where the next page starts (the sort key of this
+    page's last item), None when no page follows."""
 
     items: list[T]
-    has_more: bool
+    next_after: tuple[str, str] | None
+
+    @property
+    def has_more(self) -> bool:
+        return self.next_after is not None
+
+
+def _users_page(rows: list[User], limit: int) -> Found[User]:
+    # One row more than asked says whether another page exists without counting.
+    return Found(rows[:limit], store.user_key(rows[limit - 1]) if len(rows) > limit else None)
 
 
 def user_not_found(ref: str) -> NotFound:
@@ -177,11 +187,12 @@ class DirectoryService:
         access.require_app_permission(self.principal, *USER_READ)
         return store.users(self.tx)
 
-    def search_users(self, conditions: Sequence[Condition], *, offset: int, limit: int) -> Found[User]:
+    def search_users(
+        self, conditions: Sequence[Condition], *, after: store.UserKey | None, limit: int
+    ) -> Found[User]:
+        """A page of users in UPN order, from the one after `after` (`store.user_key` of a page's last)."""
         access.require_app_permission(self.principal, *USER_READ)
-        # One row more than asked says whether another page exists without counting.
-        rows = store.find_users(self.tx, conditions, offset=offset, limit=limit + 1)
-        return Found(rows[:limit], len(rows) > limit)
+        return _users_page(store.find_users(self.tx, conditions, after=after, limit=limit + 1), limit)
 
     def count_users(self, conditions: Sequence[Condition]) -> int:
         access.require_app_permission(self.principal, *USER_READ)
@@ -313,22 +324,24 @@ class DirectoryService:
         access.require_app_permission(self.principal, *GROUP_READ)
         return store.groups(self.tx)
 
-    def search_groups(self, conditions: Sequence[Condition], *, offset: int, limit: int) -> Found[Group]:
+    def search_groups(
+        self, conditions: Sequence[Condition], *, after: store.GroupKey | None, limit: int
+    ) -> Found[Group]:
         access.require_app_permission(self.principal, *GROUP_READ)
-        rows = store.find_groups(self.tx, conditions, offset=offset, limit=limit + 1)
-        return Found(rows[:limit], len(rows) > limit)
+        rows = store.find_groups(self.tx, conditions, after=after, limit=limit + 1)
+        return Found(rows[:limit], store.group_key(rows[limit - 1]) if len(rows) > limit else None)
 
     def count_groups(self, conditions: Sequence[Condition]) -> int:
         access.require_app_permission(self.principal, *GROUP_READ)
         return store.count_groups(self.tx, conditions)
 
     def search_members(
-        self, group_ref_text: str, conditions: Sequence[Condition], *, offset: int, limit: int
+        self, group_ref_text: str, conditions: Sequence[Condition], *, after: store.UserKey | None, limit: int
     ) -> Found[User]:
         access.require_app_permission(self.principal, *GROUP_READ)
         group = self.find_group(group_ref_text)
-        rows = store.find_users(self.tx, conditions, offset=offset, limit=limit + 1, group_id=group.id)
-        return Found(rows[:limit], len(rows) > limit)
+        rows = store.find_users(self.tx, conditions, after=after, limit=limit + 1, group_id=group.id)
+        return _users_page(rows, limit)
 
     def count_members(self, group_ref_text: str, conditions: Sequence[Condition]) -> int:
         access.require_app_permission(self.principal, *GROUP_READ)

@@ -12,6 +12,8 @@ from passbridge.graph.auth import caller
 from passbridge.graph.common import in_unit
 from passbridge.graph.log_query import (
     FILTER_STRING,
+    entry_after,
+    entry_token,
     filter_timestamp,
     oldest_first,
     read_clauses,
@@ -74,19 +76,19 @@ def parse_filter(text: str) -> AuditFilter:
 @router.get(PATH)
 async def list_audits(request: Request, who: Caller) -> dict[str, Any]:
     require_may_read(who)
-    page = page_of(request)
+    page = page_of(request, kind="directoryAudits")
     filter_text = request.query_params.get("$filter")
     wanted = parse_filter(filter_text) if filter_text is not None else AuditFilter()
     ascending = oldest_first(request, "activityDateTime")
 
-    def work(tx: Tx, env: Env) -> tuple[list[dict[str, Any]], bool]:
+    def work(tx: Tx, env: Env) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
         found = AuditService(tx, env, who).search(
-            wanted, offset=page.offset, limit=page.top, oldest_first=ascending
+            wanted, after=entry_after(page), limit=page.top, oldest_first=ascending
         )
-        return [audit_json(e) for e in found.entries], found.has_more
+        return [audit_json(e) for e in found.entries], entry_token(found.next_after)
 
-    items, has_more = await in_unit(request, work, readonly=True)
-    return collection(request, FRAGMENT, items, page=page, has_more=has_more)
+    items, next_after = await in_unit(request, work, readonly=True)
+    return collection(request, FRAGMENT, items, page=page, next_after=next_after)
 
 
 @router.get(PATH + "/{entry_id}")

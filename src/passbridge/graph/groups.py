@@ -66,22 +66,22 @@ def _security_group_only(body: NewGroup) -> None:
 @router.get("/groups")
 async def list_groups(request: Request, principal: Caller) -> dict[str, Any]:
     query = odata.list_query(
-        request, type_name=TYPE_NAME, resource="Group", properties=PROPERTIES, filters=FILTERS
+        request, type_name=TYPE_NAME, resource="Group", properties=PROPERTIES, filters=FILTERS, order="groups"
     )
 
-    def work(tx: Tx, env: Env) -> tuple[list[dict[str, Any]], bool, int | None]:
+    def work(tx: Tx, env: Env) -> tuple[list[dict[str, Any]], tuple[str, str] | None, int | None]:
         service = DirectoryService(tx, env, principal)
-        found = service.search_groups(query.conditions, offset=query.page.offset, limit=query.page.top)
+        found = service.search_groups(query.conditions, after=query.page.after, limit=query.page.top)
         count = service.count_groups(query.conditions) if query.count else None
-        return [group_json(g) for g in found.items], found.has_more, count
+        return [group_json(g) for g in found.items], found.next_after, count
 
-    items, has_more, count = await in_unit(request, work, readonly=True)
+    items, next_after, count = await in_unit(request, work, readonly=True)
     return odata.collection(
         request,
         query.selection.fragment("groups"),
         [query.selection.project(i) for i in items],
         page=query.page,
-        has_more=has_more,
+        next_after=next_after,
         count=count,
     )
 
@@ -129,23 +129,24 @@ async def list_members(group_id: str, request: Request, principal: Caller) -> di
         resource="User",
         properties=MEMBER_PROPERTIES,
         filters=USER_FILTERS,
+        order="users",
     )
 
-    def work(tx: Tx, env: Env) -> tuple[list[dict[str, Any]], bool, int | None]:
+    def work(tx: Tx, env: Env) -> tuple[list[dict[str, Any]], tuple[str, str] | None, int | None]:
         service = DirectoryService(tx, env, principal)
         found = service.search_members(
-            group_id, query.conditions, offset=query.page.offset, limit=query.page.top
+            group_id, query.conditions, after=query.page.after, limit=query.page.top
         )
         count = service.count_members(group_id, query.conditions) if query.count else None
-        return [{"@odata.type": USER_TYPE, **user_json(u)} for u in found.items], found.has_more, count
+        return [{"@odata.type": USER_TYPE, **user_json(u)} for u in found.items], found.next_after, count
 
-    items, has_more, count = await in_unit(request, work, readonly=True)
+    items, next_after, count = await in_unit(request, work, readonly=True)
     return odata.collection(
         request,
         query.selection.fragment("directoryObjects"),
         [query.selection.project(i) for i in items],
         page=query.page,
-        has_more=has_more,
+        next_after=next_after,
         count=count,
     )
 

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from fastapi import Request
 
 from passbridge.graph.errors import GraphError
+from passbridge.graph.odata import INVALID_TOKEN, Page
+from passbridge.logs.queries import EntryKey
 
 FILTER_STRING = r"'((?:[^']|'')*)'"
 _AND = re.compile(r"\s+and\s+", re.IGNORECASE)
@@ -76,3 +78,17 @@ def oldest_first(request: Request, prop: str) -> bool:
     if wanted in (name, f"{name} asc"):
         return True
     raise GraphError(400, "badRequest", f"Unsupported $orderby '{text}'. Supported: {prop} asc|desc.")
+
+
+def entry_after(page: Page) -> EntryKey | None:
+    """The log entry a page starts after, from its `$skiptoken` (`entry_token`'s text)."""
+    if page.after is None:
+        return None
+    try:
+        return (datetime.fromisoformat(page.after[0]), page.after[1])
+    except ValueError:
+        raise GraphError(400, "badRequest", INVALID_TOKEN) from None
+
+
+def entry_token(key: EntryKey | None) -> tuple[str, str] | None:
+    return None if key is None else (key[0].isoformat(), key[1])

@@ -4,6 +4,8 @@ $filter (eq and startswith joined by and), $count with Graph's ConsistencyLevel 
 from __future__ import annotations
 
 import base64
+import hmac
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,46 +17,69 @@ from fastapi import Request
 from passbridge.directory.service import Condition
 from passbridge.domain.text import unstorable_reason
 from passbridge.graph.errors import GraphError
+from passbridge.security.secrets import SecretKeeper
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 999
-# Past any collection we hold, and inside what both databases take as an OFFSET (SQLite: a signed 64-bit
-# integer; larger is an OverflowError, on PostgreSQL "bigint out of range").
-MAX_OFFSET = 2**31 - 1
+INVALID_TOKEN = "The $skiptoken is invalid."
 
 
 @dataclass(frozen=True)
 class Page:
+    """`$top`, and from the `$skiptoken` the sort key of the previous page's last item (keyset paging:
+    every page costs the same wherever it starts, and rows added or removed between pages neither repeat
+    nor skip the others). `kind` names the order the key belongs to."""
+
     top: int
-    offset: int
+    kind: str
+    after: tuple[str, str] | None = None
 
 
-def page_of(request: Request, *, default: int = DEFAULT_PAGE) -> Page:
-    params = request.query_params
-    top_text = params.get("$top")
-    top = default
-    if top_text is not None:
-        # ASCII digits only, and few of them: str.isdigit takes "²", which int() refuses, and int()
-        # refuses more than 4,300 digits; either was a 500.
-        if not (top_text.isascii() and top_text.isdigit() and len(top_text) <= 4) or not (
-            1 <= int(top_text) <= MAX_PAGE
-        ):
-            raise GraphError(
-                400,
-                "badRequest",
-                f"Invalid page size specified: '{top_text}'. Must be between 1 and {MAX_PAGE} inclusive.",
-            )
-        top = int(top_text)
-    offset = 0
-    token = params.get("$skiptoken")
-    if token is not None:
-        try:
-            offset = int(base64.urlsafe_b64decode(token.encode()).decode().removeprefix("o:"))
-        except (ValueError, UnicodeDecodeError):
-            raise GraphError(400, "badRequest", "The $skiptoken is invalid.") from None
-        if not 0 <= offset <= MAX_OFFSET:
-            raise GraphError(400, "badRequest", "The $skiptoken is invalid.")
-    return Page(top, offset)
+def _top(request: Request, default: int) -> int:
+    top_text = request.query_params.get("$top")
+    if top_text is None:
+        return default
+    # ASCII digits only, and few of them: str.isdigit takes "²", which int() refuses, and int()
+    # refuses more than 4,300 digits; either was a 500.
+    if not (top_text.isascii() and top_text.isdigit() and len(top_text) <= 4) or not (
+        1 <= int(top_text) <= MAX_PAGE
+    ):
+        raise GraphError(
+            400,
+            "badRequest",
+            f"Invalid page size specified: '{top_text}'. Must be between 1 and {MAX_PAGE} inclusive.",
+        )
+    return int(top_text)
+
+
+def _token_tag(request: Request, body: str) -> str:
+    # Keyed, so that a token is one this server made for this order: anything else is refused as Graph
+    # refuses a token it did not issue, instead of starting a page at a key the caller chose.
+    keeper: SecretKeeper = request.app.state.env.keeper
+    return keeper.keyed_hash(f"$skiptoken v1\n{body}")[:32]
+
+
+def skiptoken(request: Request, kind: str, after: tuple[str, str]) -> str:
+    body = base64.urlsafe_b64encode(json.dumps([kind, *after], ensure_ascii=False).encode()).decode()
+    return f"{body.rstrip('=')}.{_token_tag(request, body.rstrip('='))}"
+
+
+def _read_token(request: Request, token: str, kind: str) -> tuple[str, str]:
+    body, _, tag = token.partition(".")
+    if not hmac.compare_digest(tag.encode(), _token_tag(request, body).encode()):
+        # An offset token from before keyset paging lands here too: Graph's answer to a stale token.
+        raise GraphError(400, "badRequest", INVALID_TOKEN)
+    values = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    if not (isinstance(values, list) and len(values) == 3 and values[0] == kind):
+        raise GraphError(400, "badRequest", INVALID_TOKEN)  # made for another collection
+    return (str(values[1]), str(values[2]))
+
+
+def page_of(request: Request, *, kind: str, default: int = DEFAULT_PAGE) -> Page:
+    """The page `$top` and `$skiptoken` ask for, in the order `kind` names."""
+    top = _top(request, default)
+    token = request.query_params.get("$skiptoken")
+    return Page(top, kind, None if token is None else _read_token(request, token, kind))
 
 
 def context_url(request: Request, fragment: str) -> str:
@@ -69,15 +94,16 @@ def collection(
     items: list[dict[str, Any]],
     *,
     page: Page,
-    has_more: bool,
+    next_after: tuple[str, str] | None,
     count: int | None = None,
 ) -> dict[str, Any]:
+    """A page of a collection; `next_after` is the sort key of its last item when another page follows."""
     body: dict[str, Any] = {"@odata.context": context_url(request, fragment)}
     if count is not None:
         body["@odata.count"] = count
-    if has_more:
+    if next_after is not None:
         params = {k: v for k, v in request.query_params.items() if k != "$skiptoken"}
-        params["$skiptoken"] = base64.urlsafe_b64encode(f"o:{page.offset + page.top}".encode()).decode()
+        params["$skiptoken"] = skiptoken(request, page.kind, next_after)
         base = request.app.state.env.settings.base_url
         body["@odata.nextLink"] = f"{base}{request.url.path}?{urlencode(params)}"
     body["value"] = items
@@ -353,11 +379,12 @@ def list_query(
     resource: str,
     properties: Sequence[str],
     filters: Mapping[str, FilterKind],
+    order: str,
 ) -> ListQuery:
     """The OData options of a directory collection, validated before any work is done."""
     _check_options(request, frozenset({"$select", "$filter", "$top", "$skiptoken", "$count"}))
     return ListQuery(
-        page_of(request),
+        page_of(request, kind=order),
         select_of(request, type_name=type_name, properties=properties),
         filter_of(request, resource=resource, fields=filters),
         count_of(request),

@@ -96,22 +96,22 @@ def _entity(request: Request, user: dict[str, Any], selection: odata.Selection) 
 @router.get("/users")
 async def list_users(request: Request, principal: Caller) -> dict[str, Any]:
     query = odata.list_query(
-        request, type_name=TYPE_NAME, resource="User", properties=PROPERTIES, filters=FILTERS
+        request, type_name=TYPE_NAME, resource="User", properties=PROPERTIES, filters=FILTERS, order="users"
     )
 
-    def work(tx: Tx, env: Env) -> tuple[list[dict[str, Any]], bool, int | None]:
+    def work(tx: Tx, env: Env) -> tuple[list[dict[str, Any]], tuple[str, str] | None, int | None]:
         service = DirectoryService(tx, env, principal)
-        found = service.search_users(query.conditions, offset=query.page.offset, limit=query.page.top)
+        found = service.search_users(query.conditions, after=query.page.after, limit=query.page.top)
         count = service.count_users(query.conditions) if query.count else None
-        return [user_json(u) for u in found.items], found.has_more, count
+        return [user_json(u) for u in found.items], found.next_after, count
 
-    items, has_more, count = await in_unit(request, work, readonly=True)
+    items, next_after, count = await in_unit(request, work, readonly=True)
     return odata.collection(
         request,
         query.selection.fragment("users"),
         [query.selection.project(i) for i in items],
         page=query.page,
-        has_more=has_more,
+        next_after=next_after,
         count=count,
     )
 

@@ -12,6 +12,7 @@ from passbridge.directory.rules import Role
 from passbridge.domain.errors import NotFound, PermissionDenied
 from passbridge.ids import new_guid
 from passbridge.logs import audit_queries as audit_store
+from passbridge.logs.queries import EntryKey
 from passbridge.logs.rules import AuditFilter
 from passbridge.services.context import Env, Principal
 from passbridge.store.models import AuditEntry, AuditTarget
@@ -107,7 +108,12 @@ def require_may_read(principal: Principal) -> None:
 @dataclass(frozen=True)
 class AuditPage:
     entries: list[AuditEntry]
-    has_more: bool
+    # Where the next page starts (this page's last entry's time and id); None when none follows.
+    next_after: EntryKey | None
+
+    @property
+    def has_more(self) -> bool:
+        return self.next_after is not None
 
 
 @dataclass
@@ -122,12 +128,13 @@ class AuditService:
         require_may_read(self.principal)
 
     def search(
-        self, wanted: AuditFilter, *, offset: int, limit: int, oldest_first: bool = False
+        self, wanted: AuditFilter, *, after: EntryKey | None, limit: int, oldest_first: bool = False
     ) -> AuditPage:
         self._check_may_read()
         # One row more than asked tells whether another page exists without counting.
-        rows = audit_store.search(self.tx, wanted, offset=offset, limit=limit + 1, oldest_first=oldest_first)
-        return AuditPage(rows[:limit], len(rows) > limit)
+        rows = audit_store.search(self.tx, wanted, after=after, limit=limit + 1, oldest_first=oldest_first)
+        last = rows[limit - 1] if len(rows) > limit else None
+        return AuditPage(rows[:limit], None if last is None else (last.activity_date_time, last.id))
 
     def get(self, entry_id: str) -> AuditEntry:
         self._check_may_read()

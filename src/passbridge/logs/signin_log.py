@@ -11,6 +11,7 @@ from passbridge.domain.errors import NotFound
 from passbridge.ids import new_guid
 from passbridge.logs import signin_log_queries as store
 from passbridge.logs.audit import require_may_read
+from passbridge.logs.queries import EntryKey
 from passbridge.logs.rules import SignInFilter
 from passbridge.services.context import Env, Principal
 from passbridge.store.models import SignInLogEntry
@@ -92,7 +93,12 @@ def record(tx: Tx, attempt: Attempt) -> str:
 @dataclass(frozen=True)
 class SignInPage:
     entries: list[SignInLogEntry]
-    has_more: bool
+    # Where the next page starts (this page's last entry's time and id); None when none follows.
+    next_after: EntryKey | None
+
+    @property
+    def has_more(self) -> bool:
+        return self.next_after is not None
 
 
 @dataclass
@@ -104,12 +110,13 @@ class SignInLogService:
     principal: Principal
 
     def search(
-        self, wanted: SignInFilter, *, offset: int, limit: int, oldest_first: bool = False
+        self, wanted: SignInFilter, *, after: EntryKey | None, limit: int, oldest_first: bool = False
     ) -> SignInPage:
         require_may_read(self.principal)
         # One row more than asked tells whether another page exists without counting.
-        rows = store.search(self.tx, wanted, offset=offset, limit=limit + 1, oldest_first=oldest_first)
-        return SignInPage(rows[:limit], len(rows) > limit)
+        rows = store.search(self.tx, wanted, after=after, limit=limit + 1, oldest_first=oldest_first)
+        last = rows[limit - 1] if len(rows) > limit else None
+        return SignInPage(rows[:limit], None if last is None else (last.created_at, last.id))
 
     def get(self, entry_id: str) -> SignInLogEntry:
         require_may_read(self.principal)

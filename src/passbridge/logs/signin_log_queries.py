@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Select, Table, func, insert, select
 
-from passbridge.logs.queries import at_times, page
+from passbridge.logs.queries import EntryKey, at_times, page
 from passbridge.logs.rules import SignInFilter
 from passbridge.store.models import SignInLogEntry
 from passbridge.store.tx import Tx
@@ -40,7 +40,7 @@ def search(
     tx: Tx,
     wanted: SignInFilter,
     *,
-    offset: int = 0,
+    after: EntryKey | None = None,
     limit: int,
     oldest_first: bool = False,
 ) -> list[SignInLogEntry]:
@@ -49,7 +49,7 @@ def search(
         _where(select(SignInLogEntry), wanted),
         time=SignInLogEntry.created_at,
         entry_id=SignInLogEntry.id,
-        offset=offset,
+        after=after,
         limit=limit,
         oldest_first=oldest_first,
     )

@@ -19,6 +19,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
+    literal_column,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -109,6 +111,32 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Refresh tokens and sessions issued before this instant are void (revokeSignInSessions).
     sessions_valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    # What `$filter` compares (directory/queries.py): lower() is the database's own, as the filters'
+    # case rules have always been. On PostgreSQL the pattern opclass also serves `LIKE 'p%'` whatever
+    # the database's collation; SQLite searches a prefix as a range of the index instead.
+    __table_args__ = (
+        Index(
+            "ix_app_user_display_name_lower",
+            func.lower(display_name).label("display_name_lower"),
+            postgresql_ops={"display_name_lower": "text_pattern_ops"},
+        ),
+        Index(
+            "ix_app_user_mail_lower",
+            func.lower(mail).label("mail_lower"),
+            postgresql_ops={"mail_lower": "text_pattern_ops"},
+        ),
+        # SQLite ranges over the unique index; PostgreSQL's LIKE needs the pattern opclass.
+        Index(
+            "ix_app_user_upn_key_pattern", upn_key, postgresql_ops={"upn_key": "varchar_pattern_ops"}
+        ).ddl_if(dialect="postgresql"),
+        # accountEnabled filters in UPN order without visiting the other users.
+        Index("ix_app_user_account_enabled_upn_key", account_enabled, upn_key),
+    )
+
+
+# A group's description may be 1,024 characters of up to 4 bytes each, more than a PostgreSQL index
+# entry holds (~2,700 bytes): its index holds the first DESCRIPTION_HEAD characters of lower(description).
+DESCRIPTION_HEAD = 200
 
 
 class Group(Base):
@@ -117,6 +145,20 @@ class Group(Base):
     display_name: Mapped[str] = mapped_column(String(256), index=True)
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (
+        Index(
+            "ix_app_group_display_name_lower",
+            func.lower(display_name).label("display_name_lower"),
+            postgresql_ops={"display_name_lower": "text_pattern_ops"},
+        ),
+        Index(
+            "ix_app_group_description_head",
+            func.substr(
+                func.lower(description), literal_column("1"), literal_column(str(DESCRIPTION_HEAD))
+            ).label("description_head"),
+            postgresql_ops={"description_head": "text_pattern_ops"},
+        ),
+    )
 
 
 class GroupMember(Base):
@@ -393,6 +435,8 @@ class SignInLogEntry(Base):
     failure_reason: Mapped[str | None] = mapped_column(String(512), nullable=True)
     authentication_details: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     authentication_requirement: Mapped[str] = mapped_column(String(64))
+    # The log's filter by userPrincipalName compares lower() of the stored name (logs/signin_log_queries.py).
+    __table_args__ = (Index("ix_sign_in_log_user_principal_name_lower", func.lower(user_principal_name)),)
 
 
 # --- OpenID Connect --------------------------------------------------------------------------------
