@@ -246,3 +246,17 @@ def test_an_unknown_user_is_a_readable_404(env: Env, web: TestClient, path: str)
     _admin(env, web, AA)
     response = web.get(path)
     assert response.status_code == 404 and "No such user" in response.text
+
+
+def test_the_user_list_pages_by_sign_in_name_and_every_user_appears_once(env: Env, web: TestClient) -> None:
+    _admin(env, web, AA)
+    for i in range(30):
+        make_user(env, f"person{i:02d}@contoso.example", display_name=f"Person {i:02d}")
+    seen: list[str] = []
+    url: str | None = "/admin/users?q=person"
+    while url is not None:
+        html = web.get(url).text
+        seen += re.findall(r">(person\d\d@contoso\.example)<", html)
+        found = re.search(r'href="([^"]+)" rel="next"', html)
+        url = unescape(found.group(1)) if found else None
+    assert seen == sorted(seen) and len(seen) == len(set(seen)) == 30

@@ -58,12 +58,11 @@ def _conditions(query: str) -> list[Condition]:
     return [Condition("displayName", "startswith", query)] if query else []
 
 
-def _page_number(text: str | None) -> int:
-    try:
-        number = int(text or "1")
-    except ValueError:
-        return 1
-    return min(max(number, 1), 10_000)
+def _after(request: Request) -> tuple[str, str] | None:
+    """Where a page starts: after the user with this sign-in key and id (the previous page's last), as the
+    directory pages by key, not by offset, so deep pages cost what the first does."""
+    key, user_id = request.query_params.get("after", ""), request.query_params.get("after_id", "")
+    return (key[:MAX_QUERY], user_id[:64]) if key and user_id else None
 
 
 @router.get("/admin/users")
@@ -73,29 +72,31 @@ async def users(request: Request) -> Response:
     except Refused as refused:
         return refused.response
     query = (request.query_params.get("q") or "").strip()[:MAX_QUERY]
-    number = _page_number(request.query_params.get("page"))
+    after = _after(request)
 
     def work(tx: Tx, env: Env) -> Found[User]:
         service = DirectoryService(tx, env, who.principal)
-        return service.search_users(_conditions(query), offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        return service.search_users(_conditions(query), after=after, limit=PAGE_SIZE)
 
     error: str | None = None
     try:
         found = await in_tx(request, work)
     except DomainError as exc:
-        found, error = Found([], False), exc.message
-
-    def link(to: int) -> str:
-        return "/admin/users?" + urlencode({k: v for k, v in (("q", query), ("page", str(to))) if v})
-
+        found, error = Found([], None), exc.message
+    first = "/admin/users" + (f"?{urlencode({'q': query})}" if query else "")
+    following = None
+    if found.next_after is not None:
+        key, user_id = found.next_after
+        following = "/admin/users?" + urlencode(
+            {**({"q": query} if query else {}), "after": key, "after_id": user_id}
+        )
     return page(
         "admin/users.html",
         query=query,
         people=found.items,
         error=error,
-        page_number=number,
-        previous_url=link(number - 1) if number > 1 else None,
-        next_url=link(number + 1) if found.has_more else None,
+        first_url=first if after is not None else None,
+        next_url=following,
         may_create=bool(who.principal.roles & admin.USER_MANAGERS),
         **who.context("users"),
     )
