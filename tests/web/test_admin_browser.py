@@ -14,7 +14,8 @@ from playwright.sync_api import Browser, Page, expect
 from tests.servers import ServedStore, served_store
 from tests.web.browser import Watched, cli, enter_username, issue_pass
 
-HELPDESK = "megan.bowen@contoso.example"  # Privileged Authentication Administrator and User Administrator
+# Privileged Authentication Administrator, User Administrator and Global Reader: a helpdesk's usual set.
+HELPDESK = "megan.bowen@contoso.example"
 JUNIOR = "lee.gu@contoso.example"  # Authentication Administrator
 READER = "nestor.wilke@contoso.example"  # Global Reader
 BOSS = "diego.siciliani@contoso.example"  # holds a role: only a privileged administrator may issue for him
@@ -25,7 +26,11 @@ POLICY = "isaiah.langer@contoso.example"  # Authentication Policy Administrator
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedStore]:
     with served_store(tmp_path_factory.mktemp("admin-browser")) as store:
         for upn, name, roles in (
-            (HELPDESK, "Megan Bowen", ("Privileged Authentication Administrator", "User Administrator")),
+            (
+                HELPDESK,
+                "Megan Bowen",
+                ("Privileged Authentication Administrator", "User Administrator", "Global Reader"),
+            ),
             (JUNIOR, "Lee Gu", ("Authentication Administrator",)),
             (READER, "Nestor Wilke", ("Global Reader",)),
             (BOSS, "Diego Siciliani", ("Groups Administrator",)),
@@ -124,6 +129,20 @@ def test_helpdesk_creates_a_user_issues_a_pass_and_the_user_signs_in_with_it(
     page.get_by_label("Status").select_option("used")
     page.get_by_role("button", name="Apply").click()
     expect(page.get_by_role("row", name=re.compile("Alex Wilber"))).to_be_visible()
+
+    # The sign-in is in the log, and issuing the pass in the audit log, with who did it.
+    page.get_by_role("link", name="Logs").click()
+    page.get_by_role("link", name="Sign-ins").click()
+    page.get_by_role("searchbox", name="User").fill("alex.wilber@contoso.example")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.get_by_role("row", name=re.compile("alex.wilber@contoso.example.*Success"))).to_be_visible()
+    w.shot("sign-in-log")
+    page.get_by_role("link", name="Audit log").click()
+    expect(
+        page.get_by_role("row", name=re.compile("Admin registered security info.*megan.bowen.*alex.wilber"))
+    ).to_be_visible()
+    w.shot("audit-log")
+    page.get_by_role("link", name="Live passes").click()
 
     # Back on the user's page the pass is shown as used, never its value.
     page.get_by_role("link", name="Alex Wilber").click()

@@ -16,6 +16,8 @@ def _where(query: Select[tuple[AuditEntry]], wanted: AuditFilter) -> Select[tupl
         query = query.where(AuditEntry.activity_display_name == activity)
     for category in wanted.categories:
         query = query.where(AuditEntry.category == category)
+    for result in wanted.results:
+        query = query.where(AuditEntry.result == result)
     for target_id in wanted.target_ids:
         # One IN per target (an entry must name every target the filter asks for), from the target's
         # index: the correlated EXISTS it replaces made both databases walk the whole log by time.

@@ -18,6 +18,7 @@ class AuditFilter:
     activities: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     target_ids: tuple[str, ...] = field(default=())
+    results: tuple[str, ...] = ()  # "success", "failure" (the admin portal's filter)
 
 
 SignInComparison = Literal["eq", "ge", "le", "gt", "lt"]
@@ -32,3 +33,4 @@ class SignInFilter:
     user_ids: tuple[str, ...] = ()
     app_ids: tuple[str, ...] = ()
     error_codes: tuple[int, ...] = ()
+    failed: bool | None = None  # only failures (error code not 0), only successes, or both (the portal's)

@@ -33,6 +33,10 @@ def _where(query: Select[tuple[SignInLogEntry]], wanted: SignInFilter) -> Select
         query = query.where(SignInLogEntry.app_id == app_id)
     for code in wanted.error_codes:
         query = query.where(SignInLogEntry.error_code == code)
+    if wanted.failed is not None:
+        query = query.where(
+            SignInLogEntry.error_code != 0 if wanted.failed else SignInLogEntry.error_code == 0
+        )
     return query
 
 

@@ -12,6 +12,7 @@ from passbridge.graph.errors import http_error_response
 from passbridge.web import apps, passwordless, security_info, signin
 from passbridge.web.admin import apps as admin_apps
 from passbridge.web.admin import issue as admin_issue
+from passbridge.web.admin import logs as admin_logs
 from passbridge.web.admin import passes as admin_passes
 from passbridge.web.admin import policy as admin_policy
 from passbridge.web.admin import users as admin_users
@@ -42,7 +43,13 @@ def install(app: FastAPI) -> None:
     # Replaces graph/errors.py's handler for routing errors (installed before), which it falls back to.
     app.add_exception_handler(HTTPException, _routing_error)  # type: ignore[arg-type]
     routers = (signin.router, passwordless.router, apps.router, security_info.router, admin_users.router)
-    admin = (admin_issue.router, admin_passes.router, admin_policy.router, admin_apps.router)
+    admin = (
+        admin_issue.router,
+        admin_passes.router,
+        admin_policy.router,
+        admin_apps.router,
+        admin_logs.router,
+    )
     for router in (*routers, *admin, _icons):
         add_routes(app, router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
