@@ -260,3 +260,30 @@ def test_the_user_list_pages_by_sign_in_name_and_every_user_appears_once(env: En
         found = re.search(r'href="([^"]+)" rel="next"', html)
         url = unescape(found.group(1)) if found else None
     assert seen == sorted(seen) and len(seen) == len(set(seen)) == 30
+
+
+def test_a_user_administrator_edits_details_and_group_membership(env: Env, web: TestClient) -> None:
+    from tests.factories import make_group
+
+    _admin(env, web, "User Administrator")
+    target = make_user(env, "renamed@contoso.example", display_name="Old Name")
+    pilot = make_group(env, "Pilot")
+    csrf = csrf_of(web.get(f"/admin/users/{target.id}").text)
+    saved = web.post(
+        f"/admin/users/{target.id}/edit",
+        data={"csrf_token": csrf, "display_name": "New Name", "mail": "new@contoso.example"},
+    )
+    assert saved.status_code == 303
+    added = web.post(f"/admin/users/{target.id}/groups/add", data={"csrf_token": csrf, "group": pilot.id})
+    assert added.status_code == 303
+    page = web.get(added.headers["location"]).text
+    assert "New Name" in page and "new@contoso.example" in page and 'aria-label="Remove from Pilot"' in page
+    empty = web.post(
+        f"/admin/users/{target.id}/edit", data={"csrf_token": csrf, "display_name": "", "mail": ""}
+    )
+    assert empty.status_code == 400 and "New Name" in empty.text  # refused, nothing changed
+    removed = web.post(
+        f"/admin/users/{target.id}/groups/remove", data={"csrf_token": csrf, "group": pilot.id}
+    )
+    assert removed.status_code == 303
+    assert 'aria-label="Remove from Pilot"' not in web.get(removed.headers["location"]).text

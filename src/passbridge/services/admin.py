@@ -13,7 +13,7 @@ from datetime import datetime
 
 from passbridge.directory import queries as directory_store
 from passbridge.directory.rules import ADMIN_ROLES, Role
-from passbridge.directory.service import DirectoryService
+from passbridge.directory.service import GROUP_WRITE_ROLES, DirectoryService
 from passbridge.domain.errors import PermissionDenied
 from passbridge.methods.access import tier_refusal
 from passbridge.methods.reads import AppSummary, PasskeySummary
@@ -112,6 +112,8 @@ class UserOverview:
     methods_hidden: bool  # the viewer's roles do not let them read this user's methods
     may_manage_user: bool
     is_self: bool
+    may_manage_groups: bool = False
+    other_groups: tuple[Group, ...] = ()  # groups they are not in, to add them to
 
 
 def user_overview(tx: Tx, env: Env, principal: Principal, user_ref: str) -> UserOverview:
@@ -126,6 +128,7 @@ def user_overview(tx: Tx, env: Env, principal: Principal, user_ref: str) -> User
     else:
         methods_hidden = False
     is_self = principal.id == user.id
+    member_of = directory.groups_of(user)
     if is_self:
         refusal: str | None = "Your own methods are managed from Security info, not here."
     elif not principal.roles & METHOD_MANAGERS:
@@ -134,7 +137,7 @@ def user_overview(tx: Tx, env: Env, principal: Principal, user_ref: str) -> User
         refusal = tier_refusal(principal.roles, lambda: [r.value for r in roles])
     return UserOverview(
         user=user,
-        groups=directory.groups_of(user),
+        groups=member_of,
         roles=roles,
         passes=[m for m in methods if isinstance(m, PassView)],
         passkeys=[m for m in methods if isinstance(m, PasskeySummary)],
@@ -143,6 +146,8 @@ def user_overview(tx: Tx, env: Env, principal: Principal, user_ref: str) -> User
         methods_hidden=methods_hidden,
         may_manage_user=bool(principal.roles & USER_MANAGERS) and not is_self,
         is_self=is_self,
+        may_manage_groups=bool(principal.roles & GROUP_WRITE_ROLES),
+        other_groups=tuple(g for g in directory.list_groups() if g.id not in {m.id for m in member_of}),
     )
 
 

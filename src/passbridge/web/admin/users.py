@@ -32,6 +32,9 @@ DONE = {
     "revoked": "Their sessions and refresh tokens ended: every device must sign in again.",
     "method-deleted": "The sign-in method was deleted.",
     "pass-deleted": "The Temporary Access Pass was deleted.",
+    "edited": "The user's details were saved.",
+    "group-added": "They were added to the group.",
+    "group-removed": "They were removed from the group.",
 }
 METHOD_REASONS = {
     "EnabledByPolicy": "Usable",
@@ -221,6 +224,53 @@ async def _act(request: Request, user_ref: str, action: str, method_id: str | No
             return "pass-deleted"
         PasswordlessMethodService(tx, env, principal).delete_any(user_ref, method_id)
         return "method-deleted"
+
+    try:
+        done = await in_tx(request, work, write=True)
+    except DomainError as exc:
+        return await _render_user(request, who, user_ref, error=exc.message)
+    return see_other(f"/admin/users/{user_ref}?done={done}")
+
+
+@router.post("/admin/users/{user_ref}/edit")
+async def edit_user(request: Request, user_ref: str) -> Response:
+    try:
+        who = await administrator(request)
+        form = await posted(request, who)
+    except Refused as refused:
+        return refused.response
+    except BadForm:
+        return bad_form(who)
+    name, mail = form.get("display_name", "").strip(), form.get("mail", "").strip()
+
+    def work(tx: Tx, env: Env) -> None:
+        DirectoryService(tx, env, who.principal).update_user(user_ref, display_name=name, mail=mail or None)
+
+    try:
+        await in_tx(request, work, write=True)
+    except DomainError as exc:
+        return await _render_user(request, who, user_ref, error=exc.message)
+    return see_other(f"/admin/users/{user_ref}?done=edited")
+
+
+@router.post("/admin/users/{user_ref}/groups/{action}")
+async def change_group(request: Request, user_ref: str, action: str) -> Response:
+    try:
+        who = await administrator(request)
+        form = await posted(request, who)
+    except Refused as refused:
+        return refused.response
+    except BadForm:
+        return bad_form(who)
+    group_id = form.get("group", "")
+
+    def work(tx: Tx, env: Env) -> str:
+        directory = DirectoryService(tx, env, who.principal)
+        if action == "add":
+            directory.add_member(group_id, user_ref)
+            return "group-added"
+        directory.remove_member(group_id, user_ref)
+        return "group-removed"
 
     try:
         done = await in_tx(request, work, write=True)
