@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "minimumLifetimeInMinutes": 60,
     "maximumLifetimeInMinutes": 480,
     "isUsableOnce": False,
+    "includeSymbols": False,
     "includeTargets": [{"targetType": "group", "id": "all_users", "isRegistrationRequired": False}],
     "excludeTargets": [],
 }
@@ -528,3 +529,16 @@ def test_default_length_shapes_the_next_pass(api: TestClient, env: Env, issuer: 
     assert len(_issue(api, issuer, person.id, {})["temporaryAccessPass"]) == 8
     assert api.patch(CONFIG, headers=issuer, json={"defaultLength": 12}).status_code == 204
     assert len(_issue(api, issuer, person.id, {})["temporaryAccessPass"]) == 12
+
+
+
+def test_the_symbols_extension_round_trips_and_passes_then_hold_symbols(
+    api: TestClient, app_auth: TokenFactory, env: Env
+) -> None:
+    """includeSymbols is a Passbridge extension on the TAP configuration (docs/graph-compat.md)."""
+    headers = app_auth(WRITE)
+    body = {"includeSymbols": True, "defaultLength": 48}
+    assert api.patch(CONFIG, headers=headers, json=body).status_code == 204
+    assert config_of(api, headers)["includeSymbols"] is True
+    refused = api.patch(CONFIG, headers=headers, json={"includeSymbols": "yes"})
+    assert refused.status_code == 400

@@ -513,3 +513,24 @@ def test_full_request_is_honoured_when_every_value_is_allowed():
     policy = TapPolicy(default_lifetime=90, default_length=16, minimum_lifetime=30, maximum_lifetime=600)
     terms = decide_terms(PassRequest(start=start, lifetime_minutes=600, is_usable_once=True), policy, now=NOW)
     assert terms == PassTerms(start=start, lifetime_minutes=600, is_usable_once=True, length=16)
+
+
+# --- symbols, when the policy asks ----------------------------------------------------------------
+
+
+def test_passes_hold_symbols_only_when_the_policy_asks():
+    from passbridge.passes.rules import SYMBOLS, alphabet, decide_terms
+    from passbridge.passes.policy_rules import TapPolicy
+
+    assert set(alphabet(symbols=True)) == set(ALPHABET) | set(SYMBOLS)
+    drawn = "".join(generate_pass(48, symbols=True) for _ in range(50))
+    assert set(drawn) & set(SYMBOLS)  # 2,400 characters without one: about 2^-300
+    assert not set("".join(generate_pass(48) for _ in range(50))) & set(SYMBOLS)
+    now = datetime(2026, 12, 6, tzinfo=UTC)
+    assert decide_terms(PassRequest(), TapPolicy(include_symbols=True), now=now).symbols
+    assert not decide_terms(PassRequest(), TapPolicy(), now=now).symbols
+
+
+def test_symbols_add_entropy_per_character():
+    assert 46.9 < entropy_bits(8, symbols=True) < 47.0
+    assert entropy_bits(16, symbols=True) > entropy_bits(16)

@@ -32,6 +32,7 @@ def _show(data: dict[str, Any], names: dict[str, str]) -> None:
         "maximumLifetimeInMinutes",
         "defaultLength",
         "isUsableOnce",
+        "includeSymbols",
     ):
         click.echo(f"{key + ':':<27} {data[key]}")
     for key in ("includeTargets", "excludeTargets"):
@@ -77,6 +78,11 @@ def _targets(tx: Tx, env: Env, who: Principal, refs: tuple[str, ...]) -> tuple[T
     "--one-time/--no-one-time", default=None, help="Force every pass to be one-time, or let issuers choose."
 )
 @click.option(
+    "--symbols/--no-symbols",
+    default=None,
+    help="Let passes hold symbols (# % & + = ? @), or keep them letters and digits (the default).",
+)
+@click.option(
     "--include-group",
     multiple=True,
     metavar="GROUP",
@@ -97,6 +103,7 @@ def policy_set(
     max_lifetime: int | None,
     default_length: int | None,
     one_time: bool | None,
+    symbols: bool | None,
     include_group: tuple[str, ...],
     exclude_group: tuple[str, ...],
     no_exclusions: bool,
@@ -105,7 +112,7 @@ def policy_set(
     """Change the policy; options left out keep their values. The result is checked as a whole."""
     if no_exclusions and exclude_group:
         raise click.UsageError("give either --exclude-group or --no-exclusions, not both")
-    given = (state, default_lifetime, min_lifetime, max_lifetime, default_length, one_time)
+    given = (state, default_lifetime, min_lifetime, max_lifetime, default_length, one_time, symbols)
     if all(v is None for v in given) and not (include_group or exclude_group or no_exclusions):
         raise click.UsageError("nothing to change; see 'passbridge policy set --help'")
     with unit() as (tx, env, who):
@@ -116,6 +123,7 @@ def policy_set(
             minimum_lifetime=min_lifetime,
             maximum_lifetime=max_lifetime,
             is_usable_once=one_time,
+            include_symbols=symbols,
             include_targets=_targets(tx, env, who, include_group) if include_group else None,
             exclude_targets=_targets(tx, env, who, exclude_group) if exclude_group or no_exclusions else None,
         )

@@ -57,6 +57,8 @@ def tap_configuration_json(policy: TapPolicy) -> dict[str, Any]:
         "minimumLifetimeInMinutes": policy.minimum_lifetime,
         "maximumLifetimeInMinutes": policy.maximum_lifetime,
         "isUsableOnce": policy.is_usable_once,
+        # A Passbridge extension (docs/graph-compat.md): Graph's SDKs keep it in additionalData.
+        "includeSymbols": policy.include_symbols,
         "includeTargets": [
             {"targetType": t.target_type, "id": t.id, "isRegistrationRequired": t.is_registration_required}
             for t in policy.include_targets
@@ -133,6 +135,7 @@ class TapConfigurationPatch(BaseModel):
     minimumLifetimeInMinutes: StrictInt | None = None
     maximumLifetimeInMinutes: StrictInt | None = None
     isUsableOnce: StrictBool | None = None
+    includeSymbols: StrictBool | None = None
     includeTargets: list[IncludeTargetIn] | None = None
     excludeTargets: list[ExcludeTargetIn] | None = None
 
@@ -156,6 +159,7 @@ class TapConfigurationPatch(BaseModel):
             minimum_lifetime=self.minimumLifetimeInMinutes,
             maximum_lifetime=self.maximumLifetimeInMinutes,
             is_usable_once=self.isUsableOnce,
+            include_symbols=self.includeSymbols,
             include_targets=include,
             exclude_targets=exclude,
         )

@@ -59,6 +59,7 @@ class TapChanges:
     is_usable_once: bool | None = None
     include_targets: tuple[Target, ...] | None = None
     exclude_targets: tuple[Target, ...] | None = None
+    include_symbols: bool | None = None
 
     def given(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
@@ -116,6 +117,7 @@ GRAPH_NAMES = {
     "minimum_lifetime": "minimumLifetimeInMinutes",
     "maximum_lifetime": "maximumLifetimeInMinutes",
     "is_usable_once": "isUsableOnce",
+    "include_symbols": "includeSymbols",
     "include_targets": "includeTargets",
     "exclude_targets": "excludeTargets",
     "is_self_service_registration_allowed": "isSelfServiceRegistrationAllowed",

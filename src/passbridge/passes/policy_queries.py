@@ -50,6 +50,7 @@ POLICY_COLUMNS = (
     TapPolicyRow.include_targets.label("policy_include_targets"),
     TapPolicyRow.exclude_targets.label("policy_exclude_targets"),
     TapPolicyRow.last_modified.label("policy_last_modified"),
+    TapPolicyRow.include_symbols.label("policy_include_symbols"),
 )
 # Every method read loads the policy: a Core select of its columns skips the ORM's per-query work.
 _TAP_POLICY = select(*POLICY_COLUMNS).where(TapPolicyRow.id == TAP_POLICY_ID)
@@ -65,6 +66,7 @@ class PolicyRow(NamedTuple):
     policy_include_targets: list[dict[str, object]] | None
     policy_exclude_targets: list[dict[str, object]] | None
     policy_last_modified: datetime | None
+    policy_include_symbols: bool | None
 
 
 class PolicyColumns(Protocol):
@@ -87,6 +89,8 @@ class PolicyColumns(Protocol):
     def policy_include_targets(self) -> list[dict[str, object]] | None: ...
     @property
     def policy_exclude_targets(self) -> list[dict[str, object]] | None: ...
+    @property
+    def policy_include_symbols(self) -> bool | None: ...
 
 
 def policy_of(row: PolicyColumns) -> TapPolicy:
@@ -103,6 +107,7 @@ def policy_of(row: PolicyColumns) -> TapPolicy:
         is_usable_once=bool(row.policy_is_usable_once),
         include_targets=_targets(row.policy_include_targets or []),
         exclude_targets=_targets(row.policy_exclude_targets or []),
+        include_symbols=bool(row.policy_include_symbols),
     )
 
 
@@ -116,6 +121,7 @@ def _policy_of_row(row: TapPolicyRow) -> TapPolicy:
         is_usable_once=row.is_usable_once,
         include_targets=_targets(row.include_targets),
         exclude_targets=_targets(row.exclude_targets),
+        include_symbols=row.include_symbols,
     )
 
 
@@ -152,6 +158,7 @@ def save(tx: Tx, policy: TapPolicy, *, now: datetime) -> None:
     row.minimum_lifetime = policy.minimum_lifetime
     row.maximum_lifetime = policy.maximum_lifetime
     row.is_usable_once = policy.is_usable_once
+    row.include_symbols = policy.include_symbols
     row.include_targets = _rows(policy.include_targets)
     row.exclude_targets = _rows(policy.exclude_targets)
     row.last_modified = now

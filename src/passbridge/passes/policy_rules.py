@@ -39,6 +39,9 @@ class TapPolicy:
     is_usable_once: bool = False
     include_targets: tuple[Target, ...] = field(default=(Target("group", ALL_USERS),))
     exclude_targets: tuple[Target, ...] = ()
+    # A Passbridge extension (Graph's includeSymbols on our configuration): passes are letters and digits
+    # only unless the policy asks for symbols too.
+    include_symbols: bool = False
 
     @property
     def enabled(self) -> bool:

@@ -96,6 +96,7 @@ class UserMethodsRow(NamedTuple):
     policy_include_targets: list[dict[str, object]] | None
     policy_exclude_targets: list[dict[str, object]] | None
     policy_last_modified: datetime | None
+    policy_include_symbols: bool | None
 
     def tap(self) -> PassRecord | None:
         """The pass in this row (PASS_COLUMNS), if there is one."""

@@ -18,6 +18,9 @@ UPPER = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 LOWER = "abcdefghjkmnpqrstuvwxyz"
 DIGITS = "23456789"
 ALPHABET = UPPER + LOWER + DIGITS
+# Only when the policy asks (TapPolicy.include_symbols): symbols on every keyboard layout's shifted digit
+# row or main block that cannot be mistaken for each other.
+SYMBOLS = "#%&+=?@"
 
 # A start time this far in the past is treated as clock skew between the caller and us.
 START_SKEW = timedelta(minutes=5)
@@ -27,15 +30,21 @@ START_SKEW = timedelta(minutes=5)
 START_LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 
-def generate_pass(length: int) -> str:
-    """A uniformly random pass holding at least one upper-case letter, lower-case letter and digit.
+def alphabet(symbols: bool = False) -> str:
+    return ALPHABET + SYMBOLS if symbols else ALPHABET
+
+
+def generate_pass(length: int, *, symbols: bool = False) -> str:
+    """A uniformly random pass holding at least one upper-case letter, lower-case letter and digit, drawn
+    from letters and digits (and symbols when `symbols`).
 
     Rejection sampling keeps the choice uniform over all strings with that mix.
     """
     if not LENGTH_MIN <= length <= LENGTH_MAX:
         raise InvalidInput(f"pass length must be between {LENGTH_MIN} and {LENGTH_MAX}; got {length}.")
+    chars = alphabet(symbols)
     while True:
-        candidate = "".join(secrets.choice(ALPHABET) for _ in range(length))
+        candidate = "".join(secrets.choice(chars) for _ in range(length))
         if (
             any(c in UPPER for c in candidate)
             and any(c in LOWER for c in candidate)
@@ -44,9 +53,9 @@ def generate_pass(length: int) -> str:
             return candidate
 
 
-def entropy_bits(length: int) -> float:
+def entropy_bits(length: int, *, symbols: bool = False) -> float:
     """Entropy of a generated pass: log2 of the number of strings `generate_pass` can return."""
-    n, u, lo, d = len(ALPHABET), len(UPPER), len(LOWER), len(DIGITS)
+    n, u, lo, d = len(alphabet(symbols)), len(UPPER), len(LOWER), len(DIGITS)
     # Inclusion-exclusion over the three classes that must appear.
     count = (
         n**length
@@ -114,6 +123,7 @@ class PassTerms:
     lifetime_minutes: int
     is_usable_once: bool
     length: int
+    symbols: bool = False
 
 
 def decide_terms(request: PassRequest, policy: TapPolicy, *, now: datetime) -> PassTerms:
@@ -136,5 +146,9 @@ def decide_terms(request: PassRequest, policy: TapPolicy, *, now: datetime) -> P
         raise InvalidInput("startDateTime is out of range: a pass must start before the year 9999.")
     # A start within the skew allowance means "now" as the caller saw it.
     return PassTerms(
-        start=max(start, now), lifetime_minutes=lifetime, is_usable_once=once, length=policy.default_length
+        start=max(start, now),
+        lifetime_minutes=lifetime,
+        is_usable_once=once,
+        length=policy.default_length,
+        symbols=policy.include_symbols,
     )

@@ -110,7 +110,7 @@ class TapService:
         policy, _ = policy_store.load(self.tx)
         now = self.env.clock.now()
         terms = rules.decide_terms(request, policy, now=now)
-        value = rules.generate_pass(terms.length)
+        value = rules.generate_pass(terms.length, symbols=terms.symbols)
         # Hash before taking the lock: Argon2id is the slow part and needs no lock.
         secret_hash = self.env.keeper.slow_hash(value)
         store.lock_owner(self.tx, user.id)

@@ -273,6 +273,7 @@ class _PassAndPolicy(NamedTuple):
     policy_include_targets: list[dict[str, object]] | None
     policy_exclude_targets: list[dict[str, object]] | None
     policy_last_modified: datetime | None
+    policy_include_symbols: bool | None
 
 
 _PASS_AND_POLICY = PreparedSelect(

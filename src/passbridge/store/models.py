@@ -237,6 +237,8 @@ class TapPolicyRow(Base):
     minimum_lifetime: Mapped[int] = mapped_column(Integer)
     maximum_lifetime: Mapped[int] = mapped_column(Integer)
     is_usable_once: Mapped[bool] = mapped_column(Boolean)
+    # A Passbridge extension: passes hold symbols only when the policy asks (passes/rules.py).
+    include_symbols: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     include_targets: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     exclude_targets: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     last_modified: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -151,9 +151,13 @@ async def save(request: Request, section: str) -> Response:
         changes: TapChanges | MethodChanges = TapChanges(
             state=state,
             is_usable_once=form.get("is_usable_once") == "yes",
+            include_symbols=form.get("include_symbols") == "yes",
             include_targets=include,
             exclude_targets=exclude,
-            **numbers,
+            minimum_lifetime=numbers.get("minimum_lifetime"),
+            maximum_lifetime=numbers.get("maximum_lifetime"),
+            default_lifetime=numbers.get("default_lifetime"),
+            default_length=numbers.get("default_length"),
         )
     else:
         self_service = (form.get("self_service") == "yes") if section == "passkeys" else None
@@ -183,5 +187,7 @@ async def save(request: Request, section: str) -> Response:
         "include": [t.id for t in include],
         "exclude": [t.id for t in exclude],
     }
-    values.update({k: form.get(k, "") for k in (*TAP_NUMBERS, "is_usable_once", "self_service")})
+    values.update(
+        {k: form.get(k, "") for k in (*TAP_NUMBERS, "is_usable_once", "include_symbols", "self_service")}
+    )
     return await _render(request, who, status=400, section=section, values=values, errors=errors)
