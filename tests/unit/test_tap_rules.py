@@ -519,8 +519,8 @@ def test_full_request_is_honoured_when_every_value_is_allowed():
 
 
 def test_passes_hold_symbols_only_when_the_policy_asks():
-    from passbridge.passes.rules import SYMBOLS, alphabet, decide_terms
     from passbridge.passes.policy_rules import TapPolicy
+    from passbridge.passes.rules import SYMBOLS, alphabet, decide_terms
 
     assert set(alphabet(symbols=True)) == set(ALPHABET) | set(SYMBOLS)
     drawn = "".join(generate_pass(48, symbols=True) for _ in range(50))
