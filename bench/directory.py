@@ -36,9 +36,11 @@ from harness import cpu_model
 from sqlalchemy import create_engine, insert, text
 
 from passbridge.directory import queries as directory
+from passbridge.directory.people import find_people
 from passbridge.directory.queries import Condition
 from passbridge.logs import audit_queries, signin_log_queries
 from passbridge.logs.rules import AuditFilter, SignInFilter
+from passbridge.services.context import operator
 from passbridge.store.db import Database
 from passbridge.store.models import (
     AuditEntry,
@@ -185,6 +187,9 @@ def shapes(s: Seeded) -> dict[str, Query]:
     def signins(wanted: SignInFilter, **kw: Any) -> Query:
         return lambda tx: signin_log_queries.search(tx, wanted, limit=TOP + 1, **kw)
 
+    def people(text: str) -> Query:
+        return lambda tx: find_people(tx, operator(), text, after=None, limit=TOP)
+
     prefix = s.display_name[: len(s.display_name) - 2]
     return {
         "users, first page": users(),
@@ -216,6 +221,9 @@ def shapes(s: Seeded) -> dict[str, Query]:
         ),
         "sign-ins, by userPrincipalName": signins(SignInFilter(user_principal_names=(s.upn.upper(),))),
         "sign-ins, by userId": signins(SignInFilter(user_ids=(s.user_id,))),
+        # The admin portal's search: the start of a name, sign-in name or email, three ranges merged.
+        "portal search, a name's start": people(prefix),
+        "portal search, an address's start": people(s.mail[:-18]),
     }  # fmt: skip
 
 

@@ -531,7 +531,6 @@ def test_default_length_shapes_the_next_pass(api: TestClient, env: Env, issuer: 
     assert len(_issue(api, issuer, person.id, {})["temporaryAccessPass"]) == 12
 
 
-
 def test_the_symbols_extension_round_trips_and_passes_then_hold_symbols(
     api: TestClient, app_auth: TokenFactory, env: Env
 ) -> None:

@@ -68,7 +68,7 @@ def _sign_in(w: Watched, served: ServedStore, upn: str, start: str = "/admin") -
 
 def _open_user(page: Page, query: str, name: str) -> None:
     page.get_by_role("link", name="Users").click()
-    page.get_by_role("searchbox", name="Name or sign-in name").fill(query)
+    page.get_by_role("searchbox", name="Name, sign-in name or email").fill(query)
     page.get_by_role("button", name="Search").click()
     page.get_by_role("link", name=name).click()
     expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()

@@ -9,10 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from passbridge.directory.service import DirectoryService
 from passbridge.directory.tenant import Initialised
 from passbridge.passes.rules import DIGITS, LOWER, UPPER
 from passbridge.security import otp
-from passbridge.services.context import Env
+from passbridge.services.context import Env, operator
 from passbridge.store.models import AuditEntry, TemporaryAccessPass
 from tests.factories import make_authenticator_app, make_user
 from tests.web.conftest import browser, csrf_of, issue, sign_in
@@ -86,15 +87,19 @@ def test_an_administrator_signed_in_with_one_factor_is_asked_to_sign_in_again(
     assert 'href="/login?return_to=/admin/users"' in response.text
 
 
-def test_users_are_found_by_the_start_of_their_name_or_sign_in_name(env: Env, web: TestClient) -> None:
+def test_users_are_found_by_the_start_of_their_name_sign_in_name_or_email(env: Env, web: TestClient) -> None:
     _admin(env, web, AA)
     make_user(env, "kim.akers@contoso.example", display_name="Kim Akers")
-    make_user(env, "kimberly@contoso.example", display_name="Kimberly Dale")
+    kimberly = make_user(env, "kimberly@contoso.example", display_name="Kimberly Dale")
+    with env.db.transaction() as tx:
+        DirectoryService(tx, env, operator()).update_user(kimberly.id, mail="kim.personal@fabrikam.example")
     make_user(env, "adele@contoso.example", display_name="Adele Vance")
     by_name = web.get("/admin/users", params={"q": "kim"}).text
     assert "Kim Akers" in by_name and "Kimberly Dale" in by_name and "Adele Vance" not in by_name
     by_upn = web.get("/admin/users", params={"q": "adele@"}).text
     assert "Adele Vance" in by_upn and "Kim Akers" not in by_upn
+    by_mail = web.get("/admin/users", params={"q": "kim.personal@"}).text
+    assert "Kimberly Dale" in by_mail and "Kim Akers" not in by_mail
     nobody = web.get("/admin/users", params={"q": "zz"}).text
     assert "starts with “zz”" in nobody
 

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from passbridge.directory.queries import Condition
+from passbridge.directory.people import find_people
 from passbridge.directory.service import DirectoryService, Found
 from passbridge.domain.errors import DomainError, NotFound
 from passbridge.methods.passwordless import PasswordlessMethodService
@@ -54,13 +54,6 @@ async def admin_home(request: Request) -> Response:
     return see_other("/admin/users")
 
 
-def _conditions(query: str) -> list[Condition]:
-    # A sign-in name or address is searched by its start; anything else by the display name's start.
-    if "@" in query:
-        return [Condition("userPrincipalName", "startswith", query)]
-    return [Condition("displayName", "startswith", query)] if query else []
-
-
 def _after(request: Request) -> tuple[str, str] | None:
     """Where a page starts: after the user with this sign-in key and id (the previous page's last), as the
     directory pages by key, not by offset, so deep pages cost what the first does."""
@@ -77,9 +70,8 @@ async def users(request: Request) -> Response:
     query = (request.query_params.get("q") or "").strip()[:MAX_QUERY]
     after = _after(request)
 
-    def work(tx: Tx, env: Env) -> Found[User]:
-        service = DirectoryService(tx, env, who.principal)
-        return service.search_users(_conditions(query), after=after, limit=PAGE_SIZE)
+    def work(tx: Tx, _env: Env) -> Found[User]:
+        return find_people(tx, who.principal, query, after=after, limit=PAGE_SIZE)
 
     error: str | None = None
     try:
