@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.servers import ServedStore, served_store
-from tests.web.browser import Watched, cli, enter_username, issue_pass
+from tests.web.browser import ADMIN, Watched, cli, enter_username, issue_pass
 
 # Privileged Authentication Administrator, User Administrator and Global Reader: a helpdesk's usual set.
 HELPDESK = "megan.bowen@contoso.example"
@@ -195,4 +195,38 @@ def test_a_policy_edit_with_a_bad_value_shows_the_error_and_keeps_the_old_policy
     w.shot("policy-refused")
     page.get_by_role("link", name="Policy").click()
     expect(page.get_by_role("textbox", name="Minimum lifetime (minutes)")).to_have_value("60")
+    w.assert_clean()
+
+
+def test_a_global_administrator_registers_an_application_and_its_tile_opens_its_home_page(
+    chromium: Browser, served: ServedStore
+) -> None:
+    w = _watched(chromium, served, "admin-apps")
+    page = w.page
+    _sign_in(w, served, ADMIN, start="/admin/apps")
+    expect(page.get_by_role("heading", name="Applications")).to_be_visible()
+    page.get_by_role("link", name="Register an application").click()
+    page.get_by_role("textbox", name="Name").fill("Expenses")
+    page.get_by_role("textbox", name="Redirect URIs").fill("https://expenses.contoso.example/callback")
+    page.get_by_role("textbox", name="Home page").fill("https://expenses.contoso.example/")
+    page.get_by_label("Sign-in strength it requires").select_option("phishing-resistant-mfa")
+    w.shot("register-app")
+    page.get_by_role("button", name="Register").click()
+    secret = page.get_by_label("Client secret", exact=True)
+    expect(secret).to_be_visible()
+    first = secret.get_attribute("data-pass") or ""
+    assert len(first) >= 32
+    w.shot("app-secret")
+    page.get_by_role("link", name="Done").click()
+    expect(page.get_by_role("heading", name="Expenses")).to_be_visible()
+    assert first not in page.content()
+    page.get_by_role("button", name="Rotate secret").click()
+    rotated = page.get_by_label("Client secret", exact=True).get_attribute("data-pass") or ""
+    assert rotated and rotated != first
+    w.shot("app-rotated")
+    page.goto("/apps")
+    expect(page.get_by_role("link", name=re.compile("Expenses"))).to_have_attribute(
+        "href", "https://expenses.contoso.example/"
+    )
+    w.shot("my-apps-tiles")
     w.assert_clean()

@@ -16,7 +16,7 @@ from passbridge.signin.rules import Strength
 from passbridge.store.models import Application
 from passbridge.store.tx import Tx
 from passbridge.web.admin.base import Admin, BadForm, Refused, administrator, bad_form, in_tx, posted_fields
-from passbridge.web.pages import page
+from passbridge.web.pages import SCRIPT_CSP, page
 
 router = APIRouter(include_in_schema=False)
 
@@ -144,6 +144,7 @@ async def register(request: Request) -> Response:
 def _secret_page(who: Admin, created: NewApplication, *, new: bool) -> Response:
     return page(
         "admin/app_secret.html",
+        headers=SCRIPT_CSP,
         app=created.application,
         secret=created.client_secret,
         new=new,
