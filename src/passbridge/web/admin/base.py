@@ -172,6 +172,18 @@ async def posted_choices(request: Request, who: Admin, name: str) -> list[str]:
     return [v for k, v in await posted_fields(request, who) if k == name]
 
 
+def no_such_user(who: Admin) -> Response:
+    return page(
+        "problem.html",
+        status=404,
+        tenant=who.tenant,
+        title="No such user",
+        message="Nobody in the directory has that id or sign-in name. They may have been deleted.",
+        link_href="/admin/users",
+        link_text="Find a user",
+    )
+
+
 def bad_form(who: Admin) -> Response:
     return page(
         "problem.html",

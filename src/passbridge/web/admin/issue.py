@@ -21,7 +21,16 @@ from passbridge.passes.service import IssuedPass, TapService
 from passbridge.services import admin
 from passbridge.services.context import Env
 from passbridge.store.tx import Tx
-from passbridge.web.admin.base import Admin, BadForm, Refused, administrator, bad_form, in_tx, posted
+from passbridge.web.admin.base import (
+    Admin,
+    BadForm,
+    Refused,
+    administrator,
+    bad_form,
+    in_tx,
+    no_such_user,
+    posted,
+)
 from passbridge.web.pages import SCRIPT_CSP, page
 
 router = APIRouter(include_in_schema=False)
@@ -65,7 +74,7 @@ async def issue_form(request: Request, user_ref: str) -> Response:
     except Refused as refused:
         return refused.response
     except NotFound:
-        return _no_user(who)
+        return no_such_user(who)
     return _render_form(who, person, bounds, values={}, errors={})
 
 
@@ -87,18 +96,6 @@ def _render_form(
         values=values,
         errors=errors,
         **who.context("users"),
-    )
-
-
-def _no_user(who: Admin) -> Response:
-    return page(
-        "problem.html",
-        status=404,
-        tenant=who.tenant,
-        title="No such user",
-        message="Nobody in the directory has that id or sign-in name. They may have been deleted.",
-        link_href="/admin/users",
-        link_text="Find a user",
     )
 
 
@@ -132,7 +129,7 @@ async def issue(request: Request, user_ref: str) -> Response:
     except BadForm:
         return bad_form(who)
     except NotFound:
-        return _no_user(who)
+        return no_such_user(who)
     zone = _zone(form.get("tz"))
     values = {k: form.get(k, "") for k in ("lifetime", "start", "once")}
     errors: dict[str, str] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -13,11 +14,20 @@ from passbridge.domain.errors import DomainError, NotFound
 from passbridge.methods.passwordless import PasswordlessMethodService
 from passbridge.passes.service import TapService
 from passbridge.services import admin
-from passbridge.services.context import Env
+from passbridge.services.context import Env, Principal
 from passbridge.store.models import User
 from passbridge.store.tx import Tx
 from passbridge.tokens.revocation import RevocationService
-from passbridge.web.admin.base import Admin, BadForm, Refused, administrator, bad_form, in_tx, posted
+from passbridge.web.admin.base import (
+    Admin,
+    BadForm,
+    Refused,
+    administrator,
+    bad_form,
+    in_tx,
+    no_such_user,
+    posted,
+)
 from passbridge.web.pages import page, see_other
 
 router = APIRouter(include_in_schema=False)
@@ -162,15 +172,7 @@ async def _render_user(
     try:
         overview = await in_tx(request, lambda tx, env: admin.user_overview(tx, env, who.principal, user_ref))
     except NotFound:
-        return page(
-            "problem.html",
-            status=404,
-            tenant=who.tenant,
-            title="No such user",
-            message="Nobody in the directory has that id or sign-in name. They may have been deleted.",
-            link_href="/admin/users",
-            link_text="Find a user",
-        )
+        return no_such_user(who)
     except DomainError as exc:
         return page(
             "problem.html",
@@ -192,24 +194,63 @@ async def _render_user(
     )
 
 
-async def _act(request: Request, user_ref: str, action: str, method_id: str | None = None) -> Response:
+# What a post on a user's page does: given the transaction, the administrator, the user and the posted form,
+# it changes something through a service and says which DONE sentence the page then shows.
+Action = Callable[[Tx, Env, Principal, str, dict[str, str]], str]
+
+
+async def _act(request: Request, user_ref: str, action: Action) -> Response:
+    """Check the administrator and the form's token, run `action` in one transaction, then show the user's
+    page with what was done, or with the service's refusal next to nothing changed."""
     try:
         who = await administrator(request)
-        await posted(request, who)
+        form = await posted(request, who)
     except Refused as refused:
         return refused.response
     except BadForm:
         return bad_form(who)
+    try:
+        done = await in_tx(
+            request, lambda tx, env: action(tx, env, who.principal, user_ref, form), write=True
+        )
+    except DomainError as exc:
+        return await _render_user(request, who, user_ref, error=exc.message)
+    return see_other(f"/admin/users/{user_ref}?done={done}")
 
-    def work(tx: Tx, env: Env) -> str:
-        principal = who.principal
-        if action in ("enable", "disable"):
-            DirectoryService(tx, env, principal).set_account_enabled(user_ref, action == "enable")
-            return f"{action}d"
-        if action == "revoke":
-            RevocationService(tx, env, principal).revoke(user_ref)
-            return "revoked"
-        assert method_id is not None
+
+def _set_enabled(enabled: bool) -> Action:
+    def action(tx: Tx, env: Env, principal: Principal, user_ref: str, _form: dict[str, str]) -> str:
+        DirectoryService(tx, env, principal).set_account_enabled(user_ref, enabled)
+        return "enabled" if enabled else "disabled"
+
+    return action
+
+
+def _revoke(tx: Tx, env: Env, principal: Principal, user_ref: str, _form: dict[str, str]) -> str:
+    RevocationService(tx, env, principal).revoke(user_ref)
+    return "revoked"
+
+
+def _edit(tx: Tx, env: Env, principal: Principal, user_ref: str, form: dict[str, str]) -> str:
+    name, mail = form.get("display_name", "").strip(), form.get("mail", "").strip()
+    DirectoryService(tx, env, principal).update_user(user_ref, display_name=name, mail=mail or None)
+    return "edited"
+
+
+def _group(add: bool) -> Action:
+    def action(tx: Tx, env: Env, principal: Principal, user_ref: str, form: dict[str, str]) -> str:
+        directory = DirectoryService(tx, env, principal)
+        if add:
+            directory.add_member(form.get("group", ""), user_ref)
+            return "group-added"
+        directory.remove_member(form.get("group", ""), user_ref)
+        return "group-removed"
+
+    return action
+
+
+def _delete_method(method_id: str) -> Action:
+    def action(tx: Tx, env: Env, principal: Principal, user_ref: str, _form: dict[str, str]) -> str:
         passes = TapService(tx, env, principal)
         if any(p.id == method_id for p in passes.list(user_ref)):
             passes.delete(user_ref, method_id)
@@ -217,75 +258,39 @@ async def _act(request: Request, user_ref: str, action: str, method_id: str | No
         PasswordlessMethodService(tx, env, principal).delete_any(user_ref, method_id)
         return "method-deleted"
 
-    try:
-        done = await in_tx(request, work, write=True)
-    except DomainError as exc:
-        return await _render_user(request, who, user_ref, error=exc.message)
-    return see_other(f"/admin/users/{user_ref}?done={done}")
+    return action
 
 
 @router.post("/admin/users/{user_ref}/edit")
 async def edit_user(request: Request, user_ref: str) -> Response:
-    try:
-        who = await administrator(request)
-        form = await posted(request, who)
-    except Refused as refused:
-        return refused.response
-    except BadForm:
-        return bad_form(who)
-    name, mail = form.get("display_name", "").strip(), form.get("mail", "").strip()
-
-    def work(tx: Tx, env: Env) -> None:
-        DirectoryService(tx, env, who.principal).update_user(user_ref, display_name=name, mail=mail or None)
-
-    try:
-        await in_tx(request, work, write=True)
-    except DomainError as exc:
-        return await _render_user(request, who, user_ref, error=exc.message)
-    return see_other(f"/admin/users/{user_ref}?done=edited")
+    return await _act(request, user_ref, _edit)
 
 
-@router.post("/admin/users/{user_ref}/groups/{action}")
-async def change_group(request: Request, user_ref: str, action: str) -> Response:
-    try:
-        who = await administrator(request)
-        form = await posted(request, who)
-    except Refused as refused:
-        return refused.response
-    except BadForm:
-        return bad_form(who)
-    group_id = form.get("group", "")
+@router.post("/admin/users/{user_ref}/groups/add")
+async def add_to_group(request: Request, user_ref: str) -> Response:
+    return await _act(request, user_ref, _group(add=True))
 
-    def work(tx: Tx, env: Env) -> str:
-        directory = DirectoryService(tx, env, who.principal)
-        if action == "add":
-            directory.add_member(group_id, user_ref)
-            return "group-added"
-        directory.remove_member(group_id, user_ref)
-        return "group-removed"
 
-    try:
-        done = await in_tx(request, work, write=True)
-    except DomainError as exc:
-        return await _render_user(request, who, user_ref, error=exc.message)
-    return see_other(f"/admin/users/{user_ref}?done={done}")
+@router.post("/admin/users/{user_ref}/groups/remove")
+async def remove_from_group(request: Request, user_ref: str) -> Response:
+    return await _act(request, user_ref, _group(add=False))
 
 
 @router.post("/admin/users/{user_ref}/disable")
 async def disable(request: Request, user_ref: str) -> Response:
-    return await _act(request, user_ref, "disable")
+    return await _act(request, user_ref, _set_enabled(False))
 
 
 @router.post("/admin/users/{user_ref}/enable")
 async def enable(request: Request, user_ref: str) -> Response:
-    return await _act(request, user_ref, "enable")
+    return await _act(request, user_ref, _set_enabled(True))
 
 
 @router.post("/admin/users/{user_ref}/revoke-sessions")
 async def revoke_sessions(request: Request, user_ref: str) -> Response:
-    return await _act(request, user_ref, "revoke")
+    return await _act(request, user_ref, _revoke)
 
 
 @router.post("/admin/users/{user_ref}/methods/{method_id}/delete")
 async def delete_method(request: Request, user_ref: str, method_id: str) -> Response:
-    return await _act(request, user_ref, "delete", method_id)
+    return await _act(request, user_ref, _delete_method(method_id))
