@@ -46,7 +46,8 @@ def servers(tmp_path: Path, environ: dict[str, str], count: int) -> Iterator[lis
 async def to_pass_step(client: httpx.AsyncClient, source: str) -> str:
     """GET /login and post the username as a browser behind the proxy does; returns the CSRF token."""
     headers = {"X-Forwarded-For": source}
-    page = await client.get("/login", headers=headers)
+    # "Use another account": the username form even for a browser that is signed in already.
+    page = await client.get("/login?another=1", headers=headers)
     csrf = CSRF.search(page.text)
     assert page.status_code == 200 and csrf is not None, page.text
     named = await client.post(
