@@ -20,6 +20,7 @@ JUNIOR = "lee.gu@contoso.example"  # Authentication Administrator
 READER = "nestor.wilke@contoso.example"  # Global Reader
 BOSS = "diego.siciliani@contoso.example"  # holds a role: only a privileged administrator may issue for him
 POLICY = "isaiah.langer@contoso.example"  # Authentication Policy Administrator
+MEMBER = "pradeep.gupta@contoso.example"  # no role: any Authentication Administrator may issue for him
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +36,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedStore]:
             (READER, "Nestor Wilke", ("Global Reader",)),
             (BOSS, "Diego Siciliani", ("Groups Administrator",)),
             (POLICY, "Isaiah Langer", ("Authentication Policy Administrator",)),
+            (MEMBER, "Pradeep Gupta", ()),
         ):
             cli(store, "user", "add", upn, "--display-name", name)
             for role in roles:
@@ -67,7 +69,7 @@ def _sign_in(w: Watched, served: ServedStore, upn: str, start: str = "/admin") -
 
 
 def _open_user(page: Page, query: str, name: str) -> None:
-    page.get_by_role("link", name="Users").click()
+    page.get_by_role("navigation", name="Admin").get_by_role("link", name="Users").click()
     page.get_by_role("searchbox", name="Name, sign-in name or email").fill(query)
     page.get_by_role("button", name="Search").click()
     page.get_by_role("link", name=name).click()
@@ -162,6 +164,13 @@ def test_an_authentication_administrator_is_refused_for_an_administrator_and_a_r
     expect(junior.page.get_by_role("link", name="Issue a Temporary Access Pass")).to_have_count(0)
     expect(junior.page.get_by_text("a Privileged Authentication Administrator can")).to_be_visible()
     junior.shot("admin-target")
+    # For someone who holds no role, the same administrator issues a pass and reads it off the page.
+    _open_user(junior.page, "pradeep", "Pradeep Gupta")
+    junior.page.get_by_role("link", name="Issue a Temporary Access Pass").click()
+    junior.page.get_by_role("button", name="Issue pass").click()
+    value = junior.page.get_by_label("Temporary Access Pass", exact=True).get_attribute("data-pass") or ""
+    assert re.fullmatch(r"[A-HJ-NP-Za-km-z2-9]{8}", value), value
+    junior.shot("member-pass")
     junior.assert_clean()
 
     reader = _watched(chromium, served, "admin-reader", width=360)
@@ -170,8 +179,20 @@ def test_an_authentication_administrator_is_refused_for_an_administrator_and_a_r
     expect(reader.page.get_by_role("button")).to_have_count(1)  # the top bar's "Sign out" alone
     expect(reader.page.get_by_role("link", name="Issue a Temporary Access Pass")).to_have_count(0)
     reader.shot("reader-at-360px")
-    # Nothing on the page is wider than the phone's screen.
+    # Nothing on the page is wider than the phone's screen, on any admin page.
     assert reader.page.evaluate("document.documentElement.scrollWidth") <= 360
+    for path, heading in (
+        ("/admin/users", "Users"),
+        ("/admin/passes", "Live passes"),
+        ("/admin/policy", "Authentication methods policy"),
+        ("/admin/logs", "Logs"),
+        ("/admin/logs?log=signins", "Logs"),
+        ("/admin/apps", "Applications"),
+    ):
+        reader.page.goto(path)
+        expect(reader.page.get_by_role("heading", name=heading, level=1)).to_be_visible()
+        assert reader.page.evaluate("document.documentElement.scrollWidth") <= 360, path
+        reader.shot("reader-360px-" + path.strip("/").replace("/", "-").replace("?log=", "-"))
     reader.assert_clean()
 
 
