@@ -102,6 +102,12 @@ def test_group_and_role_commands(initialised: dict[str, str], capsys: pytest.Cap
     shown = json.loads(out)
     assert shown["memberOf"] == ["Helpdesk"]
     assert shown["directoryRoles"] == ["Authentication Administrator"]
+    code, out, _ = cli(capsys, "role", "remove", "authentication-administrator", "megan@contoso.example")
+    assert code == 0 and "no longer holds Authentication Administrator" in out
+    _, out, _ = cli(capsys, "user", "show", "megan@contoso.example", "--json")
+    assert json.loads(out)["directoryRoles"] == []
+    code, _, err = cli(capsys, "role", "remove", "Global Reader", "megan@contoso.example")
+    assert code == 1 and "does not hold the role Global Reader" in err
 
 
 @pytest.mark.parametrize(

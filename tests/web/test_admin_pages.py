@@ -292,3 +292,42 @@ def test_a_user_administrator_edits_details_and_group_membership(env: Env, web: 
     )
     assert removed.status_code == 303
     assert 'aria-label="Remove from Pilot"' not in web.get(removed.headers["location"]).text
+
+
+def test_a_global_administrator_assigns_and_removes_roles_but_never_their_own_global_administrator(
+    env: Env, web: TestClient
+) -> None:
+    me = _admin(env, web, "Global Administrator")
+    target = make_user(env, "promoted@contoso.example")
+    page = web.get(f"/admin/users/{target.id}")
+    csrf = csrf_of(page.text)
+    aa = "c4e39bd9-1100-46d3-8c65-fb160da0071f"  # Authentication Administrator
+    assert (
+        web.post(f"/admin/users/{target.id}/roles/add", data={"csrf_token": csrf, "role": aa}).status_code
+        == 303
+    )
+    assert (
+        'aria-label="Remove the role Authentication Administrator"'
+        in web.get(f"/admin/users/{target.id}").text
+    )
+    removed = web.post(f"/admin/users/{target.id}/roles/remove", data={"csrf_token": csrf, "role": aa})
+    assert removed.status_code == 303
+    ga = "62e90394-69f5-4237-9190-012177145e10"
+    own = web.post(f"/admin/users/{me}/roles/remove", data={"csrf_token": csrf, "role": ga})
+    assert own.status_code == 400 and "your own Global Administrator role" in own.text
+    with env.db.transaction("read") as tx:
+        entries = tx.session.scalars(select(AuditEntry).where(AuditEntry.category == "RoleManagement")).all()
+    mine = [e.activity_display_name for e in entries if (e.initiated_by.get("user") or {}).get("id") == me]
+    assert sorted(mine) == ["Add member to role", "Remove member from role"]
+
+
+def test_only_a_global_administrator_is_offered_roles(env: Env, web: TestClient) -> None:
+    _admin(env, web, "Privileged Authentication Administrator", "User Administrator")
+    target = make_user(env, "plain@contoso.example")
+    page = web.get(f"/admin/users/{target.id}")
+    assert "Assign role" not in page.text and "A Global Administrator assigns roles." in page.text
+    refused = web.post(
+        f"/admin/users/{target.id}/roles/add",
+        data={"csrf_token": csrf_of(page.text), "role": "Global Administrator"},
+    )
+    assert refused.status_code == 400 and "needs the Global Administrator role" in refused.text

@@ -162,3 +162,13 @@ def role_assign(role_name: str, upn: str) -> None:
         assigned, target = DirectoryService(tx, env, who).assign_role(role_name, upn)
         name, at = target.user_principal_name, iso_z(env.clock.now())
     click.echo(f"{name} now holds {assigned.display_name} (since {at})")
+
+
+@role.command("remove")
+@click.argument("role_name", metavar="ROLE")
+@click.argument("upn")
+def role_remove(role_name: str, upn: str) -> None:
+    """Take a directory role away from UPN."""
+    with unit() as (tx, env, who):
+        removed, target = DirectoryService(tx, env, who).remove_role(role_name, upn)
+    click.echo(f"{target.user_principal_name} no longer holds {removed.display_name}")

@@ -11,12 +11,12 @@ from sqlalchemy.exc import IntegrityError
 from passbridge.directory import access
 from passbridge.directory import queries as store
 from passbridge.directory.queries import Condition
+from passbridge.directory.roles import RoleService
 from passbridge.directory.rules import (
     Role,
     check_description,
     check_display_name,
     normalise_upn,
-    parse_role,
     upn_key,
 )
 from passbridge.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -24,7 +24,7 @@ from passbridge.ids import new_guid
 from passbridge.logs import audit
 from passbridge.logs.audit import ModifiedProperty, TargetRef
 from passbridge.services.context import Env, Principal
-from passbridge.store.models import Group, GroupMember, RoleAssignment, User
+from passbridge.store.models import Group, GroupMember, User
 from passbridge.store.tx import Tx
 
 __all__ = ["UNSET", "Condition", "DirectoryService", "Found", "Unset", "group_ref", "user_ref"]
@@ -379,26 +379,16 @@ class DirectoryService:
     # --- roles ------------------------------------------------------------------------------
 
     def assign_role(self, role_text: str, user_ref_text: str) -> tuple[Role, User]:
-        access.require_operator(self.principal, "assign directory roles")
-        role = parse_role(role_text)
+        roles = RoleService(self.tx, self.env, self.principal)
+        roles.require()  # before revealing whether the user exists
         user = self.find_user(user_ref_text)
-        if store.role_assignment(self.tx, role.value, user.id) is not None:
-            raise Conflict(f"{user.user_principal_name} already holds the role {role.display_name}.")
-        self.tx.session.add(
-            RoleAssignment(
-                id=new_guid(),
-                role_template_id=role.value,
-                user_id=user.id,
-                created_at=self.env.clock.now(),
-            )
-        )
-        self._audit(
-            "Add member to role",
-            "Assign",
-            [user_ref(user), TargetRef("Role", role.value, role.display_name)],
-            "RoleManagement",
-        )
-        return role, user
+        return roles.assign(role_text, user), user
+
+    def remove_role(self, role_text: str, user_ref_text: str) -> tuple[Role, User]:
+        roles = RoleService(self.tx, self.env, self.principal)
+        roles.require()
+        user = self.find_user(user_ref_text)
+        return roles.remove(role_text, user), user
 
 
 def _duplicate_upn(name: str) -> str:

@@ -114,6 +114,8 @@ class UserOverview:
     is_self: bool
     may_manage_groups: bool = False
     other_groups: tuple[Group, ...] = ()  # groups they are not in, to add them to
+    may_manage_roles: bool = False
+    other_roles: tuple[Role, ...] = ()  # roles they do not hold, to assign
 
 
 def user_overview(tx: Tx, env: Env, principal: Principal, user_ref: str) -> UserOverview:
@@ -148,6 +150,8 @@ def user_overview(tx: Tx, env: Env, principal: Principal, user_ref: str) -> User
         is_self=is_self,
         may_manage_groups=bool(principal.roles & GROUP_WRITE_ROLES),
         other_groups=tuple(g for g in directory.list_groups() if g.id not in {m.id for m in member_of}),
+        may_manage_roles=Role.GLOBAL_ADMINISTRATOR in principal.roles,
+        other_roles=tuple(r for r in Role if r not in roles),
     )
 
 

@@ -45,6 +45,8 @@ DONE = {
     "edited": "The user's details were saved.",
     "group-added": "They were added to the group.",
     "group-removed": "They were removed from the group.",
+    "role-added": "The role was assigned. It applies from their next sign-in or token.",
+    "role-removed": "The role was removed.",
 }
 METHOD_REASONS = {
     "EnabledByPolicy": "Usable",
@@ -249,6 +251,18 @@ def _group(add: bool) -> Action:
     return action
 
 
+def _role(add: bool) -> Action:
+    def action(tx: Tx, env: Env, principal: Principal, user_ref: str, form: dict[str, str]) -> str:
+        directory = DirectoryService(tx, env, principal)
+        if add:
+            directory.assign_role(form.get("role", ""), user_ref)
+            return "role-added"
+        directory.remove_role(form.get("role", ""), user_ref)
+        return "role-removed"
+
+    return action
+
+
 def _delete_method(method_id: str) -> Action:
     def action(tx: Tx, env: Env, principal: Principal, user_ref: str, _form: dict[str, str]) -> str:
         passes = TapService(tx, env, principal)
@@ -274,6 +288,16 @@ async def add_to_group(request: Request, user_ref: str) -> Response:
 @router.post("/admin/users/{user_ref}/groups/remove")
 async def remove_from_group(request: Request, user_ref: str) -> Response:
     return await _act(request, user_ref, _group(add=False))
+
+
+@router.post("/admin/users/{user_ref}/roles/add")
+async def assign_role(request: Request, user_ref: str) -> Response:
+    return await _act(request, user_ref, _role(add=True))
+
+
+@router.post("/admin/users/{user_ref}/roles/remove")
+async def remove_role(request: Request, user_ref: str) -> Response:
+    return await _act(request, user_ref, _role(add=False))
 
 
 @router.post("/admin/users/{user_ref}/disable")
