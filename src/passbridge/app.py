@@ -20,6 +20,7 @@ from passbridge.graph import openapi as graph_openapi
 from passbridge.graph import routes as graph_routes
 from passbridge.ids import new_guid
 from passbridge.oidc import routes as oidc_routes
+from passbridge.scim import routes as scim_routes
 from passbridge.services.context import Env
 from passbridge.store import runner
 from passbridge.web import routes as web_routes
@@ -114,6 +115,7 @@ def create_app(env: Env) -> FastAPI:
     # pages last, where an Argon2 verify per sign-in dwarfs the failed matches before them.
     oidc_routes.install(app)
     graph_routes.install(app)
+    app.include_router(scim_routes.router)
     web_routes.install(app)
     graph_openapi.install(app)
     index_by_first_segment(app)

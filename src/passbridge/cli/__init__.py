@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from passbridge.cli import apps, directory, keys, methods, policy, server, taps  # noqa: F401  (registers the commands)
+from passbridge.cli import (  # noqa: F401  (registers the commands)
+    apps,
+    directory,
+    keys,
+    methods,
+    policy,
+    provisioning,
+    server,
+    taps,
+)
 from passbridge.cli.base import main, root
 
 __all__ = ["main", "root"]

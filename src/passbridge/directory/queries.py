@@ -307,3 +307,13 @@ def find_groups(
 def count_groups(tx: Tx, conditions: Sequence[Condition] = ()) -> int:
     query = select(func.count()).select_from(Group).where(*(_group_clause(tx, c) for c in conditions))
     return int(tx.session.scalar(query) or 0)
+
+
+def lock_user(tx: Tx, user_id: str) -> None:
+    """Hold a user's row until commit (PostgreSQL), so a change checked against what was read (SCIM's
+    If-Match) cannot interleave with another; SQLite's write transaction already holds the database."""
+    tx.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
+def lock_group(tx: Tx, group_id: str) -> None:
+    tx.session.execute(select(Group.id).where(Group.id == group_id).with_for_update())

@@ -376,6 +376,36 @@ class DirectoryService:
             "Remove member from group", "Unassign", [user_ref(user), group_ref(group)], "GroupManagement"
         )
 
+    def update_group(
+        self, ref: str, *, display_name: str | Unset = UNSET, external_id: str | None | Unset = UNSET
+    ) -> Group:
+        """Rename a group or change its provisioning id; one "Update group" audit entry lists what changed."""
+        self._write_groups()
+        group = self.find_group(ref)
+        changed: list[ModifiedProperty] = []
+        if not isinstance(display_name, Unset):
+            name = check_display_name(display_name)
+            if name != group.display_name:
+                changed.append(ModifiedProperty("DisplayName", group.display_name, name))
+                group.display_name = name
+        if not isinstance(external_id, Unset):
+            value = check_display_name(external_id, what="externalId") if external_id is not None else None
+            if value != group.external_id:
+                changed.append(ModifiedProperty("ExternalId", group.external_id, value))
+                group.external_id = value
+        if changed:
+            self.tx.session.flush()
+            target = TargetRef("Group", group.id, group.display_name, None, modified_properties=tuple(changed))
+            self._audit("Update group", "Update", [target], "GroupManagement")
+        return group
+
+    def delete_group(self, ref: str) -> None:
+        self._write_groups()
+        group = self.find_group(ref)
+        self._audit("Delete group", "Delete", [group_ref(group)], "GroupManagement")
+        self.tx.session.delete(group)
+        self.tx.session.flush()
+
     # --- roles ------------------------------------------------------------------------------
 
     def assign_role(self, role_text: str, user_ref_text: str) -> tuple[Role, User]:

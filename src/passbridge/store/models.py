@@ -145,6 +145,8 @@ class Group(Base):
     display_name: Mapped[str] = mapped_column(String(256), index=True)
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # SCIM's externalId: the provisioning client's own id for the group; not a Graph property.
+    external_id: Mapped[str | None] = mapped_column(String(256), nullable=True, index=True)
     __table_args__ = (
         Index(
             "ix_app_group_display_name_lower",
@@ -486,4 +488,18 @@ class RefreshTokenRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ProvisioningToken(Base):
+    """A bearer token an HR system or upstream directory provisions with over SCIM. Only its keyed hash
+    is kept: the token is shown once, when it is made."""
+
+    __tablename__ = "provisioning_token"
+    id: Mapped[str] = mapped_column(Guid, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    secret_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(256))
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
