@@ -36,6 +36,18 @@ def _groups(*conditions: Condition, **kw: Any) -> Query:
     return lambda tx: directory.find_groups(tx, conditions, limit=101, **kw)
 
 
+HR_TEXT_FIELDS = {
+    "employeeId": "employee_id",
+    "employeeType": "employee_type",
+    "department": "department",
+    "jobTitle": "job_title",
+    "companyName": "company_name",
+    "officeLocation": "office_location",
+    "usageLocation": "usage_location",
+    "mobilePhone": "mobile_phone",
+}
+
+
 # Each query, and the table it must reach through an index range rather than a walk of every row.
 INDEXED: dict[str, tuple[str, Query]] = {
     "users displayName eq": ("app_user", _users(Condition("displayName", "eq", "Ada Lovelace"))),
@@ -48,6 +60,17 @@ INDEXED: dict[str, tuple[str, Query]] = {
     ),
     "users accountEnabled eq false": ("app_user", _users(Condition("accountEnabled", "eq", False))),
     "users page after a key": ("app_user", _users(after=("m@contoso.example", SOMEONE))),
+    # HR's properties (issue 14): each has its own index on lower(column); the hire date a plain one.
+    **{
+        f"users {field} {op}": ("app_user", _users(Condition(field, op, "Ab")))  # type: ignore[arg-type]
+        for field in HR_TEXT_FIELDS
+        for op in ("eq", "startswith")
+    },
+    **{
+        f"users employeeHireDate {op}": ("app_user", _users(Condition("employeeHireDate", op, WHEN)))  # type: ignore[arg-type]
+        for op in ("eq", "ge", "le")
+    },
+    "users reporting to a manager": ("app_user", _users(manager_id=SOMEONE)),
     "groups displayName eq": ("app_group", _groups(Condition("displayName", "eq", "Team"))),
     "groups startswith(displayName)": ("app_group", _groups(Condition("displayName", "startswith", "Te"))),
     "groups page after a key": ("app_group", _groups(after=("Team", SOMEONE))),
@@ -126,6 +149,13 @@ def test_searches_and_log_pages_reach_their_table_through_an_index_range(env: En
 def test_startswith_display_name_uses_the_lowered_display_name_index(env: Env) -> None:
     plan = _plan(env, INDEXED["users startswith(displayName)"][1])
     assert "ix_app_user_display_name_lower" in plan, plan
+
+
+@pytest.mark.parametrize("field", list(HR_TEXT_FIELDS))
+def test_each_hr_property_filter_uses_its_own_lowered_index(env: Env, field: str) -> None:
+    for op in ("eq", "startswith"):
+        plan = _plan(env, INDEXED[f"users {field} {op}"][1])
+        assert f"ix_app_user_{HR_TEXT_FIELDS[field]}_lower" in plan, plan
 
 
 # --- the same results as before: case rules, prefixes, ties ------------------------------------

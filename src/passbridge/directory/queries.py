@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -58,6 +59,17 @@ def user_by_upn(tx: Tx, upn: str) -> User | None:
 def user_by_id_or_upn(tx: Tx, ref: str) -> User | None:
     """Graph accepts either the object id or the userPrincipalName in a user path."""
     return user_by_id(tx, ref) if is_guid(ref) else user_by_upn(tx, ref)
+
+
+def manager_id_of(tx: Tx, user_id: str) -> str | None:
+    return tx.session.scalar(select(User.manager_id).where(User.id == user_id))
+
+
+def lock_for_manager_change(tx: Tx) -> None:
+    """Serialise manager changes on PostgreSQL (the tenant row, until commit); SQLite's writing unit
+    already holds the database's write lock."""
+    if tx.connection().dialect.name == "postgresql":
+        tx.session.execute(select(Tenant.id).with_for_update())
 
 
 def users(tx: Tx) -> list[User]:
@@ -129,7 +141,7 @@ def applications(tx: Tx) -> list[Application]:
 
 # --- filtered, paged queries ($filter, $top, $count) ------------------------------------------
 
-FilterOp = Literal["eq", "startswith"]
+FilterOp = Literal["eq", "startswith", "ge", "le"]
 
 
 @dataclass(frozen=True)
@@ -138,7 +150,7 @@ class Condition:
 
     field: str
     op: FilterOp
-    value: str | bool | None
+    value: str | bool | datetime | None
 
 
 # The position after which a page starts: the previous page's last row's sort key.
@@ -232,8 +244,11 @@ def _user_clause(tx: Tx, condition: Condition) -> ColumnElement[bool]:
     field, op, value = condition.field, condition.op, condition.value
     if field == "accountEnabled" and isinstance(value, bool):
         return User.account_enabled.is_(value)
+    if field == "employeeHireDate":
+        return _hire_date_clause(op, value)
     if value is None:
-        return User.mail.is_(None) if field == "mail" else false()
+        column = _NULLABLE_TEXT.get(field)
+        return false() if column is None else column.is_(None)
     if not isinstance(value, str):
         raise ValueError(f"{field} compares with text")
     if field == "id":
@@ -242,10 +257,45 @@ def _user_clause(tx: Tx, condition: Condition) -> ColumnElement[bool]:
         # upn_key holds the casefolded name, so this comparison can use its unique index.
         key = upn_key(value)
         return User.upn_key == key if op == "eq" else _starts_with(tx, User.upn_key, key)
-    columns: dict[str, InstrumentedAttribute[Any]] = {"displayName": User.display_name, "mail": User.mail}
-    if field not in columns:
-        raise ValueError(f"users cannot be filtered on {field}")
-    return _text_clause(tx, columns[field], op, value)
+    if field not in _NULLABLE_TEXT or op not in ("eq", "startswith"):
+        raise ValueError(f"users cannot be filtered on {field} with {op}")
+    return _text_clause(tx, _NULLABLE_TEXT[field], op, value)
+
+
+# Text properties compared on lower(column), each with its expression index (models.User).
+_NULLABLE_TEXT: dict[str, InstrumentedAttribute[Any]] = {
+    "displayName": User.display_name,
+    "mail": User.mail,
+    "employeeId": User.employee_id,
+    "employeeType": User.employee_type,
+    "department": User.department,
+    "jobTitle": User.job_title,
+    "companyName": User.company_name,
+    "officeLocation": User.office_location,
+    "usageLocation": User.usage_location,
+    "mobilePhone": User.mobile_phone,
+}
+
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def _hire_date_clause(op: FilterOp, value: str | bool | datetime | None) -> ColumnElement[bool]:
+    # A range of the index on employee_hire_date; null never compares (as Graph: eq null only).
+    if value is None:
+        return User.employee_hire_date.is_(None) if op == "eq" else false()
+    if not isinstance(value, datetime):
+        raise ValueError("employeeHireDate compares with a date and time")
+    if op == "eq":
+        return User.employee_hire_date == value
+    # Bounded on both sides: SQLite's planner takes a one-sided range for a quarter of the table and
+    # would rather walk the UPN index in page order; a closed range it reads from the hire date index.
+    if op == "ge":
+        return User.employee_hire_date.between(value, _LATEST)
+    if op == "le":
+        return User.employee_hire_date.between(_EARLIEST, value)
+    raise ValueError(f"employeeHireDate cannot be compared with {op}")
 
 
 def _group_clause(tx: Tx, condition: Condition) -> ColumnElement[bool]:
@@ -264,12 +314,18 @@ def _group_clause(tx: Tx, condition: Condition) -> ColumnElement[bool]:
 
 
 def _users_where(
-    tx: Tx, query: Select[Any], conditions: Sequence[Condition], group_id: str | None
+    tx: Tx,
+    query: Select[Any],
+    conditions: Sequence[Condition],
+    group_id: str | None,
+    manager_id: str | None = None,
 ) -> Select[Any]:
     if group_id is not None:
         query = query.join(GroupMember, GroupMember.user_id == User.id).where(
             GroupMember.group_id == group_id
         )
+    if manager_id is not None:
+        query = query.where(User.manager_id == manager_id)
     return query.where(*(_user_clause(tx, c) for c in conditions))
 
 
@@ -280,10 +336,11 @@ def find_users(
     after: UserKey | None = None,
     limit: int | None = None,
     group_id: str | None = None,
+    manager_id: str | None = None,
 ) -> list[User]:
-    """Users matching every condition (members of `group_id` when given), by UPN then id, from the one
-    after `after`."""
-    query = _users_where(tx, select(User), conditions, group_id)
+    """Users matching every condition (members of `group_id`, reports of `manager_id` when given), by
+    UPN then id, from the one after `after`."""
+    query = _users_where(tx, select(User), conditions, group_id, manager_id)
     if after is not None:
         query = query.where(_after(User.upn_key, User.id, after))
     return list(tx.session.scalars(query.order_by(User.upn_key, User.id).limit(limit)))

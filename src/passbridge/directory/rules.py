@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from passbridge.domain.errors import InvalidInput, NotFound
@@ -154,3 +156,130 @@ def parse_permission(text: str) -> str:
         known = ", ".join(p.name for p in PERMISSIONS.values())
         raise NotFound(f"Unknown permission '{text}'. Known permissions: {known}.", kind="permission")
     return found.name
+
+
+# --- what HR systems set (Graph's user properties; issue 14) --------------------------------------
+
+# Graph's documented maximum lengths (resources/user.md). employeeType and officeLocation have none
+# there: Entra's directory schema holds 64 and 128 characters.
+HR_TEXT_LIMITS: dict[str, int] = {
+    "employeeId": 16,
+    "employeeType": 64,
+    "department": 64,
+    "jobTitle": 128,
+    "companyName": 64,
+    "officeLocation": 128,
+    "mobilePhone": 64,
+}
+MAX_OTHER_MAILS = 250  # Graph: up to 250 values of up to 250 characters each
+MAX_OTHER_MAIL_LENGTH = 250
+MAX_EXTERNAL_ID = 256  # SCIM's externalId, as Entra's provisioning stores it
+# The manager chain is walked to refuse cycles; no real organisation is deeper than this.
+MAX_MANAGER_DEPTH = 1000
+
+# ISO 3166-1 alpha-2's officially assigned codes (usageLocation).
+_ISO_3166_ALPHA_2 = """
+    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS
+    BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG
+    EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR
+    HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR
+    LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG
+    NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE
+    SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA
+    UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW"""
+ISO_COUNTRIES = frozenset(_ISO_3166_ALPHA_2.split())
+
+
+def check_hr_text(value: str | None, *, what: str) -> str | None:
+    """One of HR's free-text properties (`what` is its Graph name): trimmed, at most Graph's length, no
+    control characters; None or only spaces clears it."""
+    if value is None:
+        return None
+    text = check_storable(value, what=what).strip()
+    if not text:
+        return None
+    limit = HR_TEXT_LIMITS[what]
+    if len(text) > limit:
+        raise InvalidInput(f"{what} must be at most {limit} characters.")
+    if any(_is_control(ch) for ch in text):
+        raise InvalidInput(f"{what} must not contain control characters.")
+    return text
+
+
+def check_usage_location(value: str | None) -> str | None:
+    """usageLocation: an ISO 3166-1 alpha-2 country code, kept in capitals; None clears it."""
+    if value is None:
+        return None
+    code = check_storable(value, what="usageLocation").strip().upper()
+    if not code:
+        return None
+    if code not in ISO_COUNTRIES:
+        raise InvalidInput(
+            "usageLocation must be a two-letter ISO 3166-1 country code such as US, GB or JP; "
+            f"'{value.strip()[:8]}' is not one."
+        )
+    return code
+
+
+def check_hire_date(value: datetime | None) -> datetime | None:
+    """employeeHireDate: an instant with its offset (Graph's DateTimeOffset), kept in UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput("employeeHireDate needs a time zone offset, for example 2027-01-04T00:00:00Z.")
+    return value.astimezone(UTC)
+
+
+def check_other_mails(values: Sequence[str] | None) -> list[str]:
+    """otherMails: addresses of the alias@domain form, each at most 250 characters, at most 250 of them;
+    a repeat (in any case) is dropped, the first spelling kept. None or [] clears them."""
+    if not values:
+        return []
+    if len(values) > MAX_OTHER_MAILS:
+        raise InvalidInput(f"otherMails holds at most {MAX_OTHER_MAILS} addresses.")
+    kept: dict[str, str] = {}
+    for raw in values:
+        address = check_storable(raw, what="otherMails").strip()
+        if len(address) > MAX_OTHER_MAIL_LENGTH:
+            raise InvalidInput(f"Each of otherMails must be at most {MAX_OTHER_MAIL_LENGTH} characters.")
+        try:
+            address = normalise_upn(address)
+        except InvalidInput:
+            raise InvalidInput(
+                f"otherMails holds '{address[:64]}', which is not an email address of the form name@domain."
+            ) from None
+        kept.setdefault(address.casefold(), address)
+    return list(kept.values())
+
+
+def check_external_id(value: str | None) -> str | None:
+    """SCIM's externalId: the provisioning client's id for the user, kept exactly as sent."""
+    if value is None:
+        return None
+    text = check_storable(value, what="externalId")
+    if not text.strip():
+        return None
+    if len(text) > MAX_EXTERNAL_ID:
+        raise InvalidInput(f"externalId must be at most {MAX_EXTERNAL_ID} characters.")
+    if any(_is_control(ch) for ch in text):
+        raise InvalidInput("externalId must not contain control characters.")
+    return text
+
+
+def check_manager(user_id: str, manager_id: str, manager_of: Callable[[str], str | None]) -> None:
+    """A user's manager may be neither the user nor anyone who reports to them, directly or not:
+    walks up from the new manager (`manager_of` gives each one's manager) looking for the user."""
+    if manager_id == user_id:
+        raise InvalidInput("A user cannot be their own manager.")
+    seen = {manager_id}
+    current = manager_of(manager_id)
+    while current is not None:
+        if current == user_id:
+            raise InvalidInput(
+                "This manager reports to the user, directly or through others: the change would make a "
+                "reporting cycle."
+            )
+        if current in seen or len(seen) > MAX_MANAGER_DEPTH:
+            return  # a cycle that does not involve this user, or a chain no real organisation has
+        seen.add(current)
+        current = manager_of(current)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Generic, TypeVar
+from datetime import datetime
+from typing import Any, Final, Generic, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
-from passbridge.directory import access
+from passbridge.directory import access, hr
 from passbridge.directory import queries as store
 from passbridge.directory.queries import Condition
 from passbridge.directory.roles import RoleService
@@ -16,6 +17,7 @@ from passbridge.directory.rules import (
     Role,
     check_description,
     check_display_name,
+    check_manager,
     normalise_upn,
     upn_key,
 )
@@ -115,7 +117,19 @@ class DirectoryService:
         display_name: str | None = None,
         mail: str | None = None,
         account_enabled: bool = True,
+        employee_id: str | None = None,
+        employee_type: str | None = None,
+        employee_hire_date: datetime | None = None,
+        department: str | None = None,
+        job_title: str | None = None,
+        company_name: str | None = None,
+        office_location: str | None = None,
+        usage_location: str | None = None,
+        mobile_phone: str | None = None,
+        other_mails: Sequence[str] | None = None,
+        external_id: str | None = None,
     ) -> User:
+        """A new user; HR's properties (directory/hr.py) are listed in the audit entry when given."""
         self._write_users()
         name = normalise_upn(upn)
         if store.user_by_upn(self.tx, name) is not None:
@@ -130,14 +144,32 @@ class DirectoryService:
             account_enabled=account_enabled,
             created_at=now,
             sessions_valid_from=now,
+            other_mails=[],
         )
+        given = {
+            "employee_id": employee_id,
+            "employee_type": employee_type,
+            "employee_hire_date": employee_hire_date,
+            "department": department,
+            "job_title": job_title,
+            "company_name": company_name,
+            "office_location": office_location,
+            "usage_location": usage_location,
+            "mobile_phone": mobile_phone,
+            "other_mails": other_mails,
+            "external_id": external_id,
+        }
+        changed = hr.apply(user, given)
         self.tx.session.add(user)
         try:
             self.tx.session.flush()
         except IntegrityError:
             # Another transaction won the race for this name between our check and insert.
             raise Conflict(_duplicate_upn(name)) from None
-        self._audit("Add user", "Add", [user_ref(user)], "UserManagement")
+        target = TargetRef(
+            "User", user.id, user.display_name, user.user_principal_name, modified_properties=tuple(changed)
+        )
+        self._audit("Add user", "Add", [target], "UserManagement")
         return user
 
     def _require_role(self, roles: frozenset[Role], what: str) -> None:
@@ -206,12 +238,37 @@ class DirectoryService:
         account_enabled: bool | Unset = UNSET,
         user_principal_name: str | Unset = UNSET,
         mail: str | Unset | None = UNSET,
+        employee_id: str | Unset | None = UNSET,
+        employee_type: str | Unset | None = UNSET,
+        employee_hire_date: datetime | Unset | None = UNSET,
+        department: str | Unset | None = UNSET,
+        job_title: str | Unset | None = UNSET,
+        company_name: str | Unset | None = UNSET,
+        office_location: str | Unset | None = UNSET,
+        usage_location: str | Unset | None = UNSET,
+        mobile_phone: str | Unset | None = UNSET,
+        other_mails: Sequence[str] | Unset | None = UNSET,
+        external_id: str | Unset | None = UNSET,
     ) -> User:
-        """Change the given properties; one "Update user" audit entry lists what changed."""
+        """Change the given properties (None clears one that may be empty); one "Update user" audit
+        entry lists what changed. Disabling the account ends its sessions, tokens and pass at once."""
         self._write_users()
         user = self.find_user(ref)
         self._may_change(user)
-        changed: list[ModifiedProperty] = []
+        given: dict[str, Any] = {
+            "employee_id": employee_id,
+            "employee_type": employee_type,
+            "employee_hire_date": employee_hire_date,
+            "department": department,
+            "job_title": job_title,
+            "company_name": company_name,
+            "office_location": office_location,
+            "usage_location": usage_location,
+            "mobile_phone": mobile_phone,
+            "other_mails": other_mails,
+            "external_id": external_id,
+        }
+        changed = hr.apply(user, {k: v for k, v in given.items() if not isinstance(v, Unset)})
         if not isinstance(display_name, Unset):
             name = check_display_name(display_name)
             if name != user.display_name:
@@ -234,7 +291,7 @@ class DirectoryService:
             changed.append(ModifiedProperty("AccountEnabled", user.account_enabled, account_enabled))
             user.account_enabled = account_enabled
             if not account_enabled:
-                user.sessions_valid_from = self.env.clock.now()
+                hr.end_access(self.tx, self.env, self.principal, user)
         if not changed:
             return user
         try:
@@ -255,8 +312,7 @@ class DirectoryService:
         if user.account_enabled != enabled:
             user.account_enabled = enabled
             if not enabled:
-                # A disabled account loses its sessions and refresh tokens at once.
-                user.sessions_valid_from = self.env.clock.now()
+                hr.end_access(self.tx, self.env, self.principal, user)
             self._audit(
                 "Enable account" if enabled else "Disable account",
                 "Update",
@@ -272,6 +328,45 @@ class DirectoryService:
         self._audit("Delete user", "Delete", [user_ref(user)], "UserManagement")
         self.tx.session.delete(user)
         self.tx.session.flush()
+
+    # --- the manager (Graph's manager and directReports) ------------------------------------
+
+    def set_manager(self, ref: str, manager_ref: str | None) -> User:
+        """Make `manager_ref` the user's manager, or (None) leave them without one. Neither the user nor
+        anyone reporting to them may become their manager. Audited only when something changes."""
+        self._write_users()
+        user = self.find_user(ref)
+        self._may_change(user)
+        # Two changes checked at once could each pass and together close a cycle: on PostgreSQL the
+        # tenant row serialises them (SQLite's write lock already does).
+        store.lock_for_manager_change(self.tx)
+        if manager_ref is None:
+            manager = store.user_by_id(self.tx, user.manager_id) if user.manager_id else None
+            if manager is not None:
+                user.manager_id = None
+                self.tx.session.flush()
+                targets = [user_ref(user), user_ref(manager)]
+                self._audit("Remove manager", "Unassign", targets, "UserManagement")
+            return user
+        manager = self.find_user(manager_ref)
+        check_manager(user.id, manager.id, lambda user_id: store.manager_id_of(self.tx, user_id))
+        if user.manager_id != manager.id:
+            user.manager_id = manager.id
+            self.tx.session.flush()
+            self._audit("Set manager", "Assign", [user_ref(user), user_ref(manager)], "UserManagement")
+        return user
+
+    def get_manager(self, ref: str) -> User | None:
+        access.require_app_permission(self.principal, *USER_READ)
+        user = self.find_user(ref)
+        return store.user_by_id(self.tx, user.manager_id) if user.manager_id else None
+
+    def direct_reports(self, ref: str, *, after: store.UserKey | None, limit: int) -> Found[User]:
+        """A page of the users whose manager this user is, in UPN order."""
+        access.require_app_permission(self.principal, *USER_READ)
+        user = self.find_user(ref)
+        rows = store.find_users(self.tx, (), after=after, limit=limit + 1, manager_id=user.id)
+        return _users_page(rows, limit)
 
     def groups_of(self, user: User) -> list[Group]:
         ids = set(store.group_ids_of(self.tx, user.id))

@@ -111,6 +111,23 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Refresh tokens and sessions issued before this instant are void (revokeSignInSessions).
     sessions_valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    # What HR systems set (Graph's names; lengths are Graph's limits, directory/rules.py checks them).
+    employee_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    employee_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    employee_hire_date: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    department: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    job_title: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    company_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    office_location: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    usage_location: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    mobile_phone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Private addresses, the HR system's among them (Graph's otherMails).
+    other_mails: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # SCIM's externalId: the provisioning client's own id for the user; not a Graph property.
+    external_id: Mapped[str | None] = mapped_column(String(256), nullable=True, index=True)
+    manager_id: Mapped[str | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="SET NULL"), nullable=True, index=True
+    )
     # What `$filter` compares (directory/queries.py): lower() is the database's own, as the filters'
     # case rules have always been. On PostgreSQL the pattern opclass also serves `LIKE 'p%'` whatever
     # the database's collation; SQLite searches a prefix as a range of the index instead.
@@ -131,6 +148,26 @@ class User(Base):
         ).ddl_if(dialect="postgresql"),
         # accountEnabled filters in UPN order without visiting the other users.
         Index("ix_app_user_account_enabled_upn_key", account_enabled, upn_key),
+        # $orderby=displayName (asc or desc) pages by (display_name, id) along this index.
+        Index("ix_app_user_display_name_id", display_name, id),
+        # HR's properties, filtered as displayName is (eq and startswith on lower()).
+        *(
+            Index(
+                f"ix_app_user_{name}_lower",
+                func.lower(column).label(f"{name}_lower"),
+                postgresql_ops={f"{name}_lower": "text_pattern_ops"},
+            )
+            for name, column in (
+                ("employee_id", employee_id),
+                ("employee_type", employee_type),
+                ("department", department),
+                ("job_title", job_title),
+                ("company_name", company_name),
+                ("office_location", office_location),
+                ("usage_location", usage_location),
+                ("mobile_phone", mobile_phone),
+            )
+        ),
     )
 
 
