@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import api, app_auth  # noqa: F401 - the in-process client, shared
-
 from passbridge.scim.tokens import ProvisioningTokens
 from passbridge.services.context import Env, operator
+from tests.api.conftest import api, app_auth  # noqa: F401 - the in-process client, shared
 
 SCIM = "/scim/v2"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"

@@ -40,7 +40,10 @@ def token_add(name: str, as_json: bool) -> None:
     """Make a token for a SCIM client; prints it once."""
     with unit() as (tx, env, who):
         made = ProvisioningTokens(tx, env, who).add(name)
-        data = _json(made.token) | {"token": made.value, "scimUrl": env.settings.base_url.rstrip("/") + "/scim/v2"}
+        data = _json(made.token) | {
+            "token": made.value,
+            "scimUrl": env.settings.base_url.rstrip("/") + "/scim/v2",
+        }
 
     def human() -> None:
         click.echo(f"Provisioning token '{data['name']}' ({data['id']})")

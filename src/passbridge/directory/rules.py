@@ -37,6 +37,20 @@ def normalise_upn(upn: str) -> str:
     return value
 
 
+def normalise_sign_in_name(name: str, *, bare_allowed: bool) -> str:
+    """A userPrincipalName, or (`bare_allowed`: SCIM's userName) a sign-in name without a domain, such as
+    an HR system's login `jdoe`, held to the alias rules. Graph writes keep Graph's alias@domain rule."""
+    value = check_storable(name, what="userName").strip()
+    if "@" in value or not bare_allowed:
+        return normalise_upn(value)
+    if len(value) > 64 or not _ALIAS.match(value):
+        raise InvalidInput(
+            f"userName '{value}' is not a valid sign-in name: use alias@domain, or an alias of letters, "
+            "digits and . - _ ' ! # ^ ~ +, at most 64 characters, no leading, trailing or doubled dot."
+        )
+    return value
+
+
 def upn_key(upn: str) -> str:
     """The case-insensitive identity of a UPN: two names differing only in case are the same user."""
     return upn.strip().casefold()
@@ -161,9 +175,11 @@ def parse_permission(text: str) -> str:
 # --- what HR systems set (Graph's user properties; issue 14) --------------------------------------
 
 # Graph's documented maximum lengths (resources/user.md). employeeType and officeLocation have none
-# there: Entra's directory schema holds 64 and 128 characters.
+# there: Entra's directory schema holds 64 and 128 characters. employeeId takes 64 where Graph takes 16:
+# it is also SCIM's employeeNumber, which HR systems fill with longer ids (a prefix and a number), and a
+# value Graph accepts is accepted here all the same.
 HR_TEXT_LIMITS: dict[str, int] = {
-    "employeeId": 16,
+    "employeeId": 64,
     "employeeType": 64,
     "department": 64,
     "jobTitle": 128,

@@ -18,6 +18,7 @@ from passbridge.directory.rules import (
     check_description,
     check_display_name,
     check_manager,
+    normalise_sign_in_name,
     normalise_upn,
     upn_key,
 )
@@ -128,10 +129,12 @@ class DirectoryService:
         mobile_phone: str | None = None,
         other_mails: Sequence[str] | None = None,
         external_id: str | None = None,
+        bare_name: bool = False,
     ) -> User:
-        """A new user; HR's properties (directory/hr.py) are listed in the audit entry when given."""
+        """A new user; HR's properties (directory/hr.py) are listed in the audit entry when given.
+        `bare_name`: the name may lack a domain (SCIM's userName; directory/rules.py)."""
         self._write_users()
-        name = normalise_upn(upn)
+        name = normalise_sign_in_name(upn, bare_allowed=bare_name)
         if store.user_by_upn(self.tx, name) is not None:
             raise Conflict(_duplicate_upn(name))
         now = self.env.clock.now()
@@ -249,6 +252,7 @@ class DirectoryService:
         mobile_phone: str | Unset | None = UNSET,
         other_mails: Sequence[str] | Unset | None = UNSET,
         external_id: str | Unset | None = UNSET,
+        bare_name: bool = False,
     ) -> User:
         """Change the given properties (None clears one that may be empty); one "Update user" audit
         entry lists what changed. Disabling the account ends its sessions, tokens and pass at once."""
@@ -275,7 +279,7 @@ class DirectoryService:
                 changed.append(ModifiedProperty("DisplayName", user.display_name, name))
                 user.display_name = name
         if not isinstance(user_principal_name, Unset):
-            upn = normalise_upn(user_principal_name)
+            upn = normalise_sign_in_name(user_principal_name, bare_allowed=bare_name)
             if upn != user.user_principal_name:
                 other = store.user_by_upn(self.tx, upn)
                 if other is not None and other.id != user.id:
@@ -472,7 +476,7 @@ class DirectoryService:
         )
 
     def update_group(
-        self, ref: str, *, display_name: str | Unset = UNSET, external_id: str | None | Unset = UNSET
+        self, ref: str, *, display_name: str | Unset = UNSET, external_id: str | Unset | None = UNSET
     ) -> Group:
         """Rename a group or change its provisioning id; one "Update group" audit entry lists what changed."""
         self._write_groups()
@@ -490,7 +494,8 @@ class DirectoryService:
                 group.external_id = value
         if changed:
             self.tx.session.flush()
-            target = TargetRef("Group", group.id, group.display_name, None, modified_properties=tuple(changed))
+            properties = tuple(changed)
+            target = TargetRef("Group", group.id, group.display_name, None, modified_properties=properties)
             self._audit("Update group", "Update", [target], "GroupManagement")
         return group
 

@@ -28,6 +28,7 @@ class _Waiting(Exception):
 
 def _resolve(value: Any, created: dict[str, str]) -> Any:
     if isinstance(value, str):
+
         def swap(match: re.Match[str]) -> str:
             if match.group(1) not in created:
                 raise _Waiting(match.group(1))
@@ -41,7 +42,9 @@ def _resolve(value: Any, created: dict[str, str]) -> Any:
     return value
 
 
-def _run_one(env: Env, principal: Principal, base: str, operation: dict[str, Any], created: dict[str, str]) -> dict[str, Any]:
+def _run_one(
+    env: Env, principal: Principal, base: str, operation: dict[str, Any], created: dict[str, str]
+) -> dict[str, Any]:
     method = str(operation.get("method") or "").upper()
     bulk_id = operation.get("bulkId")
     path = _resolve(str(operation.get("path") or ""), created)
@@ -54,7 +57,9 @@ def _run_one(env: Env, principal: Principal, base: str, operation: dict[str, Any
         raise ScimError(400, f"'{path}' is not a Users or Groups path.", "invalidPath")
     collection, resource_id = match.group(1), match.group(2)
     if (method == "POST") != (resource_id is None):
-        raise ScimError(400, f"{method} needs {'a collection' if method == 'POST' else 'a resource'} path.", "invalidPath")
+        raise ScimError(
+            400, f"{method} needs {'a collection' if method == 'POST' else 'a resource'} path.", "invalidPath"
+        )
     if method == "POST" and not bulk_id:
         raise ScimError(400, "A bulk POST needs a bulkId.", "invalidValue")
     user = collection == "Users"
@@ -79,7 +84,11 @@ def _run_one(env: Env, principal: Principal, base: str, operation: dict[str, Any
             return {"method": method, "location": f"{base}/{collection}/{resource_id}", "status": "204"}
     if bulk_id:
         created[str(bulk_id)] = document["id"]
-    answer = {"method": method, "location": document["meta"]["location"], "version": document["meta"]["version"]}
+    answer = {
+        "method": method,
+        "location": document["meta"]["location"],
+        "version": document["meta"]["version"],
+    }
     if bulk_id:
         answer["bulkId"] = bulk_id
     answer["status"] = str(status)
@@ -119,7 +128,7 @@ def run_bulk(env: Env, principal: Principal, base: str, body: Any) -> dict[str, 
                 results[index] = _run_one(env, principal, base, operations[index], created)
             except _Waiting:
                 waiting.append(index)
-            except Exception as exc:  # noqa: BLE001 - one operation's failure is reported, the rest go on
+            except Exception as exc:
                 error = as_scim_error(exc)
                 if error is None:
                     raise
@@ -129,7 +138,9 @@ def run_bulk(env: Env, principal: Principal, base: str, body: Any) -> dict[str, 
             break
         if len(waiting) == len(pending):
             for index in waiting:
-                reference = ScimError(409, "The operation names a bulkId no operation created.", "invalidValue")
+                reference = ScimError(
+                    409, "The operation names a bulkId no operation created.", "invalidValue"
+                )
                 results[index] = _failed(operations[index], reference)
             break
         pending = waiting

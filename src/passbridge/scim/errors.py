@@ -40,9 +40,11 @@ def error_response(exc: ScimError) -> Response:
 
 
 def _first_problem(exc: ValidationError) -> str:
-    first = exc.errors()[0] if exc.errors() else {}
-    where = ".".join(str(p) for p in first.get("loc", ()))
-    message = str(first.get("msg", "invalid value"))
+    problems = exc.errors()
+    if not problems:
+        return "invalid value"
+    where = ".".join(str(p) for p in problems[0]["loc"])
+    message = str(problems[0]["msg"])
     return f"{where}: {message}" if where else message
 
 

@@ -43,7 +43,9 @@ def _pick(value: Any, sub: str | None) -> Any:
     if sub is None:
         return value
     if isinstance(value, list):
-        kept = [{k: v for k, v in entry.items() if k.lower() == sub} for entry in value if isinstance(entry, dict)]
+        kept = [
+            {k: v for k, v in entry.items() if k.lower() == sub} for entry in value if isinstance(entry, dict)
+        ]
         return [entry for entry in kept if entry]
     if isinstance(value, dict):
         return {k: v for k, v in value.items() if k.lower() == sub}

@@ -252,8 +252,9 @@ class _Translator:
             return true()
         return attribute.present
 
-    def compare(self, name: str, op: CompareOperator, value: object) -> Clause:
-        if op == CompareOperator.pr:
+    def compare(self, name: str, op: CompareOperator | None, value: object) -> Clause:
+        """`op` None: the attribute is present (`pr`)."""
+        if op is None:
             return self.present(name)
         if name in ("emails", "emails.value") and self.core == USER_SCHEMA:
             return or_(_lowered(User.mail).compare(op, value), OtherMails().compare(op, value))
@@ -282,7 +283,9 @@ class _Translator:
             return inner.clause(node.val_filter)
         else:
             raise InvalidFilterException(detail=f"'{attr}' has no entries to select.")
-        return or_(*(_SubTranslator(self, attr, kind, column).clause(node.val_filter) for kind, column in slots))
+        return or_(
+            *(_SubTranslator(self, attr, kind, column).clause(node.val_filter) for kind, column in slots)
+        )
 
 
 class _SubTranslator:
@@ -302,19 +305,21 @@ class _SubTranslator:
             return not_(self.clause(node.expr))
         if isinstance(node, Present | Comparison):
             sub = node.attr_path.attr.lower()
-            op = CompareOperator.pr if isinstance(node, Present) else node.op
+            op = None if isinstance(node, Present) else node.op
             value = None if isinstance(node, Present) else node.value
             if sub == "value":
-                return self.outer.compare(f"{self.attr}.value", op, value) if self.column is None else (
-                    self.column.present if op == CompareOperator.pr else self.column.compare(op, value)
-                )
+                if self.column is None:
+                    return self.outer.compare(f"{self.attr}.value", op, value)
+                chosen: Clause = self.column.present if op is None else self.column.compare(op, value)
+                return chosen
             if sub == "type" and self.kind is not None:
-                if op == CompareOperator.pr:
-                    return self.column.present
+                present: Clause = self.column.present
+                if op is None:
+                    return present
                 if op == CompareOperator.eq and isinstance(value, str):
-                    return self.column.present if value.lower() == self.kind else false()
+                    return present if value.lower() == self.kind else false()
                 if op == CompareOperator.ne and isinstance(value, str):
-                    return self.column.present if value.lower() != self.kind else false()
+                    return present if value.lower() != self.kind else false()
             raise InvalidFilterException(detail=f"'{self.attr}[{sub} ...]' cannot be filtered on.")
         raise InvalidFilterException(detail="This filter expression is not supported.")
 
@@ -419,7 +424,7 @@ def member_rows(tx: Tx, group_id: str) -> list[tuple[str, str, str]]:
         .where(GroupMember.group_id == group_id)
         .order_by(User.upn_key)
     )
-    return [(r[0], r[1], r[2]) for r in tx.execute(query)]
+    return [(uid, name, upn) for uid, name, upn in tx.session.execute(query).tuples()]
 
 
 def group_rows_of(tx: Tx, user_id: str) -> list[tuple[str, str]]:
@@ -430,7 +435,7 @@ def group_rows_of(tx: Tx, user_id: str) -> list[tuple[str, str]]:
         .where(GroupMember.user_id == user_id)
         .order_by(Group.display_name, Group.id)
     )
-    return [(r[0], r[1]) for r in tx.execute(query)]
+    return [(gid, name) for gid, name in tx.session.execute(query).tuples()]
 
 
 def manager_name(tx: Tx, manager_id: str | None) -> str | None:
@@ -441,5 +446,3 @@ def manager_name(tx: Tx, manager_id: str | None) -> str | None:
 
 def groups_by_external_id(tx: Tx, external_id: str) -> list[Group]:
     return list(tx.session.scalars(select(Group).where(Group.external_id == external_id)))
-
-

@@ -73,11 +73,8 @@ def user_document(tx: Tx, user: User, base: str) -> Document:
     _set(enterprise, "organization", user.company_name)
     _set(enterprise, "department", user.department)
     if user.manager_id:
-        enterprise["manager"] = {
-            "value": user.manager_id,
-            "$ref": f"{base}/Users/{user.manager_id}",
-            "displayName": store.manager_name(tx, user.manager_id),
-        }
+        # RFC 7643 §4.3's displayName is optional; Graph's GET /users/{id}/manager has the name.
+        enterprise["manager"] = {"value": user.manager_id, "$ref": f"{base}/Users/{user.manager_id}"}
     if enterprise:
         document["schemas"].append(ENTERPRISE_SCHEMA)
         document[ENTERPRISE_SCHEMA] = enterprise
@@ -93,8 +90,9 @@ def group_document(tx: Tx, group: Group, base: str, *, with_members: bool = True
     document["displayName"] = group.display_name
     if with_members:
         members = [
-            {"value": uid, "$ref": f"{base}/Users/{uid}", "type": "User", "display": name}
-            for uid, name, _ in store.member_rows(tx, group.id)
+            # RFC 7643 §8.7.1's members: value, $ref and type (a member's name is on the member).
+            {"value": uid, "$ref": f"{base}/Users/{uid}", "type": "User"}
+            for uid, _, _ in store.member_rows(tx, group.id)
         ]
         _set(document, "members", members)
     return _finish(document, "Group", f"{base}/Groups/{group.id}", group.created_at)
@@ -222,7 +220,9 @@ def group_fields(document: Document, *, members_given: bool = True) -> GroupFiel
         for entry in document.get("members") or []:
             kind = str(entry.get("type") or "User")
             if kind.lower() != "user":
-                raise ScimError(400, "Groups hold users only; nested groups are not supported.", "invalidValue")
+                raise ScimError(
+                    400, "Groups hold users only; nested groups are not supported.", "invalidValue"
+                )
             value = _text(entry.get("value"), "members.value")
             if value is None:
                 raise ScimError(400, "A member needs a value: the user's id.", "invalidValue")

@@ -40,7 +40,7 @@ def base_url(env: Env) -> str:
 async def _answer(request: Request, operation: str, work: Callable[[], Awaitable[Response]]) -> Response:
     try:
         response = await work()
-    except Exception as exc:  # noqa: BLE001 - every failure becomes SCIM's error body
+    except Exception as exc:
         error = as_scim_error(exc)
         if error is None:
             log.error(
@@ -65,7 +65,9 @@ async def _body(request: Request) -> Any:
         raise ScimError(400, "The request body is not valid JSON.", "invalidSyntax") from None
 
 
-async def _in_tx(request: Request, principal: Principal, work: Callable[[ScimService], Any], *, write: bool) -> Any:
+async def _in_tx(
+    request: Request, principal: Principal, work: Callable[[ScimService], Any], *, write: bool
+) -> Any:
     env: Env = request.app.state.env
 
     def run() -> Any:
@@ -254,7 +256,9 @@ _KINDS = {"Users": "user", "Groups": "group"}
 
 def _lister(kind: str, query: ListQuery) -> Callable[[ScimService], tuple[int, list[dict[str, Any]]]]:
     def work(service: ScimService) -> tuple[int, list[dict[str, Any]]]:
-        arguments = dict(sort_by=query.sort_by, descending=query.descending, start=query.start, count=query.count)
+        arguments = dict(
+            sort_by=query.sort_by, descending=query.descending, start=query.start, count=query.count
+        )
         if kind == "user":
             return service.list_users(query.filter, **arguments)
         names = {n.lower() for n in query.excluded}

@@ -9,6 +9,7 @@ drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -23,6 +24,7 @@ from scim2_models import (
     Extension,
     Filter,
     Group,
+    Mutability,
     Patch,
     Required,
     ResourceType,
@@ -68,28 +70,38 @@ _USER_ATTRIBUTES = {
     "groups": ("value", "$ref", "display", "type"),
 }
 _TYPES = {"emails": ["work", "other"], "phoneNumbers": ["mobile"], "members": ["User"]}
-_ENTERPRISE_ATTRIBUTES = {"employeeNumber": None, "organization": None, "department": None, "manager": None}
-_GROUP_ATTRIBUTES = {"displayName": None, "members": ("value", "$ref", "type", "display")}
+_ENTERPRISE_ATTRIBUTES = {
+    "employeeNumber": None,
+    "organization": None,
+    "department": None,
+    "manager": ("value", "$ref"),
+}
+_GROUP_ATTRIBUTES = {"displayName": None, "members": ("value", "$ref", "type")}
 
 
-def _trimmed(schema: Schema, keep: dict[str, tuple[str, ...] | None], name: str | None = None) -> Schema:
+def _trimmed(schema: Schema, keep: Mapping[str, tuple[str, ...] | None]) -> Schema:
     attributes = []
     for attribute in schema.attributes or []:
-        if attribute.name not in keep:
+        if attribute.name is None or attribute.name not in keep:
             continue
         sub_names = keep[attribute.name]
         if sub_names is not None and attribute.sub_attributes:
             attribute.sub_attributes = [s for s in attribute.sub_attributes if s.name in sub_names]
+        if schema.id == USER_SCHEMA and attribute.name in ("displayName", "active"):
+            # Every Passbridge user has both (Graph's displayName and accountEnabled). A creation or
+            # replacement that leaves them out gets the defaults scim/service.py names; none removes them.
+            attribute.required = Required.true
         for sub in attribute.sub_attributes or []:
             if sub.name == "$ref":
                 # The id in `value` says who is meant; Entra sends a manager or member without $ref.
                 sub.required = Required.false
+            if sub.name == "display" and attribute.name in ("members", "groups"):
+                # The member's or group's display name, as stored: shown, never written through here.
+                sub.mutability = Mutability.read_only
             if sub.name == "type" and attribute.name in _TYPES:
                 sub.canonical_values = _TYPES[attribute.name]
         attributes.append(attribute)
     schema.attributes = attributes
-    if name is not None:
-        schema.name = name
     return schema
 
 

@@ -46,6 +46,26 @@ def _validated(model: Any, raw: Any, context: Context) -> Document:
     return dumped
 
 
+def _with_user_defaults(raw: Any) -> Any:
+    """displayName and active are required here (every user has them); a client that leaves them out of
+    a creation or replacement gets the alias of its userName and an enabled account, as Graph's own
+    defaults would be, rather than a refusal."""
+    if not isinstance(raw, dict):
+        return raw
+    lowered = {str(k).lower() for k in raw}
+    filled = dict(raw)
+    name = (
+        raw.get("userName")
+        if "username" in lowered
+        else next((v for k, v in raw.items() if str(k).lower() == "username"), None)
+    )
+    if "displayname" not in lowered and isinstance(name, str) and name.strip():
+        filled["displayName"] = name.strip().split("@")[0]
+    if "active" not in lowered:
+        filled["active"] = True
+    return filled
+
+
 def _entra_patch(raw: Any) -> Any:
     """Entra sends the manager as a bare id (`"value": "<id>"`) where the schema has a complex value."""
     if not isinstance(raw, dict):
@@ -109,19 +129,26 @@ class ScimService:
         access.require_app_permission(self.principal, *USER_READ)
         return user_document(self.tx, self._user(user_id), self.base)
 
-    def list_users(self, text: str | None, *, sort_by: str | None, descending: bool, start: int, count: int) -> tuple[int, list[Document]]:
+    def list_users(
+        self, text: str | None, *, sort_by: str | None, descending: bool, start: int, count: int
+    ) -> tuple[int, list[Document]]:
         access.require_app_permission(self.principal, *USER_READ)
-        page = store.list_users(self.tx, text, sort_by=sort_by, descending=descending, start=start, count=count)
+        page = store.list_users(
+            self.tx, text, sort_by=sort_by, descending=descending, start=start, count=count
+        )
         return page.total, [user_document(self.tx, u, self.base) for u in page.rows]
 
     def create_user(self, raw: Any) -> Document:
-        wanted = user_fields(_validated(user_model(), raw, Context.RESOURCE_CREATION_REQUEST))
+        wanted = user_fields(
+            _validated(user_model(), _with_user_defaults(raw), Context.RESOURCE_CREATION_REQUEST)
+        )
         directory = self.directory
         user = directory.add_user(
             wanted.user_principal_name,
             display_name=wanted.display_name,
             mail=wanted.mail,
             account_enabled=wanted.account_enabled,
+            bare_name=True,
             **_hr(wanted),
         )
         if wanted.manager_id is not None:
@@ -130,7 +157,9 @@ class ScimService:
 
     def replace_user(self, user_id: str, raw: Any, if_match: str | None) -> Document:
         user = self._locked_user(user_id, if_match)
-        wanted = user_fields(_validated(user_model(), raw, Context.RESOURCE_REPLACEMENT_REQUEST))
+        wanted = user_fields(
+            _validated(user_model(), _with_user_defaults(raw), Context.RESOURCE_REPLACEMENT_REQUEST)
+        )
         return self._write_user(user, wanted)
 
     def patch_user(self, user_id: str, raw: Any, if_match: str | None) -> Document:
@@ -164,7 +193,7 @@ class ScimService:
             changes.pop("display_name")
         directory = self.directory
         if changes:
-            directory.update_user(user.id, **changes)
+            directory.update_user(user.id, bare_name=True, **changes)
         if manager is not _KEEP:
             directory.set_manager(user.id, None if manager is None else self._manager_ref(str(manager)))
         self.tx.session.refresh(user)
@@ -183,12 +212,22 @@ class ScimService:
         return group_document(self.tx, self._group(group_id), self.base, with_members=with_members)
 
     def list_groups(
-        self, text: str | None, *, sort_by: str | None, descending: bool, start: int, count: int,
+        self,
+        text: str | None,
+        *,
+        sort_by: str | None,
+        descending: bool,
+        start: int,
+        count: int,
         with_members: bool = True,
     ) -> tuple[int, list[Document]]:
         access.require_app_permission(self.principal, *GROUP_READ)
-        page = store.list_groups(self.tx, text, sort_by=sort_by, descending=descending, start=start, count=count)
-        return page.total, [group_document(self.tx, g, self.base, with_members=with_members) for g in page.rows]
+        page = store.list_groups(
+            self.tx, text, sort_by=sort_by, descending=descending, start=start, count=count
+        )
+        return page.total, [
+            group_document(self.tx, g, self.base, with_members=with_members) for g in page.rows
+        ]
 
     def create_group(self, raw: Any) -> Document:
         wanted = group_fields(_validated(group_model(), raw, Context.RESOURCE_CREATION_REQUEST))
@@ -261,5 +300,3 @@ _HR_FIELDS = (
 
 def _hr(wanted: UserFields) -> dict[str, Any]:
     return {name: getattr(wanted, name) for name in _HR_FIELDS}
-
-

@@ -56,7 +56,9 @@ def authenticate(tx: Tx, env: Env, bearer: str, ip_address: str | None) -> Princ
     if not is_provisioning_token(bearer):
         return None
     digest = env.keeper.keyed_hash(bearer)
-    token = tx.session.scalars(select(ProvisioningToken).where(ProvisioningToken.secret_hash == digest)).first()
+    token = tx.session.scalars(
+        select(ProvisioningToken).where(ProvisioningToken.secret_hash == digest)
+    ).first()
     if token is None or token.revoked_at is not None:
         return None
     now = env.clock.now()

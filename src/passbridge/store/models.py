@@ -112,7 +112,7 @@ class User(Base):
     # Refresh tokens and sessions issued before this instant are void (revokeSignInSessions).
     sessions_valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
     # What HR systems set (Graph's names; lengths are Graph's limits, directory/rules.py checks them).
-    employee_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    employee_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     employee_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
     employee_hire_date: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     department: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -11,11 +11,11 @@ from passbridge.fastpath.routing import add_routes
 from passbridge.graph.errors import http_error_response
 from passbridge.web import apps, passwordless, security_info, signin
 from passbridge.web.admin import apps as admin_apps
-from passbridge.web.admin import provisioning as admin_provisioning
 from passbridge.web.admin import issue as admin_issue
 from passbridge.web.admin import logs as admin_logs
 from passbridge.web.admin import passes as admin_passes
 from passbridge.web.admin import policy as admin_policy
+from passbridge.web.admin import provisioning as admin_provisioning
 from passbridge.web.admin import users as admin_users
 from passbridge.web.pages import STATIC_DIR, error_page, wants_page
 

@@ -101,7 +101,9 @@ async def revoke_token(request: Request, token_id: str) -> Response:
     except BadForm:
         return bad_form(who)
     try:
-        await in_tx(request, lambda tx, env: ProvisioningTokens(tx, env, who.principal).revoke(token_id), write=True)
+        await in_tx(
+            request, lambda tx, env: ProvisioningTokens(tx, env, who.principal).revoke(token_id), write=True
+        )
     except DomainError as exc:
         return _problem(who, 403 if "role" in exc.message else 404, exc.message)
     return see_other("/admin/provisioning")

@@ -20,7 +20,7 @@ depends_on = None
 
 # (column, length): each is filtered with eq and startswith on lower(), as displayName is (migration 0008).
 _TEXT = (
-    ("employee_id", 16),
+    ("employee_id", 64),
     ("employee_type", 64),
     ("department", 64),
     ("job_title", 128),
@@ -38,13 +38,9 @@ def upgrade() -> None:
         for name, length in _TEXT:
             batch_op.add_column(sa.Column(name, sa.String(length=length), nullable=True))
         batch_op.add_column(
-            sa.Column(
-                "employee_hire_date", passbridge.store.models.UTCDateTime(timezone=True), nullable=True
-            )
+            sa.Column("employee_hire_date", passbridge.store.models.UTCDateTime(timezone=True), nullable=True)
         )
-        batch_op.add_column(
-            sa.Column("other_mails", sa.JSON(), server_default="[]", nullable=False)
-        )
+        batch_op.add_column(sa.Column("other_mails", sa.JSON(), server_default="[]", nullable=False))
         batch_op.add_column(sa.Column("external_id", sa.String(length=256), nullable=True))
     if postgresql:
         op.add_column("app_user", sa.Column("manager_id", sa.String(length=36), nullable=True))
