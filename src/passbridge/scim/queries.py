@@ -424,7 +424,7 @@ def member_rows(tx: Tx, group_id: str) -> list[tuple[str, str, str]]:
         .where(GroupMember.group_id == group_id)
         .order_by(User.upn_key)
     )
-    return [(uid, name, upn) for uid, name, upn in tx.session.execute(query).tuples()]
+    return [(uid, name, upn) for uid, name, upn in tx.session.execute(query).all()]
 
 
 def group_rows_of(tx: Tx, user_id: str) -> list[tuple[str, str]]:
@@ -435,7 +435,7 @@ def group_rows_of(tx: Tx, user_id: str) -> list[tuple[str, str]]:
         .where(GroupMember.user_id == user_id)
         .order_by(Group.display_name, Group.id)
     )
-    return [(gid, name) for gid, name in tx.session.execute(query).tuples()]
+    return [(gid, name) for gid, name in tx.session.execute(query).all()]
 
 
 def manager_name(tx: Tx, manager_id: str | None) -> str | None:
