@@ -213,3 +213,20 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
     ):
         code, out, _ = cli(capsys, *args)
         assert code == 0 and "Usage: passbridge" in out
+
+
+def test_provisioning_tokens_are_shown_once_listed_and_revoked(
+    initialised: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = cli(capsys, "provisioning", "token", "add", "Workday", "--json")
+    assert code == 0
+    made = json.loads(out)
+    assert made["token"].startswith("pbscim_") and made["scimUrl"].endswith("/scim/v2")
+    code, out, _ = cli(capsys, "provisioning", "token", "list", "--json")
+    [listed] = json.loads(out)
+    assert "token" not in listed and listed["name"] == "Workday" and listed["revokedDateTime"] is None
+    assert cli(capsys, "provisioning", "token", "add", "workday")[0] != 0  # a live name is taken
+    code, out, _ = cli(capsys, "provisioning", "token", "revoke", "Workday")
+    assert code == 0 and "Revoked" in out
+    code, out, err = cli(capsys, "provisioning", "token", "revoke", "Nobody")
+    assert code != 0 and err.count("\n") == 1 and "No provisioning token" in err
