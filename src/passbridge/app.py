@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -11,7 +13,7 @@ from fastapi.telemetry import TelemetryConfig
 from opentelemetry import _logs, metrics, trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from passbridge import __version__, fastpath
+from passbridge import __version__, background, fastpath
 from passbridge.client_address import ClientAddress
 from passbridge.config import load_settings
 from passbridge.fastpath.routing import index_by_first_segment
@@ -94,8 +96,24 @@ def create_app(env: Env) -> FastAPI:
     telemetry = telemetry_config(
         trace.get_tracer_provider(), metrics.get_meter_provider(), _logs.get_logger_provider()
     )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Periodic tasks (background.py: the mail sender, ...) live as long as the served app.
+        tasks = background.Background(env)
+        tasks.start()
+        try:
+            yield
+        finally:
+            await runner.off_loop(tasks.stop)
+
     app = Passbridge(
-        title="Passbridge", version=__version__, docs_url=None, redoc_url=None, telemetry=telemetry
+        title="Passbridge",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        telemetry=telemetry,
+        lifespan=lifespan,
     )
     app.state.env = env
 

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from passbridge.mail.smtp_url import SmtpTarget, parse_smtp_url
+
 
 class ConfigError(Exception):
     """The environment describes a configuration Passbridge cannot run with."""
@@ -49,6 +51,17 @@ class Settings(BaseSettings):
     # The measured bypasses of FastAPI, Authlib, SQLAlchemy and joserfc internals (passbridge/fastpath);
     # off, every request takes the libraries' plain path.
     fastpath: bool = True
+    # Mail (passbridge/mail, docs/mail.md). No SMTP URL: mail waits in the outbox and nothing sends it.
+    smtp_url: str | None = Field(default=None, repr=False)
+    # The sender's address; empty: passbridge@ the base URL's host.
+    mail_from: str = ""
+    # Where "This wasn't me" reports go (the helpdesk); empty: nobody is mailed, the audit log has it.
+    mail_helpdesk: str = ""
+    # A message is given up after this many attempts, or once it is this old, whichever comes first.
+    mail_max_attempts: int = Field(default=10, ge=1, le=100)
+    mail_max_age_hours: int = Field(default=48, ge=1, le=720)
+    # How often each server process looks for mail that is due.
+    mail_poll_seconds: float = Field(default=10.0, ge=0.1, le=3600)
 
     @field_validator("base_url")
     @classmethod
@@ -83,6 +96,30 @@ class Settings(BaseSettings):
             value = "postgresql+psycopg://" + value.split("://", 1)[1]
         return value
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url_readable(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parse_smtp_url(value)  # its errors never quote the URL: it may hold a password
+        return value.strip()
+
+    @field_validator("mail_from", "mail_helpdesk")
+    @classmethod
+    def _address_or_nothing(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _looks_like_address(value):
+            raise ValueError("must be a mail address such as helpdesk@example.com")
+        return value
+
+    @property
+    def smtp(self) -> SmtpTarget | None:
+        return parse_smtp_url(self.smtp_url) if self.smtp_url else None
+
+    @property
+    def mail_sender(self) -> str:
+        return self.mail_from or f"passbridge@{urlsplit(self.base_url).hostname}"
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
@@ -100,6 +137,11 @@ class Settings(BaseSettings):
     @property
     def is_local(self) -> bool:
         return urlsplit(self.base_url).hostname in ("localhost", "127.0.0.1", "::1")
+
+
+def _looks_like_address(value: str) -> bool:
+    local, at, domain = value.rpartition("@")
+    return bool(at and local and domain) and not any(c.isspace() or c in "<>,;" for c in value)
 
 
 def _entries(value: str) -> list[str]:

@@ -6,6 +6,7 @@ from passbridge.cli import (  # noqa: F401  (registers the commands)
     apps,
     directory,
     keys,
+    mail,
     methods,
     policy,
     provisioning,

@@ -278,6 +278,8 @@ class TapPolicyRow(Base):
     is_usable_once: Mapped[bool] = mapped_column(Boolean)
     # A Passbridge extension: passes hold symbols only when the policy asks (passes/rules.py).
     include_symbols: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A Passbridge extension: issuing a pass needs a reason (a ticket id or a few words).
+    require_reason: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     include_targets: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     exclude_targets: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     last_modified: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -540,3 +542,43 @@ class ProvisioningToken(Base):
     created_by: Mapped[str] = mapped_column(String(256))
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+# --- Mail ------------------------------------------------------------------------------------------
+
+
+class OutboxMessage(Base):
+    """One mail to send (passbridge/mail). Written in the transaction of its cause; the bodies are sealed
+    (a notice or a joiner's mail may carry a pass) and dropped once the mail is sent or given up."""
+
+    __tablename__ = "outbox"
+    id: Mapped[str] = mapped_column(Guid, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(512))
+    text_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    html_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # pending -> sending (claimed, leased until next_attempt_at) -> sent | failed; back to pending to retry.
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # Pending: when to try next. Sending: when the claim's lease ends (a crashed sender's mail is due again).
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The sender's claim reads due rows in this order: one index range.
+    __table_args__ = (Index("ix_outbox_state_next_attempt_at", state, next_attempt_at),)
+
+
+class PassNoticeLink(Base):
+    """A "This wasn't me" link from a pass notice: the random token's keyed hash, usable once, until the
+    pass would have ended."""
+
+    __tablename__ = "pass_notice_link"
+    token_hash: Mapped[str] = mapped_column(String(128), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    # Not a foreign key: the link outlives the pass it revokes (its second use says so).
+    pass_id: Mapped[str] = mapped_column(Guid, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -13,6 +13,7 @@ from passbridge.web import apps, passwordless, security_info, signin
 from passbridge.web.admin import apps as admin_apps
 from passbridge.web.admin import issue as admin_issue
 from passbridge.web.admin import logs as admin_logs
+from passbridge.web.admin import mail as admin_mail
 from passbridge.web.admin import passes as admin_passes
 from passbridge.web.admin import policy as admin_policy
 from passbridge.web.admin import provisioning as admin_provisioning
@@ -51,6 +52,7 @@ def install(app: FastAPI) -> None:
         admin_apps.router,
         admin_provisioning.router,
         admin_logs.router,
+        admin_mail.router,
     )
     for router in (*routers, *admin, _icons):
         add_routes(app, router)
