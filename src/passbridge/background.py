@@ -29,6 +29,7 @@ class Task:
 
 def tasks() -> list[Task]:
     """Every periodic task a server process runs."""
+    from passbridge.joiner.service import run_periodically as joiner_turn
     from passbridge.mail.sender import run_periodically
 
     return [
@@ -38,6 +39,8 @@ def tasks() -> list[Task]:
             every_seconds=lambda env: env.settings.mail_poll_seconds,
             wanted=lambda env: env.settings.smtp_url is not None,
         ),
+        # Off until switched on (joiner/rules.py); a turn with it off is one read of its settings.
+        Task("joiner", joiner_turn, every_seconds=lambda env: env.settings.joiner_poll_seconds),
     ]
 
 

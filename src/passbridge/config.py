@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     mail_max_age_hours: int = Field(default=48, ge=1, le=720)
     # How often each server process looks for mail that is due.
     mail_poll_seconds: float = Field(default=10.0, ge=0.1, le=3600)
+    # How often each server process looks for new hires whose pass is due (the joiner workflow).
+    joiner_poll_seconds: float = Field(default=60.0, ge=0.1, le=3600)
 
     @field_validator("base_url")
     @classmethod

@@ -108,7 +108,8 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(256))
     mail: Mapped[str | None] = mapped_column(String(256), nullable=True)
     account_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Indexed for the joiner workflow: users added since it was switched on.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     # Refresh tokens and sessions issued before this instant are void (revokeSignInSessions).
     sessions_valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
     # What HR systems set (Graph's names; lengths are Graph's limits, directory/rules.py checks them).
@@ -582,3 +583,33 @@ class PassNoticeLink(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+# --- Joiner workflow ----------------------------------------------------------------------------------
+
+
+class JoinerSettingsRow(Base):
+    """The tenant's joiner workflow (one row): a pass for each new hire, mailed to their manager."""
+
+    __tablename__ = "joiner_settings"
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    days_before: Mapped[int] = mapped_column(Integer)
+    lifetime_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    is_usable_once: Mapped[bool] = mapped_column(Boolean)
+    mail_private: Mapped[bool] = mapped_column(Boolean)
+    # Users added since this moment get theirs even when their hire date is long past.
+    enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_modified: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class JoinerRun(Base):
+    """The workflow's one run for a user: its primary key is what makes it run once, on any node."""
+
+    __tablename__ = "joiner_run"
+    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))  # issued | skipped
+    reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    pass_id: Mapped[str | None] = mapped_column(Guid, nullable=True)
+    recipients: Mapped[list[str]] = mapped_column(JSON)
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

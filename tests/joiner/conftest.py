@@ -1,0 +1,5 @@
+"""The joiner workflow's tests send through a real SMTP server (tests/smtp.py)."""
+
+from __future__ import annotations
+
+from tests.mail.conftest import smtp  # noqa: F401 - the fixture, shared
