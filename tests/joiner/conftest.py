@@ -3,3 +3,4 @@
 from __future__ import annotations
 
 from tests.mail.conftest import smtp  # noqa: F401 - the fixture, shared
+from tests.web.conftest import web  # noqa: F401 - the fixture, shared

@@ -12,6 +12,7 @@ from passbridge.graph.errors import http_error_response
 from passbridge.web import apps, passwordless, security_info, signin
 from passbridge.web.admin import apps as admin_apps
 from passbridge.web.admin import issue as admin_issue
+from passbridge.web.admin import joiner as admin_joiner
 from passbridge.web.admin import logs as admin_logs
 from passbridge.web.admin import mail as admin_mail
 from passbridge.web.admin import passes as admin_passes
@@ -51,6 +52,7 @@ def install(app: FastAPI) -> None:
         admin_policy.router,
         admin_apps.router,
         admin_provisioning.router,
+        admin_joiner.router,
         admin_logs.router,
         admin_mail.router,
     )
