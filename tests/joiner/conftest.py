@@ -2,5 +2,6 @@
 
 from __future__ import annotations
 
+from tests.api.conftest import api, app_auth  # noqa: F401 - the in-process API client, shared
 from tests.mail.conftest import smtp  # noqa: F401 - the fixture, shared
 from tests.web.conftest import web  # noqa: F401 - the fixture, shared

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from passbridge.cli.base import run
 from passbridge.config import Settings
 from passbridge.services.context import Env
-from tests.api.conftest import TokenFactory, api, app_auth  # noqa: F401 - the in-process client, shared
+from tests.api.conftest import TokenFactory
 from tests.api.test_graph_errors import assert_graph_error
 from tests.web.conftest import browser, csrf_of
 from tests.web.test_admin_pages import _admin
