@@ -11,7 +11,7 @@ from fastapi.telemetry import TelemetryConfig
 from opentelemetry import _logs, metrics, trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from passbridge import __version__, fastpath
+from passbridge import __version__, fastpath, metrics_route
 from passbridge.client_address import ClientAddress
 from passbridge.config import load_settings
 from passbridge.fastpath.routing import index_by_first_segment
@@ -19,6 +19,8 @@ from passbridge.graph import errors as graph_errors
 from passbridge.graph import openapi as graph_openapi
 from passbridge.graph import routes as graph_routes
 from passbridge.ids import new_guid
+from passbridge.metrics import RequestLatency
+from passbridge.observe import RequestObserver
 from passbridge.oidc import routes as oidc_routes
 from passbridge.services.context import Env
 from passbridge.store import runner
@@ -63,7 +65,12 @@ class Passbridge(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         env: Env = self.state.env
         trusted = env.settings.trusted_proxy_networks
-        return ClientAddress(RequestIds(super().build_middleware_stack()), trusted)
+        stack = super().build_middleware_stack()
+        # Operations (issue 14): request latency for /metrics and the request's context for JSON logs.
+        if env.settings.metrics != "off" or env.settings.log_format == "json":
+            latency = RequestLatency() if env.settings.metrics != "off" else None
+            stack = RequestObserver(stack, latency=latency)
+        return ClientAddress(RequestIds(stack), trusted)
 
 
 # The OpenTelemetry API's stand-ins until a provider is set (FastAPI's telemetry module knows the same).
@@ -116,6 +123,7 @@ def create_app(env: Env) -> FastAPI:
     graph_routes.install(app)
     web_routes.install(app)
     graph_openapi.install(app)
+    metrics_route.install(app, env)  # GET /metrics, when PASSBRIDGE_METRICS is not off
     index_by_first_segment(app)
     return app
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -49,6 +50,11 @@ class Settings(BaseSettings):
     # The measured bypasses of FastAPI, Authlib, SQLAlchemy and joserfc internals (passbridge/fastpath);
     # off, every request takes the libraries' plain path.
     fastpath: bool = True
+    # Operations (docs/operations.md): GET /metrics is off, open, or needs `Authorization: Bearer` with
+    # PASSBRIDGE_METRICS_TOKEN; logs as text or one JSON object per line.
+    metrics: Literal["off", "token", "open"] = "off"
+    metrics_token: str | None = Field(default=None, repr=False)
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("base_url")
     @classmethod
@@ -82,6 +88,14 @@ class Settings(BaseSettings):
             # psycopg 3 is the driver we ship; SQLAlchemy's bare "postgresql" means psycopg2.
             value = "postgresql+psycopg://" + value.split("://", 1)[1]
         return value
+
+    @model_validator(mode="after")
+    def _metrics_token_when_needed(self) -> Settings:
+        if self.metrics == "token" and len(self.metrics_token or "") < 32:
+            raise ValueError(
+                "PASSBRIDGE_METRICS=token needs PASSBRIDGE_METRICS_TOKEN of at least 32 characters"
+            )
+        return self
 
     @property
     def effective_database_url(self) -> str:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeGuard, TypeVar
 
+from passbridge import metrics
 from passbridge.directory.rules import upn_key
 from passbridge.domain.errors import InvalidInput
 from passbridge.ids import new_guid
@@ -372,6 +373,7 @@ class SignInService:
                 # Refused before the proof is looked at, so a locked account reveals nothing about it.
                 reason = "Account is locked because the user tried to sign in too many times."
                 self._log(flow, who, ip_address, signin_log.ACCOUNT_LOCKED, reason)
+                metrics.sign_in(strategy.method, "locked")
                 raise
         try:
             checked = strategy.check(self.env, flow, found, self._now)
@@ -380,7 +382,7 @@ class SignInService:
                 if not store.finish_flow(tx, flow.view.id, flow.view.state):
                     raise rules.FlowExpired()
                 worth = strategy.commit(tx, self.env, checked, now)
-                return finish(
+                signed_in = finish(
                     tx,
                     self.env,
                     flow,
@@ -393,7 +395,13 @@ class SignInService:
                 )
         except rules.SignInFailed as failure:
             self._log(flow, who, ip_address, failure.error_code, failure.reason)
+            metrics.sign_in(strategy.method, "failure")
             raise
+        # Counted once committed: a sign-in whose transaction failed did not happen.
+        metrics.sign_in(strategy.method, "success")
+        if strategy.method is Method.TEMPORARY_ACCESS_PASS:
+            metrics.pass_used()
+        return signed_in
 
     def _log(self, flow: ProofFlow, who: Who, ip: str | None, code: int, reason: str | None) -> None:
         with self.env.db.transaction() as tx:
