@@ -69,7 +69,7 @@ class Passbridge(FastAPI):
         # Operations (issue 14): request latency for /metrics and the request's context for JSON logs.
         if env.settings.metrics != "off" or env.settings.log_format == "json":
             latency = RequestLatency() if env.settings.metrics != "off" else None
-            stack = RequestObserver(stack, latency=latency)
+            stack = RequestObserver(stack, latency=latency, context=env.settings.log_format == "json")
         return ClientAddress(RequestIds(stack), trusted)
 
 

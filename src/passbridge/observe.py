@@ -50,33 +50,43 @@ def route_of(scope: Scope) -> str:
 
 
 class RequestObserver:
-    def __init__(self, app: ASGIApp, *, latency: RequestLatency | None) -> None:
+    """`latency`: time each request for /metrics; `context`: keep the request's RequestInfo in CURRENT
+    for the JSON log lines (skipped when logs are text: nothing would read it)."""
+
+    def __init__(self, app: ASGIApp, *, latency: RequestLatency | None, context: bool) -> None:
         self.app = app
         self.latency = latency
+        self.context = context
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        client = scope.get("client")
-        info = RequestInfo(
-            scope["state"]["request_id"], scope["method"], client[0] if client else None, start
-        )
-        token = CURRENT.set(info)
+        info: RequestInfo | None = None
+        if self.context:
+            client = scope.get("client")
+            info = RequestInfo(
+                scope["state"]["request_id"], scope["method"], client[0] if client else None, start
+            )
+            token = CURRENT.set(info)
+        status = 500
 
         async def send_observed(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                # Before uvicorn's access line, which is written as the response starts.
-                info.status = message["status"]
-                info.route = route_of(scope)
-                info.duration = time.perf_counter() - start
+                status = message["status"]
+                if info is not None:
+                    # Before uvicorn's access line, which is written as the response starts.
+                    info.status = status
+                    info.route = route_of(scope)
+                    info.duration = time.perf_counter() - start
             await send(message)
 
         try:
             await self.app(scope, receive, send_observed)
         finally:
             if self.latency is not None:
-                route = info.route or route_of(scope)
-                self.latency.observe(info.method, route, info.status or 500, time.perf_counter() - start)
-            CURRENT.reset(token)
+                self.latency.observe(scope["method"], route_of(scope), status, time.perf_counter() - start)
+            if info is not None:
+                CURRENT.reset(token)

@@ -56,9 +56,11 @@ def site_config(proxy_port: int, node_ports: tuple[int, int]) -> str:
         location = /metrics {{ return 404; }}
         location / {{
             proxy_pass http://passbridge;
+            proxy_http_version 1.1;
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-For $remote_addr;
             proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_next_upstream error timeout;
         }}
     }}"""
 
