@@ -128,9 +128,10 @@ def test_metrics_scraped_from_either_of_two_workers_add_up(two_workers: Served) 
 
         list(pool.map(issue, range(4)))
 
+    # Two workers, or more: uvicorn replaces a worker that stops answering its health check (on this
+    # shared machine, now and then), and the one it replaced keeps its files, so its counts still count.
     workers = per_worker(directory)
-    assert len(workers) == 2
-    assert all(value(w, GRANTS, **TOKEN_ROUTE) > 0 for w in workers.values())
+    assert sum(1 for w in workers.values() if value(w, GRANTS, **TOKEN_ROUTE)) >= 2
     # Scrapes on new connections, answered by one worker or the other: every one counts both.
     for _ in range(6):
         scraped = parse(httpx.get(f"{served.base}/metrics", timeout=30).text)
