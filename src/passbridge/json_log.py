@@ -37,8 +37,9 @@ class JsonFormatter(logging.Formatter):
         if info is not None:
             line["request_id"] = info.request_id
             line["method"] = info.method
-            if info.route is not None:
-                line["route"] = info.route
+            route = info.route_now()
+            if route is not None:
+                line["route"] = route
             if info.status is not None:
                 line["status"] = info.status
             if info.duration is not None:

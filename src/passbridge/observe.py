@@ -29,6 +29,13 @@ class RequestInfo:
     route: str | None = None
     status: int | None = None
     duration: float | None = None
+    # Where the route is found before the response starts (an application log line's request).
+    scope: Scope | None = None
+
+    def route_now(self) -> str | None:
+        if self.route is None and self.scope is not None and "route" in self.scope:
+            return route_of(self.scope)
+        return self.route
 
 
 CURRENT: ContextVar[RequestInfo | None] = ContextVar("passbridge_request", default=None)
@@ -67,7 +74,11 @@ class RequestObserver:
         if self.context:
             client = scope.get("client")
             info = RequestInfo(
-                scope["state"]["request_id"], scope["method"], client[0] if client else None, start
+                scope["state"]["request_id"],
+                scope["method"],
+                client[0] if client else None,
+                start,
+                scope=scope,
             )
             token = CURRENT.set(info)
         status = 500

@@ -147,5 +147,5 @@ def json_lines_describe_each_request(output: str, responses: list[httpx.Response
     outcomes = [line for line in lines if line["logger"] == "passbridge.signin.flow"]
     assert len(outcomes) == attempts
     for outcome in outcomes:
-        assert access[outcome["request_id"]]["route"] == "/login/pass"
+        assert outcome["route"] == access[outcome["request_id"]]["route"] == "/login/pass"
         assert outcome["message"].startswith("sign-in ")
