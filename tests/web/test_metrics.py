@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from passbridge import metrics
 from passbridge.clock import ManualClock
+from passbridge.config import ConfigError, load_settings
 from passbridge.directory.tenant import Initialised
 from passbridge.services.context import Env
 from passbridge.store.models import User
@@ -170,3 +171,14 @@ def test_the_api_for_other_features_reaches_the_scrape(metered: tuple[Env, TestC
         )
         assert moved == 1
     assert value(after, "passbridge_mail_outbox", state="pending") == 1  # the tenant's administrator
+
+
+def test_metrics_token_mode_without_a_long_token_stops_at_start_with_one_line() -> None:
+    for token in (None, "short"):
+        with pytest.raises(ConfigError) as refused:
+            load_settings(metrics="token", metrics_token=token)
+        assert str(refused.value) == (
+            "invalid configuration: PASSBRIDGE_METRICS=token needs PASSBRIDGE_METRICS_TOKEN"
+            " of at least 32 characters"
+        )
+    assert load_settings(metrics="token", metrics_token=TOKEN).metrics == "token"
