@@ -93,10 +93,11 @@ class ServedStore:
 
 
 @contextmanager
-def served_store(tmp_path: Path, *permissions: str) -> Iterator[ServedStore]:
+def served_store(tmp_path: Path, *permissions: str, **settings: str) -> Iterator[ServedStore]:
+    """`settings` adds PASSBRIDGE_* variables (PASSBRIDGE_LOG_FORMAT="json" and so on)."""
     port = free_port()
     base = f"http://localhost:{port}"
-    environ = initialised_store(tmp_path, PASSBRIDGE_BASE_URL=base)
+    environ = initialised_store(tmp_path, PASSBRIDGE_BASE_URL=base, **settings)
     grants = [arg for p in permissions for arg in ("--permission", p)]
     subprocess.run(
         [str(PASSBRIDGE), "app", "add", "Script", *grants], env=environ, check=True, capture_output=True

@@ -13,7 +13,7 @@ from fastapi.telemetry import TelemetryConfig
 from opentelemetry import _logs, metrics, trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from passbridge import __version__, background, fastpath
+from passbridge import __version__, background, fastpath, metrics_route
 from passbridge.client_address import ClientAddress
 from passbridge.config import load_settings
 from passbridge.fastpath.routing import index_by_first_segment
@@ -21,6 +21,9 @@ from passbridge.graph import errors as graph_errors
 from passbridge.graph import openapi as graph_openapi
 from passbridge.graph import routes as graph_routes
 from passbridge.ids import new_guid
+from passbridge.mail import queries as mail_queries
+from passbridge.metrics import RequestLatency, outbox_depth_source
+from passbridge.observe import RequestObserver
 from passbridge.oidc import routes as oidc_routes
 from passbridge.scim import routes as scim_routes
 from passbridge.services.context import Env
@@ -66,7 +69,12 @@ class Passbridge(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         env: Env = self.state.env
         trusted = env.settings.trusted_proxy_networks
-        return ClientAddress(RequestIds(super().build_middleware_stack()), trusted)
+        stack = super().build_middleware_stack()
+        # Operations (issue 14): request latency for /metrics and the request's context for JSON logs.
+        if env.settings.metrics != "off" or env.settings.log_format == "json":
+            latency = RequestLatency() if env.settings.metrics != "off" else None
+            stack = RequestObserver(stack, latency=latency, context=env.settings.log_format == "json")
+        return ClientAddress(RequestIds(stack), trusted)
 
 
 # The OpenTelemetry API's stand-ins until a provider is set (FastAPI's telemetry module knows the same).
@@ -136,6 +144,8 @@ def create_app(env: Env) -> FastAPI:
     app.include_router(scim_routes.router)
     web_routes.install(app)
     graph_openapi.install(app)
+    metrics_route.install(app, env)  # GET /metrics, when PASSBRIDGE_METRICS is not off
+    outbox_depth_source(mail_queries.depth)
     index_by_first_segment(app)
     return app
 

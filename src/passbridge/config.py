@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from passbridge.mail.smtp_url import SmtpTarget, parse_smtp_url
@@ -64,6 +65,11 @@ class Settings(BaseSettings):
     mail_poll_seconds: float = Field(default=10.0, ge=0.1, le=3600)
     # How often each server process looks for new hires whose pass is due (the joiner workflow).
     joiner_poll_seconds: float = Field(default=60.0, ge=0.1, le=3600)
+    # Operations (docs/operations.md): GET /metrics is off, open, or needs `Authorization: Bearer` with
+    # PASSBRIDGE_METRICS_TOKEN; logs as text or one JSON object per line.
+    metrics: Literal["off", "token", "open"] = "off"
+    metrics_token: str | None = Field(default=None, repr=False)
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("base_url")
     @classmethod
@@ -121,6 +127,14 @@ class Settings(BaseSettings):
     @property
     def mail_sender(self) -> str:
         return self.mail_from or f"passbridge@{urlsplit(self.base_url).hostname}"
+
+    @model_validator(mode="after")
+    def _metrics_token_when_needed(self) -> Settings:
+        if self.metrics == "token" and len(self.metrics_token or "") < 32:
+            raise ValueError(
+                "PASSBRIDGE_METRICS=token needs PASSBRIDGE_METRICS_TOKEN of at least 32 characters"
+            )
+        return self
 
     @property
     def effective_database_url(self) -> str:

@@ -21,9 +21,13 @@ from tests.multi.test_pass_race import CSRF
 from tests.servers import PASSBRIDGE, ServedStore, served_store
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServedStore]:
-    with served_store(tmp_path, "AuditLog.Read.All") as served:
+@pytest.fixture(params=["text", "json"])
+def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ServedStore]:
+    """Logs as shipped, and as PASSBRIDGE_LOG_FORMAT=json writes them (with metrics on: every layer)."""
+    settings = (
+        {"PASSBRIDGE_LOG_FORMAT": "json", "PASSBRIDGE_METRICS": "open"} if request.param == "json" else {}
+    )
+    with served_store(tmp_path, "AuditLog.Read.All", **settings) as served:
         yield served
 
 
@@ -115,6 +119,8 @@ def test_passes_right_and_wrong_never_reach_output_tables_or_responses(server: S
     output = server.log_file.read_text()
     # The capture is real: uvicorn's access log saw each pass being posted.
     assert output.count("POST /login/pass HTTP/1.1") == len(attempts)
+    if server.environ.get("PASSBRIDGE_LOG_FORMAT") == "json":
+        json_lines_describe_each_request(output, responses, len(attempts))
     tables = every_table(Path(server.environ["PASSBRIDGE_DATA_DIR"]) / "passbridge.db")
     bodies = "\n".join(f"{r.headers}\n{r.text}" for r in responses)
     for value in (ada_pass, bob_pass, *guesses):
@@ -122,3 +128,24 @@ def test_passes_right_and_wrong_never_reach_output_tables_or_responses(server: S
             assert form not in output
             assert form not in tables
             assert form not in bodies
+
+
+def json_lines_describe_each_request(output: str, responses: list[httpx.Response], attempts: int) -> None:
+    """Every line is one JSON object; each response's request-id names its access line, which says the
+    route and the outcome; the sign-in's application line carries the same request id."""
+    lines = [json.loads(line) for line in output.splitlines()]
+    assert all({"time", "level", "logger", "message"} <= line.keys() for line in lines)
+    access = {line["request_id"]: line for line in lines if line["logger"] == "uvicorn.access"}
+    for response in responses:
+        line = access[response.headers["request-id"]]
+        assert line["status"] == response.status_code
+        assert line["method"] == response.request.method
+        assert line["client"] == "127.0.0.1"
+        assert isinstance(line["duration_ms"], float)
+    posts = [line for line in access.values() if line["route"] == "/login/pass" and line["method"] == "POST"]
+    assert len(posts) == attempts
+    outcomes = [line for line in lines if line["logger"] == "passbridge.signin.flow"]
+    assert len(outcomes) == attempts
+    for outcome in outcomes:
+        assert outcome["route"] == access[outcome["request_id"]]["route"] == "/login/pass"
+        assert outcome["message"].startswith("sign-in ")

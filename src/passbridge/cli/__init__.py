@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from passbridge.cli import (  # noqa: F401  (registers the commands)
     apps,
+    backup,
     directory,
     joiner,
     keys,

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import ssl
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +19,7 @@ from passbridge.clock import iso_z
 from passbridge.config import Settings
 from passbridge.directory import tenant as tenant_service
 from passbridge.domain.errors import AlreadyInitialised
+from passbridge.metrics import MULTIPROC_ENV
 from passbridge.security.secrets import create_pepper_file
 from passbridge.services.context import Env, operator
 from passbridge.store.db import Database
@@ -134,6 +139,24 @@ def _tls(certfile: str | None, keyfile: str | None) -> Tls:
     return Tls(certfile, keyfile)
 
 
+@contextmanager
+def metrics_dir(several: bool) -> Iterator[None]:
+    """With several workers, prometheus-client's multiprocess mode: a directory only this user can
+    read, named in the environment the workers inherit, removed when serving ends (a stale one would
+    add a previous run's counts to this one's). One process keeps its metrics in memory."""
+    if not several:
+        os.environ.pop(MULTIPROC_ENV, None)
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="passbridge-metrics-")
+    os.environ[MULTIPROC_ENV] = directory
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def _serve(
     config: Settings,
     host: str,
@@ -146,24 +169,26 @@ def _serve(
     import uvicorn
 
     from passbridge.access_log import log_config
+    from passbridge.json_log import json_log_config
 
     database = _prepare_store(config)
     database.dispose()
     Env.from_settings(config).db.dispose()  # fail now, in one line, if the pepper is missing
-    uvicorn.run(
-        # Several workers: each one's factory first ties it to the master (passbridge/worker.py).
-        "passbridge.worker:worker_app" if workers > 1 else "passbridge.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        ssl_certfile=tls.certfile,
-        ssl_keyfile=tls.keyfile,
-        access_log=access_log,
-        log_config=log_config(),
-        proxy_headers=False,
-    )
+    with metrics_dir(workers > 1 and config.metrics != "off"):
+        uvicorn.run(
+            # Several workers: each one's factory first ties it to the master (passbridge/worker.py).
+            "passbridge.worker:worker_app" if workers > 1 else "passbridge.app:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            ssl_certfile=tls.certfile,
+            ssl_keyfile=tls.keyfile,
+            access_log=access_log,
+            log_config=json_log_config() if config.log_format == "json" else log_config(),
+            proxy_headers=False,
+        )
 
 
 @root.command()

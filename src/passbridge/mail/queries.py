@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 
 from passbridge.mail.rules import State
 from passbridge.store.models import OutboxMessage
@@ -166,3 +166,13 @@ def listing(
         query = query.where((T.created_at < at) | and_(T.created_at == at, T.id < message_id))
     query = query.order_by(T.created_at.desc(), T.id.desc()).limit(limit)
     return [Listed(**row._mapping) for row in tx.execute(query)]
+
+
+def depth(tx: Tx) -> dict[str, int]:
+    """Messages waiting, being sent and given up, by state (the metrics' outbox depth): an index range on
+    state, never the sent ones, which accumulate."""
+    waiting = (State.PENDING.value, State.SENDING.value, State.FAILED.value)
+    query = select(T.state, func.count()).where(T.state.in_(waiting)).group_by(T.state)
+    counts = {state: 0 for state in waiting}
+    counts.update({str(row[0]): int(row[1]) for row in tx.session.execute(query).all()})
+    return counts

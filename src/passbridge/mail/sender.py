@@ -16,6 +16,7 @@ from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 
+from passbridge import metrics
 from passbridge.mail import queries as store
 from passbridge.mail.outbox import open_bodies
 from passbridge.mail.queries import Claimed
@@ -176,6 +177,7 @@ def _deliver(env: Env, connection: Connection, claimed: Claimed, limits: Limits,
         mine = store.mark_sent(tx, claimed.id, claimed.attempt, now=env.clock.now())
     if mine:
         report.sent += 1
+        metrics.mail_sent("sent")
         log.info("mail %s (%s) sent, attempt %d", claimed.id, claimed.kind, claimed.attempt)
     return True
 
@@ -200,6 +202,7 @@ def _failed(env: Env, claimed: Claimed, limits: Limits, report: Report, error: s
             error=error,
         )
     report.errors.append(error)
+    metrics.mail_sent("failed" if outcome.state is State.FAILED else "retry")
     if outcome.state is State.FAILED:
         report.failed += 1
         log.warning(

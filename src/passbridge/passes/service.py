@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from passbridge import metrics
 from passbridge.directory.service import user_ref
 from passbridge.domain.errors import NotFound
 from passbridge.ids import new_guid
@@ -151,6 +152,7 @@ class TapService:
             user,
             what="an administrator issued a Temporary Access Pass",
         )
+        metrics.pass_issued()
         return IssuedPass(self.view(row, policy), value)
 
     def delete(self, user_ref_text: str, method_id: str) -> None:

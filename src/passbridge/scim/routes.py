@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from scim2_models import Context
 from starlette.responses import Response
 
+from passbridge import metrics
 from passbridge.scim import schemas
 from passbridge.scim.auth import caller
 from passbridge.scim.bulk import run_bulk
@@ -51,8 +52,17 @@ async def _answer(request: Request, operation: str, work: Callable[[], Awaitable
                 getattr(request.state, "request_id", "-"),
             )
             error = ScimError(500, "An unexpected error occurred.")
+        _count(operation, error.status)
         return error_response(error)
+    _count(operation, response.status_code)
     return response
+
+
+def _count(operation: str, status: int) -> None:
+    resource, _, verb = operation.partition(".")
+    metrics.scim_operation(
+        {"user": "User", "group": "Group"}.get(resource, resource), verb or resource, status
+    )
 
 
 async def _body(request: Request) -> Any:

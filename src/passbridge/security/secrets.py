@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from passbridge import metrics
+
 T = TypeVar("T")
 
 # What the Argon2 hashes running at once in one process may hold between them. Each holds its memory
@@ -135,17 +137,22 @@ class SecretKeeper:
 
     def slow_hash(self, secret: str) -> str:
         peppered = self._peppered(secret)
-        return _hash_threads.run(self._memory_kib, lambda: self._argon.hash(peppered))
+        return _hash_threads.run(self._memory_kib, lambda: self._timed_hash(peppered))
 
     def slow_hash_matches(self, secret: str, stored: str) -> bool:
         peppered = self._peppered(secret)
         return _hash_threads.run(self._memory_kib, lambda: self._verify(stored, peppered))
 
+    def _timed_hash(self, peppered: bytes) -> str:
+        with metrics.hash_timer("hash"):
+            return self._argon.hash(peppered)
+
     def _verify(self, stored: str, peppered: bytes) -> bool:
-        try:
-            return bool(self._argon.verify(stored, peppered))
-        except (VerificationError, InvalidHashError):
-            return False
+        with metrics.hash_timer("verify"):
+            try:
+                return bool(self._argon.verify(stored, peppered))
+            except (VerificationError, InvalidHashError):
+                return False
 
     def decoy_hash(self) -> str:
         """A hash of nothing anyone knows, at the same parameters: checking a guess against it when

@@ -20,11 +20,13 @@ cost little more than its one Argon2 verify (bench/README.md, pass sign-ins).
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeGuard, TypeVar
 
+from passbridge import metrics
 from passbridge.directory.rules import upn_key
 from passbridge.domain.errors import InvalidInput
 from passbridge.ids import new_guid
@@ -45,6 +47,7 @@ from passbridge.tokens.authorize import pending_request
 
 USERNAME_MAX = 256
 PURGE_EVERY = 64
+log = logging.getLogger(__name__)
 
 Found = TypeVar("Found")
 Checked = TypeVar("Checked")
@@ -372,6 +375,7 @@ class SignInService:
                 # Refused before the proof is looked at, so a locked account reveals nothing about it.
                 reason = "Account is locked because the user tried to sign in too many times."
                 self._log(flow, who, ip_address, signin_log.ACCOUNT_LOCKED, reason)
+                self._outcome(strategy.method, "locked", who)
                 raise
         try:
             checked = strategy.check(self.env, flow, found, self._now)
@@ -380,7 +384,7 @@ class SignInService:
                 if not store.finish_flow(tx, flow.view.id, flow.view.state):
                     raise rules.FlowExpired()
                 worth = strategy.commit(tx, self.env, checked, now)
-                return finish(
+                signed_in = finish(
                     tx,
                     self.env,
                     flow,
@@ -393,7 +397,20 @@ class SignInService:
                 )
         except rules.SignInFailed as failure:
             self._log(flow, who, ip_address, failure.error_code, failure.reason)
+            self._outcome(strategy.method, "failure", who)
             raise
+        # Counted once committed: a sign-in whose transaction failed did not happen.
+        self._outcome(strategy.method, "success", who)
+        if strategy.method is Method.TEMPORARY_ACCESS_PASS:
+            metrics.pass_used()
+        return signed_in
+
+    @staticmethod
+    def _outcome(method: Method, result: str, who: Who) -> None:
+        """For operators: the metric, and a log line naming the user by object id only (the sign-in
+        log holds the rest; JSON logs add the request id)."""
+        metrics.sign_in(method, result)
+        log.info("sign-in %s: %s, user %s", result, method.value, who.user_id or "unknown")
 
     def _log(self, flow: ProofFlow, who: Who, ip: str | None, code: int, reason: str | None) -> None:
         with self.env.db.transaction() as tx:
