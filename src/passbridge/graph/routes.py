@@ -6,7 +6,17 @@ from fastapi import Depends, FastAPI
 
 from passbridge.fastpath.graph_route import GraphRoute
 from passbridge.fastpath.routing import add_routes
-from passbridge.graph import audit, groups, methods, passwordless, policies, sessions, signins, users
+from passbridge.graph import (
+    audit,
+    groups,
+    managers,
+    methods,
+    passwordless,
+    policies,
+    sessions,
+    signins,
+    users,
+)
 from passbridge.graph.auth import caller
 
 
@@ -15,7 +25,7 @@ def install(app: FastAPI) -> None:
     for version in ("v1.0", "beta"):
         # Authentication methods first: the busiest Graph reads, and routing tries routes in order. No
         # path of one module matches another's, so the order changes nothing else.
-        for module in (methods, passwordless, users, sessions, groups, policies, audit, signins):
+        for module in (methods, passwordless, users, managers, sessions, groups, policies, audit, signins):
             prefix = f"/{version}"
             add_routes(
                 app,
