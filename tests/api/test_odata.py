@@ -227,8 +227,7 @@ def test_filter_applies_to_groups_and_members(
         ("endswith(mail,'@contoso.example')", "Filter function 'endswith' is not supported."),
         (
             "surname eq 'x'",
-            "Unsupported or invalid query filter clause specified for property 'surname' of "
-            "resource 'User'.",
+            "Unsupported or invalid query filter clause specified for property 'surname' of resource 'User'.",
         ),
         (
             "startswith(id,'6f')",

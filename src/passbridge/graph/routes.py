@@ -8,6 +8,7 @@ from passbridge.fastpath.graph_route import GraphRoute
 from passbridge.fastpath.routing import add_routes
 from passbridge.graph import (
     audit,
+    batch,
     groups,
     managers,
     methods,
@@ -25,7 +26,18 @@ def install(app: FastAPI) -> None:
     for version in ("v1.0", "beta"):
         # Authentication methods first: the busiest Graph reads, and routing tries routes in order. No
         # path of one module matches another's, so the order changes nothing else.
-        for module in (methods, passwordless, users, managers, sessions, groups, policies, audit, signins):
+        for module in (
+            methods,
+            passwordless,
+            users,
+            managers,
+            sessions,
+            groups,
+            policies,
+            audit,
+            signins,
+            batch,
+        ):
             prefix = f"/{version}"
             add_routes(
                 app,
