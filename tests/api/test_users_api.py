@@ -93,7 +93,18 @@ def test_list_users_returns_graph_collection_with_context(
     assert "@odata.nextLink" not in body and "@odata.count" not in body
     assert [u["userPrincipalName"] for u in body["value"]] == ["admin@contoso.example", "kim@contoso.example"]
     kim = body["value"][1]
-    assert set(kim) == {"id", "userPrincipalName", "displayName", "mail", "accountEnabled", "createdDateTime"}
+    # Graph's default set: the HR properties other than these three come only with $select.
+    assert set(kim) == {
+        "id",
+        "userPrincipalName",
+        "displayName",
+        "mail",
+        "accountEnabled",
+        "createdDateTime",
+        "jobTitle",
+        "mobilePhone",
+        "officeLocation",
+    }
     assert (kim["displayName"], kim["accountEnabled"], kim["createdDateTime"]) == (
         "Kim Akers",
         True,

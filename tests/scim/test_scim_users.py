@@ -375,3 +375,51 @@ def test_changes_through_scim_are_audited_as_the_token(
         added = tx.session.query(AuditEntry).filter(AuditEntry.activity_display_name == "Add user").all()
     [entry] = [e for e in added if e.target_resources[0]["id"] == made["id"]]
     assert entry.initiated_by["app"]["displayName"] == "Provisioning token Workday"
+
+
+def test_scim_and_graph_are_two_views_of_one_user(
+    api: TestClient, scim_auth: dict[str, str], app_auth: TokenFactory
+) -> None:
+    boss = _new(api, scim_auth, "grace@contoso.example", displayName="Grace Hopper")
+    made = _new(
+        api,
+        scim_auth,
+        "ada@contoso.example",
+        displayName="Ada Lovelace",
+        title="Analyst",
+        userType="Employee",
+        emails=[
+            {"value": "ada@contoso.example", "type": "work"},
+            {"value": "ada@home.example", "type": "home"},
+        ],
+        phoneNumbers=[{"value": "+44 20 7946 0000", "type": "mobile"}],
+        schemas=[USER, ENTERPRISE, OURS],
+        **{
+            ENTERPRISE: {"employeeNumber": "1001", "department": "Finance", "manager": {"value": boss["id"]}},
+            OURS: {"employeeHireDate": "2027-01-04T08:00:00Z"},
+        },
+    )
+    graph = app_auth("User.ReadWrite.All")
+    fields = "employeeId,employeeType,employeeHireDate,department,jobTitle,mobilePhone,otherMails,mail"
+    seen = api.get(f"/v1.0/users/{made['id']}", params={"$select": fields}, headers=graph)
+    assert seen.status_code == 200, seen.text
+    body = seen.json()
+    assert (body["employeeId"], body["employeeType"], body["department"]) == ("1001", "Employee", "Finance")
+    assert (body["jobTitle"], body["mobilePhone"], body["mail"]) == (
+        "Analyst",
+        "+44 20 7946 0000",
+        "ada@contoso.example",
+    )
+    assert body["otherMails"] == ["ada@home.example"]
+    assert body["employeeHireDate"].startswith("2027-01-04T08:00:00")
+    manager = api.get(f"/v1.0/users/{made['id']}/manager", headers=graph)
+    assert manager.status_code == 200 and manager.json()["id"] == boss["id"]
+    # A change through Graph is what SCIM reads next.
+    assert (
+        api.patch(f"/v1.0/users/{made['id']}", json={"department": "Treasury"}, headers=graph).status_code
+        == 204
+    )
+    assert (
+        api.get(f"{SCIM}/Users/{made['id']}", headers=scim_auth).json()[ENTERPRISE]["department"]
+        == "Treasury"
+    )

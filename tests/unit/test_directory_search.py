@@ -71,6 +71,15 @@ INDEXED: dict[str, tuple[str, Query]] = {
         for op in ("eq", "ge", "le")
     },
     "users reporting to a manager": ("app_user", _users(manager_id=SOMEONE)),
+    "users by displayName after a key": ("app_user", _users(order="displayName", after=("Ada", SOMEONE))),
+    "users by displayName desc after a key": (
+        "app_user",
+        _users(order="displayName", descending=True, after=("Ada", SOMEONE)),
+    ),
+    "users by userPrincipalName desc after a key": (
+        "app_user",
+        _users(descending=True, after=("m@contoso.example", SOMEONE)),
+    ),
     "groups displayName eq": ("app_group", _groups(Condition("displayName", "eq", "Team"))),
     "groups startswith(displayName)": ("app_group", _groups(Condition("displayName", "startswith", "Te"))),
     "groups page after a key": ("app_group", _groups(after=("Team", SOMEONE))),

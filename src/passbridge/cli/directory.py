@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from passbridge.cli.base import emit, json_option, root, unit
+from passbridge.cli.base import emit, fail, json_option, root, unit
+from passbridge.cli.hr_options import hr_options, hr_values
 from passbridge.clock import iso_z
 from passbridge.directory.service import DirectoryService
 from passbridge.graph.shapes import group_json, user_json
@@ -19,15 +22,62 @@ def user() -> None:
 @click.argument("upn")
 @click.option("--display-name", help="Display name (default: the part of the UPN before @).")
 @click.option("--mail", help="Email address.")
+@hr_options
 @json_option
-def user_add(upn: str, display_name: str | None, mail: str | None, as_json: bool) -> None:
+def user_add(upn: str, display_name: str | None, mail: str | None, as_json: bool, **options: Any) -> None:
     """Create a user named UPN (alias@domain)."""
+    manager = options.pop("manager")
+    values = hr_values(options)
     with unit() as (tx, env, who):
-        created = DirectoryService(tx, env, who).add_user(upn, display_name=display_name, mail=mail)
+        directory = DirectoryService(tx, env, who)
+        created = directory.add_user(upn, display_name=display_name, mail=mail, **values)
+        if manager is not None:
+            directory.set_manager(created.id, manager)
         data = user_json(created)
     emit(
         data, as_json=as_json, human=lambda: click.echo(f"Created {data['userPrincipalName']} ({data['id']})")
     )
+
+
+@user.command("update")
+@click.argument("upn")
+@click.option("--display-name", help="New display name.")
+@click.option("--mail", help="New email address ('' clears it).")
+@hr_options
+@click.option("--no-hire-date", is_flag=True, help="Clear the hire date.")
+@click.option("--no-other-mails", is_flag=True, help="Clear the other mail addresses.")
+@click.option("--no-manager", is_flag=True, help="Leave the user without a manager.")
+@json_option
+def user_update(
+    upn: str,
+    display_name: str | None,
+    mail: str | None,
+    no_hire_date: bool,
+    no_other_mails: bool,
+    no_manager: bool,
+    as_json: bool,
+    **options: Any,
+) -> None:
+    """Change a user's properties (by UPN or id); '' clears a text property."""
+    manager = options.pop("manager")
+    values = hr_values(options)
+    if no_manager and manager is not None:
+        fail("give --manager or --no-manager, not both")
+    if no_hire_date:
+        values["employee_hire_date"] = None
+    if no_other_mails:
+        values["other_mails"] = None
+    if display_name is not None:
+        values["display_name"] = display_name
+    if mail is not None:
+        values["mail"] = mail or None
+    with unit() as (tx, env, who):
+        directory = DirectoryService(tx, env, who)
+        changed = directory.update_user(upn, **values)
+        if manager is not None or no_manager:
+            directory.set_manager(changed.id, manager)
+        data = user_json(changed)
+    emit(data, as_json=as_json, human=lambda: click.echo(f"Updated {data['userPrincipalName']}"))
 
 
 @user.command("list")
@@ -45,21 +95,48 @@ def user_list(as_json: bool) -> None:
     emit({"value": rows}, as_json=as_json, human=human)
 
 
+# What `user show` prints after the name, in this order, with the labels people read.
+_SHOWN = (
+    ("id", "id"),
+    ("mail", "mail"),
+    ("accountEnabled", "accountEnabled"),
+    ("employeeId", "employee id"),
+    ("employeeType", "employee type"),
+    ("employeeHireDate", "hire date"),
+    ("department", "department"),
+    ("jobTitle", "job title"),
+    ("companyName", "company"),
+    ("officeLocation", "office"),
+    ("usageLocation", "usage location"),
+    ("mobilePhone", "mobile"),
+)
+
+
 @user.command("show")
 @click.argument("upn")
 @json_option
 def user_show(upn: str, as_json: bool) -> None:
-    """Show one user, by UPN or id, with groups and roles."""
+    """Show one user, by UPN or id, with HR properties, manager, groups and roles."""
     with unit(readonly=True) as (tx, env, who):
         service = DirectoryService(tx, env, who)
         found = service.get_user(upn)
         data = user_json(found)
+        manager = service.get_manager(found.id)
+        data["manager"] = (
+            None if manager is None else {"id": manager.id, "userPrincipalName": manager.user_principal_name}
+        )
         data["memberOf"] = [g.display_name for g in service.groups_of(found)]
         data["directoryRoles"] = [r.display_name for r in service.roles_of(found)]
 
     def human() -> None:
-        for key in ("userPrincipalName", "displayName", "id", "mail", "accountEnabled"):
-            click.echo(f"{key + ':':<18} {data[key]}")
+        click.echo(f"{'userPrincipalName:':<18} {data['userPrincipalName']}")
+        click.echo(f"{'displayName:':<18} {data['displayName']}")
+        for key, label in _SHOWN:
+            value = data[key]
+            click.echo(f"{label + ':':<18} {'-' if value is None else value}")
+        click.echo(f"{'other mails:':<18} {', '.join(data['otherMails']) or '-'}")
+        boss = data["manager"]
+        click.echo(f"{'manager:':<18} {boss['userPrincipalName'] if boss else '-'}")
         click.echo(f"{'created:':<18} {data['createdDateTime']}")
         click.echo(f"{'groups:':<18} {', '.join(data['memberOf']) or '-'}")
         click.echo(f"{'roles:':<18} {', '.join(data['directoryRoles']) or '-'}")

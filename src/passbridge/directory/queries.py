@@ -160,8 +160,26 @@ GroupKey = tuple[str, str]  # (display_name, id)
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
-def user_key(user: User) -> UserKey:
-    return (user.upn_key, user.id)
+# The orders users page in ($orderby): by UPN (the default) or by display name, either way, ties by id.
+UserOrder = Literal["userPrincipalName", "displayName"]
+
+
+def user_key(user: User, order: UserOrder = "userPrincipalName") -> UserKey:
+    return (user.display_name, user.id) if order == "displayName" else (user.upn_key, user.id)
+
+
+def _user_sort(order: UserOrder) -> ColumnElement[str] | InstrumentedAttribute[str]:
+    # Display names sort in any case, along the index on (lower(display_name), id).
+    return func.lower(User.display_name) if order == "displayName" else User.upn_key
+
+
+def _user_past(order: UserOrder, descending: bool, key: UserKey) -> ColumnElement[bool]:
+    """Rows past `key` in the order asked for, as a range of that order's index (keyset paging)."""
+    first = _user_sort(order)
+    value = func.lower(literal(key[0], String)) if order == "displayName" else literal(key[0], String)
+    if descending:
+        return and_(first <= value, or_(first < value, User.id < key[1]))
+    return and_(first >= value, or_(first > value, User.id > key[1]))
 
 
 def group_key(group: Group) -> GroupKey:
@@ -337,13 +355,17 @@ def find_users(
     limit: int | None = None,
     group_id: str | None = None,
     manager_id: str | None = None,
+    order: UserOrder = "userPrincipalName",
+    descending: bool = False,
 ) -> list[User]:
-    """Users matching every condition (members of `group_id`, reports of `manager_id` when given), by
-    UPN then id, from the one after `after`."""
+    """Users matching every condition (members of `group_id`, reports of `manager_id` when given), in
+    `order` (then id), from the one after `after` (`user_key` of the previous page's last, same order)."""
     query = _users_where(tx, select(User), conditions, group_id, manager_id)
     if after is not None:
-        query = query.where(_after(User.upn_key, User.id, after))
-    return list(tx.session.scalars(query.order_by(User.upn_key, User.id).limit(limit)))
+        query = query.where(_user_past(order, descending, after))
+    first = _user_sort(order)
+    by = (first.desc(), User.id.desc()) if descending else (first, User.id)
+    return list(tx.session.scalars(query.order_by(*by).limit(limit)))
 
 
 def count_users(tx: Tx, conditions: Sequence[Condition] = (), *, group_id: str | None = None) -> int:

@@ -71,9 +71,9 @@ class Found(Generic[T]):
         return self.next_after is not None
 
 
-def _users_page(rows: list[User], limit: int) -> Found[User]:
+def _users_page(rows: list[User], limit: int, order: store.UserOrder = "userPrincipalName") -> Found[User]:
     # One row more than asked says whether another page exists without counting.
-    return Found(rows[:limit], store.user_key(rows[limit - 1]) if len(rows) > limit else None)
+    return Found(rows[:limit], store.user_key(rows[limit - 1], order) if len(rows) > limit else None)
 
 
 def user_not_found(ref: str) -> NotFound:
@@ -223,11 +223,21 @@ class DirectoryService:
         return store.users(self.tx)
 
     def search_users(
-        self, conditions: Sequence[Condition], *, after: store.UserKey | None, limit: int
+        self,
+        conditions: Sequence[Condition],
+        *,
+        after: store.UserKey | None,
+        limit: int,
+        order: store.UserOrder = "userPrincipalName",
+        descending: bool = False,
     ) -> Found[User]:
-        """A page of users in UPN order, from the one after `after` (`store.user_key` of a page's last)."""
+        """A page of users in `order` (UPN by default), from the one after `after` (`store.user_key`
+        of a page's last)."""
         access.require_app_permission(self.principal, *USER_READ)
-        return _users_page(store.find_users(self.tx, conditions, after=after, limit=limit + 1), limit)
+        rows = store.find_users(
+            self.tx, conditions, after=after, limit=limit + 1, order=order, descending=descending
+        )
+        return _users_page(rows, limit, order)
 
     def count_users(self, conditions: Sequence[Condition]) -> int:
         access.require_app_permission(self.principal, *USER_READ)

@@ -65,11 +65,11 @@ def check_values(data: object) -> None:
                 )
 
 
-async def read_json(request: Request) -> dict[str, Any]:
+async def read_json(request: Request, *, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "")
     raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise GraphError(413, "RequestEntityTooLarge", f"The request body exceeds {MAX_BODY_BYTES} bytes.")
+    if len(raw) > limit:
+        raise GraphError(413, "RequestEntityTooLarge", f"The request body exceeds {limit} bytes.")
     if not raw.strip():
         return {}
     if content_type and content_type.split(";")[0].strip().lower() != "application/json":

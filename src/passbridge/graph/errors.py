@@ -56,7 +56,8 @@ def _denied_code(path: str) -> str:
 
 def domain_error_response(request: Request, exc: DomainError) -> JSONResponse:
     if isinstance(exc, NotFound):
-        code = "Request_ResourceNotFound" if exc.kind in ("user", "group", "member") else "itemNotFound"
+        directory = exc.kind in ("user", "group", "member", "manager")
+        code = "Request_ResourceNotFound" if directory else "itemNotFound"
         return error_response(request, 404, code, exc.message)
     if isinstance(exc, PermissionDenied):
         return error_response(request, 403, _denied_code(request.url.path), exc.message)

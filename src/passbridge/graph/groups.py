@@ -17,6 +17,7 @@ from passbridge.graph.common import in_unit
 from passbridge.graph.errors import GraphError
 from passbridge.graph.openapi import body
 from passbridge.graph.shapes import group_json, user_json
+from passbridge.graph.users import DEFAULT_PROPERTIES as USER_DEFAULT_PROPERTIES
 from passbridge.graph.users import FILTERS as USER_FILTERS
 from passbridge.graph.users import PROPERTIES as USER_PROPERTIES
 from passbridge.services.context import Env, Principal
@@ -130,6 +131,7 @@ async def list_members(group_id: str, request: Request, principal: Caller) -> di
         properties=MEMBER_PROPERTIES,
         filters=USER_FILTERS,
         order="users",
+        default=USER_DEFAULT_PROPERTIES,
     )
 
     def work(tx: Tx, env: Env) -> tuple[list[dict[str, Any]], tuple[str, str] | None, int | None]:
@@ -161,7 +163,7 @@ async def count_members(group_id: str, request: Request, principal: Caller) -> P
     return PlainTextResponse(str(await in_unit(request, work, readonly=True)))
 
 
-def member_id_of(data: dict[str, Any]) -> str:
+def member_id_of(data: dict[str, Any], what: str = "member") -> str:
     """The object id in `{"@odata.id": ".../directoryObjects/{id}"}` (or `.../users/{id}`).
 
     Any host is accepted: scripts written for Graph keep graph.microsoft.com in the reference
@@ -171,7 +173,9 @@ def member_id_of(data: dict[str, Any]) -> str:
         raise GraphError(400, "badRequest", f"Invalid property '{unknown[0]}' for a reference.")
     reference = data.get("@odata.id")
     if not isinstance(reference, str) or not reference.strip():
-        raise GraphError(400, "badRequest", "The request body must hold the member's reference in @odata.id.")
+        raise GraphError(
+            400, "badRequest", f"The request body must hold the {what}'s reference in @odata.id."
+        )
     segments = [s for s in urlsplit(reference.strip()).path.split("/") if s]
     if len(segments) < 2 or segments[-2].casefold() not in ("directoryobjects", "users") or not segments[-1]:
         raise GraphError(

@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal, NoReturn
 from urllib.parse import urlencode
 
@@ -130,24 +131,33 @@ def refuse_unstorable_url(request: Request) -> None:
 
 @dataclass(frozen=True)
 class Selection:
-    """The properties `$select` names (canonical spelling), or None for the default set."""
+    """The properties `$select` names (canonical spelling), or None for the default set: `default`, or
+    every property when that is None too (Graph returns some properties only on `$select`)."""
 
     names: tuple[str, ...] | None = None
+    default: tuple[str, ...] | None = None
 
     def fragment(self, entity_set: str) -> str:
         return entity_set if self.names is None else f"{entity_set}({','.join(self.names)})"
 
     def project(self, item: dict[str, Any]) -> dict[str, Any]:
-        if self.names is None:
+        names = self.default if self.names is None else self.names
+        if names is None:
             return item
         # Annotations such as @odata.type stay: typed clients deserialize by them.
-        return {k: v for k, v in item.items() if k.startswith("@odata.") or k in self.names}
+        return {k: v for k, v in item.items() if k.startswith("@odata.") or k in names}
 
 
-def select_of(request: Request, *, type_name: str, properties: Sequence[str]) -> Selection:
+def select_of(
+    request: Request,
+    *,
+    type_name: str,
+    properties: Sequence[str],
+    default: tuple[str, ...] | None = None,
+) -> Selection:
     text = request.query_params.get("$select")
     if text is None:
-        return Selection()
+        return Selection(default=default)
     canonical = {p.casefold(): p for p in properties}
     names: list[str] = []
     for raw in text.split(","):
@@ -162,7 +172,7 @@ def select_of(request: Request, *, type_name: str, properties: Sequence[str]) ->
             )
         if found not in names:
             names.append(found)
-    return Selection(tuple(names))
+    return Selection(tuple(names), default)
 
 
 # --- $count ----------------------------------------------------------------------------------
@@ -190,12 +200,16 @@ def count_of(request: Request) -> bool:
 
 # --- $filter ---------------------------------------------------------------------------------
 
-FilterKind = Literal["text", "id", "bool"]
+FilterKind = Literal["text", "id", "bool", "datetime"]
 MAX_FILTER_LENGTH = 2048
 MAX_NESTING = 8
 _TOKEN = re.compile(r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<punct>[(),])|(?P<word>[^\s(),']+))")
 _UNSUPPORTED_OPERATORS = frozenset({"ne", "gt", "ge", "lt", "le", "in", "has", "or", "not", "any", "all"})
-SUPPORTED = "Passbridge supports eq and startswith(property,'text'), joined with and."
+SUPPORTED = (
+    "Passbridge supports eq and startswith(property,'text') (and ge and le on dates), joined with and."
+)
+# Comparisons beyond eq, by the kinds of property that take them.
+_ORDERED_OPERATORS = {"ge", "le"}
 
 
 def _invalid_clause(detail: str) -> GraphError:
@@ -279,12 +293,30 @@ class _FilterParser:
             return [self._function(value)]
         name, field_kind = self._field(value)
         operator = self._take()
-        if operator[0] != "word" or operator[1].lower() != "eq":
+        op = operator[1].lower() if operator[0] == "word" else ""
+        if op in _ORDERED_OPERATORS and field_kind == "datetime":
+            return [Condition(name, "ge" if op == "ge" else "le", self._datetime(name, allow_null=False))]
+        if op != "eq":
             self.at -= 1
             self._unexpected()
+        if field_kind == "datetime":
+            return [Condition(name, "eq", self._datetime(name, allow_null=True))]
         literal = self._literal()
         self._check_type(name, field_kind, literal)
         return [Condition(name, "eq", literal)]
+
+    def _datetime(self, name: str, *, allow_null: bool) -> datetime | None:
+        """An OData DateTimeOffset literal: unquoted, with its offset (2027-01-04T00:00:00Z)."""
+        kind, value = self._take()
+        if kind == "word" and value.lower() == "null" and allow_null:
+            return None
+        parsed = parse_datetime_offset(value) if kind == "word" else None
+        if parsed is None:
+            raise _invalid_clause(
+                f"'{name}' compares with an unquoted date and time with its offset, "
+                "such as 2027-01-04T00:00:00Z."
+            )
+        return parsed
 
     def _function(self, function: str) -> Condition:
         if function.lower() != "startswith":
@@ -332,10 +364,28 @@ class _FilterParser:
             "text": literal is None or isinstance(literal, str),
             "id": isinstance(literal, str),
             "bool": isinstance(literal, bool),
+            "datetime": False,  # parsed by _datetime
         }[kind]
         if not fits:
-            wanted = {"text": "a quoted string", "id": "a quoted id", "bool": "true or false"}[kind]
+            wanted = {
+                "text": "a quoted string",
+                "id": "a quoted id",
+                "bool": "true or false",
+                "datetime": "a date and time",
+            }[kind]
             raise _invalid_clause(f"'{name}' compares with {wanted}.")
+
+
+def parse_datetime_offset(text: str) -> datetime | None:
+    """An ISO 8601 date and time with its offset ("Z" or "+01:00"), as Graph's DateTimeOffset; None
+    when it is not one (no offset, or not a date)."""
+    if not (10 < len(text) <= 40 and text[:4].isdigit() and text.isascii()):
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
 
 
 def filter_of(request: Request, *, resource: str, fields: Mapping[str, FilterKind]) -> list[Condition]:
@@ -365,11 +415,42 @@ def _check_options(request: Request, allowed: frozenset[str]) -> None:
 
 
 @dataclass(frozen=True)
+class Ordering:
+    """`$orderby`: one property, ascending or not."""
+
+    name: str
+    descending: bool = False
+
+
+def order_of(request: Request, *, resource: str, orderable: Sequence[str]) -> Ordering | None:
+    text = request.query_params.get("$orderby")
+    if text is None:
+        return None
+    words = text.split()
+    direction_ok = len(words) == 1 or (len(words) == 2 and words[1].lower() in ("asc", "desc"))
+    if not direction_ok or "," in text:
+        raise GraphError(
+            400,
+            "BadRequest",
+            f"Invalid $orderby '{text[:100]}': give one property, then asc or desc. "
+            f"Passbridge orders {resource.lower()}s by {' or '.join(orderable)}.",
+        )
+    canonical = {p.casefold(): p for p in orderable}
+    name = canonical.get(words[0].casefold())
+    if name is None:
+        raise GraphError(
+            400, "Request_UnsupportedQuery", f"Unsupported sort property '{words[0][:100]}' for '{resource}'."
+        )
+    return Ordering(name, len(words) == 2 and words[1].lower() == "desc")
+
+
+@dataclass(frozen=True)
 class ListQuery:
     page: Page
     selection: Selection
     conditions: list[Condition]
     count: bool
+    order: Ordering | None = None
 
 
 def list_query(
@@ -380,14 +461,22 @@ def list_query(
     properties: Sequence[str],
     filters: Mapping[str, FilterKind],
     order: str,
+    orderable: Sequence[str] = (),
+    default: tuple[str, ...] | None = None,
 ) -> ListQuery:
-    """The OData options of a directory collection, validated before any work is done."""
-    _check_options(request, frozenset({"$select", "$filter", "$top", "$skiptoken", "$count"}))
+    """The OData options of a directory collection, validated before any work is done. A `$skiptoken`
+    belongs to one order: `order`, or with `$orderby` (over `orderable`) that order's own."""
+    allowed = {"$select", "$filter", "$top", "$skiptoken", "$count"} | ({"$orderby"} if orderable else set())
+    _check_options(request, frozenset(allowed))
+    ordering = order_of(request, resource=resource, orderable=orderable) if orderable else None
+    if ordering is not None:
+        order = f"{order}:{ordering.name}:{'desc' if ordering.descending else 'asc'}"
     return ListQuery(
         page_of(request, kind=order),
-        select_of(request, type_name=type_name, properties=properties),
+        select_of(request, type_name=type_name, properties=properties, default=default),
         filter_of(request, resource=resource, fields=filters),
         count_of(request),
+        ordering,
     )
 
 
@@ -398,7 +487,9 @@ def count_query(request: Request, *, resource: str, filters: Mapping[str, Filter
     return filter_of(request, resource=resource, fields=filters)
 
 
-def entity_query(request: Request, *, type_name: str, properties: Sequence[str]) -> Selection:
+def entity_query(
+    request: Request, *, type_name: str, properties: Sequence[str], default: tuple[str, ...] | None = None
+) -> Selection:
     """One object: only $select applies."""
     _check_options(request, frozenset({"$select"}))
-    return select_of(request, type_name=type_name, properties=properties)
+    return select_of(request, type_name=type_name, properties=properties, default=default)

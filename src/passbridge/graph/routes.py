@@ -6,7 +6,19 @@ from fastapi import Depends, FastAPI
 
 from passbridge.fastpath.graph_route import GraphRoute
 from passbridge.fastpath.routing import add_routes
-from passbridge.graph import audit, groups, joiner, methods, passwordless, policies, sessions, signins, users
+from passbridge.graph import (
+    audit,
+    batch,
+    groups,
+    joiner,
+    managers,
+    methods,
+    passwordless,
+    policies,
+    sessions,
+    signins,
+    users,
+)
 from passbridge.graph.auth import caller
 
 
@@ -15,7 +27,19 @@ def install(app: FastAPI) -> None:
     for version in ("v1.0", "beta"):
         # Authentication methods first: the busiest Graph reads, and routing tries routes in order. No
         # path of one module matches another's, so the order changes nothing else.
-        for module in (methods, passwordless, users, sessions, groups, policies, audit, signins, joiner):
+        for module in (
+            methods,
+            passwordless,
+            users,
+            managers,
+            sessions,
+            groups,
+            policies,
+            audit,
+            signins,
+            joiner,
+            batch,
+        ):
             prefix = f"/{version}"
             add_routes(
                 app,

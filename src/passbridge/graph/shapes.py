@@ -19,6 +19,16 @@ def user_json(user: User) -> dict[str, Any]:
         "mail": user.mail,
         "accountEnabled": user.account_enabled,
         "createdDateTime": iso_z(user.created_at),
+        "jobTitle": user.job_title,
+        "mobilePhone": user.mobile_phone,
+        "officeLocation": user.office_location,
+        "employeeId": user.employee_id,
+        "employeeType": user.employee_type,
+        "employeeHireDate": iso_z(user.employee_hire_date),
+        "department": user.department,
+        "companyName": user.company_name,
+        "usageLocation": user.usage_location,
+        "otherMails": list(user.other_mails or []),
     }
 
 

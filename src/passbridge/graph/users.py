@@ -25,14 +25,51 @@ Caller = Annotated[Principal, Depends(caller)]
 
 USER_TYPES = ("#microsoft.graph.user", "#microsoft.graph.directoryObject")
 TYPE_NAME = "microsoft.graph.user"
-PROPERTIES = ("id", "userPrincipalName", "displayName", "mail", "accountEnabled", "createdDateTime")
+# What a user answers without $select; Graph returns the other HR properties only on $select.
+DEFAULT_PROPERTIES = (
+    "id",
+    "userPrincipalName",
+    "displayName",
+    "mail",
+    "accountEnabled",
+    "createdDateTime",
+    "jobTitle",
+    "mobilePhone",
+    "officeLocation",
+)
+PROPERTIES = (
+    *DEFAULT_PROPERTIES,
+    "employeeId",
+    "employeeType",
+    "employeeHireDate",
+    "department",
+    "companyName",
+    "usageLocation",
+    "otherMails",
+)
+# HR's text properties: settable, cleared by null, filtered with eq and startswith.
+HR_TEXT = {
+    "employeeId": "employee_id",
+    "employeeType": "employee_type",
+    "department": "department",
+    "jobTitle": "job_title",
+    "companyName": "company_name",
+    "officeLocation": "office_location",
+    "usageLocation": "usage_location",
+    "mobilePhone": "mobile_phone",
+}
 FILTERS: dict[str, odata.FilterKind] = {
     "id": "id",
     "userPrincipalName": "text",
     "displayName": "text",
     "mail": "text",
     "accountEnabled": "bool",
+    **dict.fromkeys(HR_TEXT, "text"),
+    "employeeHireDate": "datetime",
 }
+ORDERABLE = ("displayName", "userPrincipalName")
+# Properties a PATCH may set to null, which clears them.
+NULLABLE = frozenset({"mail", *HR_TEXT, "employeeHireDate", "otherMails"})
 # Graph's mailNickname: up to 64 printable ASCII characters, none of these.
 _NICKNAME_FORBIDDEN = frozenset('@()\\[]";:<>, ')
 
@@ -63,8 +100,46 @@ class PasswordProfile(BaseModel):
     _annotations = model_validator(mode="before")(_drop_annotations)
 
 
-class NewUser(BaseModel):
+def _hire_date(value: str | None) -> str | None:
+    if value is not None and odata.parse_datetime_offset(value.strip()) is None:
+        raise ValueError(
+            "cannot convert it to Edm.DateTimeOffset; give a date and time with its offset, "
+            "such as 2027-01-04T00:00:00Z"
+        )
+    return value
+
+
+class HrFields(BaseModel):
+    """What HR systems set; rules.py checks the values (lengths, country codes, addresses)."""
+
     model_config = ConfigDict(extra="forbid")
+    employeeId: StrictStr | None = None
+    employeeType: StrictStr | None = None
+    employeeHireDate: StrictStr | None = None
+    department: StrictStr | None = None
+    jobTitle: StrictStr | None = None
+    companyName: StrictStr | None = None
+    officeLocation: StrictStr | None = None
+    usageLocation: StrictStr | None = None
+    mobilePhone: StrictStr | None = None
+    otherMails: list[StrictStr] | None = None
+
+    _check_hire_date = field_validator("employeeHireDate")(_hire_date)
+
+    def hr_changes(self) -> dict[str, Any]:
+        """The HR properties the body holds, as DirectoryService's keywords (None clears)."""
+        given = self.model_fields_set
+        changes: dict[str, Any] = {HR_TEXT[name]: getattr(self, name) for name in HR_TEXT if name in given}
+        if "employeeHireDate" in given:
+            text = self.employeeHireDate
+            hired = None if text is None else odata.parse_datetime_offset(text.strip())
+            changes["employee_hire_date"] = hired
+        if "otherMails" in given:
+            changes["other_mails"] = self.otherMails
+        return changes
+
+
+class NewUser(HrFields):
     accountEnabled: StrictBool = True
     displayName: StrictStr
     userPrincipalName: StrictStr
@@ -76,8 +151,7 @@ class NewUser(BaseModel):
     _check_nickname = field_validator("mailNickname")(_nickname)
 
 
-class UserPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class UserPatch(HrFields):
     passwordProfile: Any = None
     accountEnabled: StrictBool | None = None
     displayName: StrictStr | None = None
@@ -96,12 +170,26 @@ def _entity(request: Request, user: dict[str, Any], selection: odata.Selection) 
 @router.get("/users")
 async def list_users(request: Request, principal: Caller) -> dict[str, Any]:
     query = odata.list_query(
-        request, type_name=TYPE_NAME, resource="User", properties=PROPERTIES, filters=FILTERS, order="users"
+        request,
+        type_name=TYPE_NAME,
+        resource="User",
+        properties=PROPERTIES,
+        filters=FILTERS,
+        order="users",
+        orderable=ORDERABLE,
+        default=DEFAULT_PROPERTIES,
     )
+    order = query.order
 
     def work(tx: Tx, env: Env) -> tuple[list[dict[str, Any]], tuple[str, str] | None, int | None]:
         service = DirectoryService(tx, env, principal)
-        found = service.search_users(query.conditions, after=query.page.after, limit=query.page.top)
+        found = service.search_users(
+            query.conditions,
+            after=query.page.after,
+            limit=query.page.top,
+            order="displayName" if order is not None and order.name == "displayName" else "userPrincipalName",
+            descending=order is not None and order.descending,
+        )
         count = service.count_users(query.conditions) if query.count else None
         return [user_json(u) for u in found.items], found.next_after, count
 
@@ -136,15 +224,18 @@ async def create_user(request: Request, principal: Caller) -> dict[str, Any]:
             display_name=body.displayName,
             mail=body.mail,
             account_enabled=body.accountEnabled,
+            **body.hr_changes(),
         )
         return user_json(created)
 
-    return _entity(request, await in_unit(request, work), odata.Selection())
+    return _entity(request, await in_unit(request, work), odata.Selection(default=DEFAULT_PROPERTIES))
 
 
 async def _read_one(request: Request, principal: Principal, ref: str | None) -> dict[str, Any]:
     """One user by id or UPN, or the caller when `ref` is None."""
-    selection = odata.entity_query(request, type_name=TYPE_NAME, properties=PROPERTIES)
+    selection = odata.entity_query(
+        request, type_name=TYPE_NAME, properties=PROPERTIES, default=DEFAULT_PROPERTIES
+    )
 
     def work(tx: Tx, env: Env) -> dict[str, Any]:
         service = DirectoryService(tx, env, principal)
@@ -178,10 +269,10 @@ async def update_user(ref: str, request: Request, principal: Caller) -> Response
             "Issue a Temporary Access Pass to let the user sign in.",
         )
     given = body.model_fields_set - {"mailNickname"}
-    for name in sorted(given - {"mail"}):
+    for name in sorted(given - NULLABLE):
         if getattr(body, name) is None:
             raise GraphError(400, "badRequest", f"Invalid value for property '{name}': null is not allowed.")
-    changes: dict[str, Any] = {}
+    changes: dict[str, Any] = body.hr_changes()
     if "displayName" in given:
         changes["display_name"] = body.displayName
     if "accountEnabled" in given:

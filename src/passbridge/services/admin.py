@@ -116,6 +116,7 @@ class UserOverview:
     other_groups: tuple[Group, ...] = ()  # groups they are not in, to add them to
     may_manage_roles: bool = False
     other_roles: tuple[Role, ...] = ()  # roles they do not hold, to assign
+    manager: User | None = None
 
 
 def user_overview(tx: Tx, env: Env, principal: Principal, user_ref: str) -> UserOverview:
@@ -152,6 +153,7 @@ def user_overview(tx: Tx, env: Env, principal: Principal, user_ref: str) -> User
         other_groups=tuple(g for g in directory.list_groups() if g.id not in {m.id for m in member_of}),
         may_manage_roles=Role.GLOBAL_ADMINISTRATOR in principal.roles,
         other_roles=tuple(r for r in Role if r not in roles),
+        manager=directory.get_manager(user.id),
     )
 
 

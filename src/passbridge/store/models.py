@@ -149,8 +149,9 @@ class User(Base):
         ).ddl_if(dialect="postgresql"),
         # accountEnabled filters in UPN order without visiting the other users.
         Index("ix_app_user_account_enabled_upn_key", account_enabled, upn_key),
-        # $orderby=displayName (asc or desc) pages by (display_name, id) along this index.
-        Index("ix_app_user_display_name_id", display_name, id),
+        # $orderby=displayName (asc or desc, any case) pages by (lower(display_name), id) along this one;
+        # the default opclass, as PostgreSQL orders only by that (the pattern one above serves LIKE).
+        Index("ix_app_user_display_name_order", func.lower(display_name).label("display_name_order"), id),
         # HR's properties, filtered as displayName is (eq and startswith on lower()).
         *(
             Index(

@@ -18,6 +18,7 @@ from passbridge.services.context import Env, Principal
 from passbridge.store.models import User
 from passbridge.store.tx import Tx
 from passbridge.tokens.revocation import RevocationService
+from passbridge.web.admin import details
 from passbridge.web.admin.base import (
     Admin,
     BadForm,
@@ -48,6 +49,7 @@ DONE = {
     "role-added": "The role was assigned. It applies from their next sign-in or token.",
     "role-removed": "The role was removed.",
 }
+NOT_SAVED = "The details were not saved: correct the field marked below."
 METHOD_REASONS = {
     "EnabledByPolicy": "Usable",
     "DisabledByPolicy": "Turned off by policy",
@@ -169,7 +171,13 @@ async def user_page(request: Request, user_ref: str) -> Response:
 
 
 async def _render_user(
-    request: Request, who: Admin, user_ref: str, *, notice: str | None = None, error: str | None = None
+    request: Request,
+    who: Admin,
+    user_ref: str,
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    edit: details.Edit | None = None,
 ) -> Response:
     try:
         overview = await in_tx(request, lambda tx, env: admin.user_overview(tx, env, who.principal, user_ref))
@@ -192,6 +200,8 @@ async def _render_user(
         notice=notice,
         error=error,
         reasons=METHOD_REASONS,
+        detail_fields=details.FIELDS,
+        edit=edit or details.Edit(details.form_values(overview.user, overview.manager)),
         **who.context("users"),
     )
 
@@ -233,12 +243,6 @@ def _revoke(tx: Tx, env: Env, principal: Principal, user_ref: str, _form: dict[s
     return "revoked"
 
 
-def _edit(tx: Tx, env: Env, principal: Principal, user_ref: str, form: dict[str, str]) -> str:
-    name, mail = form.get("display_name", "").strip(), form.get("mail", "").strip()
-    DirectoryService(tx, env, principal).update_user(user_ref, display_name=name, mail=mail or None)
-    return "edited"
-
-
 def _group(add: bool) -> Action:
     def action(tx: Tx, env: Env, principal: Principal, user_ref: str, form: dict[str, str]) -> str:
         directory = DirectoryService(tx, env, principal)
@@ -277,7 +281,24 @@ def _delete_method(method_id: str) -> Action:
 
 @router.post("/admin/users/{user_ref}/edit")
 async def edit_user(request: Request, user_ref: str) -> Response:
-    return await _act(request, user_ref, _edit)
+    """The Details form (web/admin/details.py): a refusal is shown next to its field, the posted values
+    kept, and nothing saved."""
+    try:
+        who = await administrator(request)
+        form = await posted(request, who)
+    except Refused as refused:
+        return refused.response
+    except BadForm:
+        return bad_form(who)
+    try:
+        await in_tx(request, lambda tx, env: details.save(tx, env, who.principal, user_ref, form), write=True)
+    except details.FieldRefused as refused:
+        values = {f.name: form.get(f.name, "") for f in details.FIELDS}
+        edit = details.Edit(values, {refused.field: refused.message})
+        return await _render_user(request, who, user_ref, error=NOT_SAVED, edit=edit)
+    except DomainError as exc:
+        return await _render_user(request, who, user_ref, error=exc.message)
+    return see_other(f"/admin/users/{user_ref}?done=edited")
 
 
 @router.post("/admin/users/{user_ref}/groups/add")

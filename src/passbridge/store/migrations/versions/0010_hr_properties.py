@@ -56,8 +56,10 @@ def upgrade() -> None:
         )
     for name in ("employee_hire_date", "external_id", "manager_id"):
         op.create_index(f"ix_app_user_{name}", "app_user", [name], unique=False)
-    # $orderby=displayName pages along it.
-    op.create_index("ix_app_user_display_name_id", "app_user", ["display_name", "id"], unique=False)
+    # $orderby=displayName pages along it, in any case.
+    op.create_index(
+        "ix_app_user_display_name_order", "app_user", [sa.text("lower(display_name)"), "id"], unique=False
+    )
     opclass = " text_pattern_ops" if postgresql else ""
     for name, _length in _TEXT:
         op.create_index(
@@ -68,7 +70,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name, _length in reversed(_TEXT):
         op.drop_index(f"ix_app_user_{name}_lower", table_name="app_user")
-    op.drop_index("ix_app_user_display_name_id", table_name="app_user")
+    op.drop_index("ix_app_user_display_name_order", table_name="app_user")
     for name in ("manager_id", "external_id", "employee_hire_date"):
         op.drop_index(f"ix_app_user_{name}", table_name="app_user")
     # In place on both (SQLite 3.35+ drops a column no index or constraint of another names; PostgreSQL
