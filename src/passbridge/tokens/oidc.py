@@ -347,6 +347,9 @@ def find_refresh_token(
             9002313,
             "Invalid refresh token: it is malformed or not valid for this client or this authority.",
         )
+    if not row.account_enabled:
+        # First: disabling revokes the user's tokens too, and the disabled account is the reason to say.
+        raise GrantRefused(50057, "The user account is disabled or no longer exists.")
     if row.revoked_at is not None:
         raise GrantRefused(
             50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed."
@@ -359,8 +362,6 @@ def find_refresh_token(
         )
     if row.expires_at <= now or row.not_after <= now:
         raise GrantRefused(700082, "The refresh token has expired. Sign in again.")
-    if not row.account_enabled:
-        raise GrantRefused(50057, "The user account is disabled or no longer exists.")
     if row.auth_time < row.sessions_valid_from:
         raise GrantRefused(
             50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed."
