@@ -202,7 +202,7 @@ def test_create_user_without_write_permission_is_403_and_store_unchanged(
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"jobTitle": "Boss"}, "Invalid property 'jobTitle' for this resource."),
+        ({"ageGroup": "Adult"}, "Invalid property 'ageGroup' for this resource."),
         (
             {"accountEnabled": "yes"},
             "Invalid value for property 'accountEnabled': Input should be a valid boolean.",
