@@ -226,6 +226,8 @@ class TemporaryAccessPass(Base):
     # for passes issued before this was recorded), for the admin portal's inventory.
     created_by_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_by_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    # Why it was issued, as the issuer said (passes/rules.py issue_reason), for the holder's notices.
+    reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
 
 
 class TapPolicyRow(Base):

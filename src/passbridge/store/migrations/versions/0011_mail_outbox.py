@@ -1,4 +1,4 @@
-"""mail: the outbox, the pass notices' "This wasn't me" links, and the TAP policy's requireReason
+"""mail: the outbox, "This wasn't me" links, a pass's reason, the TAP policy's requireReason
 
 Revision ID: 0011
 Revises: 0009
@@ -65,9 +65,13 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("require_reason", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
+    with op.batch_alter_table("temporary_access_pass", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("reason", sa.String(length=256), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("temporary_access_pass", schema=None) as batch_op:
+        batch_op.drop_column("reason")
     with op.batch_alter_table("tap_policy", schema=None) as batch_op:
         batch_op.drop_column("require_reason")
     op.drop_table("pass_notice_link")
