@@ -251,3 +251,19 @@ def test_an_expired_or_unknown_link_does_nothing(mail_env: Env, smtp: SmtpServer
     with mail_env.db.transaction("read") as tx:
         assert _ada_pass(tx) is not None
         assert notices.look(tx, mail_env, token).status is notices.LinkStatus.EXPIRED
+
+
+def test_a_link_for_a_replaced_pass_leaves_the_new_pass_alone(mail_env: Env, smtp: SmtpServer) -> None:
+    _with_helpdesk(mail_env)
+    _ada(mail_env)
+    _issue(mail_env, "first")
+    newer = _issue(mail_env, "second")
+    first_notice, _ = _delivered(mail_env, smtp, 2)
+    with browser(mail_env) as owner:
+        done = owner.post(f"/this-wasnt-me/{_token(first_notice)}")
+        assert "Done: the pass no longer works" in done.text
+    with mail_env.db.transaction("read") as tx:
+        kept = _ada_pass(tx)
+    assert kept is not None and kept.id == newer.view.id
+    report = _delivered(mail_env, smtp, 3)[2]
+    assert "the pass was already gone, and 0 sign-in sessions begun with it ended" in _bodies(report)[0]

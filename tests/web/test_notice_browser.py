@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.servers import ServedStore, free_port, initialised_store, serving
 from tests.smtp import SmtpServer, smtp_server
-from tests.web.browser import ADA, Watched, cli, enter_username
+from tests.web.browser import ADA, ADMIN, Watched, cli, enter_username, issue_pass
 
 MAILBOX = "ada.lovelace@mail.contoso.example"
 HELPDESK = "helpdesk@contoso.example"
@@ -48,8 +48,8 @@ def sending(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sending]:
             yield Sending(ServedStore(base, environ, proc, log_file), smtp)
 
 
-def _watched(chromium: Browser, store: ServedStore, story: str) -> Watched:
-    context = chromium.new_context(base_url=store.base, viewport={"width": 1280, "height": 900})
+def _watched(chromium: Browser, store: ServedStore, story: str, width: int = 1280) -> Watched:
+    context = chromium.new_context(base_url=store.base, viewport={"width": width, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
     w = Watched(page, story)
@@ -128,3 +128,33 @@ def test_this_wasnt_me_from_the_mail_revokes_the_pass_and_signs_the_other_browse
     assert "User reported a Temporary Access Pass as not theirs" in audit
     intruder.assert_clean()
     owner.assert_clean()
+
+
+def test_the_mail_page_lists_what_was_sent_and_fits_a_phone(chromium: Browser, sending: Sending) -> None:
+    store, inbox = sending.store, sending.smtp.inbox
+    cli(
+        store,
+        "user",
+        "add",
+        "grace@contoso.example",
+        "--display-name",
+        "Grace Hopper",
+        "--mail",
+        "grace@mail.example",
+    )
+    cli(store, "tap", "issue", "grace@contoso.example", "--reason", "HR-9 first day")
+    inbox.wait_until(lambda got: any(m["To"] == "grace@mail.example" for m in got), "Grace's notice")
+    admin = _watched(chromium, store, "mail-page", width=360)
+    page = admin.page
+    page.goto("/admin/mail")
+    enter_username(admin, ADMIN)
+    page.get_by_label("Temporary Access Pass", exact=True).fill(issue_pass(store, ADMIN, one_time=False))
+    page.keyboard.press("Enter")
+    page.get_by_role("link", name="Continue").click()
+    expect(page.get_by_role("heading", name="Mail", level=1)).to_be_visible()
+    row = page.get_by_role("row").filter(has_text="grace@mail.example")
+    expect(row).to_contain_text("A Temporary Access Pass was issued for your account")
+    expect(row).to_contain_text("Sent")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    admin.shot("mail-at-360px")
+    admin.assert_clean()

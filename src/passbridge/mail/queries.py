@@ -166,4 +166,3 @@ def listing(
         query = query.where((T.created_at < at) | and_(T.created_at == at, T.id < message_id))
     query = query.order_by(T.created_at.desc(), T.id.desc()).limit(limit)
     return [Listed(**row._mapping) for row in tx.execute(query)]
-

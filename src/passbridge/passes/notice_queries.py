@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -68,7 +68,13 @@ def facts(tx: Tx, user_id: str, pass_id: str) -> NoticeFacts | None:
 def link(tx: Tx, token_hash: str) -> LinkRow | None:
     found = tx.execute(
         select(
-            PassNoticeLink.user_id, PassNoticeLink.pass_id, PassNoticeLink.expires_at, PassNoticeLink.used_at
+            PassNoticeLink.user_id,
+            PassNoticeLink.pass_id,
+            PassNoticeLink.expires_at,
+            PassNoticeLink.used_at,
+            PassNoticeLink.issued_by,
+            PassNoticeLink.issued_at,
+            PassNoticeLink.reason,
         ).where(PassNoticeLink.token_hash == token_hash)
     ).first()
     if found is None:
@@ -76,7 +82,9 @@ def link(tx: Tx, token_hash: str) -> LinkRow | None:
     about = facts(tx, found.user_id, found.pass_id)
     if about is None:  # the user is gone: their links went with them (ON DELETE CASCADE)
         return None
-    return LinkRow(found.pass_id, found.expires_at, found.used_at, about)
+    # The pass as the notice described it, even once it is gone.
+    said = replace(about, issued_by=found.issued_by, issued_at=found.issued_at, reason=found.reason)
+    return LinkRow(found.pass_id, found.expires_at, found.used_at, said)
 
 
 def claim(tx: Tx, token_hash: str, now: datetime) -> bool:

@@ -39,7 +39,7 @@ def _tenant(tx: Tx) -> str:
 
 
 def _new_link(tx: Tx, env: Env, about: NoticeFacts, now: datetime) -> str:
-    assert about.pass_id is not None and about.expires_at is not None
+    assert about.pass_id is not None and about.expires_at is not None and about.issued_at is not None
     token = secrets.token_urlsafe(32)
     store.add_link(
         tx,
@@ -47,6 +47,9 @@ def _new_link(tx: Tx, env: Env, about: NoticeFacts, now: datetime) -> str:
             token_hash=env.keeper.keyed_hash(token),
             user_id=about.user_id,
             pass_id=about.pass_id,
+            issued_by=about.issued_by,
+            issued_at=about.issued_at,
+            reason=about.reason,
             created_at=now,
             expires_at=about.expires_at,
             used_at=None,

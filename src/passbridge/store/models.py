@@ -528,6 +528,10 @@ class PassNoticeLink(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
     # Not a foreign key: the link outlives the pass it revokes (its second use says so).
     pass_id: Mapped[str] = mapped_column(Guid, index=True)
+    # What the notice said of the pass, kept for the link's page and the helpdesk once the pass is gone.
+    issued_by: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
