@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -58,9 +58,15 @@ class Inbox:
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list[EmailMessage]:
         """Block until `count` messages arrived (the server runs in its own thread); then them all."""
+        return self.wait_until(lambda received: len(received) >= count, f"{count} mail(s)", timeout)
+
+    def wait_until(
+        self, done: Callable[[list[EmailMessage]], bool], what: str, timeout: float = 20.0
+    ) -> list[EmailMessage]:
+        """Block until what was received satisfies `done`; then every message received."""
         with self.arrived:
-            if not self.arrived.wait_for(lambda: len(self.received) >= count, timeout):
-                raise AssertionError(f"expected {count} mail(s), got {len(self.received)} in {timeout}s")
+            if not self.arrived.wait_for(lambda: done(self.received), timeout):
+                raise AssertionError(f"expected {what}, got {len(self.received)} mail(s) in {timeout}s")
             return list(self.received)
 
 

@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "maximumLifetimeInMinutes": 480,
     "isUsableOnce": False,
     "includeSymbols": False,
+    "requireReason": False,
     "includeTargets": [{"targetType": "group", "id": "all_users", "isRegistrationRequired": False}],
     "excludeTargets": [],
 }
@@ -541,3 +542,31 @@ def test_the_symbols_extension_round_trips_and_passes_then_hold_symbols(
     assert config_of(api, headers)["includeSymbols"] is True
     refused = api.patch(CONFIG, headers=headers, json={"includeSymbols": "yes"})
     assert refused.status_code == 400
+
+
+def test_the_require_reason_extension_refuses_passes_without_a_reason(
+    api: TestClient, env: Env, issuer: dict[str, str]
+) -> None:
+    """requireReason is a Passbridge extension on the TAP configuration (docs/graph-compat.md); `reason`
+    one on the pass's create body, kept in the audit entry."""
+    person = make_user(env)
+    assert api.patch(CONFIG, headers=issuer, json={"requireReason": True}).status_code == 204
+    assert config_of(api, issuer)["requireReason"] is True
+    path = f"/v1.0/users/{person.id}/authentication/temporaryAccessPassMethods"
+    for body in ({}, {"reason": "  "}):
+        refused = assert_graph_error(api.post(path, headers=issuer, json=body), 400, "badRequest")
+        assert "requires a reason" in refused["message"]
+    issued = _issue(api, issuer, person.id, {"reason": "HR-1234 first day"})
+    assert "reason" not in issued  # Graph's shape is unchanged
+    with env.db.transaction("read") as tx:
+        entries = tx.session.scalars(
+            select(AuditEntry).where(AuditEntry.activity_display_name == "Admin registered security info")
+        ).all()
+    [entry] = [e for e in entries if e.target_resources[0]["id"] == person.id]
+    assert entry.additional_details == [{"key": "reason", "value": "HR-1234 first day"}]
+    too_long = api.post(path, headers=issuer, json={"reason": "x" * 257})
+    assert_graph_error(too_long, 400, "badRequest")
+    assert "at most 256 characters" in too_long.json()["error"]["message"]
+    assert_graph_error(api.post(path, headers=issuer, json={"reason": 7}), 400, "badRequest")
+    assert api.patch(CONFIG, headers=issuer, json={"requireReason": False}).status_code == 204
+    assert _issue(api, issuer, person.id, {})["isUsable"] is True

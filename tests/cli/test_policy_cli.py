@@ -49,6 +49,7 @@ def test_show_json_uses_graph_names(initialised: Settings, capsys: pytest.Captur
         "maximumLifetimeInMinutes": 480,
         "isUsableOnce": False,
         "includeSymbols": False,
+        "requireReason": False,
         "includeTargets": [{"targetType": "group", "id": "all_users", "isRegistrationRequired": False}],
         "excludeTargets": [],
         "policyVersion": "1",
@@ -59,7 +60,7 @@ def test_show_prints_one_setting_a_line(initialised: Settings, capsys: pytest.Ca
     code, out, err = cli(capsys, "policy", "show")
     assert code == 0 and err == ""
     lines = out.splitlines()
-    assert lines[:9] == [
+    assert lines[:10] == [
         "state:                      enabled",
         "defaultLifetimeInMinutes:   60",
         "minimumLifetimeInMinutes:   60",
@@ -67,10 +68,11 @@ def test_show_prints_one_setting_a_line(initialised: Settings, capsys: pytest.Ca
         "defaultLength:              8",
         "isUsableOnce:               False",
         "includeSymbols:             False",
+        "requireReason:              False",
         "includeTargets:             all users",
         "excludeTargets:             -",
     ]
-    assert lines[9] == "policyVersion:              1"
+    assert lines[10] == "policyVersion:              1"
 
 
 def test_set_changes_given_values_and_keeps_the_rest(

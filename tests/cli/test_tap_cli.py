@@ -200,3 +200,34 @@ def test_issue_is_refused_while_the_policy_is_disabled(
         "passbridge: error: The Temporary Access Pass policy is disabled; enable it before creating passes.\n"
     )
     assert state(cli_env) == before
+
+
+def test_issue_takes_a_reason_and_a_policy_set_to_require_one_refuses_without(
+    ada: str, capsys: pytest.CaptureFixture[str], cli_env: Settings
+) -> None:
+    code, out, err = cli(capsys, "policy", "set", "--require-reason")
+    assert code == 0 and "requireReason:              True" in out.splitlines()
+    before = state(cli_env)
+    code, out, err = cli(capsys, "tap", "issue", ada)
+    assert (code, out) == (1, "")
+    assert err == (
+        "passbridge: error: The policy requires a reason for every pass: give a ticket id or a few words.\n"
+    )
+    code, out, err = cli(capsys, "tap", "issue", ada, "--reason", "x" * 257)
+    assert code == 1 and err == "passbridge: error: The reason is too long: at most 256 characters.\n"
+    assert state(cli_env) == before
+    issue_json(capsys, ada, "--reason", "INC-42")
+    db = Database(cli_env.effective_database_url)
+    try:
+        with db.transaction("read") as tx:
+            details = [
+                e.additional_details
+                for e in tx.session.scalars(select(AuditEntry))
+                if e.activity_display_name == "Admin registered security info"
+                and e.target_resources[0]["userPrincipalName"] == ada
+            ]
+    finally:
+        db.dispose()
+    assert details == [[{"key": "reason", "value": "INC-42"}]]
+    assert cli(capsys, "policy", "set", "--no-require-reason")[0] == 0
+    issue_json(capsys, ada)

@@ -188,6 +188,7 @@ def test_an_authentication_administrator_is_refused_for_an_administrator_and_a_r
         ("/admin/logs", "Logs"),
         ("/admin/logs?log=signins", "Logs"),
         ("/admin/apps", "Applications"),
+        ("/admin/mail", "Mail"),
     ):
         reader.page.goto(path)
         expect(reader.page.get_by_role("heading", name=heading, level=1)).to_be_visible()

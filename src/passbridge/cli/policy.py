@@ -33,6 +33,7 @@ def _show(data: dict[str, Any], names: dict[str, str]) -> None:
         "defaultLength",
         "isUsableOnce",
         "includeSymbols",
+        "requireReason",
     ):
         click.echo(f"{key + ':':<27} {data[key]}")
     for key in ("includeTargets", "excludeTargets"):
@@ -83,6 +84,11 @@ def _targets(tx: Tx, env: Env, who: Principal, refs: tuple[str, ...]) -> tuple[T
     help="Let passes hold symbols (# % & + = ? @), or keep them letters and digits (the default).",
 )
 @click.option(
+    "--require-reason/--no-require-reason",
+    default=None,
+    help="Refuse to issue a pass without a reason (a ticket id or a few words), or let it be left out.",
+)
+@click.option(
     "--include-group",
     multiple=True,
     metavar="GROUP",
@@ -104,6 +110,7 @@ def policy_set(
     default_length: int | None,
     one_time: bool | None,
     symbols: bool | None,
+    require_reason: bool | None,
     include_group: tuple[str, ...],
     exclude_group: tuple[str, ...],
     no_exclusions: bool,
@@ -112,7 +119,16 @@ def policy_set(
     """Change the policy; options left out keep their values. The result is checked as a whole."""
     if no_exclusions and exclude_group:
         raise click.UsageError("give either --exclude-group or --no-exclusions, not both")
-    given = (state, default_lifetime, min_lifetime, max_lifetime, default_length, one_time, symbols)
+    given = (
+        state,
+        default_lifetime,
+        min_lifetime,
+        max_lifetime,
+        default_length,
+        one_time,
+        symbols,
+        require_reason,
+    )
     if all(v is None for v in given) and not (include_group or exclude_group or no_exclusions):
         raise click.UsageError("nothing to change; see 'passbridge policy set --help'")
     with unit() as (tx, env, who):
@@ -124,6 +140,7 @@ def policy_set(
             maximum_lifetime=max_lifetime,
             is_usable_once=one_time,
             include_symbols=symbols,
+            require_reason=require_reason,
             include_targets=_targets(tx, env, who, include_group) if include_group else None,
             exclude_targets=_targets(tx, env, who, exclude_group) if exclude_group or no_exclusions else None,
         )

@@ -67,12 +67,23 @@ def tap() -> None:
     default=None,
     help="One sign-in only, or any number within the lifetime (default: the policy's).",
 )
+@click.option(
+    "--reason",
+    metavar="TEXT",
+    help="Why (a ticket id or a few words, at most 256 characters): audited, and told to the holder.",
+)
 @json_option
 def tap_issue(
-    upn: str, lifetime: str | None, start: str | None, one_time: bool | None, as_json: bool
+    upn: str,
+    lifetime: str | None,
+    start: str | None,
+    one_time: bool | None,
+    reason: str | None,
+    as_json: bool,
 ) -> None:
-    """Issue a pass for UPN, replacing any pass they hold; prints the pass once."""
-    wanted = PassRequest(_start(start), _lifetime(lifetime), one_time)
+    """Issue a pass for UPN, replacing any pass they hold; prints the pass once. A holder with a mail
+    address is told (never the pass itself), with a "This wasn't me" link."""
+    wanted = PassRequest(_start(start), _lifetime(lifetime), one_time, reason)
     with unit() as (tx, env, who):
         issued = TapService(tx, env, who).issue(upn, wanted)
         data = tap_json(issued.view, value=issued.value)

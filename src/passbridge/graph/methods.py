@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, StrictInt, StrictStr
 
 from passbridge.graph.auth import established
 from passbridge.graph.body import parse
@@ -71,6 +71,9 @@ class PassBody(BaseModel):
     startDateTime: Annotated[datetime | None, BeforeValidator(_timestamp)] = None
     lifetimeInMinutes: StrictInt | None = None
     isUsableOnce: StrictBool | None = None
+    # A Passbridge extension (docs/graph-compat.md): why the pass is issued, for the audit entry and the
+    # holder's notice. Graph's SDKs send it through additionalData; clients that do not are unaffected.
+    reason: StrictStr | None = None
 
 
 def _own_id(who: Principal) -> str:
@@ -146,7 +149,7 @@ async def get_my_method(request: Request, method_id: str) -> JSONResponse:
 async def create_pass(request: Request, user_id: str) -> JSONResponse:
     who = established(request)
     body = await parse(request, PassBody, accepted_types=TAP_TYPES)
-    wanted = PassRequest(body.startDateTime, body.lifetimeInMinutes, body.isUsableOnce)
+    wanted = PassRequest(body.startDateTime, body.lifetimeInMinutes, body.isUsableOnce, body.reason)
     beta = is_beta(request)
 
     def work(tx: Tx, env: Env) -> tuple[str, dict[str, Any]]:

@@ -59,6 +59,7 @@ def tap_configuration_json(policy: TapPolicy) -> dict[str, Any]:
         "isUsableOnce": policy.is_usable_once,
         # A Passbridge extension (docs/graph-compat.md): Graph's SDKs keep it in additionalData.
         "includeSymbols": policy.include_symbols,
+        "requireReason": policy.require_reason,
         "includeTargets": [
             {"targetType": t.target_type, "id": t.id, "isRegistrationRequired": t.is_registration_required}
             for t in policy.include_targets
@@ -136,6 +137,7 @@ class TapConfigurationPatch(BaseModel):
     maximumLifetimeInMinutes: StrictInt | None = None
     isUsableOnce: StrictBool | None = None
     includeSymbols: StrictBool | None = None
+    requireReason: StrictBool | None = None
     includeTargets: list[IncludeTargetIn] | None = None
     excludeTargets: list[ExcludeTargetIn] | None = None
 
@@ -160,6 +162,7 @@ class TapConfigurationPatch(BaseModel):
             maximum_lifetime=self.maximumLifetimeInMinutes,
             is_usable_once=self.isUsableOnce,
             include_symbols=self.includeSymbols,
+            require_reason=self.requireReason,
             include_targets=include,
             exclude_targets=exclude,
         )

@@ -36,8 +36,8 @@ def _environment() -> jinja2.Environment:
 _TEMPLATES = _environment()
 
 
-def render(name: str, **context: Any) -> tuple[str, str]:
-    """The plain-text and HTML bodies of mail/NAME."""
-    text = _TEMPLATES.get_template(f"mail/{name}.txt").render(**context)
-    html = _TEMPLATES.get_template(f"mail/{name}.html").render(**context)
+def render(template: str, /, **context: Any) -> tuple[str, str]:
+    """The plain-text and HTML bodies of mail/TEMPLATE."""
+    text = _TEMPLATES.get_template(f"mail/{template}.txt").render(**context)
+    html = _TEMPLATES.get_template(f"mail/{template}.html").render(**context)
     return text, html

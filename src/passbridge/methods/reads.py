@@ -101,6 +101,7 @@ class MethodRow(NamedTuple):
     policy_exclude_targets: list[dict[str, object]] | None
     policy_last_modified: datetime | None
     policy_include_symbols: bool | None
+    policy_require_reason: bool | None
     method_id: str | None
     method_name: str | None
     method_aaguid: str | None

@@ -60,6 +60,7 @@ class TapChanges:
     include_targets: tuple[Target, ...] | None = None
     exclude_targets: tuple[Target, ...] | None = None
     include_symbols: bool | None = None
+    require_reason: bool | None = None
 
     def given(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
@@ -118,6 +119,7 @@ GRAPH_NAMES = {
     "maximum_lifetime": "maximumLifetimeInMinutes",
     "is_usable_once": "isUsableOnce",
     "include_symbols": "includeSymbols",
+    "require_reason": "requireReason",
     "include_targets": "includeTargets",
     "exclude_targets": "excludeTargets",
     "is_self_service_registration_allowed": "isSelfServiceRegistrationAllowed",

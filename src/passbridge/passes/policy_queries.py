@@ -51,6 +51,7 @@ POLICY_COLUMNS = (
     TapPolicyRow.exclude_targets.label("policy_exclude_targets"),
     TapPolicyRow.last_modified.label("policy_last_modified"),
     TapPolicyRow.include_symbols.label("policy_include_symbols"),
+    TapPolicyRow.require_reason.label("policy_require_reason"),
 )
 # Every method read loads the policy: a Core select of its columns skips the ORM's per-query work.
 _TAP_POLICY = select(*POLICY_COLUMNS).where(TapPolicyRow.id == TAP_POLICY_ID)
@@ -67,6 +68,7 @@ class PolicyRow(NamedTuple):
     policy_exclude_targets: list[dict[str, object]] | None
     policy_last_modified: datetime | None
     policy_include_symbols: bool | None
+    policy_require_reason: bool | None
 
 
 class PolicyColumns(Protocol):
@@ -91,6 +93,8 @@ class PolicyColumns(Protocol):
     def policy_exclude_targets(self) -> list[dict[str, object]] | None: ...
     @property
     def policy_include_symbols(self) -> bool | None: ...
+    @property
+    def policy_require_reason(self) -> bool | None: ...
 
 
 def policy_of(row: PolicyColumns) -> TapPolicy:
@@ -108,6 +112,7 @@ def policy_of(row: PolicyColumns) -> TapPolicy:
         include_targets=_targets(row.policy_include_targets or []),
         exclude_targets=_targets(row.policy_exclude_targets or []),
         include_symbols=bool(row.policy_include_symbols),
+        require_reason=bool(row.policy_require_reason),
     )
 
 
@@ -122,6 +127,7 @@ def _policy_of_row(row: TapPolicyRow) -> TapPolicy:
         include_targets=_targets(row.include_targets),
         exclude_targets=_targets(row.exclude_targets),
         include_symbols=row.include_symbols,
+        require_reason=row.require_reason,
     )
 
 
@@ -159,6 +165,7 @@ def save(tx: Tx, policy: TapPolicy, *, now: datetime) -> None:
     row.maximum_lifetime = policy.maximum_lifetime
     row.is_usable_once = policy.is_usable_once
     row.include_symbols = policy.include_symbols
+    row.require_reason = policy.require_reason
     row.include_targets = _rows(policy.include_targets)
     row.exclude_targets = _rows(policy.exclude_targets)
     row.last_modified = now

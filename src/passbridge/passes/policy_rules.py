@@ -42,6 +42,9 @@ class TapPolicy:
     # A Passbridge extension (Graph's includeSymbols on our configuration): passes are letters and digits
     # only unless the policy asks for symbols too.
     include_symbols: bool = False
+    # A Passbridge extension (requireReason): issuing a pass needs a reason (a ticket id or a few words),
+    # kept in the audit entry and shown in the holder's notice.
+    require_reason: bool = False
 
     @property
     def enabled(self) -> bool:

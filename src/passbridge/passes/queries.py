@@ -97,6 +97,7 @@ class UserMethodsRow(NamedTuple):
     policy_exclude_targets: list[dict[str, object]] | None
     policy_last_modified: datetime | None
     policy_include_symbols: bool | None
+    policy_require_reason: bool | None
 
     def tap(self) -> PassRecord | None:
         """The pass in this row (PASS_COLUMNS), if there is one."""

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from passbridge.domain.errors import InvalidInput
+from passbridge.domain.text import unstorable_reason
 from passbridge.passes.policy_rules import LENGTH_MAX, LENGTH_MIN, TapPolicy
 
 # Easy to read aloud over the phone and type on any keyboard layout: letters and digits only, without the
@@ -115,6 +116,8 @@ class PassRequest:
     start: datetime | None = None
     lifetime_minutes: int | None = None
     is_usable_once: bool | None = None
+    # Why the pass is issued (free text or a ticket id): the audit entry and the holder's notice show it.
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,7 @@ class PassTerms:
     is_usable_once: bool
     length: int
     symbols: bool = False
+    reason: str | None = None
 
 
 def decide_terms(request: PassRequest, policy: TapPolicy, *, now: datetime) -> PassTerms:
@@ -139,6 +143,9 @@ def decide_terms(request: PassRequest, policy: TapPolicy, *, now: datetime) -> P
     if request.is_usable_once is False and policy.is_usable_once:
         raise InvalidInput("The policy requires one-time passes; isUsableOnce cannot be false.")
     once = policy.is_usable_once if request.is_usable_once is None else request.is_usable_once
+    reason = issue_reason(request.reason)
+    if reason is None and policy.require_reason:
+        raise InvalidInput("The policy requires a reason for every pass: give a ticket id or a few words.")
     start = now if request.start is None else request.start
     if start < now - START_SKEW:
         raise InvalidInput("startDateTime must not be in the past.")
@@ -151,4 +158,23 @@ def decide_terms(request: PassRequest, policy: TapPolicy, *, now: datetime) -> P
         is_usable_once=once,
         length=policy.default_length,
         symbols=policy.include_symbols,
+        reason=reason,
     )
+
+
+REASON_MAX = 256
+
+
+def issue_reason(text: str | None) -> str | None:
+    """A reason as stored: trimmed, one line of at most REASON_MAX characters; blank is none."""
+    if text is None or not text.strip():
+        return None
+    reason = text.strip()
+    if len(reason) > REASON_MAX:
+        raise InvalidInput(f"The reason is too long: at most {REASON_MAX} characters.")
+    refused = unstorable_reason(reason)
+    if refused is None and any(ord(c) < 32 or ord(c) == 127 for c in reason):
+        refused = "a line break or another control character"
+    if refused is not None:
+        raise InvalidInput(f"The reason must be one line of text; it contains {refused}.")
+    return reason

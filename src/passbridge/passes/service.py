@@ -11,9 +11,9 @@ from passbridge.domain.errors import NotFound
 from passbridge.ids import new_guid
 from passbridge.logs import audit
 from passbridge.methods.access import MethodAccess, Scopes, readable_methods
+from passbridge.passes import notices, rules
 from passbridge.passes import policy_queries as policy_store
 from passbridge.passes import queries as store
-from passbridge.passes import rules
 from passbridge.passes.policy_rules import TapPolicy
 from passbridge.passes.queries import PassRecord, UserMethods
 from passbridge.services.context import Env, Principal
@@ -129,6 +129,7 @@ class TapService:
             expires_at=terms.start + timedelta(minutes=terms.lifetime_minutes),
             created_by_id=self.principal.id,
             created_by_name=self.principal.display_name,
+            reason=terms.reason,
         )
         store.add(self.tx, row)
         # A new pass is the recovery NIST SP 800-63B asks for after the consecutive-failure ceiling.
@@ -143,7 +144,11 @@ class TapService:
             logged_by_service=SERVICE,
             result_reason="Admin registered temporary access pass method for user",
             targets=[user_ref(user)],
+            details={"reason": terms.reason} if terms.reason else None,
         )
+        # The holder hears of it (never the pass itself), with a "This wasn't me" link: in this
+        # transaction, so there is a notice exactly when there is a pass.
+        notices.notify_issued(self.tx, self.env, user.id, row.id)
         # Recovery: whoever lost a device gets a pass, and the sessions that device holds must end.
         revoke_after_admin_change(
             self.tx,

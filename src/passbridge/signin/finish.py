@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from passbridge.ids import new_guid
 from passbridge.logs import signin_log
 from passbridge.methods import passkey_queries as passkey_store
+from passbridge.passes import notices
 from passbridge.services.context import Env
 from passbridge.signin import queries, rules
 from passbridge.signin.sessions import SessionView
@@ -46,6 +47,7 @@ class Worth:
     pass_id: str | None = None  # a pass sign-in's session ends with the pass,
     pass_end: datetime | None = None
     one_time_pass: bool = False  # and after a one-time pass, 10 minutes later unless a method is added
+    first_pass_use: bool = False  # the pass's first sign-in: its holder is told (passes/notices.py)
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ def finish(
     )
     # Only the keyed hash is stored; the value goes to the cookie alone.
     queries.add_session(tx, view, env.keeper.keyed_hash(cookie_value), ip, now)
+    if worth.first_pass_use and worth.pass_id is not None:
+        notices.notify_first_use(tx, env, user_id, worth.pass_id, ip=ip, now=now)
     device = Throttle(env).succeeded(tx, attempt, user_id)
     signin_log.record(
         tx, log_entry(flow, who, ip, now, signin_log.SUCCESS, None, multi_factor="mfa" in worth.amr)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from sqlalchemy import Table, bindparam, delete, func, insert, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -274,6 +274,7 @@ class _PassAndPolicy(NamedTuple):
     policy_exclude_targets: list[dict[str, object]] | None
     policy_last_modified: datetime | None
     policy_include_symbols: bool | None
+    policy_require_reason: bool | None
 
 
 _PASS_AND_POLICY = PreparedSelect(
@@ -295,6 +296,15 @@ def pass_and_policy(tx: Tx, user_id: str) -> tuple[PassForSignIn, TapPolicy] | N
     return tap, policy_store.policy_of(row)
 
 
+_FIRST_USE = (
+    update(_PASSES)
+    .where(
+        _PASSES.c.id == bindparam("pass_id"),
+        _PASSES.c.secret_hash == bindparam("verified_hash"),
+        _PASSES.c.used_at.is_(None),
+    )
+    .values(used_at=bindparam("used_now"), last_used_at=bindparam("used_now"))
+)
 _USE_PASS = (
     update(_PASSES)
     .where(
@@ -308,12 +318,16 @@ _USE_PASS = (
 )
 
 
-def use_pass(tx: Tx, pass_id: str, secret_hash: str, now: datetime) -> bool:
-    """Record a use of the pass the caller verified. One conditional UPDATE: a one-time pass is
-    marked used only while still unused, so of any number of racing sign-ins, across processes and
-    nodes, exactly one sees True. The hash condition refuses a pass replaced since it was verified."""
+def use_pass(tx: Tx, pass_id: str, secret_hash: str, now: datetime) -> Literal["first", "again"] | None:
+    """Record a use of the pass the caller verified: "first" for its first use (its holder is told),
+    "again" for a later use of a reusable pass, None when refused. Conditional UPDATEs: the first use
+    only while the pass is unused, so of any number of racing sign-ins, across processes and nodes,
+    exactly one is the first (and, for a one-time pass, the only one). The hash condition refuses a pass
+    replaced since it was verified."""
     params = {"pass_id": pass_id, "verified_hash": secret_hash, "used_now": now}
-    return _rowcount(tx.execute(_USE_PASS, params)) == 1
+    if _rowcount(tx.execute(_FIRST_USE, params)) == 1:
+        return "first"
+    return "again" if _rowcount(tx.execute(_USE_PASS, params)) == 1 else None
 
 
 # --- sessions --------------------------------------------------------------------------------------

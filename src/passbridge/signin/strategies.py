@@ -131,7 +131,8 @@ class Pass:
         reason = tap_rules.usability(state, policy, targeted=policy.targets(user_id, groups), now=now)
         if reason is not tap_rules.UsabilityReason.ENABLED_BY_POLICY:
             raise rules.SignInFailed(f"The Temporary Access Pass is not usable: {reason.value}.")
-        if not queries.use_pass(tx, current.id, current.secret_hash, now):
+        use = queries.use_pass(tx, current.id, current.secret_hash, now)
+        if use is None:
             raise rules.SignInFailed("The one-time Temporary Access Pass was already used.")
         return Worth(
             amr=_PASS_PROOF.amr,
@@ -139,6 +140,7 @@ class Pass:
             pass_id=current.id,
             pass_end=current.start_at + timedelta(minutes=current.lifetime_minutes),
             one_time_pass=current.is_usable_once,
+            first_pass_use=use == "first",
         )
 
 

@@ -267,6 +267,8 @@ class TemporaryAccessPass(Base):
     # for passes issued before this was recorded), for the admin portal's inventory.
     created_by_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_by_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    # Why it was issued, as the issuer said (passes/rules.py issue_reason), for the holder's notices.
+    reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
 
 
 class TapPolicyRow(Base):
@@ -581,6 +583,10 @@ class PassNoticeLink(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
     # Not a foreign key: the link outlives the pass it revokes (its second use says so).
     pass_id: Mapped[str] = mapped_column(Guid, index=True)
+    # What the notice said of the pass, kept for the link's page and the helpdesk once the pass is gone.
+    issued_by: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

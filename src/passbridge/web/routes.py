@@ -9,7 +9,7 @@ from starlette.staticfiles import StaticFiles
 
 from passbridge.fastpath.routing import add_routes
 from passbridge.graph.errors import http_error_response
-from passbridge.web import apps, passwordless, security_info, signin
+from passbridge.web import apps, notice, passwordless, security_info, signin
 from passbridge.web.admin import apps as admin_apps
 from passbridge.web.admin import issue as admin_issue
 from passbridge.web.admin import joiner as admin_joiner
@@ -56,6 +56,7 @@ def install(app: FastAPI) -> None:
         admin_logs.router,
         admin_mail.router,
     )
-    for router in (*routers, *admin, _icons):
+    # The pass notices' "This wasn't me" link (passes/notices.py).
+    for router in (*routers, *admin, notice.router, _icons):
         add_routes(app, router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

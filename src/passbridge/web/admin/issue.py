@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from passbridge.domain.errors import DomainError, NotFound
-from passbridge.passes.rules import PassRequest
+from passbridge.passes.rules import PassRequest, issue_reason
 from passbridge.passes.service import IssuedPass, TapService
 from passbridge.services import admin
 from passbridge.services.context import Env
@@ -115,7 +115,12 @@ def _read_request(form: dict[str, str], zone: ZoneInfo, errors: dict[str, str]) 
         except ValueError:
             errors["start"] = "Enter the start as a date and time, such as 2026-12-24 09:00."
     once = form.get("once") == "yes"
-    return PassRequest(start=start, lifetime_minutes=lifetime, is_usable_once=once or None)
+    reason = form.get("reason", "")
+    try:
+        issue_reason(reason)
+    except DomainError as exc:
+        errors["reason"] = exc.message
+    return PassRequest(start=start, lifetime_minutes=lifetime, is_usable_once=once or None, reason=reason)
 
 
 @router.post("/admin/users/{user_ref}/pass")
@@ -131,7 +136,7 @@ async def issue(request: Request, user_ref: str) -> Response:
     except NotFound:
         return no_such_user(who)
     zone = _zone(form.get("tz"))
-    values = {k: form.get(k, "") for k in ("lifetime", "start", "once")}
+    values = {k: form.get(k, "") for k in ("lifetime", "start", "once", "reason")}
     errors: dict[str, str] = {}
     wanted = _read_request(form, zone, errors)
     if errors:
@@ -144,7 +149,7 @@ async def issue(request: Request, user_ref: str) -> Response:
         issued = await in_tx(request, work, write=True)
     except DomainError as exc:
         lowered = exc.message.lower()
-        field = "lifetime" if "lifetime" in lowered else "start" if "start" in lowered else "form"
+        field = next((f for f in ("lifetime", "start", "reason") if f in lowered), "form")
         errors[field] = exc.message
         return _render_form(who, person, bounds, values=values, errors=errors, status=400)
     start = issued.view.row.start_at

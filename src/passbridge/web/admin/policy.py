@@ -152,6 +152,7 @@ async def save(request: Request, section: str) -> Response:
             state=state,
             is_usable_once=form.get("is_usable_once") == "yes",
             include_symbols=form.get("include_symbols") == "yes",
+            require_reason=form.get("require_reason") == "yes",
             include_targets=include,
             exclude_targets=exclude,
             minimum_lifetime=numbers.get("minimum_lifetime"),
@@ -188,6 +189,9 @@ async def save(request: Request, section: str) -> Response:
         "exclude": [t.id for t in exclude],
     }
     values.update(
-        {k: form.get(k, "") for k in (*TAP_NUMBERS, "is_usable_once", "include_symbols", "self_service")}
+        {
+            k: form.get(k, "")
+            for k in (*TAP_NUMBERS, "is_usable_once", "include_symbols", "require_reason", "self_service")
+        }
     )
     return await _render(request, who, status=400, section=section, values=values, errors=errors)

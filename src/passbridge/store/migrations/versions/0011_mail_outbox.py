@@ -1,4 +1,4 @@
-"""mail: the outbox, the pass notices' "This wasn't me" links, and the TAP policy's requireReason
+"""mail: the outbox, "This wasn't me" links, a pass's reason, the TAP policy's requireReason
 
 Revision ID: 0011
 Revises: 0010
@@ -47,6 +47,9 @@ def upgrade() -> None:
         sa.Column("token_hash", sa.String(length=128), nullable=False),
         sa.Column("user_id", sa.String(length=36), nullable=False),
         sa.Column("pass_id", sa.String(length=36), nullable=False),
+        sa.Column("issued_by", sa.String(length=256), nullable=True),
+        _time("issued_at"),
+        sa.Column("reason", sa.String(length=256), nullable=True),
         _time("created_at"),
         _time("expires_at"),
         _time("used_at", nullable=True),
@@ -65,9 +68,13 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("require_reason", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
+    with op.batch_alter_table("temporary_access_pass", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("reason", sa.String(length=256), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("temporary_access_pass", schema=None) as batch_op:
+        batch_op.drop_column("reason")
     with op.batch_alter_table("tap_policy", schema=None) as batch_op:
         batch_op.drop_column("require_reason")
     op.drop_table("pass_notice_link")
