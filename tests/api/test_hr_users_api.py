@@ -74,7 +74,7 @@ def test_patch_sets_and_null_clears(api: TestClient, admin: dict[str, str]) -> N
 @pytest.mark.parametrize(
     ("props", "words"),
     [
-        ({"employeeId": "x" * 17}, "employeeId must be at most 16 characters"),
+        ({"employeeId": "x" * 65}, "employeeId must be at most 64 characters"),
         ({"department": "x" * 65}, "department must be at most 64 characters"),
         ({"usageLocation": "XX"}, "ISO 3166-1"),
         ({"employeeHireDate": "2027-01-04"}, "Edm.DateTimeOffset"),

@@ -85,7 +85,7 @@ def test_user_update_changes_clears_and_removes_the_manager(
         (("--hire-date", "next monday"), "'--hire-date': 'next monday' is not a date"),
         (("--hire-date", "2027-02-30"), "is not a date"),
         (("--usage-location", "XX"), "ISO 3166-1"),
-        (("--employee-id", "x" * 17), "employeeId must be at most 16 characters"),
+        (("--employee-id", "x" * 65), "employeeId must be at most 64 characters"),
         (("--other-mail", "not-mail"), "not an email address"),
         (("--manager", "nobody@contoso.example"), "does not exist"),
         (("--manager", "ada@contoso.example"), "own manager"),

@@ -99,7 +99,7 @@ def test_a_time_of_day_set_by_a_script_survives_an_unchanged_save(env: Env, web:
     ("field", "value", "words"),
     [
         ("usage_location", "XX", "ISO 3166-1"),
-        ("employee_id", "x" * 17, "at most 16 characters"),
+        ("employee_id", "x" * 65, "at most 64 characters"),
         ("hire_date", "4 January", "such as 2027-01-04"),
         ("other_mails", "not-an-address", "not an email address"),
         ("department", "x" * 65, "at most 64 characters"),

@@ -95,9 +95,19 @@ def _client(app: FastAPI, env: Env, client_id: str) -> Any:
         scope=SCOPE,
         redirect_uri=f"{env.settings.base_url}{PATH}/callback",
         code_challenge_method="S256",
-        transport=httpx.ASGITransport(app=app),
+        transport=_asgi_transport(app),
         base_url=env.settings.base_url,
     )
+
+
+def _asgi_transport(app: Any) -> Any:
+    """The in-process transport of the HTTP library Authlib's client runs on: httpx2 when it is installed
+    (Authlib then prefers it, and an httpx transport in an httpx2 client fails), httpx otherwise."""
+    try:
+        import httpx2
+    except ImportError:
+        return httpx.ASGITransport(app=app)
+    return httpx2.ASGITransport(app=app)
 
 
 def _when(value: Any) -> str:
