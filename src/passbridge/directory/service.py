@@ -1,114 +1,69 @@
-"""Users, groups and directory roles."""
+"""Users, their managers and directory roles; groups come from groups.py (DirectoryService is one class
+for its callers)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Generic, TypeVar
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
 from passbridge.directory import access, hr
 from passbridge.directory import queries as store
+from passbridge.directory.base import (
+    GROUP_READ,
+    GROUP_WRITE,
+    GROUP_WRITE_ROLES,
+    SELF_READ,
+    UNSET,
+    USER_ADMINISTRATOR_MAY_MANAGE,
+    USER_READ,
+    USER_WRITE,
+    DirectoryBase,
+    Found,
+    Unset,
+    _users_page,
+    group_ref,
+    user_not_found,
+    user_ref,
+)
+from passbridge.directory.groups import GroupMethods
 from passbridge.directory.queries import Condition
 from passbridge.directory.roles import RoleService
 from passbridge.directory.rules import (
     Role,
-    check_description,
     check_display_name,
     check_manager,
     normalise_sign_in_name,
     normalise_upn,
     upn_key,
 )
-from passbridge.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from passbridge.domain.errors import Conflict, InvalidInput
 from passbridge.ids import new_guid
-from passbridge.logs import audit
 from passbridge.logs.audit import ModifiedProperty, TargetRef
-from passbridge.services.context import Env, Principal
-from passbridge.store.models import Group, GroupMember, User
-from passbridge.store.tx import Tx
+from passbridge.store.models import Group, User
 
-__all__ = ["UNSET", "Condition", "DirectoryService", "Found", "Unset", "group_ref", "user_ref"]
-
-USER_READ = ("User.Read.All", "User.ReadWrite.All")
-USER_WRITE = ("User.ReadWrite.All",)
-GROUP_READ = ("Group.Read.All", "Group.ReadWrite.All")
-GROUP_WRITE = ("Group.ReadWrite.All",)
-# Delegated callers need a directory role as well as the scope, as in Entra: the scope says what the
-# application may do for the user, the role what the user may do. Reads need no role (every member
-# may read the directory).
-USER_WRITE_ROLES = frozenset({Role.USER_ADMINISTRATOR, Role.GLOBAL_ADMINISTRATOR})
-GROUP_WRITE_ROLES = frozenset({Role.GROUPS_ADMINISTRATOR, Role.USER_ADMINISTRATOR, Role.GLOBAL_ADMINISTRATOR})
-# The roles whose holders a User Administrator may still change; anyone holding another role (a more
-# privileged one) is for a Global Administrator only.
-USER_ADMINISTRATOR_MAY_MANAGE = frozenset({Role.USER_ADMINISTRATOR, Role.GROUPS_ADMINISTRATOR})
-# Delegated scopes that let a signed-in user read their own profile (Graph's /me).
-SELF_READ = ("User.Read", "User.ReadWrite", "User.ReadBasic.All", *USER_READ)
-
-
-class Unset:
-    """Marks a property an update leaves alone (None is a value: it clears `mail`)."""
+__all__ = [
+    "GROUP_READ",
+    "GROUP_WRITE",
+    "GROUP_WRITE_ROLES",
+    "UNSET",
+    "USER_ADMINISTRATOR_MAY_MANAGE",
+    "USER_READ",
+    "USER_WRITE",
+    "Condition",
+    "DirectoryBase",
+    "DirectoryService",
+    "Found",
+    "Unset",
+    "group_ref",
+    "user_not_found",
+    "user_ref",
+]
 
 
-UNSET: Final = Unset()
-
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Found(Generic[T]):
-    """One page of a filtered listing: `next_after` is where the next page starts (the sort key of this
-    page's last item), None when no page follows."""
-
-    items: list[T]
-    next_after: tuple[str, str] | None
-
-    @property
-    def has_more(self) -> bool:
-        return self.next_after is not None
-
-
-def _users_page(rows: list[User], limit: int, order: store.UserOrder = "userPrincipalName") -> Found[User]:
-    # One row more than asked says whether another page exists without counting.
-    return Found(rows[:limit], store.user_key(rows[limit - 1], order) if len(rows) > limit else None)
-
-
-def user_not_found(ref: str) -> NotFound:
-    """Graph's answer for a user path naming no user (by id or userPrincipalName)."""
-    return NotFound(
-        f"Resource '{ref}' does not exist or one of its queried reference-property objects are not present.",
-        kind="user",
-    )
-
-
-def user_ref(user: User) -> TargetRef:
-    return TargetRef("User", user.id, user.display_name, user.user_principal_name)
-
-
-def group_ref(group: Group) -> TargetRef:
-    return TargetRef("Group", group.id, group.display_name)
-
-
-@dataclass
-class DirectoryService:
-    tx: Tx
-    env: Env
-    principal: Principal
-
-    def _audit(self, activity: str, operation: str, targets: list[TargetRef], category: str) -> None:
-        audit.record(
-            self.tx,
-            now=self.env.clock.now(),
-            principal=self.principal,
-            activity=activity,
-            category=category,
-            operation_type=operation,
-            targets=targets,
-        )
-
+class DirectoryService(GroupMethods):
     # --- users ------------------------------------------------------------------------------
 
     def add_user(
@@ -173,38 +128,6 @@ class DirectoryService:
             "User", user.id, user.display_name, user.user_principal_name, modified_properties=tuple(changed)
         )
         self._audit("Add user", "Add", [target], "UserManagement")
-        return user
-
-    def _require_role(self, roles: frozenset[Role], what: str) -> None:
-        if self.principal.kind == "user" and not (self.principal.roles & roles):
-            names = " or ".join(sorted(r.display_name for r in roles))
-            raise PermissionDenied(
-                f"Insufficient privileges to {what}: the signed-in user needs the {names} role."
-            )
-
-    def _write_users(self) -> None:
-        access.require_app_permission(self.principal, *USER_WRITE)
-        self._require_role(USER_WRITE_ROLES, "change users")
-
-    def _write_groups(self) -> None:
-        access.require_app_permission(self.principal, *GROUP_WRITE)
-        self._require_role(GROUP_WRITE_ROLES, "change groups")
-
-    def _may_change(self, user: User) -> None:
-        """A delegated User Administrator may not change users holding more privileged roles."""
-        if self.principal.kind != "user" or Role.GLOBAL_ADMINISTRATOR in self.principal.roles:
-            return
-        held = {Role(r) for r in store.role_ids_of(self.tx, user.id) if r in Role._value2member_map_}
-        if held - USER_ADMINISTRATOR_MAY_MANAGE:
-            raise PermissionDenied(
-                "Insufficient privileges to change this user: they hold a privileged administrator role, "
-                "which only a Global Administrator may change."
-            )
-
-    def find_user(self, ref: str) -> User:
-        user = store.user_by_id_or_upn(self.tx, ref)
-        if user is None:
-            raise user_not_found(ref)
         return user
 
     def get_user(self, ref: str) -> User:
@@ -388,133 +311,6 @@ class DirectoryService:
 
     def roles_of(self, user: User) -> list[Role]:
         return [Role(r) for r in store.role_ids_of(self.tx, user.id) if r in Role._value2member_map_]
-
-    # --- groups -----------------------------------------------------------------------------
-
-    def add_group(
-        self, display_name: str, *, description: str | None = None, unique_name: bool = False
-    ) -> Group:
-        self._write_groups()
-        name = check_display_name(display_name)
-        if unique_name and store.groups_named(self.tx, name):
-            raise Conflict(f"A group named '{name}' already exists.")
-        group = Group(
-            id=new_guid(),
-            display_name=name,
-            description=check_description(description),
-            created_at=self.env.clock.now(),
-        )
-        self.tx.session.add(group)
-        self._audit("Add group", "Add", [group_ref(group)], "GroupManagement")
-        return group
-
-    def find_group(self, ref: str) -> Group:
-        """By id, or (for operators) by a display name that names exactly one group."""
-        group = store.group_by_id(self.tx, ref)
-        if group is not None:
-            return group
-        # Graph addresses groups by id only; names are a convenience of the operator's CLI.
-        named = store.groups_named(self.tx, ref) if self.principal.is_operator else []
-        if len(named) == 1:
-            return named[0]
-        if len(named) > 1:
-            raise InvalidInput(f"{len(named)} groups are named '{ref}'; give the group's id instead.")
-        raise NotFound(
-            f"Resource '{ref}' does not exist or one of its queried reference-property "
-            "objects are not present.",
-            kind="group",
-        )
-
-    def get_group(self, ref: str) -> Group:
-        access.require_app_permission(self.principal, *GROUP_READ)
-        return self.find_group(ref)
-
-    def list_groups(self) -> list[Group]:
-        access.require_app_permission(self.principal, *GROUP_READ)
-        return store.groups(self.tx)
-
-    def search_groups(
-        self, conditions: Sequence[Condition], *, after: store.GroupKey | None, limit: int
-    ) -> Found[Group]:
-        access.require_app_permission(self.principal, *GROUP_READ)
-        rows = store.find_groups(self.tx, conditions, after=after, limit=limit + 1)
-        return Found(rows[:limit], store.group_key(rows[limit - 1]) if len(rows) > limit else None)
-
-    def count_groups(self, conditions: Sequence[Condition]) -> int:
-        access.require_app_permission(self.principal, *GROUP_READ)
-        return store.count_groups(self.tx, conditions)
-
-    def search_members(
-        self, group_ref_text: str, conditions: Sequence[Condition], *, after: store.UserKey | None, limit: int
-    ) -> Found[User]:
-        access.require_app_permission(self.principal, *GROUP_READ)
-        group = self.find_group(group_ref_text)
-        rows = store.find_users(self.tx, conditions, after=after, limit=limit + 1, group_id=group.id)
-        return _users_page(rows, limit)
-
-    def count_members(self, group_ref_text: str, conditions: Sequence[Condition]) -> int:
-        access.require_app_permission(self.principal, *GROUP_READ)
-        group = self.find_group(group_ref_text)
-        return store.count_users(self.tx, conditions, group_id=group.id)
-
-    def add_member(self, group_ref_text: str, user_ref_text: str) -> None:
-        self._write_groups()
-        group = self.find_group(group_ref_text)
-        if store.user_by_id_or_upn(self.tx, user_ref_text) is None and store.group_by_id(
-            self.tx, user_ref_text
-        ):
-            raise InvalidInput("Passbridge groups hold users only; a group cannot be a member of a group.")
-        user = self.find_user(user_ref_text)
-        if store.is_member(self.tx, group.id, user.id):
-            raise Conflict(
-                "One or more added object references already exist for the following "
-                f"modified properties: 'members' ({user.user_principal_name})."
-            )
-        self.tx.session.add(GroupMember(group_id=group.id, user_id=user.id))
-        self._audit("Add member to group", "Assign", [user_ref(user), group_ref(group)], "GroupManagement")
-
-    def remove_member(self, group_ref_text: str, user_ref_text: str) -> None:
-        self._write_groups()
-        group = self.find_group(group_ref_text)
-        user = self.find_user(user_ref_text)
-        if not store.remove_member(self.tx, group.id, user.id):
-            raise NotFound(
-                f"{user.user_principal_name} is not a member of {group.display_name}.", kind="member"
-            )
-        self._audit(
-            "Remove member from group", "Unassign", [user_ref(user), group_ref(group)], "GroupManagement"
-        )
-
-    def update_group(
-        self, ref: str, *, display_name: str | Unset = UNSET, external_id: str | Unset | None = UNSET
-    ) -> Group:
-        """Rename a group or change its provisioning id; one "Update group" audit entry lists what changed."""
-        self._write_groups()
-        group = self.find_group(ref)
-        changed: list[ModifiedProperty] = []
-        if not isinstance(display_name, Unset):
-            name = check_display_name(display_name)
-            if name != group.display_name:
-                changed.append(ModifiedProperty("DisplayName", group.display_name, name))
-                group.display_name = name
-        if not isinstance(external_id, Unset):
-            value = check_display_name(external_id, what="externalId") if external_id is not None else None
-            if value != group.external_id:
-                changed.append(ModifiedProperty("ExternalId", group.external_id, value))
-                group.external_id = value
-        if changed:
-            self.tx.session.flush()
-            properties = tuple(changed)
-            target = TargetRef("Group", group.id, group.display_name, None, modified_properties=properties)
-            self._audit("Update group", "Update", [target], "GroupManagement")
-        return group
-
-    def delete_group(self, ref: str) -> None:
-        self._write_groups()
-        group = self.find_group(ref)
-        self._audit("Delete group", "Delete", [group_ref(group)], "GroupManagement")
-        self.tx.session.delete(group)
-        self.tx.session.flush()
 
     # --- roles ------------------------------------------------------------------------------
 
