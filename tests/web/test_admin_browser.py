@@ -179,6 +179,19 @@ def test_an_authentication_administrator_is_refused_for_an_administrator_and_a_r
     expect(reader.page.get_by_role("button")).to_have_count(1)  # the top bar's "Sign out" alone
     expect(reader.page.get_by_role("link", name="Issue a Temporary Access Pass")).to_have_count(0)
     reader.shot("reader-at-360px")
+    # Something on the provisioning and joiner pages: a token, a new hire to come.
+    cli(served, "provisioning", "token", "add", "Workday")
+    cli(served, "joiner", "set", "--enable")
+    cli(
+        served,
+        "user",
+        "add",
+        "new.hire@contoso.example",
+        "--display-name",
+        "Nova Hire",
+        "--hire-date",
+        "2027-01-04",
+    )
     # Nothing on the page is wider than the phone's screen, on any admin page.
     assert reader.page.evaluate("document.documentElement.scrollWidth") <= 360
     for path, heading in (
@@ -189,6 +202,8 @@ def test_an_authentication_administrator_is_refused_for_an_administrator_and_a_r
         ("/admin/logs?log=signins", "Logs"),
         ("/admin/apps", "Applications"),
         ("/admin/mail", "Mail"),
+        ("/admin/provisioning", "Provisioning (SCIM)"),
+        ("/admin/joiner", "Joiner workflow"),
     ):
         reader.page.goto(path)
         expect(reader.page.get_by_role("heading", name=heading, level=1)).to_be_visible()
