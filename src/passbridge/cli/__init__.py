@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from passbridge.cli import apps, directory, keys, methods, policy, server, taps  # noqa: F401  (registers the commands)
+from passbridge.cli import apps, bulk, directory, keys, methods, policy, server, taps  # noqa: F401  (registers the commands)
 from passbridge.cli.base import main, root
 
 __all__ = ["main", "root"]
