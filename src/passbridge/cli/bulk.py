@@ -171,16 +171,7 @@ def tap_bulk_report(job_id: str, as_json: bool) -> None:
         "total": view.job.total,
         "issued": view.job.issued,
         "refused": view.job.refused,
-        "passes": [
-            {
-                "userPrincipalName": x.upn,
-                "use": x.use,
-                "startDateTime": iso_z(x.start),
-                "endDateTime": iso_z(x.end),
-                "usedDateTime": iso_z(x.used_at) if x.used_at else None,
-            }
-            for x in lines
-        ],
+        "passes": [x.as_json() for x in lines],
     }
 
     def human() -> None:

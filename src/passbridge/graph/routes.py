@@ -6,7 +6,7 @@ from fastapi import Depends, FastAPI
 
 from passbridge.fastpath.graph_route import GraphRoute
 from passbridge.fastpath.routing import add_routes
-from passbridge.graph import audit, groups, methods, passwordless, policies, sessions, signins, users
+from passbridge.graph import audit, bulk, groups, methods, passwordless, policies, sessions, signins, users
 from passbridge.graph.auth import caller
 
 
@@ -25,3 +25,12 @@ def install(app: FastAPI) -> None:
                 tags=[version],
                 route_class=GraphRoute,
             )
+    # Passbridge's own extensions, beta only (docs/graph-compat.md).
+    add_routes(
+        app,
+        bulk.router,
+        prefix="/beta",
+        dependencies=[Depends(caller)],
+        tags=["beta"],
+        route_class=GraphRoute,
+    )

@@ -93,7 +93,7 @@ def refusal_reason(exc: DomainError) -> str:
 
 def group_targets(tx: Tx, env: Env, principal: Principal, group_ref: str) -> tuple[str, list[str]]:
     """The group's name and its direct members' ids. Reading the members needs what reading a group needs."""
-    access.require_app_permission(principal, *GROUP_READ, "GroupMember.Read.All")
+    access.require_app_permission(principal, *GROUP_READ)
     group = DirectoryService(tx, env, principal).find_group(group_ref)
     return group.display_name, store.member_ids(tx, group.id)
 

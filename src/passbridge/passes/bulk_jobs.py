@@ -8,6 +8,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from passbridge.clock import iso_z
 from passbridge.domain.errors import Conflict, DomainError, NotFound
 from passbridge.passes import bulk_queries as store
 from passbridge.passes.bulk import DONE, FAILED, INTERRUPTED, QUEUED, RUNNING, BulkRun, Outcome, seal_context
@@ -143,6 +144,16 @@ class ReportLine:
     start: datetime
     end: datetime
     used_at: datetime | None
+
+    def as_json(self) -> dict[str, str | None]:
+        """Graph's property names, for the extension endpoint and the CLI's --json."""
+        return {
+            "userPrincipalName": self.upn,
+            "use": self.use,
+            "startDateTime": iso_z(self.start),
+            "endDateTime": iso_z(self.end),
+            "usedDateTime": iso_z(self.used_at) if self.used_at else None,
+        }
 
 
 def report(tx: Tx, env: Env, principal: Principal, job_id: str) -> list[ReportLine]:
