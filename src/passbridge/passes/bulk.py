@@ -30,9 +30,10 @@ from passbridge.passes import bulk_queries as store
 from passbridge.passes import policy_queries as policy_store
 from passbridge.passes import rules
 from passbridge.passes.hash_pool import HashPool
+from passbridge.passes.policy_rules import TapPolicy
 from passbridge.passes.service import WRITE, TapService
 from passbridge.services.context import Env, Principal
-from passbridge.store.models import BulkPassJob
+from passbridge.store.models import BulkPassJob, User
 from passbridge.store.tx import Tx
 
 TASK = 8  # passes per worker task: small, so the workers share the work evenly to the last one
@@ -169,6 +170,7 @@ class BulkRun:
     niceness: int = 0
     outcomes: list[Outcome] = field(default_factory=list)
     _seen: set[str] = field(default_factory=set)
+    _held: list[User] = field(default_factory=list)  # the write batch's users, kept in the identity map
 
     def run(self) -> list[Outcome]:
         now = self.env.clock.now()
@@ -221,11 +223,12 @@ class BulkRun:
         plans: list[_Planned] = []
         with self.env.db.transaction("read") as tx:
             service = TapService(tx, self.env, self.principal)
+            policy, _ = policy_store.load(tx)
             for position, target in chunk:
                 plan = _Planned(position, target)
                 plans.append(plan)
                 try:
-                    planned = service.plan(target, self._request)
+                    planned = service.plan(target, self._request, policy)
                 except DomainError as exc:
                     plan.refusal = refusal_reason(exc)
                     continue
@@ -247,13 +250,16 @@ class BulkRun:
             # dictionary hit, not a select (and not the flush of the previous pass's audit entries that
             # a select would cause). Each user is in one plan of the run at most (`_seen`), so no select
             # in the batch needs another target's pending rows.
-            store.load_users(tx, [p.user_id for f in ready for p in f.plans if p.user_id and p.value])
+            self._held = store.load_users(
+                tx, [p.user_id for f in ready for p in f.plans if p.user_id and p.value]
+            )
+            policy, _ = policy_store.load(tx)
             service = TapService(tx, self.env, self.principal)
             for flight in ready:
                 hashes = iter(flight.done)
                 for plan in flight.plans:
                     secret_hash = next(hashes) if plan.value is not None else None
-                    outcome = self._store(tx, service, plan, secret_hash)
+                    outcome = self._store(service, policy, plan, secret_hash)
                     outcomes.append(outcome)
                     rows.append(self._row(outcome))
             store.record(tx, self.job_id, rows)
@@ -269,14 +275,16 @@ class BulkRun:
         if self.progress is not None:
             self.progress(self._done, self._job.total)
 
-    def _store(self, tx: Tx, service: TapService, plan: _Planned, secret_hash: str | None) -> Outcome:
+    def _store(
+        self, service: TapService, policy: TapPolicy, plan: _Planned, secret_hash: str | None
+    ) -> Outcome:
         if plan.refusal is not None or plan.value is None or secret_hash is None or plan.terms is None:
             return Outcome(
                 plan.position, plan.target, plan.upn, store.REFUSED, plan.refusal, user_id=plan.user_id
             )
         try:
             # The checks again, now, in the transaction that writes: roles or the policy may have changed.
-            planned = service.plan(plan.user_id or plan.target, self._request)
+            planned = service.plan(plan.user_id or plan.target, self._request, policy)
             if (planned.terms.length, planned.terms.symbols) != (plan.terms.length, plan.terms.symbols):
                 raise InvalidInput(
                     "the policy's pass length or alphabet changed during the run; run it again"

@@ -174,10 +174,12 @@ def forget_passes(tx: Tx, job_id: str) -> None:
     tx.execute(update(BulkPassItem).where(BulkPassItem.job_id == job_id).values(sealed_pass=None))
 
 
-def load_users(tx: Tx, user_ids: Sequence[str]) -> None:
-    """Load these users into the transaction's session in one select (bulk writes look each one up)."""
-    if user_ids:
-        list(tx.session.scalars(select(User).where(User.id.in_(user_ids))))
+def load_users(tx: Tx, user_ids: Sequence[str]) -> list[User]:
+    """Load these users into the transaction's session in one select (bulk writes look each one up). The
+    session's identity map holds its objects weakly: the caller keeps the list while it needs the hits."""
+    if not user_ids:
+        return []
+    return list(tx.session.scalars(select(User).where(User.id.in_(user_ids))))
 
 
 def member_ids(tx: Tx, group_id: str) -> list[str]:

@@ -124,11 +124,15 @@ class TapService:
         # Hash before taking the lock: Argon2id is the slow part and needs no lock.
         return self.issue_planned(planned, value, self.env.keeper.slow_hash(value))
 
-    def plan(self, user_ref_text: str, request: rules.PassRequest) -> PlannedPass:
+    def plan(
+        self, user_ref_text: str, request: rules.PassRequest, policy: TapPolicy | None = None
+    ) -> PlannedPass:
         """Every check of `issue` (permission, tier, policy terms) without writing anything: bulk issuing
-        (passes/bulk.py) plans, hashes elsewhere, then plans again and stores in its write transaction."""
+        (passes/bulk.py) plans, hashes elsewhere, then plans again and stores in its write transaction,
+        passing the `policy` it read once in that transaction."""
         user = self._access().manager(user_ref_text, WRITE_SCOPES, allow_self=False)
-        policy, _ = policy_store.load(self.tx)
+        if policy is None:
+            policy, _ = policy_store.load(self.tx)
         now = self.env.clock.now()
         return PlannedPass(user, policy, rules.decide_terms(request, policy, now=now), now)
 
