@@ -6,7 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import os
+import pty
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from passbridge.store.db import Database
 from passbridge.store.models import TemporaryAccessPass, User
 from tests.cli.test_cli import cli
 from tests.cli.test_tap_cli import state
+from tests.servers import PASSBRIDGE
 
 
 @pytest.fixture
@@ -143,3 +146,34 @@ def test_bulk_report_tells_which_passes_were_used(
     assert all(r["pass"] not in report for r in rows(out))
     code, _, stderr = cli(capsys, "tap", "bulk-report", "not-a-job")
     assert code == 1 and "No bulk pass job" in stderr
+
+
+def test_on_a_terminal_the_progress_is_a_bar(hires: list[str], cli_env: Settings, tmp_path: Path) -> None:
+    out = tmp_path / "result.csv"
+    terminal, attached = pty.openpty()
+    try:
+        done = subprocess.run(
+            [str(PASSBRIDGE), "tap", "bulk", "--group", "New hires", "--out", str(out)],
+            stdout=subprocess.PIPE,
+            stderr=attached,
+            env=dict(os.environ),
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(attached)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(terminal, 4096)
+        except OSError:  # EIO: the terminal's other end is closed and everything was read
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(terminal)
+    assert done.returncode == 0, shown
+    text = shown.decode()
+    assert "Issuing passes" in text and "3/3" in text and "passbridge: issued" not in text
+    for row in rows(out):
+        assert row["pass"] not in text and row["pass"] not in done.stdout.decode()
