@@ -84,6 +84,7 @@ def test_batch_refusals_are_graph_errors(
         ({"userPrincipalNames": "ada"}, writer, 400, "badRequest"),
         ({"userPrincipalNames": ["ada@contoso.example"], "lifetimeInMinutes": 5}, writer, 400, "badRequest"),
         ({"userPrincipalNames": ["ada@contoso.example"], "colour": "red"}, writer, 400, "badRequest"),
+        ({"userPrincipalNames": ["a" * 500 + "@contoso.example"]}, writer, 400, "badRequest"),
         ({"groupId": "00000000-0000-0000-0000-000000000000"}, app_auth(WRITE, "Group.Read.All"), 404, ""),
     ]
     for body, headers, status, code in cases:

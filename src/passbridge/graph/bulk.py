@@ -104,10 +104,17 @@ async def create_batch(request: Request) -> JSONResponse:
 async def get_batch(request: Request, job_id: str) -> JSONResponse:
     who = established(request)
 
-    def work(tx: Tx, env: Env) -> JobView:
+    def read(tx: Tx, env: Env) -> JobView:
+        return bulk_jobs.get_job(tx, env, who, job_id)
+
+    def mark(tx: Tx, env: Env) -> JobView:
         return bulk_jobs.mark_interrupted(tx, env, who, job_id)
 
-    return JSONResponse(_job_json(request, await in_unit(request, work)))
+    # Polled often while a run writes: a read, and a write only the once a stopped run is recorded.
+    view = await in_unit(request, read, readonly=True)
+    if view.stale:
+        view = await in_unit(request, mark)
+    return JSONResponse(_job_json(request, view))
 
 
 def _pass_json(o: Outcome) -> dict[str, Any]:

@@ -40,6 +40,7 @@ TASK = 8  # passes per worker task: small, so the workers share the work evenly 
 AHEAD = 6  # tasks in flight per worker while the main thread plans and writes
 BATCH = 100  # passes per write transaction: a fraction of a second of the write lock
 MAX_TARGETS = 100_000
+MAX_TARGET_CHARS = 400  # the items' column; a sign-in name is at most 113
 QUEUED, RUNNING, DONE, FAILED, INTERRUPTED = "queued", "running", "done", "failed", "interrupted"
 
 Progress = Callable[[int, int], None]  # (targets done, total)
@@ -123,6 +124,12 @@ def create_job(
         raise InvalidInput(f"{source} names nobody: there is no one to issue a pass for.")
     if len(targets) > MAX_TARGETS:
         raise InvalidInput(f"{source} names {len(targets)} people; one run issues at most {MAX_TARGETS}.")
+    long = next((n for n, t in enumerate(targets, 1) if len(t) > MAX_TARGET_CHARS), None)
+    if long is not None:
+        raise InvalidInput(
+            f"Name {long} of {source} is {len(targets[long - 1])} characters long: no sign-in name or id is "
+            f"longer than {MAX_TARGET_CHARS}."
+        )
     job = BulkPassJob(
         id=new_guid(),
         requested_by_kind=principal.kind,

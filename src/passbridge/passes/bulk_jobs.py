@@ -33,6 +33,11 @@ class JobView:
     state: str  # the stored state, or "interrupted" when its heartbeat stopped
 
     @property
+    def stale(self) -> bool:
+        """Stopped by its heartbeat's silence but not yet recorded so (`mark_interrupted` does)."""
+        return self.state == INTERRUPTED and self.job.state in (QUEUED, RUNNING)
+
+    @property
     def finished(self) -> bool:
         return self.state in (DONE, FAILED, INTERRUPTED)
 

@@ -27,6 +27,7 @@ router = APIRouter(include_in_schema=False)
 
 MAX_GROUPS = 500  # offered in the form's list; a tenant with more names a group by id in the CLI or Graph
 REFRESH_S = 2
+REPORT_ROWS = 500  # of the use report on the page; `passbridge tap bulk-report` lists them all
 
 
 def _groups(tx: Tx, env: Env, who: Admin) -> list[tuple[str, str]]:
@@ -147,11 +148,17 @@ async def job_page(request: Request, job_id: str) -> Response:
         return refused.response
 
     def work(tx: Tx, env: Env) -> tuple[JobView, list[bulk_jobs.ReportLine]]:
-        view = bulk_jobs.mark_interrupted(tx, env, who.principal, job_id)
+        view = bulk_jobs.get_job(tx, env, who.principal, job_id)
         return view, bulk_jobs.report(tx, env, who.principal, job_id) if view.finished else []
 
+    def mark(tx: Tx, env: Env) -> JobView:
+        return bulk_jobs.mark_interrupted(tx, env, who.principal, job_id)
+
     try:
-        view, lines = await in_tx(request, work, write=True)
+        # Refreshed every few seconds while a run writes: a read, and a write only to record a stopped run.
+        view, lines = await in_tx(request, work)
+        if view.stale:
+            view = await in_tx(request, mark, write=True)
     except NotFound:
         return _no_such_job(who)
     tally: dict[str, int] = {}
@@ -161,7 +168,8 @@ async def job_page(request: Request, job_id: str) -> Response:
         "admin/bulk_job.html",
         view=view,
         job=view.job,
-        lines=lines,
+        lines=lines[:REPORT_ROWS],
+        more=max(0, len(lines) - REPORT_ROWS),
         tally=sorted(tally.items()),
         refresh=None if view.finished else REFRESH_S,
         percent=100 * view.job.done // max(view.job.total, 1),
