@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import sys
 import tempfile
@@ -45,6 +46,11 @@ def machine() -> str:
         pass
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return f"{platform.node()}: {model}; {os.cpu_count()} cores, {usable_cores()} usable; load {load}"
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def hash_times(env: Env, samples: int) -> list[float]:
@@ -122,9 +128,15 @@ def measure(kind: str, url: str, users: int) -> float:
                     tx, env, operator(), source="group New hires", targets=targets,
                     request=PassRequest(), keeps_result=False,
                 )  # fmt: skip
-            started = time.perf_counter()
+            started, own, workers = (
+                time.perf_counter(),
+                _cpu(resource.RUSAGE_SELF),
+                _cpu(resource.RUSAGE_CHILDREN),
+            )
             outcomes = bulk.BulkRun(env, operator(), job).run()
             elapsed = time.perf_counter() - started
+            # The pool's workers have ended (and been waited for): their CPU is in RUSAGE_CHILDREN now.
+            own, workers = _cpu(resource.RUSAGE_SELF) - own, _cpu(resource.RUSAGE_CHILDREN) - workers
             after = hash_times(env, HASH_SAMPLES)
         finally:
             env.db.dispose()
@@ -139,6 +151,11 @@ def measure(kind: str, url: str, users: int) -> float:
         f"{kind:10}  one hash {one_hash * 1000:.1f} ms (median of {2 * HASH_SAMPLES}: before "
         f"{statistics.median(before) * 1000:.1f}, after {statistics.median(after) * 1000:.1f})  "
         f"bound {bound:.1f}/s  achieved {achieved:.1f}/s ({users} in {elapsed:.1f} s)  ratio {ratio:.2f}"
+    )
+    busy = (own + workers) / elapsed
+    print(
+        f"{'':10}  CPU per pass: hashing processes {workers / users * 1000:.1f} ms, this process (planning, "
+        f"writing) {own / users * 1000:.1f} ms; cores busy {busy:.2f} of {usable_cores()}"
     )
     return ratio
 
