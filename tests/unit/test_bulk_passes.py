@@ -3,6 +3,8 @@ one pass at a time, per target; the result taken once; an interrupted run honest
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import replace
 from datetime import timedelta
 
@@ -15,6 +17,7 @@ from passbridge.directory.tenant import Initialised
 from passbridge.domain.errors import InvalidInput, PermissionDenied
 from passbridge.passes import bulk, bulk_jobs
 from passbridge.passes import policy_queries as policy_store
+from passbridge.passes.bulk_csv import read_names, result_csv
 from passbridge.passes.policy_rules import PolicyState
 from passbridge.passes.rules import PassRequest
 from passbridge.services.context import Env, Principal, operator
@@ -246,3 +249,11 @@ def test_a_start_time_is_kept_for_every_pass(env: Env, tenant: Initialised, cloc
     first_day = clock.now() + timedelta(days=3)
     got = run(env, start(env, [ada.id], start=first_day, is_usable_once=True))[0]
     assert (got.start, got.end, got.one_time) == (first_day, first_day + timedelta(minutes=60), True)
+
+
+def test_result_csv_never_starts_a_spreadsheet_formula() -> None:
+    names = read_names(b'\xef\xbb\xbfUPN\n=HYPERLINK("x")\n@SUM(1)\nada@contoso.example\n', "names.csv")
+    assert names == ['=HYPERLINK("x")', "@SUM(1)", "ada@contoso.example"]
+    refused = [bulk.Outcome(i, n, None, "refused", "not found: " + n) for i, n in enumerate(names)]
+    rows = list(csv.reader(io.StringIO(result_csv(refused))))
+    assert [r[0] for r in rows[1:]] == ['\'=HYPERLINK("x")', "'@SUM(1)", "ada@contoso.example"]
