@@ -190,19 +190,21 @@ def test_a_run_cut_short_keeps_its_passes_and_resumes_for_the_rest(
     def stop(done: int, total: int) -> None:
         raise KeyboardInterrupt  # as Ctrl-C, or a shutdown, between two batches
 
-    job = start(env, [p.id for p in people])
+    # The last name repeats the first: after the stop, the first still has the only pass of the run.
+    job = start(env, [p.id for p in people] + [people[0].user_principal_name])
     with pytest.raises(KeyboardInterrupt):
         run(env, job, progress=stop)
     with env.db.transaction() as tx:
         view = bulk_jobs.get_job(tx, env, operator(), job)
         assert (view.state, view.job.done, view.resumable) == ("failed", 2, True)
-        assert "after 2 of 4" in (view.job.message or "")
+        assert "after 2 of 5" in (view.job.message or "")
         bulk_jobs.resume(tx, env, operator(), job)
     run(env, job)
     with env.db.transaction() as tx:
         taken = bulk_jobs.take_result(tx, env, operator(), job)
-    assert [o.status for o in taken] == ["issued"] * 4
-    for person, got in zip(people, taken, strict=True):
+    assert [o.status for o in taken] == ["issued"] * 4 + ["refused"]
+    assert (taken[4].reason or "").startswith("listed twice")
+    for person, got in zip(people, taken[:4], strict=True):
         assert got.value is not None and env.keeper.slow_hash_matches(got.value, hash_of(env, person.id))
 
 

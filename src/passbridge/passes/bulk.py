@@ -188,6 +188,8 @@ class BulkRun:
             if not store.set_state(tx, self.job_id, RUNNING, now=now, only_from=(QUEUED,)):
                 raise Conflict(f"That job is {job.state}; only a queued job runs.")
             todo = store.pending(tx, self.job_id)
+            # A resumed run: whoever got a pass before the stop is not issued a second one.
+            self._seen = set(store.issued_user_ids(tx, self.job_id))
         self._job, self._request = job, request_of(job)
         self._done = job.done
         try:
@@ -274,6 +276,7 @@ class BulkRun:
             store.advance(
                 tx, self.job_id, issued=issued, refused=len(outcomes) - issued, now=self.env.clock.now()
             )
+        self._held = []
         self._done += len(outcomes)
         if self.keep_values:
             self.outcomes.extend(outcomes)

@@ -97,6 +97,11 @@ def pending(tx: Tx, job_id: str) -> list[tuple[int, str]]:
     return [(int(p), str(t)) for p, t in tx.connection().execute(query)]
 
 
+def issued_user_ids(tx: Tx, job_id: str) -> list[str]:
+    query = select(BulkPassItem.user_id).where(BulkPassItem.job_id == job_id, BulkPassItem.status == ISSUED)
+    return [str(u) for u in tx.execute(query).scalars()]
+
+
 def items(tx: Tx, job_id: str) -> list[ItemRecord]:
     query = select(*_ITEM_COLUMNS).where(BulkPassItem.job_id == job_id).order_by(BulkPassItem.position)
     return [ItemRecord(**row._mapping) for row in tx.execute(query)]
