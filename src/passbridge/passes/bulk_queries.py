@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from passbridge.store.models import BulkPassItem, BulkPassJob, GroupMember, TemporaryAccessPass, User
 from passbridge.store.tx import Tx
@@ -233,8 +233,3 @@ def report_rows(tx: Tx, job_id: str) -> list[ReportRow]:
         )
         for upn, pid, start, end, found, used, last in tx.connection().execute(query)
     ]
-
-
-def delete_job(tx: Tx, job_id: str) -> None:
-    tx.execute(delete(BulkPassItem).where(BulkPassItem.job_id == job_id))
-    tx.execute(delete(BulkPassJob).where(BulkPassJob.id == job_id))
