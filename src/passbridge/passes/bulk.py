@@ -28,16 +28,18 @@ from passbridge.ids import new_guid
 from passbridge.methods.access import tier_refusal
 from passbridge.passes import bulk_queries as store
 from passbridge.passes import policy_queries as policy_store
+from passbridge.passes import queries as pass_store
 from passbridge.passes import rules
 from passbridge.passes.hash_pool import HashPool
 from passbridge.passes.policy_rules import TapPolicy
 from passbridge.passes.service import WRITE, TapService
 from passbridge.services.context import Env, Principal
-from passbridge.store.models import BulkPassJob, User
+from passbridge.store.models import BulkPassJob
 from passbridge.store.tx import Tx
 
 TASK = 8  # passes per worker task: small, so the workers share the work evenly to the last one
 AHEAD = 6  # tasks in flight per worker while the main thread plans and writes
+PLAN_TASKS = 4  # tasks planned in one read transaction
 BATCH = 100  # passes per write transaction: a fraction of a second of the write lock
 MAX_TARGETS = 100_000
 MAX_TARGET_CHARS = 400  # the items' column; a sign-in name is at most 113
@@ -177,7 +179,6 @@ class BulkRun:
     niceness: int = 0
     outcomes: list[Outcome] = field(default_factory=list)
     _seen: set[str] = field(default_factory=set)
-    _held: list[User] = field(default_factory=list)  # the write batch's users, kept in the identity map
 
     def run(self) -> list[Outcome]:
         now = self.env.clock.now()
@@ -214,8 +215,10 @@ class BulkRun:
             ready: list[_InFlight] = []
 
             def fill() -> None:
-                for chunk in _take(chunks, pool.size * AHEAD - len(flight)):
-                    flight.append(self._plan(chunk, pool))
+                # A few tasks' planning in one read transaction, once that many have left the flight.
+                room = pool.size * AHEAD - len(flight)
+                if room >= PLAN_TASKS or not flight:
+                    flight.extend(self._plan(list(_take(chunks, room)), pool))
 
             fill()
             while flight:
@@ -228,38 +231,48 @@ class BulkRun:
                     self._write(ready)
                     ready = []
 
-    def _plan(self, chunk: list[tuple[int, str]], pool: HashPool) -> _InFlight:
-        plans: list[_Planned] = []
+    def _plan(self, chunks: list[list[tuple[int, str]]], pool: HashPool) -> list[_InFlight]:
+        """Plan these chunks in one read transaction and send each chunk's passes to a worker."""
+        if not chunks:
+            return []
+        planned_chunks: list[list[_Planned]] = []
         with self.env.db.transaction("read") as tx:
             service = TapService(tx, self.env, self.principal)
             policy, _ = policy_store.load(tx)
-            for position, target in chunk:
-                plan = _Planned(position, target)
-                plans.append(plan)
-                try:
-                    planned = service.plan(target, self._request, policy)
-                except DomainError as exc:
-                    plan.refusal = refusal_reason(exc)
-                    continue
-                plan.user_id, plan.upn = planned.user.id, planned.user.user_principal_name
-                if planned.user.id in self._seen:
-                    plan.refusal = "listed twice: one pass per user, issued for the first listing"
-                    continue
-                self._seen.add(planned.user.id)
-                plan.terms, plan.value = planned.terms, planned.new_value()
+            # Targets named by id (a group's members) in the session at once: each plan's lookup is a hit.
+            _loaded = store.users_by_id(tx, [t for chunk in chunks for _, t in chunk])
+            for chunk in chunks:
+                planned_chunks.append([self._plan_one(service, policy, p, t) for p, t in chunk])
         keeper = self.env.keeper
-        wanted = [keeper.peppered(p.value) for p in plans if p.value is not None]
-        return _InFlight(plans, pool.submit(wanted) if wanted else None)
+        flights = []
+        for plans in planned_chunks:
+            wanted = [keeper.peppered(p.value) for p in plans if p.value is not None]
+            flights.append(_InFlight(plans, pool.submit(wanted) if wanted else None))
+        return flights
+
+    def _plan_one(self, service: TapService, policy: TapPolicy, position: int, target: str) -> _Planned:
+        plan = _Planned(position, target)
+        try:
+            planned = service.plan(target, self._request, policy)
+        except DomainError as exc:
+            plan.refusal = refusal_reason(exc)
+            return plan
+        plan.user_id, plan.upn = planned.user.id, planned.user.user_principal_name
+        if planned.user.id in self._seen:
+            plan.refusal = "listed twice: one pass per user, issued for the first listing"
+            return plan
+        self._seen.add(planned.user.id)
+        plan.terms, plan.value = planned.terms, planned.new_value()
+        return plan
 
     def _write(self, ready: list[_InFlight]) -> None:
         rows: list[dict[str, Any]] = []
         outcomes: list[Outcome] = []
         with self.env.db.transaction() as tx, tx.session.no_autoflush:
-            # The batch's users in the session's identity map at once: each plan's lookup is then a
-            # dictionary hit, not a select (and not the flush of the previous pass's audit entries that
-            # a select would cause). Each user is in one plan of the run at most (`_seen`), so no select
-            # in the batch needs another target's pending rows.
-            self._held = store.load_users(
+            # The batch's users locked and loaded at once, with the passes they hold: each plan's lookup is
+            # then a dictionary hit, and storing a pass neither locks nor reads again. Each user is in one
+            # plan of the run at most (`_seen`), so no read in the batch needs another target's pending rows.
+            locked = pass_store.lock_owners(
                 tx, [p.user_id for f in ready for p in f.plans if p.user_id and p.value]
             )
             policy, _ = policy_store.load(tx)
@@ -268,7 +281,7 @@ class BulkRun:
                 hashes = iter(flight.done)
                 for plan in flight.plans:
                     secret_hash = next(hashes) if plan.value is not None else None
-                    outcome = self._store(service, policy, plan, secret_hash)
+                    outcome = self._store(service, policy, locked, plan, secret_hash)
                     outcomes.append(outcome)
                     rows.append(self._row(outcome))
             store.record(tx, self.job_id, rows)
@@ -276,7 +289,6 @@ class BulkRun:
             store.advance(
                 tx, self.job_id, issued=issued, refused=len(outcomes) - issued, now=self.env.clock.now()
             )
-        self._held = []
         self._done += len(outcomes)
         if self.keep_values:
             self.outcomes.extend(outcomes)
@@ -286,7 +298,12 @@ class BulkRun:
             self.progress(self._done, self._job.total)
 
     def _store(
-        self, service: TapService, policy: TapPolicy, plan: _Planned, secret_hash: str | None
+        self,
+        service: TapService,
+        policy: TapPolicy,
+        locked: pass_store.LockedOwners,
+        plan: _Planned,
+        secret_hash: str | None,
     ) -> Outcome:
         if plan.refusal is not None or plan.value is None or secret_hash is None or plan.terms is None:
             return Outcome(
@@ -302,7 +319,7 @@ class BulkRun:
         except DomainError as exc:
             reason = refusal_reason(exc)
             return Outcome(plan.position, plan.target, plan.upn, store.REFUSED, reason, user_id=plan.user_id)
-        issued = service.issue_planned(planned, plan.value, secret_hash)
+        issued = service.issue_planned(planned, plan.value, secret_hash, locked)
         row = issued.view.row
         return Outcome(
             plan.position,

@@ -10,6 +10,7 @@ from typing import Any, cast
 
 from sqlalchemy import bindparam, insert, select, update
 
+from passbridge.directory.queries import is_guid
 from passbridge.store.models import BulkPassItem, BulkPassJob, GroupMember, TemporaryAccessPass, User
 from passbridge.store.tx import Tx
 
@@ -179,12 +180,11 @@ def forget_passes(tx: Tx, job_id: str) -> None:
     tx.execute(update(BulkPassItem).where(BulkPassItem.job_id == job_id).values(sealed_pass=None))
 
 
-def load_users(tx: Tx, user_ids: Sequence[str]) -> list[User]:
-    """Load these users into the transaction's session in one select (bulk writes look each one up). The
-    session's identity map holds its objects weakly: the caller keeps the list while it needs the hits."""
-    if not user_ids:
-        return []
-    return list(tx.session.scalars(select(User).where(User.id.in_(user_ids))))
+def users_by_id(tx: Tx, refs: Sequence[str]) -> list[User]:
+    """The users these refs name by object id (sign-in names are looked up one by one), loaded into the
+    transaction's session in one select. Its identity map holds them weakly: keep the list meanwhile."""
+    ids = [r.strip().lower() for r in refs if is_guid(r.strip())]
+    return list(tx.session.scalars(select(User).where(User.id.in_(ids)))) if ids else []
 
 
 def member_ids(tx: Tx, group_id: str) -> list[str]:

@@ -136,11 +136,17 @@ class TapService:
         now = self.env.clock.now()
         return PlannedPass(user, policy, rules.decide_terms(request, policy, now=now), now)
 
-    def issue_planned(self, planned: PlannedPass, value: str, secret_hash: str) -> IssuedPass:
-        """Store the pass `plan` allowed in this unit of work: `secret_hash` is `value`'s Argon2id hash."""
+    def issue_planned(
+        self, planned: PlannedPass, value: str, secret_hash: str, locked: store.LockedOwners | None = None
+    ) -> IssuedPass:
+        """Store the pass `plan` allowed in this unit of work: `secret_hash` is `value`'s Argon2id hash.
+        `locked`: the owners a bulk batch locked at once, with the passes they held then (bulk.py)."""
         user, policy, terms, now = planned.user, planned.policy, planned.terms, planned.now
-        store.lock_owner(self.tx, user.id)
-        previous = store.of_user(self.tx, user.id)
+        if locked is not None and user.id in locked.user_ids:
+            previous = locked.passes.get(user.id)
+        else:
+            store.lock_owner(self.tx, user.id)
+            previous = store.of_user(self.tx, user.id)
         if previous is not None:
             self._delete(user, previous, by_owner=False)
         row = TemporaryAccessPass(
