@@ -5,6 +5,7 @@ from __future__ import annotations
 from passbridge.cli import (  # noqa: F401  (registers the commands)
     apps,
     backup,
+    bulk,
     directory,
     joiner,
     keys,

@@ -63,12 +63,16 @@ def _timestamp(value: object) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+# Graph's DateTimeOffset property, optional (also graph/bulk.py's batches).
+Timestamp = Annotated[datetime | None, BeforeValidator(_timestamp)]
+
+
 class PassBody(BaseModel):
     """The create body: every property optional; anything else is refused."""
 
     model_config = ConfigDict(extra="forbid")
 
-    startDateTime: Annotated[datetime | None, BeforeValidator(_timestamp)] = None
+    startDateTime: Timestamp = None
     lifetimeInMinutes: StrictInt | None = None
     isUsableOnce: StrictBool | None = None
     # A Passbridge extension (docs/graph-compat.md): why the pass is issued, for the audit entry and the

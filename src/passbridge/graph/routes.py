@@ -9,6 +9,7 @@ from passbridge.fastpath.routing import add_routes
 from passbridge.graph import (
     audit,
     batch,
+    bulk,
     groups,
     joiner,
     managers,
@@ -37,7 +38,6 @@ def install(app: FastAPI) -> None:
             policies,
             audit,
             signins,
-            joiner,
             batch,
         ):
             prefix = f"/{version}"
@@ -49,3 +49,13 @@ def install(app: FastAPI) -> None:
                 tags=[version],
                 route_class=GraphRoute,
             )
+    # Passbridge's own extensions, beta only (docs/graph-compat.md).
+    for extension in (bulk, joiner):
+        add_routes(
+            app,
+            extension.router,
+            prefix="/beta",
+            dependencies=[Depends(caller)],
+            tags=["beta"],
+            route_class=GraphRoute,
+        )

@@ -7,6 +7,7 @@ run as Core (no Session, no identity map; bench/README.md).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, cast
@@ -152,9 +153,35 @@ def lock_owner(tx: Tx, user_id: str) -> None:
 
     PostgreSQL holds the user row until commit, so a second issuer waits, then (read committed)
     sees the first one's pass and replaces it instead of colliding on the unique user_id. SQLite
-    needs nothing here: a writing unit already holds the database's write lock (BEGIN IMMEDIATE).
+    needs nothing here: a writing unit already holds the database's write lock (BEGIN IMMEDIATE), and
+    SQLite has no FOR UPDATE, so the select would only cost (bulk issuing runs it thousands of times).
     """
+    if tx.dialect == "sqlite":
+        return
     tx.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
+@dataclass(frozen=True)
+class LockedOwners:
+    """Users locked as `lock_owner` locks one (loaded, so the session finds them without a select), and
+    the passes they held once locked."""
+
+    users: list[User]
+    passes: dict[str, TemporaryAccessPass]
+    user_ids: frozenset[str]
+
+
+def lock_owners(tx: Tx, user_ids: Sequence[str]) -> LockedOwners:
+    """`lock_owner` and `of_user` for many users in two statements (bulk issuing's batches), in id order so
+    two batches cannot deadlock. The caller issues for each user once: a pass it adds is not in `passes`."""
+    if not user_ids:
+        return LockedOwners([], {}, frozenset())
+    query = select(User).where(User.id.in_(list(user_ids))).order_by(User.id)
+    users = list(tx.session.scalars(query if tx.dialect == "sqlite" else query.with_for_update()))
+    held = tx.session.scalars(
+        select(TemporaryAccessPass).where(TemporaryAccessPass.user_id.in_(list(user_ids)))
+    )
+    return LockedOwners(users, {row.user_id: row for row in held}, frozenset(u.id for u in users))
 
 
 def add(tx: Tx, row: TemporaryAccessPass) -> None:

@@ -53,6 +53,19 @@ class PassView:
 
 
 @dataclass(frozen=True)
+class PlannedPass:
+    """A pass `TapService.plan` allowed: for whom, under which policy, on which terms, decided when."""
+
+    user: User
+    policy: TapPolicy
+    terms: rules.PassTerms
+    now: datetime
+
+    def new_value(self) -> str:
+        return rules.generate_pass(self.terms.length, symbols=self.terms.symbols)
+
+
+@dataclass(frozen=True)
 class IssuedPass:
     view: PassView
     value: str  # the pass itself: returned to the issuer once, never stored or logged
@@ -107,15 +120,34 @@ class TapService:
 
     def issue(self, user_ref_text: str, request: rules.PassRequest) -> IssuedPass:
         """Create a pass, replacing the user's previous one (Graph: one pass per user)."""
-        user = self._access().manager(user_ref_text, WRITE_SCOPES, allow_self=False)
-        policy, _ = policy_store.load(self.tx)
-        now = self.env.clock.now()
-        terms = rules.decide_terms(request, policy, now=now)
-        value = rules.generate_pass(terms.length, symbols=terms.symbols)
+        planned = self.plan(user_ref_text, request)
+        value = planned.new_value()
         # Hash before taking the lock: Argon2id is the slow part and needs no lock.
-        secret_hash = self.env.keeper.slow_hash(value)
-        store.lock_owner(self.tx, user.id)
-        previous = store.of_user(self.tx, user.id)
+        return self.issue_planned(planned, value, self.env.keeper.slow_hash(value))
+
+    def plan(
+        self, user_ref_text: str, request: rules.PassRequest, policy: TapPolicy | None = None
+    ) -> PlannedPass:
+        """Every check of `issue` (permission, tier, policy terms) without writing anything: bulk issuing
+        (passes/bulk.py) plans, hashes elsewhere, then plans again and stores in its write transaction,
+        passing the `policy` it read once in that transaction."""
+        user = self._access().manager(user_ref_text, WRITE_SCOPES, allow_self=False)
+        if policy is None:
+            policy, _ = policy_store.load(self.tx)
+        now = self.env.clock.now()
+        return PlannedPass(user, policy, rules.decide_terms(request, policy, now=now), now)
+
+    def issue_planned(
+        self, planned: PlannedPass, value: str, secret_hash: str, locked: store.LockedOwners | None = None
+    ) -> IssuedPass:
+        """Store the pass `plan` allowed in this unit of work: `secret_hash` is `value`'s Argon2id hash.
+        `locked`: the owners a bulk batch locked at once, with the passes they held then (bulk.py)."""
+        user, policy, terms, now = planned.user, planned.policy, planned.terms, planned.now
+        if locked is not None and user.id in locked.user_ids:
+            previous = locked.passes.get(user.id)
+        else:
+            store.lock_owner(self.tx, user.id)
+            previous = store.of_user(self.tx, user.id)
         if previous is not None:
             self._delete(user, previous, by_owner=False)
         row = TemporaryAccessPass(

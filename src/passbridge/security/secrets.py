@@ -69,14 +69,29 @@ class Argon2Params:
     parallelism: int = 1
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask on Linux, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def hash_slots(memory_kib: int) -> int:
     """How many Argon2 hashes one process runs at once: one per core it may use (more would only
     queue for the CPU), and no more than HASH_MEMORY_BUDGET_KIB holds."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, HASH_MEMORY_BUDGET_KIB // memory_kib))
+    return max(1, min(usable_cores(), HASH_MEMORY_BUDGET_KIB // memory_kib))
+
+
+def argon2_hasher(params: Argon2Params) -> PasswordHasher:
+    """The one Argon2id configuration of pass hashes: the keeper's, and bulk issuing's worker processes'
+    (passes/hash_pool.py), so a hash from either verifies the same way."""
+    return PasswordHasher(
+        time_cost=params.time_cost,
+        memory_cost=params.memory_kib,
+        parallelism=params.parallelism,
+        type=Type.ID,
+    )
 
 
 class _HashThreads:
@@ -113,12 +128,10 @@ class SecretKeeper:
         self._keyed = hmac.new(self._hmac_key, digestmod=hashlib.sha256)
         self._argon_pepper = _derive(pepper, b"passbridge argon2 pepper v1")
         self._aead = AESGCM(_derive(pepper, b"passbridge seal v1"))
-        p = params or Argon2Params()
-        self._memory_kib = p.memory_kib
+        self.argon2_params = params or Argon2Params()
+        self._memory_kib = self.argon2_params.memory_kib
         self._decoy: str | None = None
-        self._argon = PasswordHasher(
-            time_cost=p.time_cost, memory_cost=p.memory_kib, parallelism=p.parallelism, type=Type.ID
-        )
+        self._argon = argon2_hasher(self.argon2_params)
 
     # High-entropy secrets (client secrets, session ids, refresh tokens): a keyed SHA-256 is
     # as strong as the secret and costs microseconds.
@@ -134,6 +147,11 @@ class SecretKeeper:
     # without the pepper; the parameters travel in the PHC string.
     def _peppered(self, secret: str) -> bytes:
         return hmac.new(self._argon_pepper, secret.encode(), hashlib.sha256).digest()
+
+    def peppered(self, secret: str) -> bytes:
+        """What Argon2id hashes for `secret`. Bulk issuing sends this, never the pepper-derived key, to its
+        hashing processes: they can hash the passes they are given and nothing else."""
+        return self._peppered(secret)
 
     def slow_hash(self, secret: str) -> str:
         peppered = self._peppered(secret)

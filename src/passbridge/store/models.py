@@ -620,3 +620,50 @@ class JoinerRun(Base):
     pass_id: Mapped[str | None] = mapped_column(Guid, nullable=True)
     recipients: Mapped[list[str]] = mapped_column(JSON)
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class BulkPassJob(Base):
+    """One bulk issuing run (passes/bulk.py): who asked, for what, how far it got. `updated_at` is its
+    heartbeat: a running job whose heartbeat stopped was interrupted (a restart), and says so."""
+
+    __tablename__ = "bulk_pass_job"
+    id: Mapped[str] = mapped_column(Guid, primary_key=True)
+    requested_by_kind: Mapped[str] = mapped_column(String(16))
+    requested_by_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    requested_by_name: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    state: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(400))
+    start_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    lifetime_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    is_usable_once: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    total: Mapped[int] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer)
+    issued: Mapped[int] = mapped_column(Integer)
+    refused: Mapped[int] = mapped_column(Integer)
+    # Whether the passes are kept, sealed, for one download (portal, Graph); the CLI writes its file instead.
+    keeps_result: Mapped[bool] = mapped_column(Boolean)
+    result_taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class BulkPassItem(Base):
+    """One target of a bulk run, in the order given, and what became of it. `sealed_pass` is the pass
+    sealed with the pepper-derived AES-GCM key until its one download; `pass_id` (no foreign key: a later
+    pass replaces it) lets the report read whether it was used."""
+
+    __tablename__ = "bulk_pass_item"
+    job_id: Mapped[str] = mapped_column(ForeignKey("bulk_pass_job.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target: Mapped[str] = mapped_column(String(400))
+    status: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    upn: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    pass_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    start_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    is_usable_once: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    sealed_pass: Mapped[str | None] = mapped_column(Text, nullable=True)

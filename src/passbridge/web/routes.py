@@ -11,6 +11,7 @@ from passbridge.fastpath.routing import add_routes
 from passbridge.graph.errors import http_error_response
 from passbridge.web import apps, notice, passwordless, security_info, signin
 from passbridge.web.admin import apps as admin_apps
+from passbridge.web.admin import bulk as admin_bulk
 from passbridge.web.admin import issue as admin_issue
 from passbridge.web.admin import joiner as admin_joiner
 from passbridge.web.admin import logs as admin_logs
@@ -49,6 +50,7 @@ def install(app: FastAPI) -> None:
     admin = (
         admin_issue.router,
         admin_passes.router,
+        admin_bulk.router,
         admin_policy.router,
         admin_apps.router,
         admin_provisioning.router,

@@ -1,7 +1,7 @@
 """provisioning tokens (the bearer tokens SCIM clients present) and groups' SCIM externalId
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-06 13:10:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from passbridge.store.models import UTCDateTime
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
