@@ -180,7 +180,7 @@ class TapService:
         )
         # The holder hears of it (never the pass itself), with a "This wasn't me" link: in this
         # transaction, so there is a notice exactly when there is a pass.
-        notices.notify_issued(self.tx, self.env, user.id, row.id)
+        notices.notify_issued(self.tx, self.env, user, row)
         # Recovery: whoever lost a device gets a pass, and the sessions that device holds must end.
         revoke_after_admin_change(
             self.tx,
