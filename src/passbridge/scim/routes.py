@@ -199,64 +199,54 @@ def _only_get(request: Request) -> None:
         raise ScimError(405, f"{request.url.path} is read-only: use GET.")
 
 
-@router.api_route("/ServiceProviderConfig", methods=_ONLY_GET)
-async def service_provider_config(request: Request) -> Response:
+async def _discovery(request: Request, build: Callable[[Env], Response]) -> Response:
+    """A discovery endpoint: GET only (405 otherwise), for an authenticated caller."""
+
     async def work() -> Response:
         _only_get(request)
         await caller(request)
-        env: Env = request.app.state.env
-        config = schemas.service_provider_config(env.settings.base_url.rstrip("/"))
-        document = _discovery_document(config, f"{base_url(env)}/ServiceProviderConfig")
-        document["meta"]["resourceType"] = "ServiceProviderConfig"
-        return scim_json(document)
+        return build(request.app.state.env)
 
     return await _answer(request, "discovery", work)
+
+
+def _one_of(documents: list[dict[str, Any]], wanted: str, what: str) -> Response:
+    for document in documents:
+        if document["id"] == wanted:
+            return scim_json(document)
+    raise ScimError(404, f"No {what} '{wanted}'.")
+
+
+def _config_document(env: Env) -> Response:
+    config = schemas.service_provider_config(env.settings.base_url.rstrip("/"))
+    document = _discovery_document(config, f"{base_url(env)}/ServiceProviderConfig")
+    document["meta"]["resourceType"] = "ServiceProviderConfig"
+    return scim_json(document)
+
+
+@router.api_route("/ServiceProviderConfig", methods=_ONLY_GET)
+async def service_provider_config(request: Request) -> Response:
+    return await _discovery(request, _config_document)
 
 
 @router.api_route("/Schemas", methods=_ONLY_GET)
 async def list_schemas(request: Request) -> Response:
-    async def work() -> Response:
-        _only_get(request)
-        await caller(request)
-        return _listed(_schema_documents(request.app.state.env))
-
-    return await _answer(request, "discovery", work)
+    return await _discovery(request, lambda env: _listed(_schema_documents(env)))
 
 
 @router.api_route("/Schemas/{schema_id:path}", methods=_ONLY_GET)
 async def get_schema(schema_id: str, request: Request) -> Response:
-    async def work() -> Response:
-        _only_get(request)
-        await caller(request)
-        for document in _schema_documents(request.app.state.env):
-            if document["id"] == schema_id:
-                return scim_json(document)
-        raise ScimError(404, f"No schema '{schema_id}'.")
-
-    return await _answer(request, "discovery", work)
+    return await _discovery(request, lambda env: _one_of(_schema_documents(env), schema_id, "schema"))
 
 
 @router.api_route("/ResourceTypes", methods=_ONLY_GET)
 async def list_resource_types(request: Request) -> Response:
-    async def work() -> Response:
-        _only_get(request)
-        await caller(request)
-        return _listed(_type_documents(request.app.state.env))
-
-    return await _answer(request, "discovery", work)
+    return await _discovery(request, lambda env: _listed(_type_documents(env)))
 
 
 @router.api_route("/ResourceTypes/{type_id}", methods=_ONLY_GET)
 async def get_resource_type(type_id: str, request: Request) -> Response:
-    async def work() -> Response:
-        _only_get(request)
-        await caller(request)
-        for document in _type_documents(request.app.state.env):
-            if document["id"] == type_id:
-                return scim_json(document)
-        raise ScimError(404, f"No resource type '{type_id}'.")
-
-    return await _answer(request, "discovery", work)
+    return await _discovery(request, lambda env: _one_of(_type_documents(env), type_id, "resource type"))
 
 
 # --- users and groups ---------------------------------------------------------------------------
