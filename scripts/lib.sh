@@ -59,3 +59,17 @@ ensure_chromium() {
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 }
+
+# The two-node test puts a real nginx in front of two servers (tests/multi/test_two_nodes.py, the
+# deployment docs' config). Installs it when missing, as Chromium above; the test runs its own nginx in the
+# foreground on a free port, so the package's service is neither needed nor started here.
+ensure_nginx() {
+  if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then return; fi
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    if [ "${CI:-}" = "true" ]; then echo "CI needs nginx (apt-get, as root)" >&2; exit 1; fi
+    echo "== nginx missing and not installable here: the two-node test will fail" >&2; return
+  fi
+  echo "== installing nginx for the two-node test"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+}

@@ -70,7 +70,10 @@ def nginx(tmp_path: Path, proxy_port: int, node_ports: tuple[int, int]) -> Itera
     """nginx in the foreground with a config of its own; yields its access log."""
     binary = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
     if binary is None:
-        pytest.skip("nginx is not installed (apt-get install nginx)")
+        pytest.fail(
+            "nginx is missing: run scripts/test (it installs nginx) or apt-get install -y nginx",
+            pytrace=False,
+        )
     directory = tmp_path / "nginx"
     directory.mkdir()
     conf = directory / "nginx.conf"
