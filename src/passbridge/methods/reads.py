@@ -91,6 +91,7 @@ class MethodRow(NamedTuple):
     pass_is_usable_once: bool | None
     pass_used_at: datetime | None
     pass_last_used_at: datetime | None
+    pass_purpose: str | None
     policy_state: str | None
     policy_default_lifetime: int | None
     policy_default_length: int | None
@@ -114,7 +115,7 @@ class MethodRow(NamedTuple):
 
 def _statement(by_upn: bool) -> PreparedSelect[MethodRow]:
     ref: Any = bindparam("ref")
-    user_branch = (
+    user_branch: Any = (
         select(
             literal_column("'user'").label("kind"),
             User.id.label("user_id"),

@@ -19,6 +19,7 @@ from passbridge.directory.rules import upn_key
 from passbridge.fastpath.prepared import PreparedSelect
 from passbridge.passes import policy_queries as policy_store
 from passbridge.passes.policy_rules import TapPolicy
+from passbridge.passes.rules import Purpose
 from passbridge.store.models import GroupMember, TapPolicyRow, TemporaryAccessPass, User
 from passbridge.store.tx import Tx
 
@@ -35,6 +36,7 @@ class PassRecord:
     is_usable_once: bool
     used_at: datetime | None
     last_used_at: datetime | None
+    purpose: Purpose = Purpose.SIGN_IN
 
     @classmethod
     def of(cls, row: TemporaryAccessPass) -> PassRecord:
@@ -47,6 +49,7 @@ class PassRecord:
             row.is_usable_once,
             row.used_at,
             row.last_used_at,
+            Purpose(row.purpose),
         )
 
 
@@ -68,6 +71,7 @@ PASS_COLUMNS = (
     TemporaryAccessPass.is_usable_once.label("pass_is_usable_once"),
     TemporaryAccessPass.used_at.label("pass_used_at"),
     TemporaryAccessPass.last_used_at.label("pass_last_used_at"),
+    TemporaryAccessPass.purpose.label("pass_purpose"),
 )
 # The policy table holds one row per method kind; the join's condition names the TAP's row alone,
 # so the select yields one row per user found, policy columns NULL when the policy was never saved.
@@ -88,6 +92,7 @@ class UserMethodsRow(NamedTuple):
     pass_is_usable_once: bool | None
     pass_used_at: datetime | None
     pass_last_used_at: datetime | None
+    pass_purpose: str | None
     policy_state: str | None
     policy_default_lifetime: int | None
     policy_default_length: int | None
@@ -114,6 +119,7 @@ class UserMethodsRow(NamedTuple):
             bool(self.pass_is_usable_once),
             self.pass_used_at,
             self.pass_last_used_at,
+            Purpose(self.pass_purpose or Purpose.SIGN_IN),
         )
 
 

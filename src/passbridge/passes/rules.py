@@ -71,6 +71,26 @@ def entropy_bits(length: int, *, symbols: bool = False) -> float:
     return math.log2(count)
 
 
+class Purpose(StrEnum):
+    """What a pass may be used for (a Passbridge extension, docs/purpose-bound-passes.md): `signIn` is
+    Entra's pass; `enrol` opens a session that may only register or remove the holder's own methods;
+    `recover` is `enrol` that also ends the holder's other sessions once a new method is registered."""
+
+    SIGN_IN = "signIn"
+    ENROL = "enrol"
+    RECOVER = "recover"
+
+
+def purpose_of(text: str | None) -> Purpose | None:
+    """A purpose as a caller named it (any case); None when not given; InvalidInput when unknown."""
+    if text is None:
+        return None
+    for purpose in Purpose:
+        if purpose.value.lower() == text.strip().lower():
+            return purpose
+    raise InvalidInput(f"Invalid purpose '{text}': it must be one of {', '.join(p.value for p in Purpose)}.")
+
+
 class UsabilityReason(StrEnum):
     ENABLED_BY_POLICY = "EnabledByPolicy"
     DISABLED_BY_POLICY = "DisabledByPolicy"
@@ -118,6 +138,7 @@ class PassRequest:
     is_usable_once: bool | None = None
     # Why the pass is issued (free text or a ticket id): the audit entry and the holder's notice show it.
     reason: str | None = None
+    purpose: Purpose | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +149,7 @@ class PassTerms:
     length: int
     symbols: bool = False
     reason: str | None = None
+    purpose: Purpose = Purpose.SIGN_IN
 
 
 def decide_terms(request: PassRequest, policy: TapPolicy, *, now: datetime) -> PassTerms:
@@ -159,6 +181,7 @@ def decide_terms(request: PassRequest, policy: TapPolicy, *, now: datetime) -> P
         length=policy.default_length,
         symbols=policy.include_symbols,
         reason=reason,
+        purpose=request.purpose or Purpose.SIGN_IN,
     )
 
 

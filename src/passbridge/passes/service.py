@@ -162,6 +162,7 @@ class TapService:
             created_by_id=self.principal.id,
             created_by_name=self.principal.display_name,
             reason=terms.reason,
+            purpose=terms.purpose.value,
         )
         store.add(self.tx, row)
         # A new pass is the recovery NIST SP 800-63B asks for after the consecutive-failure ceiling.

@@ -48,6 +48,7 @@ class Worth:
     pass_end: datetime | None = None
     one_time_pass: bool = False  # and after a one-time pass, 10 minutes later unless a method is added
     first_pass_use: bool = False  # the pass's first sign-in: its holder is told (passes/notices.py)
+    pass_purpose: str | None = None  # the pass's Purpose value: what the session may do
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ def finish(
         expires_at=rules.session_end(now, timedelta(minutes=env.settings.session_minutes), worth.pass_end),
         register_by=rules.registration_deadline(now, one_time_pass=worth.one_time_pass),
         pass_id=worth.pass_id,
+        pass_purpose=worth.pass_purpose,
     )
     # Only the keyed hash is stored; the value goes to the cookie alone.
     queries.add_session(tx, view, env.keeper.keyed_hash(cookie_value), ip, now)

@@ -243,6 +243,7 @@ class PassForSignIn:
     is_usable_once: bool
     used_at: datetime | None
     secret_hash: str
+    purpose: str
 
 
 _PASS_COLUMNS = (
@@ -252,6 +253,7 @@ _PASS_COLUMNS = (
     _PASSES.c.is_usable_once,
     _PASSES.c.used_at,
     _PASSES.c.secret_hash,
+    _PASSES.c.purpose,
 )
 
 
@@ -264,6 +266,7 @@ class _PassAndPolicy(NamedTuple):
     is_usable_once: bool
     used_at: datetime | None
     secret_hash: str
+    purpose: str
     policy_state: str | None
     policy_default_lifetime: int | None
     policy_default_length: int | None
@@ -291,7 +294,13 @@ def pass_and_policy(tx: Tx, user_id: str) -> tuple[PassForSignIn, TapPolicy] | N
     if row is None:
         return None
     tap = PassForSignIn(
-        row.id, row.start_at, row.lifetime_minutes, row.is_usable_once, row.used_at, row.secret_hash
+        row.id,
+        row.start_at,
+        row.lifetime_minutes,
+        row.is_usable_once,
+        row.used_at,
+        row.secret_hash,
+        row.purpose,
     )
     return tap, policy_store.policy_of(row)
 
@@ -354,6 +363,8 @@ class NewSession(Protocol):
     def register_by(self) -> datetime | None: ...
     @property
     def pass_id(self) -> str | None: ...
+    @property
+    def pass_purpose(self) -> str | None: ...
 
 
 def add_session(tx: Tx, view: NewSession, token_hash: str, ip_address: str | None, now: datetime) -> None:
@@ -368,6 +379,7 @@ def add_session(tx: Tx, view: NewSession, token_hash: str, ip_address: str | Non
         "expires_at": view.expires_at,
         "register_by": view.register_by,
         "pass_id": view.pass_id,
+        "pass_purpose": view.pass_purpose,
         "ip_address": ip_address,
         "ended_at": None,
     }

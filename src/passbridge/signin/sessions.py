@@ -30,6 +30,8 @@ class SessionView:
     expires_at: datetime
     register_by: datetime | None
     pass_id: str | None
+    # The purpose of the pass that began the session (passes/rules.py Purpose value), None without one.
+    pass_purpose: str | None = None
 
 
 def session_view(row: UserSession, user: User) -> SessionView:
@@ -44,6 +46,7 @@ def session_view(row: UserSession, user: User) -> SessionView:
         expires_at=row.expires_at,
         register_by=row.register_by,
         pass_id=row.pass_id,
+        pass_purpose=row.pass_purpose,
     )
 
 

@@ -141,6 +141,7 @@ class Pass:
             pass_end=current.start_at + timedelta(minutes=current.lifetime_minutes),
             one_time_pass=current.is_usable_once,
             first_pass_use=use == "first",
+            pass_purpose=current.purpose,
         )
 
 

@@ -269,6 +269,8 @@ class TemporaryAccessPass(Base):
     created_by_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
     # Why it was issued, as the issuer said (passes/rules.py issue_reason), for the holder's notices.
     reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    # What the pass may be used for (passes/rules.py Purpose): signIn, enrol or recover.
+    purpose: Mapped[str] = mapped_column(String(16), default="signIn", server_default="signIn")
 
 
 class TapPolicyRow(Base):
@@ -445,6 +447,8 @@ class UserSession(Base):
     register_by: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The pass this session was begun with, if any (not a foreign key: the pass may be deleted).
     pass_id: Mapped[str | None] = mapped_column(Guid, nullable=True)
+    # That pass's purpose (passes/rules.py Purpose); None when no pass began the session.
+    pass_purpose: Mapped[str | None] = mapped_column(String(16), nullable=True)
     ip_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
