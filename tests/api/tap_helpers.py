@@ -26,6 +26,8 @@ PASS_KEYS = {
     "isUsableOnce",
     "isUsable",
     "methodUsabilityReason",
+    # A Passbridge extension (docs/purpose-bound-passes.md), on every read: Graph clients ignore it.
+    "purpose",
 }
 
 

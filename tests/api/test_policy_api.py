@@ -37,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
     "isUsableOnce": False,
     "includeSymbols": False,
     "requireReason": False,
+    "enforcedPurpose": None,
+    "revokeMultiUseAfterPasskey": False,
     "includeTargets": [{"targetType": "group", "id": "all_users", "isRegistrationRequired": False}],
     "excludeTargets": [],
 }

@@ -14,7 +14,7 @@ from passbridge.graph.shapes import audit_json
 from passbridge.logs.audit import AuditService
 from passbridge.logs.rules import AuditFilter
 from passbridge.passes.policy import PolicyService, TapChanges
-from passbridge.passes.policy_rules import ALL_USERS, PolicyState, Target
+from passbridge.passes.policy_rules import ALL_USERS, PolicyState, Purpose, Target
 from passbridge.services.context import Env, Principal
 from passbridge.store.tx import Tx
 
@@ -34,6 +34,8 @@ def _show(data: dict[str, Any], names: dict[str, str]) -> None:
         "isUsableOnce",
         "includeSymbols",
         "requireReason",
+        "enforcedPurpose",
+        "revokeMultiUseAfterPasskey",
     ):
         click.echo(f"{key + ':':<27} {data[key]}")
     for key in ("includeTargets", "excludeTargets"):
@@ -89,6 +91,18 @@ def _targets(tx: Tx, env: Env, who: Principal, refs: tuple[str, ...]) -> tuple[T
     help="Refuse to issue a pass without a reason (a ticket id or a few words), or let it be left out.",
 )
 @click.option(
+    "--enforce-purpose",
+    type=click.Choice(["none", *(p.value for p in Purpose)], case_sensitive=False),
+    help="Bind every pass to at least this purpose (enrol: sets up methods only; recover: enrol that signs "
+    "lost devices out), or 'none' to let issuers choose.",
+)
+@click.option(
+    "--revoke-multi-use-after-passkey/--keep-multi-use-after-passkey",
+    "revoke_multi_use",
+    default=None,
+    help="Revoke a multi-use pass as soon as its holder registers a passkey, or keep it until it ends.",
+)
+@click.option(
     "--include-group",
     multiple=True,
     metavar="GROUP",
@@ -111,6 +125,8 @@ def policy_set(
     one_time: bool | None,
     symbols: bool | None,
     require_reason: bool | None,
+    enforce_purpose: str | None,
+    revoke_multi_use: bool | None,
     include_group: tuple[str, ...],
     exclude_group: tuple[str, ...],
     no_exclusions: bool,
@@ -128,6 +144,8 @@ def policy_set(
         one_time,
         symbols,
         require_reason,
+        enforce_purpose,
+        revoke_multi_use,
     )
     if all(v is None for v in given) and not (include_group or exclude_group or no_exclusions):
         raise click.UsageError("nothing to change; see 'passbridge policy set --help'")
@@ -141,6 +159,10 @@ def policy_set(
             is_usable_once=one_time,
             include_symbols=symbols,
             require_reason=require_reason,
+            enforced_purpose=(
+                None if enforce_purpose is None else "" if enforce_purpose == "none" else enforce_purpose
+            ),
+            revoke_multi_use_after_passkey=revoke_multi_use,
             include_targets=_targets(tx, env, who, include_group) if include_group else None,
             exclude_targets=_targets(tx, env, who, exclude_group) if exclude_group or no_exclusions else None,
         )

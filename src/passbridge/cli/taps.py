@@ -11,7 +11,7 @@ from passbridge.cli.base import emit, fail, json_option, root, unit
 from passbridge.clock import iso_z
 from passbridge.directory.service import DirectoryService
 from passbridge.graph.shapes import tap_json
-from passbridge.passes.rules import PassRequest
+from passbridge.passes.rules import PassRequest, Purpose, purpose_of
 from passbridge.passes.service import PassView, TapService
 
 # More digits than any lifetime needs; also far below Python's int-string limit (4,300 digits).
@@ -46,6 +46,8 @@ def _start(text: str | None) -> datetime | None:
 
 def _terms(data: dict[str, Any], end: str | None) -> str:
     kind = "one-time" if data["isUsableOnce"] else "reusable"
+    if data.get("purpose", "signIn") != "signIn":
+        kind += f", for {data['purpose']} only (sets up sign-in methods)"
     return (
         f"{kind}, valid {data['startDateTime']} to {end} ({data['lifetimeInMinutes']} minutes); "
         f"{'usable' if data['isUsable'] else 'not usable'}: {data['methodUsabilityReason']}"
@@ -72,6 +74,12 @@ def tap() -> None:
     metavar="TEXT",
     help="Why (a ticket id or a few words, at most 256 characters): audited, and told to the holder.",
 )
+@click.option(
+    "--purpose",
+    type=click.Choice([p.value for p in Purpose], case_sensitive=False),
+    help="signIn (any use, the default), enrol (sets up sign-in methods only) or recover (enrol, and "
+    "signs the lost devices out once a new method is registered).",
+)
 @json_option
 def tap_issue(
     upn: str,
@@ -79,11 +87,12 @@ def tap_issue(
     start: str | None,
     one_time: bool | None,
     reason: str | None,
+    purpose: str | None,
     as_json: bool,
 ) -> None:
     """Issue a pass for UPN, replacing any pass they hold; prints the pass once. A holder with a mail
     address is told (never the pass itself), with a "This wasn't me" link."""
-    wanted = PassRequest(_start(start), _lifetime(lifetime), one_time, reason)
+    wanted = PassRequest(_start(start), _lifetime(lifetime), one_time, reason, purpose_of(purpose))
     with unit() as (tx, env, who):
         issued = TapService(tx, env, who).issue(upn, wanted)
         data = tap_json(issued.view, value=issued.value)

@@ -28,7 +28,7 @@ from passbridge.graph.shapes import tap_json
 from passbridge.methods.reads import AppSummary, PasskeySummary
 from passbridge.methods.service import MethodsService, MethodView
 from passbridge.passes import service as taps
-from passbridge.passes.rules import PassRequest
+from passbridge.passes.rules import PassRequest, purpose_of
 from passbridge.passes.service import PassView, TapService
 from passbridge.services.context import Env, Principal
 from passbridge.store.tx import Tx
@@ -78,6 +78,8 @@ class PassBody(BaseModel):
     # A Passbridge extension (docs/graph-compat.md): why the pass is issued, for the audit entry and the
     # holder's notice. Graph's SDKs send it through additionalData; clients that do not are unaffected.
     reason: StrictStr | None = None
+    # A Passbridge extension (docs/purpose-bound-passes.md): signIn (Graph's pass), enrol or recover.
+    purpose: StrictStr | None = None
 
 
 def _own_id(who: Principal) -> str:
@@ -153,10 +155,16 @@ async def get_my_method(request: Request, method_id: str) -> JSONResponse:
 async def create_pass(request: Request, user_id: str) -> JSONResponse:
     who = established(request)
     body = await parse(request, PassBody, accepted_types=TAP_TYPES)
-    wanted = PassRequest(body.startDateTime, body.lifetimeInMinutes, body.isUsableOnce, body.reason)
     beta = is_beta(request)
 
     def work(tx: Tx, env: Env) -> tuple[str, dict[str, Any]]:
+        wanted = PassRequest(
+            body.startDateTime,
+            body.lifetimeInMinutes,
+            body.isUsableOnce,
+            body.reason,
+            purpose_of(body.purpose),
+        )
         issued = TapService(tx, env, who).issue(user_id, wanted)
         return issued.view.row.user_id, tap_json(issued.view, value=issued.value, beta=beta)
 

@@ -60,6 +60,9 @@ def tap_configuration_json(policy: TapPolicy) -> dict[str, Any]:
         # A Passbridge extension (docs/graph-compat.md): Graph's SDKs keep it in additionalData.
         "includeSymbols": policy.include_symbols,
         "requireReason": policy.require_reason,
+        # Passbridge extensions (docs/purpose-bound-passes.md).
+        "enforcedPurpose": policy.enforced_purpose,
+        "revokeMultiUseAfterPasskey": policy.revoke_multi_use_after_passkey,
         "includeTargets": [
             {"targetType": t.target_type, "id": t.id, "isRegistrationRequired": t.is_registration_required}
             for t in policy.include_targets
@@ -138,11 +141,13 @@ class TapConfigurationPatch(BaseModel):
     isUsableOnce: StrictBool | None = None
     includeSymbols: StrictBool | None = None
     requireReason: StrictBool | None = None
+    enforcedPurpose: StrictStr | None = None  # null lifts the binding
+    revokeMultiUseAfterPasskey: StrictBool | None = None
     includeTargets: list[IncludeTargetIn] | None = None
     excludeTargets: list[ExcludeTargetIn] | None = None
 
     def changes(self) -> TapChanges:
-        for name in sorted(self.model_fields_set):
+        for name in sorted(self.model_fields_set - {"enforcedPurpose"}):
             if getattr(self, name) is None:
                 raise GraphError(400, "badRequest", f"Invalid value for property '{name}': must not be null.")
         if self.id is not None and self.id.casefold() != TAP.casefold():
@@ -163,6 +168,10 @@ class TapConfigurationPatch(BaseModel):
             is_usable_once=self.isUsableOnce,
             include_symbols=self.includeSymbols,
             require_reason=self.requireReason,
+            enforced_purpose=(
+                (self.enforcedPurpose or "") if "enforcedPurpose" in self.model_fields_set else None
+            ),
+            revoke_multi_use_after_passkey=self.revokeMultiUseAfterPasskey,
             include_targets=include,
             exclude_targets=exclude,
         )

@@ -67,6 +67,8 @@ def tap_json(view: PassView, *, value: str | None = None, beta: bool = False) ->
         "isUsableOnce": row.is_usable_once,
         "isUsable": view.is_usable,
         "methodUsabilityReason": view.reason.value,
+        # A Passbridge extension (docs/purpose-bound-passes.md): Graph's SDKs keep it in additionalData.
+        "purpose": row.purpose.value,
     }
     if beta:
         body["lastUsedDateTime"] = iso_z(row.last_used_at)

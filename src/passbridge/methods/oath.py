@@ -61,6 +61,7 @@ class AuthenticatorAppService(OwnMethodService):
     def begin_setup(self) -> SetUp:
         self._check()
         self._check_policy()
+        self._begin()
         secret = otp.new_secret()
         ceremony_id = ceremonies.start(
             self.tx,
@@ -117,7 +118,7 @@ class AuthenticatorAppService(OwnMethodService):
             last_used_at=None,
         )
         store.add(self.tx, row)
-        ceremonies.close_registration_window(self.tx, self.view.id)
+        self._registered(passkey=False)
         self._audit("Add", "User registered Software Oath Authentication Method")
         return next(r for r in self.list() if r.id == row.id)
 

@@ -73,6 +73,7 @@ class PasskeyService(OwnMethodService):
         self._check()
         if not passkey_registration_allowed(self.tx, self.view.user_id):
             raise PermissionDenied("Your organisation does not let you add passkeys to your account.")
+        self._begin()
         challenge = webauthn.new_challenge()
         ceremony_id = ceremonies.start(
             self.tx,
@@ -127,7 +128,7 @@ class PasskeyService(OwnMethodService):
             last_used_at=None,
         )
         store.add(self.tx, row)
-        ceremonies.close_registration_window(self.tx, self.view.id)
+        self._registered(passkey=True)
         self._audit("Add", "User registered Fido2 Authentication Method")
         added = store.by_credential_id(self.tx, new.credential_id)
         assert added is not None

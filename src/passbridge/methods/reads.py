@@ -92,6 +92,7 @@ class MethodRow(NamedTuple):
     pass_used_at: datetime | None
     pass_last_used_at: datetime | None
     pass_purpose: str | None
+    pass_attempts: int | None
     policy_state: str | None
     policy_default_lifetime: int | None
     policy_default_length: int | None
@@ -103,6 +104,8 @@ class MethodRow(NamedTuple):
     policy_last_modified: datetime | None
     policy_include_symbols: bool | None
     policy_require_reason: bool | None
+    policy_enforced_purpose: str | None
+    policy_revoke_multi_use_after_passkey: bool | None
     method_id: str | None
     method_name: str | None
     method_aaguid: str | None

@@ -18,7 +18,9 @@ from datetime import datetime, timedelta
 from passbridge.domain.errors import DomainError, PermissionDenied
 from passbridge.logs import audit
 from passbridge.logs.audit import TargetRef
+from passbridge.methods import ceremonies
 from passbridge.methods.strength import factors_of
+from passbridge.passes import burn
 from passbridge.services.context import Env, Principal
 from passbridge.signin.sessions import SessionView
 from passbridge.store.tx import Tx
@@ -87,6 +89,16 @@ class OwnMethodService:
 
     def _check(self) -> None:
         check_may_change(self.view, self.env.clock.now())
+
+    def _begin(self) -> None:
+        """A set-up starts: counted against a pass that burns on success (passes/burn.py)."""
+        burn.count_setup(self.tx, self.view)
+
+    def _registered(self, *, passkey: bool) -> None:
+        """A method was stored: the one-time pass's ten-minute window no longer ends the session, and
+        the pass that opened it answers for its purpose (passes/burn.py)."""
+        ceremonies.close_registration_window(self.tx, self.view.id)
+        burn.after_registration(self.tx, self.env, self.view, passkey=passkey)
 
     def _audit(self, operation: str, reason: str) -> None:
         verb = "registered" if operation == "Add" else "deleted"

@@ -27,7 +27,7 @@ from passbridge.methods.policy_rules import (
 )
 from passbridge.passes import policy_queries as store
 from passbridge.passes import queries as tap_store
-from passbridge.passes.policy_rules import ALL_USERS, PolicyState, TapPolicy, Target
+from passbridge.passes.policy_rules import ALL_USERS, PolicyState, TapPolicy, Target, purpose_of
 from passbridge.services.context import Env, Principal
 from passbridge.store.tx import Tx
 
@@ -61,6 +61,9 @@ class TapChanges:
     exclude_targets: tuple[Target, ...] | None = None
     include_symbols: bool | None = None
     require_reason: bool | None = None
+    # "" clears the enforced purpose (None keeps it, as every other field).
+    enforced_purpose: str | None = None
+    revoke_multi_use_after_passkey: bool | None = None
 
     def given(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
@@ -120,6 +123,8 @@ GRAPH_NAMES = {
     "is_usable_once": "isUsableOnce",
     "include_symbols": "includeSymbols",
     "require_reason": "requireReason",
+    "enforced_purpose": "enforcedPurpose",
+    "revoke_multi_use_after_passkey": "revokeMultiUseAfterPasskey",
     "include_targets": "includeTargets",
     "exclude_targets": "excludeTargets",
     "is_self_service_registration_allowed": "isSelfServiceRegistrationAllowed",
@@ -266,6 +271,10 @@ class PolicyService:
         _tap_id(config_id)
         current, _ = store.load(self.tx, for_update=True)
         given = changes.given()
+        if changes.enforced_purpose is not None:
+            # Any case, as Graph's enumerations; "" (or JSON null at the edge) lifts the binding.
+            purpose = purpose_of(changes.enforced_purpose) if changes.enforced_purpose.strip() else None
+            given["enforced_purpose"] = purpose.value if purpose else None
         if changes.include_targets is not None:
             given["include_targets"] = tuple(_normalise(t) for t in changes.include_targets)
         if changes.exclude_targets is not None:

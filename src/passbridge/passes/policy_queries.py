@@ -52,6 +52,8 @@ POLICY_COLUMNS = (
     TapPolicyRow.last_modified.label("policy_last_modified"),
     TapPolicyRow.include_symbols.label("policy_include_symbols"),
     TapPolicyRow.require_reason.label("policy_require_reason"),
+    TapPolicyRow.enforced_purpose.label("policy_enforced_purpose"),
+    TapPolicyRow.revoke_multi_use_after_passkey.label("policy_revoke_multi_use_after_passkey"),
 )
 # Every method read loads the policy: a Core select of its columns skips the ORM's per-query work.
 _TAP_POLICY = select(*POLICY_COLUMNS).where(TapPolicyRow.id == TAP_POLICY_ID)
@@ -69,6 +71,8 @@ class PolicyRow(NamedTuple):
     policy_last_modified: datetime | None
     policy_include_symbols: bool | None
     policy_require_reason: bool | None
+    policy_enforced_purpose: str | None
+    policy_revoke_multi_use_after_passkey: bool | None
 
 
 class PolicyColumns(Protocol):
@@ -95,6 +99,10 @@ class PolicyColumns(Protocol):
     def policy_include_symbols(self) -> bool | None: ...
     @property
     def policy_require_reason(self) -> bool | None: ...
+    @property
+    def policy_enforced_purpose(self) -> str | None: ...
+    @property
+    def policy_revoke_multi_use_after_passkey(self) -> bool | None: ...
 
 
 def policy_of(row: PolicyColumns) -> TapPolicy:
@@ -113,6 +121,8 @@ def policy_of(row: PolicyColumns) -> TapPolicy:
         exclude_targets=_targets(row.policy_exclude_targets or []),
         include_symbols=bool(row.policy_include_symbols),
         require_reason=bool(row.policy_require_reason),
+        enforced_purpose=row.policy_enforced_purpose,
+        revoke_multi_use_after_passkey=bool(row.policy_revoke_multi_use_after_passkey),
     )
 
 
@@ -128,6 +138,8 @@ def _policy_of_row(row: TapPolicyRow) -> TapPolicy:
         exclude_targets=_targets(row.exclude_targets),
         include_symbols=row.include_symbols,
         require_reason=row.require_reason,
+        enforced_purpose=row.enforced_purpose,
+        revoke_multi_use_after_passkey=row.revoke_multi_use_after_passkey,
     )
 
 
@@ -166,6 +178,8 @@ def save(tx: Tx, policy: TapPolicy, *, now: datetime) -> None:
     row.is_usable_once = policy.is_usable_once
     row.include_symbols = policy.include_symbols
     row.require_reason = policy.require_reason
+    row.enforced_purpose = policy.enforced_purpose
+    row.revoke_multi_use_after_passkey = policy.revoke_multi_use_after_passkey
     row.include_targets = _rows(policy.include_targets)
     row.exclude_targets = _rows(policy.exclude_targets)
     row.last_modified = now

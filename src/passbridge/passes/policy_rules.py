@@ -27,6 +27,37 @@ class Target:
     is_registration_required: bool = False
 
 
+class Purpose(StrEnum):
+    """What a pass may be used for (a Passbridge extension, docs/purpose-bound-passes.md): `signIn` is
+    Entra's pass; `enrol` opens a session that may only register or remove the holder's own methods;
+    `recover` is `enrol` that also ends the holder's other sessions once a new method is registered."""
+
+    SIGN_IN = "signIn"
+    ENROL = "enrol"
+    RECOVER = "recover"
+
+    @property
+    def bound(self) -> bool:
+        """Whether a session begun with such a pass may only set up the holder's own methods."""
+        return self is not Purpose.SIGN_IN
+
+    def at_least(self, other: Purpose) -> bool:
+        """Whether this purpose is as restrictive as `other` (signIn < enrol < recover): what a policy
+        enforcing `other` accepts."""
+        order = list(Purpose)
+        return order.index(self) >= order.index(other)
+
+
+def purpose_of(text: str | None) -> Purpose | None:
+    """A purpose as a caller named it (any case); None when not given; InvalidInput when unknown."""
+    if text is None:
+        return None
+    for purpose in Purpose:
+        if purpose.value.lower() == text.strip().lower():
+            return purpose
+    raise InvalidInput(f"Invalid purpose '{text}': it must be one of {', '.join(p.value for p in Purpose)}.")
+
+
 @dataclass(frozen=True)
 class TapPolicy:
     """Entra's documented defaults; state and targets are our choice (TAP is this product's purpose)."""
@@ -45,6 +76,11 @@ class TapPolicy:
     # A Passbridge extension (requireReason): issuing a pass needs a reason (a ticket id or a few words),
     # kept in the audit entry and shown in the holder's notice.
     require_reason: bool = False
+    # Passbridge extensions (docs/purpose-bound-passes.md): `enforcedPurpose` (a Purpose value or None)
+    # is the least a pass may be bound to; `revokeMultiUseAfterPasskey` revokes a multi-use pass once its
+    # holder has registered a passkey.
+    enforced_purpose: str | None = None
+    revoke_multi_use_after_passkey: bool = False
 
     @property
     def enabled(self) -> bool:
@@ -77,6 +113,11 @@ class TapPolicy:
         if not LENGTH_MIN <= self.default_length <= LENGTH_MAX:
             raise InvalidInput(
                 f"defaultLength must be between {LENGTH_MIN} and {LENGTH_MAX}; got {self.default_length}."
+            )
+        if self.enforced_purpose is not None and self.enforced_purpose not in set(Purpose):
+            raise InvalidInput(
+                f"enforcedPurpose must be one of {', '.join(p.value for p in Purpose)} or null; "
+                f"got '{self.enforced_purpose}'."
             )
         check_targets(self.include_targets, self.exclude_targets, known_group_ids)
 

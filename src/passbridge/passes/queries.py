@@ -37,6 +37,7 @@ class PassRecord:
     used_at: datetime | None
     last_used_at: datetime | None
     purpose: Purpose = Purpose.SIGN_IN
+    attempts: int = 0
 
     @classmethod
     def of(cls, row: TemporaryAccessPass) -> PassRecord:
@@ -50,6 +51,7 @@ class PassRecord:
             row.used_at,
             row.last_used_at,
             Purpose(row.purpose),
+            row.attempts or 0,
         )
 
 
@@ -72,6 +74,7 @@ PASS_COLUMNS = (
     TemporaryAccessPass.used_at.label("pass_used_at"),
     TemporaryAccessPass.last_used_at.label("pass_last_used_at"),
     TemporaryAccessPass.purpose.label("pass_purpose"),
+    TemporaryAccessPass.attempts.label("pass_attempts"),
 )
 # The policy table holds one row per method kind; the join's condition names the TAP's row alone,
 # so the select yields one row per user found, policy columns NULL when the policy was never saved.
@@ -93,6 +96,7 @@ class UserMethodsRow(NamedTuple):
     pass_used_at: datetime | None
     pass_last_used_at: datetime | None
     pass_purpose: str | None
+    pass_attempts: int | None
     policy_state: str | None
     policy_default_lifetime: int | None
     policy_default_length: int | None
@@ -104,6 +108,8 @@ class UserMethodsRow(NamedTuple):
     policy_last_modified: datetime | None
     policy_include_symbols: bool | None
     policy_require_reason: bool | None
+    policy_enforced_purpose: str | None
+    policy_revoke_multi_use_after_passkey: bool | None
 
     def tap(self) -> PassRecord | None:
         """The pass in this row (PASS_COLUMNS), if there is one."""
@@ -120,6 +126,7 @@ class UserMethodsRow(NamedTuple):
             self.pass_used_at,
             self.pass_last_used_at,
             Purpose(self.pass_purpose or Purpose.SIGN_IN),
+            self.pass_attempts or 0,
         )
 
 

@@ -10,7 +10,9 @@ from enum import StrEnum
 
 from passbridge.domain.errors import InvalidInput
 from passbridge.domain.text import unstorable_reason
-from passbridge.passes.policy_rules import LENGTH_MAX, LENGTH_MIN, TapPolicy
+from passbridge.passes.policy_rules import LENGTH_MAX, LENGTH_MIN, Purpose, TapPolicy, purpose_of
+
+__all__ = ["Purpose", "purpose_of"]  # re-exported: callers name a pass's purpose from here
 
 # Easy to read aloud over the phone and type on any keyboard layout: letters and digits only, without the
 # look-alikes 0/O/o and 1/l/I/i. Symbols are hard to say ("hash", "at") and sit elsewhere on other
@@ -22,6 +24,11 @@ ALPHABET = UPPER + LOWER + DIGITS
 # Only when the policy asks (TapPolicy.include_symbols): symbols on every keyboard layout's shifted digit
 # row or main block that cannot be mistaken for each other.
 SYMBOLS = "#%&+=?@"
+
+# Sign-ins and set-ups an enrol or recover one-time pass allows before it is spent (passes/burn.py): a
+# person who cancels a few ceremonies or whose browser crashes once is fine; a pass tried over and over
+# is not.
+BURN_ATTEMPTS = 10
 
 # A start time this far in the past is treated as clock skew between the caller and us.
 START_SKEW = timedelta(minutes=5)
@@ -71,26 +78,6 @@ def entropy_bits(length: int, *, symbols: bool = False) -> float:
     return math.log2(count)
 
 
-class Purpose(StrEnum):
-    """What a pass may be used for (a Passbridge extension, docs/purpose-bound-passes.md): `signIn` is
-    Entra's pass; `enrol` opens a session that may only register or remove the holder's own methods;
-    `recover` is `enrol` that also ends the holder's other sessions once a new method is registered."""
-
-    SIGN_IN = "signIn"
-    ENROL = "enrol"
-    RECOVER = "recover"
-
-
-def purpose_of(text: str | None) -> Purpose | None:
-    """A purpose as a caller named it (any case); None when not given; InvalidInput when unknown."""
-    if text is None:
-        return None
-    for purpose in Purpose:
-        if purpose.value.lower() == text.strip().lower():
-            return purpose
-    raise InvalidInput(f"Invalid purpose '{text}': it must be one of {', '.join(p.value for p in Purpose)}.")
-
-
 class UsabilityReason(StrEnum):
     ENABLED_BY_POLICY = "EnabledByPolicy"
     DISABLED_BY_POLICY = "DisabledByPolicy"
@@ -107,6 +94,15 @@ class PassState:
     lifetime_minutes: int
     is_usable_once: bool
     used_at: datetime | None
+    purpose: Purpose = Purpose.SIGN_IN
+    attempts: int = 0  # sign-ins and set-ups counted against a pass that burns on success
+    attempt_limit: int = BURN_ATTEMPTS
+
+    @property
+    def burns_on_success(self) -> bool:
+        """An enrol or recover one-time pass is used up by the first method registered with it, not by
+        the sign-in (docs/purpose-bound-passes.md)."""
+        return self.is_usable_once and self.purpose.bound
 
     @property
     def end(self) -> datetime:
@@ -120,7 +116,12 @@ def usability(state: PassState, policy: TapPolicy, *, targeted: bool, now: datet
     if policy.is_usable_once and not state.is_usable_once:
         # The policy now forces one-time passes: a reusable one issued earlier is blocked.
         return UsabilityReason.DISABLED_BY_POLICY
-    if state.is_usable_once and state.used_at is not None:
+    if policy.enforced_purpose is not None and not state.purpose.at_least(Purpose(policy.enforced_purpose)):
+        # The policy now binds passes to a purpose: a pass issued earlier for more is blocked.
+        return UsabilityReason.DISABLED_BY_POLICY
+    if state.is_usable_once and (
+        state.used_at is not None or (state.burns_on_success and state.attempts >= state.attempt_limit)
+    ):
         return UsabilityReason.ONE_TIME_USED
     if now >= state.end:
         return UsabilityReason.EXPIRED
@@ -181,8 +182,21 @@ def decide_terms(request: PassRequest, policy: TapPolicy, *, now: datetime) -> P
         length=policy.default_length,
         symbols=policy.include_symbols,
         reason=reason,
-        purpose=request.purpose or Purpose.SIGN_IN,
+        purpose=decide_purpose(request.purpose, policy),
     )
+
+
+def decide_purpose(asked: Purpose | None, policy: TapPolicy) -> Purpose:
+    """The purpose a new pass gets: what was asked, else what the policy enforces, else signIn."""
+    enforced = Purpose(policy.enforced_purpose) if policy.enforced_purpose else None
+    if asked is None:
+        return enforced or Purpose.SIGN_IN
+    if enforced is not None and not asked.at_least(enforced):
+        raise InvalidInput(
+            f"The policy binds every pass to the purpose '{enforced.value}' or narrower; "
+            f"'{asked.value}' is not allowed."
+        )
+    return asked
 
 
 REASON_MAX = 256

@@ -75,7 +75,9 @@ def _view(tx: Tx, env: Env, row: PassRecord, policy: TapPolicy) -> PassView:
     """Usability is decided afresh from the current policy and targets at every read."""
     groups = store.group_ids_of(tx, row.user_id) if policy.needs_group_ids(row.user_id) else ()
     targeted = policy.targets(row.user_id, groups)
-    state = rules.PassState(row.start_at, row.lifetime_minutes, row.is_usable_once, row.used_at)
+    state = rules.PassState(
+        row.start_at, row.lifetime_minutes, row.is_usable_once, row.used_at, row.purpose, row.attempts
+    )
     return PassView(row, rules.usability(state, policy, targeted=targeted, now=env.clock.now()))
 
 

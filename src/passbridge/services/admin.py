@@ -20,6 +20,7 @@ from passbridge.methods.reads import AppSummary, PasskeySummary
 from passbridge.methods.registration import is_multi_factor
 from passbridge.methods.service import MethodsService
 from passbridge.passes import policy_queries as policy_store
+from passbridge.passes.burn import is_bound
 from passbridge.passes.policy_rules import TapPolicy
 from passbridge.passes.service import PassView
 from passbridge.services.context import Env, Principal
@@ -60,6 +61,10 @@ class NeedsMultiFactor(Exception):
     """An administrator signed in with a single factor: the portal needs `mfa` strength."""
 
 
+class SetUpOnlySession(NeedsMultiFactor):
+    """An administrator signed in with an enrol or recover pass: that session sets up methods only."""
+
+
 def roles_of(tx: Tx, user_id: str) -> frozenset[Role]:
     return frozenset(
         Role(r) for r in directory_store.role_ids_of(tx, user_id) if r in Role._value2member_map_
@@ -79,6 +84,8 @@ def administrator(tx: Tx, view: SessionView, ip_address: str | None) -> Principa
         raise NotAnAdministrator()
     if not is_multi_factor(view.amr):
         raise NeedsMultiFactor()
+    if is_bound(view):
+        raise SetUpOnlySession()
     return Principal(
         kind="user",
         id=view.user_id,

@@ -244,6 +244,7 @@ class PassForSignIn:
     used_at: datetime | None
     secret_hash: str
     purpose: str
+    attempts: int
 
 
 _PASS_COLUMNS = (
@@ -254,6 +255,7 @@ _PASS_COLUMNS = (
     _PASSES.c.used_at,
     _PASSES.c.secret_hash,
     _PASSES.c.purpose,
+    _PASSES.c.attempts,
 )
 
 
@@ -267,6 +269,7 @@ class _PassAndPolicy(NamedTuple):
     used_at: datetime | None
     secret_hash: str
     purpose: str
+    attempts: int
     policy_state: str | None
     policy_default_lifetime: int | None
     policy_default_length: int | None
@@ -278,6 +281,8 @@ class _PassAndPolicy(NamedTuple):
     policy_last_modified: datetime | None
     policy_include_symbols: bool | None
     policy_require_reason: bool | None
+    policy_enforced_purpose: str | None
+    policy_revoke_multi_use_after_passkey: bool | None
 
 
 _PASS_AND_POLICY = PreparedSelect(
@@ -301,6 +306,7 @@ def pass_and_policy(tx: Tx, user_id: str) -> tuple[PassForSignIn, TapPolicy] | N
         row.used_at,
         row.secret_hash,
         row.purpose,
+        row.attempts,
     )
     return tap, policy_store.policy_of(row)
 

@@ -33,6 +33,7 @@ from passbridge.methods import ceremonies, strength
 from passbridge.methods import passkey_queries as passkey_store
 from passbridge.methods.oath import CODE_MAX, accept_code
 from passbridge.methods.passkeys import SIGN_IN, relying_party, user_id_of_handle
+from passbridge.passes import burn_queries as burn_store
 from passbridge.passes import queries as taps_store
 from passbridge.passes import rules as tap_rules
 from passbridge.passes.policy import method_allowed
@@ -42,6 +43,7 @@ from passbridge.signin import queries, rules
 from passbridge.signin.finish import Who, Worth
 from passbridge.signin.rules import Method
 from passbridge.store.tx import Tx
+from passbridge.tokens.revocation_queries import end_sessions_of_pass
 
 if TYPE_CHECKING:
     from passbridge.signin.flow import ProofFlow
@@ -126,12 +128,24 @@ class Pass:
         current, policy = found
         groups = taps_store.group_ids_of(tx, user_id) if policy.needs_group_ids(user_id) else ()
         state = tap_rules.PassState(
-            current.start_at, current.lifetime_minutes, current.is_usable_once, current.used_at
+            current.start_at,
+            current.lifetime_minutes,
+            current.is_usable_once,
+            current.used_at,
+            tap_rules.Purpose(current.purpose),
+            current.attempts,
         )
         reason = tap_rules.usability(state, policy, targeted=policy.targets(user_id, groups), now=now)
         if reason is not tap_rules.UsabilityReason.ENABLED_BY_POLICY:
             raise rules.SignInFailed(f"The Temporary Access Pass is not usable: {reason.value}.")
-        use = queries.use_pass(tx, current.id, current.secret_hash, now)
+        if state.burns_on_success:
+            # Claimed, not used up: the first method registered burns it (passes/burn.py), and a sign-in
+            # again with it (a crashed browser) ends the session it opened before.
+            use = burn_store.claim(tx, current.id, current.secret_hash, now, tap_rules.BURN_ATTEMPTS)
+            if use is not None:
+                end_sessions_of_pass(tx, user_id, current.id, now)
+        else:
+            use = queries.use_pass(tx, current.id, current.secret_hash, now)
         if use is None:
             raise rules.SignInFailed("The one-time Temporary Access Pass was already used.")
         return Worth(

@@ -271,6 +271,9 @@ class TemporaryAccessPass(Base):
     reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
     # What the pass may be used for (passes/rules.py Purpose): signIn, enrol or recover.
     purpose: Mapped[str] = mapped_column(String(16), default="signIn", server_default="signIn")
+    # An enrol or recover one-time pass burns on success: sign-ins with it and set-ups begun in their
+    # sessions are counted here, and it burns (used_at) at a method's registration or at the limit.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class TapPolicyRow(Base):
@@ -286,6 +289,12 @@ class TapPolicyRow(Base):
     include_symbols: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # A Passbridge extension: issuing a pass needs a reason (a ticket id or a few words).
     require_reason: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Passbridge extensions (docs/purpose-bound-passes.md): every pass gets at least this purpose, and a
+    # multi-use pass is revoked once its holder registers a passkey.
+    enforced_purpose: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    revoke_multi_use_after_passkey: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     include_targets: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     exclude_targets: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     last_modified: Mapped[datetime] = mapped_column(UTCDateTime)

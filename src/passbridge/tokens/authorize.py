@@ -26,6 +26,9 @@ weaker (the person used a pass where a passkey is required), the request ends wi
 instead of looping. `acr_values` in the request asks for a strength voluntarily (OpenID Connect Core
 3.1.2.1): a weaker session is asked to sign in again once, and whatever that sign-in reached is what the
 ID token's `acr` says.
+
+A session begun with an `enrol` or `recover` pass (docs/purpose-bound-passes.md) never gets a code: every
+request made with it is sent to sign in again, where the page says why.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from passbridge.methods.strength import ORDER, meets, strength_of_acr
+from passbridge.passes.policy_rules import Purpose
 from passbridge.services.context import Env
 from passbridge.signin.rules import Strength
 from passbridge.signin.sessions import SessionView
@@ -161,6 +165,10 @@ def decide(
     )
     if signed_in is None:
         return Decision(sign_in=True, force=forcing or max_age is not None)
+    if signed_in.pass_purpose is not None and Purpose(signed_in.pass_purpose).bound:
+        # A session begun with an enrol or recover pass sets up methods only: never a code for an
+        # application. The sign-in page says so and offers the methods that do (passes/burn.py).
+        return Decision(sign_in=True, force=True)
     fresh_since_request = resumed_at is not None and signed_in.auth_time >= resumed_at
     if (forcing or too_old) and not fresh_since_request:
         return Decision(sign_in=True, force=True)

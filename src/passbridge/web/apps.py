@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from passbridge.passes.burn import is_bound
 from passbridge.services import admin, portal
 from passbridge.services.context import Env
 from passbridge.signin.rules import CsrfMismatch
@@ -61,10 +62,13 @@ async def my_apps(request: Request) -> Response:
 
     tenant, apps, is_admin = await read(request, work)
     now = env_of(request).clock.now()
+    set_up_only = is_bound(view)
     return page(
         "apps.html",
-        apps=apps,
-        is_admin=is_admin,
+        # A session an enrol or recover pass began opens no application (passes/burn.py).
+        apps=[] if set_up_only else apps,
+        is_admin=is_admin and not set_up_only,
+        set_up_only=set_up_only,
         register_by=view.register_by if view.register_by and view.register_by > now else None,
         **signed_in_context(request, view, tenant),
     )

@@ -17,6 +17,8 @@ the sign-in's own rule (a path on this site or a registered redirect URI: servic
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
@@ -32,6 +34,8 @@ from passbridge.methods.registration import (
     SingleFactorSession,
     is_multi_factor,
 )
+from passbridge.passes.burn import is_bound
+from passbridge.passes.policy_rules import Purpose
 from passbridge.security.webauthn import CeremonyFailed
 from passbridge.services import portal
 from passbridge.services.context import Env
@@ -73,7 +77,30 @@ NOTICES = {
     "app": "Your authenticator app was added.",
     "renamed": "The name was changed.",
     "deleted": "The sign-in method was removed.",
+    "removed-lost": "The methods you lost were removed: they no longer sign anyone in.",
 }
+
+
+@dataclass(frozen=True)
+class LostMethod:
+    kind: str  # "passkey" or "app", as the rename and remove routes name them
+    id: str
+    name: str
+    created_at: datetime
+
+
+def lost_methods(view: SessionView, methods: portal.OwnMethods) -> list[LostMethod]:
+    """After a recovery (a `recover` pass's session that has registered a new method), the methods that
+    were there before it began: what the person lost, offered for removal (passes/burn.py)."""
+    if view.pass_purpose != Purpose.RECOVER.value:
+        return []
+    held = [
+        *(LostMethod("passkey", k.id, k.display_name, k.created_at) for k in methods.passkeys),
+        *(LostMethod("app", a.id, a.display_name, a.created_at) for a in methods.apps),
+    ]
+    if not any(m.created_at >= view.auth_time for m in held):
+        return []
+    return [m for m in held if m.created_at < view.auth_time]
 
 
 def _here(path: str, return_to: str | None, **params: str) -> str:
@@ -139,6 +166,8 @@ async def _overview(
         status=status,
         headers=SCRIPT_CSP,
         methods=methods,
+        lost=lost_methods(view, methods),
+        set_up_only=is_bound(view),
         reasons=REASONS,
         model_of=model_of,
         notice=NOTICES.get(request.query_params.get("done", "")),
@@ -321,6 +350,33 @@ async def rename_method(request: Request, kind: str, method_id: str) -> Response
     except DomainError as exc:
         return await _refused(request, view, exc, return_to)
     return see_other(_here(HOME, return_to, done="renamed"))
+
+
+@router.post(f"{HOME}/remove-lost")
+async def remove_lost(request: Request) -> Response:
+    """Remove the methods a recovery replaced, as ticked on the offer (each through its own service's
+    rules and audit, in one unit: all or none)."""
+    view, form = await _signed_in_form(request)
+    if view is None or not isinstance(form, dict):
+        return form if isinstance(form, Response) else to_login(request)
+    return_to = form[RETURN_TO] or None
+
+    def work(tx: Tx, env: Env) -> int:
+        lost = lost_methods(view, portal.own_methods(tx, env, view))
+        chosen = [m for m in lost if form.get(f"remove-{m.id}")]
+        for method in chosen:
+            _service(method.kind, tx, env, view).delete(method.id)
+        return len(chosen)
+
+    try:
+        removed = await _unit(request, work)
+    except DomainError as exc:
+        return await _refused(request, view, exc, return_to)
+    if not removed:
+        return await _overview(
+            request, view, status=400, error="Tick the methods you lost to remove them.", return_to=return_to
+        )
+    return see_other(_here(HOME, return_to, done="removed-lost"))
 
 
 @router.post(HOME + "/{kind}/{method_id}/delete")

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from passbridge.domain.errors import DomainError, InvalidInput
+from passbridge.passes.burn import is_bound
 from passbridge.signin.finish import SignedIn
 from passbridge.signin.flow import FlowView, SignInService
 from passbridge.signin.rules import CsrfMismatch, FlowExpired, FlowState, LockedOut, SignInFailed
@@ -101,6 +102,8 @@ def username_page_response(
         passkey_error=passkey_error,
         signed_in_as=signed_in_as,
         another=another,
+        # Sent here from an application while signed in with a pass that only sets up methods.
+        set_up_only=signed_in_as is not None and is_bound(signed_in_as),
     )
 
 
@@ -131,6 +134,9 @@ def signed_in(request: Request, signed: SignedIn) -> Response:
     if signed.needs_setup:
         after = f"?return_to={quote(signed.return_to, safe='/')}" if signed.return_to else ""
         location = f"/setup-methods{after}"
+    elif is_bound(signed.session):
+        # An enrol or recover pass opens security info only (passes/burn.py): that is where it leads.
+        location = "/security-info"
     else:
         location = signed.return_to or "/apps"
     response = see_other(location)

@@ -96,6 +96,18 @@ async def administrator(request: Request) -> Admin:
                 "Back to My apps",
             )
         )
+    if isinstance(found, admin.SetUpOnlySession):
+        raise Refused(
+            _refusal(
+                tenant,
+                "Your pass only sets up sign-in methods",
+                "You signed in with a Temporary Access Pass meant for setting up or recovering your sign-in "
+                "methods, which opens nothing else. Sign in with your passkey or authenticator app to use "
+                "the admin portal.",
+                f"/login?return_to={quote(request.url.path, safe='/')}",
+                "Sign in with your passkey",
+            )
+        )
     if isinstance(found, Exception):
         here = request.url.path
         raise Refused(

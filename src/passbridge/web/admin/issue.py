@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from passbridge.domain.errors import DomainError, NotFound
-from passbridge.passes.rules import PassRequest, issue_reason
+from passbridge.passes.rules import PassRequest, Purpose, issue_reason, purpose_of
 from passbridge.passes.service import IssuedPass, TapService
 from passbridge.services import admin
 from passbridge.services.context import Env
@@ -120,7 +120,14 @@ def _read_request(form: dict[str, str], zone: ZoneInfo, errors: dict[str, str]) 
         issue_reason(reason)
     except DomainError as exc:
         errors["reason"] = exc.message
-    return PassRequest(start=start, lifetime_minutes=lifetime, is_usable_once=once or None, reason=reason)
+    purpose: Purpose | None = None
+    try:
+        purpose = purpose_of(form.get("purpose") or None)
+    except DomainError as exc:
+        errors["purpose"] = exc.message
+    return PassRequest(
+        start=start, lifetime_minutes=lifetime, is_usable_once=once or None, reason=reason, purpose=purpose
+    )
 
 
 @router.post("/admin/users/{user_ref}/pass")
@@ -136,7 +143,7 @@ async def issue(request: Request, user_ref: str) -> Response:
     except NotFound:
         return no_such_user(who)
     zone = _zone(form.get("tz"))
-    values = {k: form.get(k, "") for k in ("lifetime", "start", "once", "reason")}
+    values = {k: form.get(k, "") for k in ("lifetime", "start", "once", "reason", "purpose")}
     errors: dict[str, str] = {}
     wanted = _read_request(form, zone, errors)
     if errors:
@@ -149,7 +156,7 @@ async def issue(request: Request, user_ref: str) -> Response:
         issued = await in_tx(request, work, write=True)
     except DomainError as exc:
         lowered = exc.message.lower()
-        field = next((f for f in ("lifetime", "start", "reason") if f in lowered), "form")
+        field = next((f for f in ("lifetime", "start", "reason", "purpose") if f in lowered), "form")
         errors[field] = exc.message
         return _render_form(who, person, bounds, values=values, errors=errors, status=400)
     start = issued.view.row.start_at

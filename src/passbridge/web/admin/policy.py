@@ -153,6 +153,8 @@ async def save(request: Request, section: str) -> Response:
             is_usable_once=form.get("is_usable_once") == "yes",
             include_symbols=form.get("include_symbols") == "yes",
             require_reason=form.get("require_reason") == "yes",
+            enforced_purpose=form.get("enforced_purpose") or "",
+            revoke_multi_use_after_passkey=form.get("revoke_multi_use") == "yes",
             include_targets=include,
             exclude_targets=exclude,
             minimum_lifetime=numbers.get("minimum_lifetime"),
@@ -191,7 +193,15 @@ async def save(request: Request, section: str) -> Response:
     values.update(
         {
             k: form.get(k, "")
-            for k in (*TAP_NUMBERS, "is_usable_once", "include_symbols", "require_reason", "self_service")
+            for k in (
+                *TAP_NUMBERS,
+                "is_usable_once",
+                "include_symbols",
+                "require_reason",
+                "enforced_purpose",
+                "revoke_multi_use",
+                "self_service",
+            )
         }
     )
     return await _render(request, who, status=400, section=section, values=values, errors=errors)
