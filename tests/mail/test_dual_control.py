@@ -272,8 +272,11 @@ def test_the_requester_may_cancel_and_no_one_else(world: World) -> None:
 
 
 def test_unknown_request_is_404_and_a_bad_filter_400(world: World) -> None:
-    missing = world.api.get(f"{REQUESTS}/{uuid.uuid4()}", headers=world.as_user(world.lee))
-    assert missing.status_code == 404 and missing.json()["error"]["code"] == "itemNotFound"
+    for unknown in (str(uuid.uuid4()), "not-a-request"):
+        missing = world.api.get(f"{REQUESTS}/{unknown}", headers=world.as_user(world.lee))
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "itemNotFound"
+    long_note = world.act(world.lee, _requested(world), "approve", note="x" * 257)
+    assert long_note.status_code == 400 and "at most 256" in long_note.json()["error"]["message"]
     bad = world.api.get(f"{REQUESTS}?$filter=state eq 'lost'", headers=world.as_user(world.lee))
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "badRequest"
     wrong = world.api.patch(

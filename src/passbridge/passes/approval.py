@@ -240,7 +240,8 @@ class ApprovalService:
         return view_of(row, user, self.env.clock.now())
 
     def _found(self, request_id: str) -> tuple[PassApprovalRequest, User]:
-        row = store.get(self.tx, request_id)
+        # Ids are GUIDs: anything else (a NUL, a lone surrogate) never reaches the database.
+        row = store.get(self.tx, request_id) if directory_store.is_guid(request_id.strip()) else None
         user = None if row is None else directory_store.user_by_id(self.tx, row.user_id)
         if row is None or user is None:
             raise NotFound(f"No temporaryAccessPassRequest with id '{request_id}' exists.", kind="request")

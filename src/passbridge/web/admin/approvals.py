@@ -10,7 +10,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from passbridge.domain.errors import DomainError, NotFound
+from passbridge.domain.errors import DomainError, NotFound, PermissionDenied
 from passbridge.passes.approval import SETTINGS_WRITERS, ApprovalService, RequestView, expire_due
 from passbridge.passes.approval_rules import (
     COLLECT_MAX,
@@ -20,6 +20,7 @@ from passbridge.passes.approval_rules import (
     THRESHOLD_MAX,
     THRESHOLD_MIN,
     ApprovalSettings,
+    RequestClosed,
     State,
 )
 from passbridge.passes.service import IssuedPass
@@ -44,6 +45,13 @@ def _problem(who: Admin, title: str, message: str, status: int, href: str = BASE
         link_href=href,
         link_text="Back to approvals",
     )
+
+
+def _status(exc: DomainError) -> int:
+    """A refused action's page status: the request's state, the viewer's rights, or what they typed."""
+    if isinstance(exc, RequestClosed):
+        return 409
+    return 403 if isinstance(exc, PermissionDenied) else 400
 
 
 def _is_mine(who: Admin, view: RequestView) -> bool:
@@ -129,7 +137,7 @@ def _action(name: str, act: Callable[[ApprovalService, str, str | None], Request
         except NotFound:
             return _problem(who, "No such request", "No pass request has that id.", 404)
         except DomainError as exc:
-            return await _show(request, who, request_id, error=exc.message, status=409)
+            return await _show(request, who, request_id, error=exc.message, status=_status(exc))
         return see_other(f"{BASE}/{request_id}?done={name}")
 
     router.post(BASE + "/{request_id}/" + name)(handler)
@@ -160,7 +168,7 @@ async def collect(request: Request, request_id: str) -> Response:
     except NotFound:
         return _problem(who, "No such request", "No pass request has that id.", 404)
     except DomainError as exc:
-        return await _show(request, who, request_id, error=exc.message, status=409)
+        return await _show(request, who, request_id, error=exc.message, status=_status(exc))
     start = issued.view.row.start_at
     end = start + timedelta(minutes=issued.view.row.lifetime_minutes)
     # The pass is shown on this answer only, as on the issue page (web/admin/issue.py).
