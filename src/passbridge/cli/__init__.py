@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from passbridge.cli import (  # noqa: F401  (registers the commands)
+    approvals,
     apps,
     backup,
     bulk,

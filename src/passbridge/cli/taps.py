@@ -10,7 +10,9 @@ import click
 from passbridge.cli.base import emit, fail, json_option, root, unit
 from passbridge.clock import iso_z
 from passbridge.directory.service import DirectoryService
+from passbridge.graph.approvals import request_json
 from passbridge.graph.shapes import tap_json
+from passbridge.passes.approval import ApprovalService, RequestView
 from passbridge.passes.rules import PassRequest, Purpose, purpose_of
 from passbridge.passes.service import PassView, TapService
 
@@ -54,6 +56,12 @@ def _terms(data: dict[str, Any], end: str | None) -> str:
     )
 
 
+def _awaiting(view: RequestView) -> None:
+    click.echo(f"Awaiting approval by a second administrator: {view.why}.")
+    click.echo(f"  request {view.id}; it expires {iso_z(view.expires_at)}")
+    click.echo(f"  once approved: passbridge tap request collect {view.id}")
+
+
 @root.group()
 def tap() -> None:
     """Temporary Access Passes."""
@@ -94,7 +102,12 @@ def tap_issue(
     address is told (never the pass itself), with a "This wasn't me" link."""
     wanted = PassRequest(_start(start), _lifetime(lifetime), one_time, reason, purpose_of(purpose))
     with unit() as (tx, env, who):
-        issued = TapService(tx, env, who).issue(upn, wanted)
+        issued = ApprovalService(tx, env, who).issue_or_request(upn, wanted)
+        if isinstance(issued, RequestView):
+            # Dual control (cli/approvals.py): no pass until an administrator approves and it is collected.
+            pending = issued
+            emit(request_json(pending), as_json=as_json, human=lambda: _awaiting(pending))
+            return
         data = tap_json(issued.view, value=issued.value)
         end = iso_z(issued.view.end)
         name = DirectoryService(tx, env, who).find_user(issued.view.row.user_id).user_principal_name

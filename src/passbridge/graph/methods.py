@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, StrictInt, StrictStr
 
+from passbridge.graph.approvals import accepted_json
 from passbridge.graph.auth import established
 from passbridge.graph.body import parse
 from passbridge.graph.common import in_read, in_unit, is_beta
@@ -28,6 +29,7 @@ from passbridge.graph.shapes import tap_json
 from passbridge.methods.reads import AppSummary, PasskeySummary
 from passbridge.methods.service import MethodsService, MethodView
 from passbridge.passes import service as taps
+from passbridge.passes.approval import ApprovalService, RequestView
 from passbridge.passes.rules import PassRequest, purpose_of
 from passbridge.passes.service import PassView, TapService
 from passbridge.services.context import Env, Principal
@@ -157,7 +159,7 @@ async def create_pass(request: Request, user_id: str) -> JSONResponse:
     body = await parse(request, PassBody, accepted_types=TAP_TYPES)
     beta = is_beta(request)
 
-    def work(tx: Tx, env: Env) -> tuple[str, dict[str, Any]]:
+    def work(tx: Tx, env: Env) -> tuple[str, dict[str, Any]] | RequestView:
         wanted = PassRequest(
             body.startDateTime,
             body.lifetimeInMinutes,
@@ -165,10 +167,15 @@ async def create_pass(request: Request, user_id: str) -> JSONResponse:
             body.reason,
             purpose_of(body.purpose),
         )
-        issued = TapService(tx, env, who).issue(user_id, wanted)
+        issued = ApprovalService(tx, env, who).issue_or_request(user_id, wanted)
+        if isinstance(issued, RequestView):
+            return issued  # dual control: awaiting a second administrator (graph/approvals.py)
         return issued.view.row.user_id, tap_json(issued.view, value=issued.value, beta=beta)
 
-    owner, data = await in_unit(request, work)
+    done = await in_unit(request, work)
+    if isinstance(done, RequestView):
+        return accepted_json(request, done)
+    owner, data = done
     version = request.url.path.split("/")[1]
     base = request.app.state.env.settings.base_url
     location = f"{base}/{version}/users/{owner}/authentication/temporaryAccessPassMethods/{data['id']}"

@@ -7,6 +7,7 @@ from fastapi import Depends, FastAPI
 from passbridge.fastpath.graph_route import GraphRoute
 from passbridge.fastpath.routing import add_routes
 from passbridge.graph import (
+    approvals,
     audit,
     batch,
     bulk,
@@ -50,7 +51,7 @@ def install(app: FastAPI) -> None:
                 route_class=GraphRoute,
             )
     # Passbridge's own extensions, beta only (docs/graph-compat.md).
-    for extension in (bulk, joiner):
+    for extension in (bulk, joiner, approvals):
         add_routes(
             app,
             extension.router,

@@ -11,7 +11,7 @@ from passbridge.domain.errors import NotFound
 from passbridge.ids import new_guid
 from passbridge.logs import audit
 from passbridge.methods.access import MethodAccess, Scopes, readable_methods
-from passbridge.passes import notices, rules
+from passbridge.passes import approval_gate, notices, rules
 from passbridge.passes import policy_queries as policy_store
 from passbridge.passes import queries as store
 from passbridge.passes.policy_rules import TapPolicy
@@ -128,16 +128,25 @@ class TapService:
         return self.issue_planned(planned, value, self.env.keeper.slow_hash(value))
 
     def plan(
-        self, user_ref_text: str, request: rules.PassRequest, policy: TapPolicy | None = None
+        self,
+        user_ref_text: str,
+        request: rules.PassRequest,
+        policy: TapPolicy | None = None,
+        *,
+        approved_request: str | None = None,
     ) -> PlannedPass:
         """Every check of `issue` (permission, tier, policy terms) without writing anything: bulk issuing
         (passes/bulk.py) plans, hashes elsewhere, then plans again and stores in its write transaction,
-        passing the `policy` it read once in that transaction."""
+        passing the `policy` it read once in that transaction. Dual control (approval_gate.py) raises
+        ApprovalRequired unless `approved_request` names the approved request passes/approval.py collects."""
         user = self._access().manager(user_ref_text, WRITE_SCOPES, allow_self=False)
         if policy is None:
             policy, _ = policy_store.load(self.tx)
         now = self.env.clock.now()
-        return PlannedPass(user, policy, rules.decide_terms(request, policy, now=now), now)
+        terms = rules.decide_terms(request, policy, now=now)
+        if approved_request is None:
+            approval_gate.check(self.tx, user, terms)
+        return PlannedPass(user, policy, terms, now)
 
     def issue_planned(
         self, planned: PlannedPass, value: str, secret_hash: str, locked: store.LockedOwners | None = None

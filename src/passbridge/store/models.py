@@ -680,3 +680,49 @@ class BulkPassItem(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     is_usable_once: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     sealed_pass: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+# --- Dual control for issuing passes ------------------------------------------------------------------
+
+
+class PassApprovalSettingsRow(Base):
+    """The tenant's dual control for issuing passes (one row; passes/approval_rules.py)."""
+
+    __tablename__ = "pass_approval_settings"
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    for_role_holders: Mapped[bool] = mapped_column(Boolean)
+    lifetime_threshold_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    request_expiry_minutes: Mapped[int] = mapped_column(Integer)
+    collect_within_minutes: Mapped[int] = mapped_column(Integer)
+    last_modified: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PassApprovalRequest(Base):
+    """A pass someone asked for that a second administrator must approve before it exists. Never the
+    pass: its value is drawn when the requester collects the approved request (passes/approval.py)."""
+
+    __tablename__ = "pass_approval_request"
+    id: Mapped[str] = mapped_column(Guid, primary_key=True)
+    requester_kind: Mapped[str] = mapped_column(String(16))
+    requester_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    requester_name: Mapped[str] = mapped_column(String(256))
+    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    # None: the pass starts when it is collected.
+    start_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    lifetime_minutes: Mapped[int] = mapped_column(Integer)
+    is_usable_once: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    why: Mapped[str] = mapped_column(String(512))
+    # pending | approved | denied | expired | issued | cancelled
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    collect_by: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    approver_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    approver_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    decision_note: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    pass_id: Mapped[str | None] = mapped_column(String(36), nullable=True)

@@ -10,6 +10,7 @@ from starlette.staticfiles import StaticFiles
 from passbridge.fastpath.routing import add_routes
 from passbridge.graph.errors import http_error_response
 from passbridge.web import apps, notice, passwordless, security_info, signin
+from passbridge.web.admin import approvals as admin_approvals
 from passbridge.web.admin import apps as admin_apps
 from passbridge.web.admin import bulk as admin_bulk
 from passbridge.web.admin import issue as admin_issue
@@ -51,6 +52,7 @@ def install(app: FastAPI) -> None:
         admin_issue.router,
         admin_passes.router,
         admin_bulk.router,
+        admin_approvals.router,
         admin_policy.router,
         admin_apps.router,
         admin_provisioning.router,

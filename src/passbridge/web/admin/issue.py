@@ -16,8 +16,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from passbridge.domain.errors import DomainError, NotFound
+from passbridge.passes.approval import ApprovalService, RequestView
 from passbridge.passes.rules import PassRequest, Purpose, issue_reason, purpose_of
-from passbridge.passes.service import IssuedPass, TapService
+from passbridge.passes.service import IssuedPass
 from passbridge.services import admin
 from passbridge.services.context import Env
 from passbridge.store.tx import Tx
@@ -149,8 +150,8 @@ async def issue(request: Request, user_ref: str) -> Response:
     if errors:
         return _render_form(who, person, bounds, values=values, errors=errors, status=400)
 
-    def work(tx: Tx, env: Env) -> IssuedPass:
-        return TapService(tx, env, who.principal).issue(person.user.id, wanted)
+    def work(tx: Tx, env: Env) -> IssuedPass | RequestView:
+        return ApprovalService(tx, env, who.principal).issue_or_request(person.user.id, wanted)
 
     try:
         issued = await in_tx(request, work, write=True)
@@ -159,6 +160,9 @@ async def issue(request: Request, user_ref: str) -> Response:
         field = next((f for f in ("lifetime", "start", "reason", "purpose") if f in lowered), "form")
         errors[field] = exc.message
         return _render_form(who, person, bounds, values=values, errors=errors, status=400)
+    if isinstance(issued, RequestView):
+        # Dual control (web/admin/approvals.py): a request awaits a second administrator; no pass yet.
+        return page("admin/approval_pending.html", request_view=issued, **who.context("users"))
     start = issued.view.row.start_at
     end = start + timedelta(minutes=issued.view.row.lifetime_minutes)
     window = Window(str(zone), start.astimezone(zone), end.astimezone(zone), start, end)
