@@ -170,7 +170,7 @@ def test_the_manager_approves_once_and_the_recover_pass_goes_only_to_the_private
     service.request(env, ADA, ip="192.0.2.1")
     token = _link(env)
     facts = _approve(env, token, grace)
-    assert facts.state is State.APPROVED and facts.decided_by == "Grace Hopper"
+    assert facts.state is State.APPROVED and facts.decided_by == "Grace Hopper" and facts.just_decided
     issued = _pass_of(env, ada)
     assert issued is not None
     assert issued.purpose == Purpose.RECOVER.value and issued.is_usable_once
@@ -191,7 +191,7 @@ def test_the_manager_approves_once_and_the_recover_pass_goes_only_to_the_private
     # Approving twice does nothing more: no second pass, no more mail.
     mailed = len(recovery_mail(env))
     again = _approve(env, token, grace)
-    assert again.state is State.APPROVED
+    assert again.state is State.APPROVED and not again.just_decided
     assert _pass_of(env, ada).id == issued.id  # type: ignore[union-attr]
     assert len(recovery_mail(env)) == mailed
 

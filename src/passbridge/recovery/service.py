@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -189,6 +189,8 @@ class Facts:
     has_private_address: bool
     decided_by: str | None
     decided_at: datetime | None
+    # True only in the answer to the call that decided it: a second approval is told it was decided before.
+    just_decided: bool = False
 
 
 def _facts(row: RecoveryRequest, user: User, manager: User | None, now: datetime) -> Facts:
@@ -338,7 +340,7 @@ def _decide(
     activity = "Approve self-service recovery" if approve else "Deny self-service recovery"
     _audit(tx, now, who, user, activity, "success", said, row)
     tx.session.refresh(row)
-    return _facts(row, user, manager, now)
+    return replace(_facts(row, user, manager, now), just_decided=True)
 
 
 # --- the queue ----------------------------------------------------------------------------------

@@ -240,4 +240,4 @@ async def review_decide(request: Request, token: str) -> Response:
             error=exc.message,
             step_up=isinstance(exc, NeedsPasskey),
         )
-    return _review(request, tenant, token, facts, done=True)
+    return _review(request, tenant, token, facts, done=facts.just_decided)

@@ -18,6 +18,7 @@ router = APIRouter(include_in_schema=False)
 DONE = {
     "approved": "Approved: the person receives a recover pass at their private email address.",
     "denied": "Denied: the person is told.",
+    "before": "That request was decided or ended before: nothing more was done.",
 }
 
 
@@ -68,4 +69,4 @@ async def decide(request: Request, request_id: str) -> Response:
             link_href="/admin/recovery",
             link_text="Back to recovery requests",
         )
-    return see_other(f"/admin/recovery?done={facts.state.value}")
+    return see_other(f"/admin/recovery?done={facts.state.value if facts.just_decided else 'before'}")
