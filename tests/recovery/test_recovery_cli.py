@@ -90,3 +90,18 @@ def test_an_unknown_request_is_one_line_and_exit_1(
     code, out, err = cli(capsys, "recovery", *args)
     assert code == 1 and out == ""
     assert err.startswith("passbridge: error: " + message) and err.count("\n") == 1
+
+
+def test_who_decided_must_be_one_short_line(
+    env: Env,
+    tenant: Initialised,
+    people: tuple[User, User],
+    cli_env: Settings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    service.request(env, ADA, ip=None)
+    [listed] = json.loads(cli(capsys, "recovery", "list", "--json")[1])
+    for by in ("x" * 129, "two\nlines", ""):
+        code, out, err = cli(capsys, "recovery", "approve", listed["id"], "--by", by)
+        assert code == 1 and out == "" and err.startswith("passbridge: error: --by ") and err.count("\n") == 1
+    assert json.loads(cli(capsys, "recovery", "list", "--json")[1])[0]["state"] == "open"

@@ -5,6 +5,8 @@ tiers, and that no secret reaches the audit log."""
 from __future__ import annotations
 
 import re
+import threading
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -344,3 +346,64 @@ def test_a_username_must_be_something_a_name_can_be() -> None:
         with pytest.raises(InvalidInput, match=message):
             rules.check_username(bad)
     assert rules.check_username("  ada@contoso.example ") == "ada@contoso.example"
+
+
+def test_the_database_holds_one_open_request_per_person(env: Env, people: tuple[User, User]) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    ada, _ = people
+    now = env.clock.now()
+
+    def row(state: str) -> RecoveryRequest:
+        return RecoveryRequest(
+            id=str(uuid.uuid4()),
+            user_id=ada.id,
+            state=state,
+            created_at=now,
+            expires_at=now + rules.REQUEST_LIFETIME,
+            route="helpdesk",
+        )
+
+    with env.db.transaction() as tx:
+        tx.session.add_all([row("open"), row("denied"), row("expired")])
+    with pytest.raises(IntegrityError), env.db.transaction() as tx:
+        tx.session.add(row("open"))
+        tx.session.flush()
+
+
+def test_concurrent_requests_count_exactly_to_the_limit_and_open_one_request(
+    env: Env, people: tuple[User, User]
+) -> None:
+    outcomes: list[str] = []
+
+    def ask(index: int) -> None:
+        try:
+            service.request(env, ADA, ip=f"198.51.100.{index}")
+            outcomes.append("asked")
+        except RateLimited:
+            outcomes.append("limited")
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["asked"] * rules.PER_NAME.requests + ["limited"] * (
+        12 - rules.PER_NAME.requests
+    )
+    assert [r.state for r in _requests(env)] == ["open"]
+    assert len([m for m in recovery_mail(env) if m.kind == "recovery-review"]) == 1
+
+
+def test_stale_rate_limit_counters_are_purged_along_the_way(
+    env: Env, clock: ManualClock, people: tuple[User, User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from passbridge.store.models import RecoveryLimit
+
+    service.request(env, "old@contoso.example", ip="198.51.100.1")
+    clock.advance(seconds=rules.LIMITS_KEPT.total_seconds() + 1)
+    monkeypatch.setattr(service, "PURGE_EVERY", 1)
+    service.request(env, "new@contoso.example", ip="198.51.100.2")
+    with env.db.transaction("read") as tx:
+        keys = sorted(tx.session.scalars(select(RecoveryLimit.key)))
+    assert keys == ["name:new@contoso.example", "source:198.51.100.2"]

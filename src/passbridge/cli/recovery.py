@@ -9,6 +9,7 @@ import click
 
 from passbridge.cli.base import emit, json_option, root, unit
 from passbridge.clock import iso_z
+from passbridge.directory.rules import check_display_name
 from passbridge.recovery import service
 from passbridge.recovery.service import Facts
 from passbridge.services.context import operator
@@ -63,6 +64,8 @@ def recovery_list(show_all: bool, as_json: bool) -> None:
 
 
 def _decide(request_id: str, by: str, *, approve: bool, as_json: bool) -> None:
+    # Named in the pass's reason, the audit entry and the person's mail: one short line.
+    by = check_display_name(by, what="--by", limit=128)
     with unit() as (tx, env, _who):
         facts = service.decide_by_helpdesk(tx, env, operator(by), request_id, approve=approve)
     emit(_json(facts), as_json=as_json, human=lambda: click.echo(_line(facts)))

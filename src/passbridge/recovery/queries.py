@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, case, select, update
+from sqlalchemy import Table, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
@@ -37,6 +37,11 @@ def take(tx: Tx, key: str, *, allowed: int, window: timedelta, now: datetime) ->
         )
     )
     return int(done.rowcount) == 1
+
+
+def purge_limits(tx: Tx, before: datetime) -> None:
+    """Counters whose window began before `before`: they would start afresh anyway."""
+    tx.execute(delete(_LIMITS).where(_L.window_start < before))
 
 
 def add(tx: Tx, row: RecoveryRequest) -> None:

@@ -31,6 +31,8 @@ class Limit:
 # address. A person asks once or twice; a script walking names meets the source's limit first.
 PER_NAME = Limit(3, timedelta(hours=1))
 PER_SOURCE = Limit(10, timedelta(hours=1))
+# Counters whose window began this long ago are stale whatever the limit, and may go.
+LIMITS_KEPT = timedelta(days=1)
 
 
 class State(StrEnum):

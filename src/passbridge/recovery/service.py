@@ -41,6 +41,7 @@ RECOVERY = Principal(kind="operator", id=None, display_name="Self-service recove
 SERVICE = "Self-service recovery"
 # A manager approves only from a passkey sign-in: Passwordless MFA or Phishing-resistant MFA.
 MANAGER_STRENGTH = Strength.PASSWORDLESS_MFA
+PURGE_EVERY = 64
 
 
 class NeedsPasskey(DomainError):
@@ -66,6 +67,9 @@ def request(env: Env, typed: str, *, ip: str | None) -> None:
     if ip:
         keys.append(("source:" + ip, rules.PER_SOURCE))
     with env.db.transaction() as tx:
+        # Rides along with about one request in PURGE_EVERY, as sign-in's housekeeping does.
+        if secrets.randbelow(PURGE_EVERY) == 0:
+            store.purge_limits(tx, now - rules.LIMITS_KEPT)
         for key, limit in sorted(keys, key=lambda pair: pair[0]):
             if not store.take(tx, key, allowed=limit.requests, window=limit.window, now=now):
                 # Leaving the block by raising rolls back: a refused request spends nothing.
