@@ -23,6 +23,7 @@ from playwright.sync_api import Browser, BrowserContext, expect
 from tests.servers import PASSBRIDGE, free_port, initialised_store, serving
 from tests.smtp import SmtpServer, smtp_server
 from tests.web.browser import Watched, enter_username
+from tests.web.test_pages_polish_browser import fits_and_labelled
 from tests.web.test_passwordless_browser import Authenticator
 
 pytestmark = pytest.mark.multi
@@ -170,9 +171,11 @@ def _walk(chromium: Browser, base: str, environ: dict[str, str], smtp: SmtpServe
         page.get_by_role("link", name="Lost your device?").click()
         expect(page.get_by_role("heading", name="Lost your device?")).to_be_visible()
         page.get_by_label("Username").fill(ADA)
+        fits_and_labelled(aw.page, VIEWPORT["width"])
         aw.shot("form")
         page.get_by_role("button", name="Ask to recover").click()
         expect(page.get_by_role("heading", name="Check your private email")).to_be_visible()
+        fits_and_labelled(aw.page, VIEWPORT["width"])
         aw.shot("asked")
 
         notice = _mail(smtp, ADA_PRIVATE, lambda s: s == "Someone asked to recover your account")
@@ -188,6 +191,7 @@ def _walk(chromium: Browser, base: str, environ: dict[str, str], smtp: SmtpServe
         hw.page.goto("/admin/recovery")
         expect(hw.page.get_by_role("heading", name="Recovery requests")).to_be_visible()
         expect(hw.page.get_by_text("Their manager, Grace Hopper, was mailed a link")).to_be_visible()
+        fits_and_labelled(hw.page, VIEWPORT["width"])
         hw.shot("queue")
 
         # Grace opens the link: her pass session is not enough, she signs in with her passkey.
@@ -196,13 +200,16 @@ def _walk(chromium: Browser, base: str, environ: dict[str, str], smtp: SmtpServe
         gw.allowed.add((path, 403))
         gp.goto(link)
         expect(gp.get_by_role("heading", name="Sign in with your passkey to review")).to_be_visible()
+        fits_and_labelled(gw.page, VIEWPORT["width"])
         gw.shot("step-up")
         gp.get_by_role("link", name="Sign in with your passkey").click()
         gp.get_by_role("button", name="Sign in with a passkey").click()
         expect(gp.get_by_role("heading", name="Did Ada Lovelace lose their device?")).to_be_visible()
+        fits_and_labelled(gw.page, VIEWPORT["width"])
         gw.shot("review")
         gp.get_by_role("button", name="Approve").click()
         expect(gp.get_by_role("heading", name="Approved: the pass is on its way")).to_be_visible()
+        fits_and_labelled(gw.page, VIEWPORT["width"])
         gw.shot("approved")
         assert len(grace_key.credentials()) == 1
 

@@ -26,13 +26,16 @@ from passbridge.recovery import notices, service
 from passbridge.recovery.rules import REQUEST_LIFETIME, RateLimited, State
 from passbridge.recovery.service import Facts, NeedsPasskey
 from passbridge.services import portal
-from passbridge.signin.rules import CsrfMismatch
+from passbridge.signin.flow import SignInService
+from passbridge.signin.rules import CsrfMismatch, FlowExpired
 from passbridge.signin.sessions import SessionService, SessionView
 from passbridge.store import runner
 from passbridge.web.pages import (
+    FLOW_COOKIE,
     FormTooLarge,
     FormUnreadable,
     client_ip,
+    cookie,
     current_session,
     env_of,
     page,
@@ -90,9 +93,21 @@ def _nonce(request: Request) -> str | None:
     return value if value is not None and _FORM_NONCE.fullmatch(value) else None
 
 
+async def _typed_at_sign_in(request: Request) -> str:
+    """The username of the browser's open sign-in (from the pass page's link), to save typing it again."""
+    flow_id = cookie(request, FLOW_COOKIE)
+    if flow_id is None:
+        return ""
+    try:
+        flow = await runner.off_loop(SignInService(env_of(request)).flow, flow_id)
+    except (FlowExpired, CsrfMismatch):
+        return ""
+    return flow.username or ""
+
+
 @router.get("/recover")
 async def recover_page(request: Request) -> Response:
-    username = request.query_params.get("username", "")[:256]
+    username = await _typed_at_sign_in(request)
     return _form_page(
         request, await tenant_name(request), _nonce(request) or secrets.token_urlsafe(32), username=username
     )
