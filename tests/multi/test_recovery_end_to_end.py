@@ -12,7 +12,7 @@ import json
 import re
 import subprocess
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -20,6 +20,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, expect
 
+from tests.pg import fresh_schema
 from tests.servers import PASSBRIDGE, free_port, initialised_store, serving
 from tests.smtp import SmtpServer, smtp_server
 from tests.web.browser import Watched, enter_username
@@ -109,14 +110,20 @@ def _passkeys(environ: dict[str, str], upn: str) -> list[str]:
     return sorted(m.get("displayName") or "" for m in methods if "fido2" in m["@odata.type"])
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_a_user_who_lost_their_passkey_recovers_with_their_managers_approval(
-    tmp_path: Path, chromium: Browser
+    tmp_path: Path, chromium: Browser, database: str
 ) -> None:
-    with smtp_server() as smtp:
+    with ExitStack() as stack:
+        smtp = stack.enter_context(smtp_server())
+        stored: dict[str, str] = {}
+        if database == "postgresql":
+            stored["PASSBRIDGE_DATABASE_URL"] = stack.enter_context(fresh_schema())
         port = free_port()
         base = f"http://localhost:{port}"
         environ = initialised_store(
             tmp_path,
+            **stored,
             PASSBRIDGE_SMTP_URL=smtp.url,
             PASSBRIDGE_MAIL_FROM="id@contoso.example",
             PASSBRIDGE_MAIL_HELPDESK="helpdesk@contoso.example",
