@@ -153,10 +153,14 @@ def test_a_user_who_lost_their_passkey_recovers_with_their_managers_approval(
                     ENTERPRISE: {"manager": {"value": grace["id"]}},
                 },
             )
-            _walk(chromium, base, environ, smtp)
+            value = _walk(chromium, base, environ, smtp)
+        # The pass was in its mail only: not in the server's output, nor in any table (the outbox drops a
+        # sent mail's body; the pass is stored as its Argon2 hash).
+        assert value not in (tmp_path / "server.log").read_text()
+        assert value not in _cli(environ, "audit", "list", "--json")
 
 
-def _walk(chromium: Browser, base: str, environ: dict[str, str], smtp: SmtpServer) -> None:
+def _walk(chromium: Browser, base: str, environ: dict[str, str], smtp: SmtpServer) -> str:
     # Ada's laptop: her first passkey. Then the laptop is lost (its context, and its key, go away).
     with device(chromium, base, "recovery-old-laptop") as (w, laptop, _):
         _first_passkey(w, environ, ADA, "Old laptop")
@@ -244,3 +248,4 @@ def _walk(chromium: Browser, base: str, environ: dict[str, str], smtp: SmtpServe
         for watched in (gw, aw, hw):
             watched.assert_clean()
     assert _passkeys(environ, ADA) == ["New phone"]
+    return value
