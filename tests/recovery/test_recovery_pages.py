@@ -223,3 +223,19 @@ def test_someone_without_an_administrator_role_gets_no_queue(
     _, cookie = session_of(env, ada, acr="mfa")
     web.cookies.set("pb_session", cookie)
     assert web.get("/admin/recovery").status_code == 403
+
+
+def test_someone_other_than_the_manager_is_refused_and_offered_to_sign_in_as_the_manager(
+    web: TestClient, env: Env, people: tuple[User, User]
+) -> None:
+    ada, _ = people
+    _ask(web, ADA)
+    token = _link(env)
+    _, cookie = session_of(env, ada)
+    web.cookies.set("pb_session", cookie)
+    answer = web.get(f"/recover/review/{token}")
+    assert answer.status_code == 403
+    assert "for Ada Lovelace&#39;s manager to review" in answer.text
+    back = f"/login?return_to=/recover/review/{token}"
+    assert f'<a href="{back}" class="button primary">Sign in as Grace Hopper</a>' in answer.text
+    assert "Approve</button>" not in answer.text
