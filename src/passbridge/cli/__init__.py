@@ -14,6 +14,7 @@ from passbridge.cli import (  # noqa: F401  (registers the commands)
     methods,
     policy,
     provisioning,
+    recovery,
     server,
     taps,
 )

@@ -21,6 +21,7 @@ from sqlalchemy import (
     false,
     func,
     literal_column,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -726,3 +727,50 @@ class PassApprovalRequest(Base):
     decision_note: Mapped[str | None] = mapped_column(String(256), nullable=True)
     issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     pass_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
+# --- Self-service recovery ----------------------------------------------------------------------------
+
+
+class RecoveryRequest(Base):
+    """A "Lost your device?" request (recovery/): who asked for whom, who is asked to approve, and how it
+    ended. The manager's approval link is a random token; only its keyed hash is kept. A user has at most
+    one open request: the partial unique index holds across processes."""
+
+    __tablename__ = "recovery_request"
+    id: Mapped[str] = mapped_column(Guid, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    # open -> approved | denied; an open one past expires_at is expired (closed as such by the next request).
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    route: Mapped[str] = mapped_column(String(16))  # manager | helpdesk
+    # Why the manager was not asked (route helpdesk), in words the helpdesk reads.
+    route_reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    manager_id: Mapped[str | None] = mapped_column(Guid, nullable=True)
+    link_hash: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decided_by_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decided_by_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    decided_via: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    pass_id: Mapped[str | None] = mapped_column(Guid, nullable=True)
+    __table_args__ = (
+        Index(
+            "ix_recovery_request_open_user",
+            user_id,
+            unique=True,
+            postgresql_where=text("state = 'open'"),
+            sqlite_where=text("state = 'open'"),
+        ),
+    )
+
+
+class RecoveryLimit(Base):
+    """One rate-limit counter of recovery requests (a name as typed, or a source address): a fixed window,
+    advanced by one conditional UPDATE, so every server process counts the same requests."""
+
+    __tablename__ = "recovery_limit"
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    count: Mapped[int] = mapped_column(Integer)

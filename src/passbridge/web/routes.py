@@ -9,7 +9,7 @@ from starlette.staticfiles import StaticFiles
 
 from passbridge.fastpath.routing import add_routes
 from passbridge.graph.errors import http_error_response
-from passbridge.web import apps, notice, passwordless, security_info, signin
+from passbridge.web import apps, notice, passwordless, recovery, security_info, signin
 from passbridge.web.admin import approvals as admin_approvals
 from passbridge.web.admin import apps as admin_apps
 from passbridge.web.admin import bulk as admin_bulk
@@ -20,6 +20,7 @@ from passbridge.web.admin import mail as admin_mail
 from passbridge.web.admin import passes as admin_passes
 from passbridge.web.admin import policy as admin_policy
 from passbridge.web.admin import provisioning as admin_provisioning
+from passbridge.web.admin import recovery as admin_recovery
 from passbridge.web.admin import users as admin_users
 from passbridge.web.pages import STATIC_DIR, error_page, wants_page
 
@@ -62,5 +63,8 @@ def install(app: FastAPI) -> None:
     )
     # The pass notices' "This wasn't me" link (passes/notices.py).
     for router in (*routers, *admin, notice.router, _icons):
+        add_routes(app, router)
+    # Self-service recovery: "Lost your device?", the manager's review link and the helpdesk's queue.
+    for router in (recovery.router, admin_recovery.router):
         add_routes(app, router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
