@@ -161,18 +161,17 @@ def test_a_user_who_lost_their_passkey_recovers_with_their_managers_approval(
 
 
 def _walk(chromium: Browser, base: str, environ: dict[str, str], smtp: SmtpServer) -> str:
-    # Ada's laptop: her first passkey. Then the laptop is lost (its context, and its key, go away).
-    with device(chromium, base, "recovery-old-laptop") as (w, laptop, _):
-        _first_passkey(w, environ, ADA, "Old laptop")
-        assert len(laptop.credentials()) == 1
-        w.assert_clean()
-    assert _passkeys(environ, ADA) == ["Old laptop"]
-
     with (
+        # Ada's laptop: her first passkey. Then the laptop is lost: whoever finds it holds her passkey.
+        device(chromium, base, "recovery-old-laptop") as (lw, laptop, _),
         device(chromium, base, "recovery-manager") as (gw, grace_key, _),
         device(chromium, base, "recovery") as (aw, new_phone, _),
         device(chromium, base, "recovery-helpdesk") as (hw, _, _),
     ):
+        _first_passkey(lw, environ, ADA, "Old laptop")
+        assert len(laptop.credentials()) == 1
+        assert _passkeys(environ, ADA) == ["Old laptop"]
+
         # Grace registers her passkey after a pass sign-in, and stays signed in with that pass session.
         _first_passkey(gw, environ, GRACE, "Grace's laptop")
 
@@ -234,18 +233,28 @@ def _walk(chromium: Browser, base: str, environ: dict[str, str], smtp: SmtpServe
         others = [m for m in smtp.inbox.received if m is not carrier]
         assert not [m for m in others if value in _text(m).replace(" ", "")]
 
-        # On the new device: sign in with it, add a passkey, remove the lost one.
+        # Whoever has the lost laptop signs in with its passkey after the approval.
+        lw.page.goto("/login")
+        lw.page.get_by_role("button", name="Sign in with a passkey").click()
+        expect(lw.page.get_by_role("heading", name="My apps")).to_be_visible()
+
+        # On the new device: the recover pass opens security info; a new passkey; the lost one removed.
         _sign_in_with_pass(aw, ADA, value)
-        expect(page).not_to_have_url(re.compile(r"/login"))
+        expect(page).to_have_url(re.compile(r"/security-info$"))
         _add_passkey(aw, "New phone")
         assert len(new_phone.credentials()) == 1
         assert _passkeys(environ, ADA) == ["New phone", "Old laptop"]
-        old = page.locator("li.method", has_text="Old laptop")
-        old.get_by_text("Rename or remove").click()
-        old.get_by_role("button", name="Remove").click()
-        expect(page.get_by_text("The sign-in method was removed.")).to_be_visible()
+        expect(page.get_by_role("heading", name="Remove the methods you lost")).to_be_visible()
+        expect(page.get_by_role("checkbox", name=re.compile("Passkey: Old laptop"))).to_be_checked()
+        fits_and_labelled(aw.page, VIEWPORT["width"])
+        aw.shot("remove-lost")
+        page.get_by_role("button", name="Remove the ticked methods").click()
+        expect(page.get_by_text("The methods you lost were removed")).to_be_visible()
         aw.shot("old-passkey-removed")
-        for watched in (gw, aw, hw):
+        # The laptop was signed out when the new passkey was registered.
+        lw.page.goto("/apps")
+        expect(lw.page).to_have_url(re.compile(r"/login"))
+        for watched in (lw, gw, aw, hw):
             watched.assert_clean()
     assert _passkeys(environ, ADA) == ["New phone"]
     return value

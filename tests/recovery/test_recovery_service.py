@@ -407,3 +407,39 @@ def test_stale_rate_limit_counters_are_purged_along_the_way(
     with env.db.transaction("read") as tx:
         keys = sorted(tx.session.scalars(select(RecoveryLimit.key)))
     assert keys == ["name:new@contoso.example", "source:198.51.100.2"]
+
+
+def test_under_dual_control_a_role_holders_recovery_is_approved_by_the_helpdesk_not_the_manager(
+    env: Env, people: tuple[User, User]
+) -> None:
+    """Dual control asks a second administrator for a role holder's pass: the person asking plus an
+    administrator approving is that; a manager who is no administrator is not."""
+    from passbridge.directory.rules import Role
+    from passbridge.passes import approval_queries
+    from passbridge.passes.approval_rules import ApprovalSettings
+
+    _, grace = people
+    with env.db.transaction() as tx:
+        approval_queries.save_settings(tx, ApprovalSettings(enabled=True), env.clock.now())
+    boss = add_person(
+        env,
+        "boss@contoso.example",
+        "Boss",
+        private="boss@example.org",
+        manager=grace.id,
+        roles=(Role.USER_ADMINISTRATOR.value,),
+    )
+    service.request(env, "boss@contoso.example", ip=None)
+    with pytest.raises(PermissionDenied, match="helpdesk decides this recovery"):
+        _approve(env, _link(env), grace)
+    assert _pass_of(env, boss) is None
+    [request] = [r for r in _requests(env) if r.user_id == boss.id]
+    assert request.state == State.OPEN.value
+    desk = add_person(env, "desk@contoso.example", "Desk", roles=(Role.GLOBAL_ADMINISTRATOR.value,))
+    with env.db.transaction() as tx:
+        facts = service.decide_by_helpdesk(
+            tx, env, _admin(desk, Role.GLOBAL_ADMINISTRATOR.value), request.id, approve=True
+        )
+    assert facts.state is State.APPROVED
+    issued = _pass_of(env, boss)
+    assert issued is not None and issued.purpose == Purpose.RECOVER.value

@@ -138,7 +138,9 @@ class TapService:
         """Every check of `issue` (permission, tier, policy terms) without writing anything: bulk issuing
         (passes/bulk.py) plans, hashes elsewhere, then plans again and stores in its write transaction,
         passing the `policy` it read once in that transaction. Dual control (approval_gate.py) raises
-        ApprovalRequired unless `approved_request` names the approved request passes/approval.py collects."""
+        ApprovalRequired unless `approved_request` names the approval that stands for the second
+        administrator: the request passes/approval.py collects, or a recovery request an administrator
+        approved (recovery/service.py)."""
         user = self._access().manager(user_ref_text, WRITE_SCOPES, allow_self=False)
         if policy is None:
             policy, _ = policy_store.load(self.tx)

@@ -26,8 +26,9 @@ from passbridge.ids import new_guid
 from passbridge.logs import audit
 from passbridge.methods.access import tier_refusal
 from passbridge.methods.strength import meets
+from passbridge.passes.approval_gate import ApprovalRequired
 from passbridge.passes.rules import PassRequest, Purpose
-from passbridge.passes.service import TapService
+from passbridge.passes.service import IssuedPass, TapService
 from passbridge.recovery import notices, rules
 from passbridge.recovery import queries as store
 from passbridge.recovery.rules import Route, State, Via
@@ -327,14 +328,7 @@ def _decide(
         tx.session.refresh(row)
         return _facts(row, user, manager, now)  # another decision got there first
     if approve:
-        issued = TapService(tx, env, RECOVERY).issue(
-            user.id,
-            PassRequest(
-                is_usable_once=True,
-                purpose=Purpose.RECOVER,
-                reason=f"Self-service recovery approved by {name} ({via.value})"[:256],
-            ),
-        )
+        issued = _issue(tx, env, row, user, name, via)
         store.set_pass(tx, row.id, issued.view.id)
         notices.approved(tx, env, user, name, issued.value, issued.view.end, issued.view.row.is_usable_once)
         said = f"Approved by {name} ({via.value}): a recover pass was mailed to the private address"
@@ -345,6 +339,28 @@ def _decide(
     _audit(tx, now, who, user, activity, "success", said, row)
     tx.session.refresh(row)
     return replace(_facts(row, user, manager, now), just_decided=True)
+
+
+def _issue(tx: Tx, env: Env, row: RecoveryRequest, user: User, name: str, via: Via) -> IssuedPass:
+    """The recover pass, through TapService's rules. Dual control (passes/approval_gate.py) wants a second
+    administrator for a role holder's pass: the person asked and an administrator (the helpdesk or the
+    operator) approved, which is that second pair of eyes; a manager need not be an administrator, so a
+    role holder's recovery is for the helpdesk to approve."""
+    service = TapService(tx, env, RECOVERY)
+    wanted = PassRequest(
+        is_usable_once=True,
+        purpose=Purpose.RECOVER,
+        reason=f"Self-service recovery approved by {name} ({via.value})"[:256],
+    )
+    try:
+        planned = service.plan(user.id, wanted, approved_request=None if via is Via.MANAGER else row.id)
+    except ApprovalRequired as needed:
+        raise PermissionDenied(
+            f"{user.display_name}'s pass needs an administrator's approval ({needed.why}), so their "
+            "helpdesk decides this recovery in the admin portal's Recovery queue."
+        ) from None
+    value = planned.new_value()
+    return service.issue_planned(planned, value, env.keeper.slow_hash(value))
 
 
 # --- the queue ----------------------------------------------------------------------------------
