@@ -88,7 +88,7 @@ def test_a_sign_in_that_stays_below_the_required_strength_ends_in_access_denied(
     assert answer["error"] == "access_denied" and answer["state"] == auth.params["state"]
     assert (
         "AADSTS53003" in answer["error_description"]
-        and "phishing-resistant-mfa" in answer["error_description"]
+        and "Phishing resistant MFA" in answer["error_description"]
     )
     assert "code" not in answer
 

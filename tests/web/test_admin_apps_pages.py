@@ -44,7 +44,8 @@ def test_an_application_administrator_registers_a_client_and_sees_its_secret_onc
     app = _app(env, "Expenses")
     assert env.keeper.keyed_hash_matches(secret, app.secret_hash)
     assert (
-        app.required_strength == "phishing-resistant-mfa"
+        # The older name still chooses the built-in strength, stored by its Graph id.
+        app.required_strength == "00000000-0000-0000-0000-000000000004"
         and app.home_page_url == "https://expenses.contoso.example/"
     )
     page = web.get(f"/admin/apps/{app.app_id}")

@@ -14,6 +14,7 @@ from passbridge.cli import (  # noqa: F401  (registers the commands)
     policy,
     provisioning,
     server,
+    strengths,
     taps,
 )
 from passbridge.cli.base import main, root

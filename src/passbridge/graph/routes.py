@@ -18,6 +18,7 @@ from passbridge.graph import (
     policies,
     sessions,
     signins,
+    strengths,
     users,
 )
 from passbridge.graph.auth import caller
@@ -36,6 +37,7 @@ def install(app: FastAPI) -> None:
             sessions,
             groups,
             policies,
+            strengths,
             audit,
             signins,
             batch,
