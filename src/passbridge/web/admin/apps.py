@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from passbridge.directory.apps import ApplicationService, NewApplication
+from passbridge.directory.apps import MANAGERS, ApplicationService, NewApplication
 from passbridge.directory.rules import PERMISSIONS
 from passbridge.domain.errors import DomainError, InvalidInput, NotFound
 from passbridge.methods import strength_policies
@@ -213,6 +213,8 @@ def _app(
         error=error,
         saved=saved,
         choices=choices,
+        # Who may change registrations (directory/apps.py), which includes Application Administrators.
+        may_change=bool(who.principal.roles & MANAGERS),
         strengths=_names(choices),
         **who.context("apps"),
     )
