@@ -57,7 +57,8 @@ _LAYOUT = (
     '<h1 id="page-title">{title}</h1>{body}</main>'
     '<footer class="site-footer">A separate application, signing in with Passbridge</footer></body></html>'
 )
-# RFC 8176 values and ours ("tap" and its kind), in words (methods/strength.py says which sign-in gives which).
+# RFC 8176 values and ours ("tap" and its kind), in words (methods/strength.py says which sign-in gives
+# which).
 AMR_WORDS = {
     "tap": "Temporary Access Pass",
     "tap-one-time": "a one-time pass",
