@@ -4,6 +4,7 @@ Graph's errors (never a 500)."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -12,6 +13,8 @@ from sqlalchemy import select
 
 from passbridge.directory.apps import ApplicationService
 from passbridge.directory.rules import Role
+from passbridge.domain.errors import InvalidInput
+from passbridge.methods.strength_policies import StrengthService
 from passbridge.services.context import Env, operator
 from passbridge.store.models import AuditEntry
 from tests.api.conftest import TokenFactory
@@ -235,3 +238,26 @@ def test_delegated_callers_need_an_authentication_policy_role(env: Env, api: Tes
     assert_graph_error(
         api.get(PATH, headers=user_auth(env, helpdesk, "Policy.Read.All")), 403, "accessDenied"
     )
+
+
+def test_two_strengths_created_at_once_under_one_name_leave_one_and_refuse_the_other(env: Env) -> None:
+    if env.db.dialect == "sqlite":
+        pytest.skip("SQLite lets one writer at a time: the second request never sees the first uncommitted")
+    refused: list[str] = []
+
+    def second() -> None:
+        try:
+            with env.db.transaction() as tx:
+                StrengthService(tx, env, operator()).create("Once", "", ["fido2"])
+        except InvalidInput as exc:
+            refused.append(exc.message)
+
+    with env.db.transaction() as tx:
+        StrengthService(tx, env, operator()).create("Once", "", ["temporaryAccessPassOneTime"])
+        # The second looks for the name now (not yet committed: free), then waits on the unique index.
+        racer = threading.Thread(target=second)
+        racer.start()
+        racer.join(timeout=1)
+        assert racer.is_alive()
+    racer.join(timeout=10)
+    assert refused == ["An authentication strength policy named 'Once' already exists."]

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from passbridge.directory import access
 from passbridge.directory.rules import Role
@@ -189,6 +190,14 @@ class StrengthService:
         if clash or self.tx.session.scalar(query):
             raise InvalidInput(f"An authentication strength policy named '{name}' already exists.")
 
+    def _flush_name(self, name: str) -> None:
+        """Write now, so that a name taken by a concurrent request since `_name_free` looked (the unique
+        `name_key`) is the same refusal, not a failed commit."""
+        try:
+            self.tx.session.flush()
+        except IntegrityError:
+            raise InvalidInput(f"An authentication strength policy named '{name}' already exists.") from None
+
     def _audit(
         self, activity: str, operation: str, policy: StrengthPolicyRow, *changes: ModifiedProperty
     ) -> None:
@@ -220,7 +229,7 @@ class StrengthService:
             modified_at=now,
         )
         self.tx.session.add(row)
-        self.tx.session.flush()
+        self._flush_name(name)
         self._audit(
             "Add authentication strength policy",
             "Add",
@@ -239,11 +248,13 @@ class StrengthService:
             if name != row.display_name:
                 changes.append(ModifiedProperty("DisplayName", row.display_name, name))
                 row.display_name, row.name_key = name, name.casefold()
+                self._flush_name(name)
         if description is not None and description != row.description:
             changes.append(ModifiedProperty("Description", row.description, _check_description(description)))
             row.description = description
-        row.modified_at = self.env.clock.now()
-        self._audit("Update authentication strength policy", "Update", row, *changes)
+        if changes:  # a PATCH that changes nothing is answered alike, and neither stamped nor audited
+            row.modified_at = self.env.clock.now()
+            self._audit("Update authentication strength policy", "Update", row, *changes)
         return _policy(row)
 
     def update_combinations(self, policy_id: str, combinations: Sequence[str]) -> CombinationsUpdate:
