@@ -43,7 +43,7 @@ def test_public_client_gets_an_id_token_with_the_pass_sign_in_facts(
     assert claims["iss"] == BASE
     assert claims["aud"] == public_rp.client_id
     assert claims["nonce"] == auth.params["nonce"]
-    assert (claims["amr"], claims["acr"]) == (["tap", "mfa"], "mfa")
+    assert (claims["amr"], claims["acr"]) == (["tap", "tap-multi-use", "mfa"], "mfa")
     assert claims["auth_time"] == now
     assert (claims["iat"], claims["exp"]) == (now, now + 3600)
     assert claims["oid"] == ada.id

@@ -33,7 +33,11 @@ def test_delegated_token_carries_short_scopes_the_user_and_the_sign_in_strength(
     claims = claims_of(env, headers["Authorization"].removeprefix("Bearer "))
     assert claims["scp"] == "openid UserAuthenticationMethod.ReadWrite.All User.Read"
     assert (claims["oid"], claims["idtyp"], claims["aud"]) == (helpdesk.id, "user", env.settings.base_url)
-    assert (claims["amr"], claims["acr"], claims["azp"]) == (["tap", "mfa"], "mfa", public_rp.client_id)
+    assert (claims["amr"], claims["acr"], claims["azp"]) == (
+        ["tap", "tap-multi-use", "mfa"],
+        "mfa",
+        public_rp.client_id,
+    )
     me = browser.client.get("/v1.0/me", headers=headers)
     assert (me.status_code, me.json()["id"]) == (200, helpdesk.id)
 

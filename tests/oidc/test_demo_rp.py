@@ -58,6 +58,7 @@ def test_demo_relying_party_shows_amr_as_a_list_acr_in_words_and_auth_time_as_a_
     # amr: one list item per value, each in words; acr in words; auth_time a date in UTC.
     assert (
         '<ul class="claim-list"><li><code>tap</code> Temporary Access Pass</li>'
+        "<li><code>tap-multi-use</code> a multi-use pass</li>"
         "<li><code>mfa</code> multiple factors</li></ul>"
     ) in page
     assert "<code>mfa</code> Multifactor authentication" in page

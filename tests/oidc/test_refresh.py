@@ -60,7 +60,7 @@ def test_refresh_gives_an_id_token_with_the_original_sign_in_facts(
     refreshed = claims_of(env, browser.refresh(public_rp, first["refresh_token"]).json()["id_token"])
     assert refreshed["sub"] == signed_in["sub"]
     assert refreshed["auth_time"] == signed_in["auth_time"]
-    assert refreshed["amr"] == ["tap", "mfa"]
+    assert refreshed["amr"] == ["tap", "tap-multi-use", "mfa"]
     assert refreshed["iat"] == signed_in["iat"] + 300
     assert "nonce" not in refreshed
 

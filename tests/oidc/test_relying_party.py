@@ -115,7 +115,7 @@ def test_third_party_relying_party_signs_a_user_in_with_a_pass_and_rotates_refre
         nonce={"essential": True, "value": nonce},
         exp={"essential": True},
     ).validate(decoded.claims)
-    assert decoded.claims["amr"] == ["tap", "mfa"]
+    assert decoded.claims["amr"] == ["tap", "tap-multi-use", "mfa"]
     assert decoded.claims["acr"] == "mfa"
     assert decoded.claims["preferred_username"] == UPN
 

@@ -10,6 +10,7 @@ import pytest
 from passbridge.clock import ManualClock
 from passbridge.directory.tenant import Initialised
 from passbridge.domain.errors import InvalidInput
+from passbridge.methods.strength import BUILT_IN_BY_STRENGTH, Mode, StrengthPolicy
 from passbridge.services.context import Env
 from passbridge.signin.rules import Strength
 from passbridge.signin.sessions import SessionView
@@ -113,25 +114,62 @@ def test_public_clients_have_no_secret_and_need_a_redirect_uri(env: Env, tenant:
 
 
 def test_an_apps_required_strength_is_essential_and_acr_values_only_ask() -> None:
+    strict = BUILT_IN_BY_STRENGTH[Strength.PHISHING_RESISTANT_MFA]
     assert authorize.wanted_strength("phishing-resistant-mfa", None) == authorize.Wanted(
-        Strength.PHISHING_RESISTANT_MFA, essential=True
+        (strict,), essential=True
     )
+    assert authorize.wanted_strength(strict.id, None) == authorize.Wanted((strict,), essential=True)
     assert authorize.wanted_strength(None, "mfa phishing-resistant-mfa urn:unknown") == authorize.Wanted(
-        Strength.PHISHING_RESISTANT_MFA, essential=False
+        (BUILT_IN_BY_STRENGTH[Strength.MFA], strict), essential=False
     )
     assert authorize.wanted_strength(None, "urn:unknown") is None
     assert authorize.wanted_strength(None, None) is None
 
 
+def test_an_app_requiring_a_strength_that_no_longer_exists_admits_no_sign_in() -> None:
+    wanted = authorize.wanted_strength("5b0a8a63-0000-4000-8000-000000000000", None)
+    assert wanted is not None and wanted.essential
+    strong = replace(SESSION, amr=("hwk", "mfa"), acr="phishing-resistant-mfa", auth_time=NOW)
+    refused = authorize.decide(strong, prompts=[], max_age=None, resumed_at=NOW, now=NOW, wanted=wanted)
+    assert refused.too_weak is not None and not refused.sign_in
+
+
 def test_a_session_below_the_wanted_strength_signs_in_again_then_is_refused_only_if_essential() -> None:
-    strict = authorize.Wanted(Strength.PHISHING_RESISTANT_MFA, essential=True)
+    policy = BUILT_IN_BY_STRENGTH[Strength.PHISHING_RESISTANT_MFA]
+    strict = authorize.Wanted((policy,), essential=True)
     asked = replace(strict, essential=False)
     before = dict(prompts=[], max_age=None, now=NOW)
     assert authorize.decide(SESSION, resumed_at=None, wanted=strict, **before).force  # type: ignore[arg-type]
     fresh = replace(SESSION, auth_time=NOW)
     refused = authorize.decide(fresh, resumed_at=NOW, wanted=strict, **before)  # type: ignore[arg-type]
-    assert refused.too_weak is Strength.PHISHING_RESISTANT_MFA and not refused.sign_in
+    assert refused.too_weak == policy and not refused.sign_in
     granted = authorize.decide(fresh, resumed_at=NOW, wanted=asked, **before)  # type: ignore[arg-type]
     assert not granted.sign_in and granted.too_weak is None
     strong = replace(SESSION, amr=("hwk", "mfa"), acr="phishing-resistant-mfa")
     assert not authorize.decide(strong, resumed_at=None, wanted=strict, **before).sign_in  # type: ignore[arg-type]
+
+
+def test_a_strength_that_allows_only_one_time_passes_steps_up_a_multi_use_pass_session() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    only_once = StrengthPolicy(
+        "7d3c1f52-9a1e-4c39-9d0e-1a2b3c4d5e6f",
+        "One-time pass or passkey",
+        "",
+        "custom",
+        (frozenset({Mode.TAP_ONE_TIME}), frozenset({Mode.FIDO2})),
+        now,
+        now,
+    )
+    wanted = authorize.Wanted((only_once,), essential=True)
+    multi = replace(SESSION, amr=("tap", "tap-multi-use", "mfa"), acr="mfa")
+    once = replace(SESSION, amr=("tap", "tap-one-time", "mfa"), acr="mfa")
+    before = dict(prompts=[], max_age=None, now=NOW)
+    assert authorize.decide(multi, resumed_at=None, wanted=wanted, **before).force  # type: ignore[arg-type]
+    fresh_multi = replace(multi, auth_time=NOW)
+    assert authorize.decide(fresh_multi, resumed_at=NOW, wanted=wanted, **before).too_weak == only_once  # type: ignore[arg-type]
+    assert not authorize.decide(once, resumed_at=None, wanted=wanted, **before).sign_in  # type: ignore[arg-type]
+    # A pass session from before the kinds were recorded counts as multi-use.
+    assert authorize.decide(SESSION, resumed_at=None, wanted=wanted, **before).force  # type: ignore[arg-type]
+    found = {only_once.id: only_once}
+    asked = authorize.wanted_strength(None, f"urn:x {only_once.id}", lambda ref: found.get(ref))
+    assert asked == authorize.Wanted((only_once,), essential=False)

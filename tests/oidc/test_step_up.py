@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from passbridge.directory.apps import ApplicationService
 from passbridge.methods.passkeys import PasskeyService
+from passbridge.methods.strength_policies import StrengthService
 from passbridge.services.context import Env, operator
 from passbridge.signin.rules import Strength
 from passbridge.store.models import User, UserSession
@@ -88,7 +89,7 @@ def test_a_sign_in_that_stays_below_the_required_strength_ends_in_access_denied(
     assert answer["error"] == "access_denied" and answer["state"] == auth.params["state"]
     assert (
         "AADSTS53003" in answer["error_description"]
-        and "phishing-resistant-mfa" in answer["error_description"]
+        and "Phishing resistant MFA" in answer["error_description"]
     )
     assert "code" not in answer
 
@@ -114,3 +115,53 @@ def test_acr_values_ask_for_a_step_up_once_and_the_token_says_what_was_reached(
     assert claims["acr"] == "mfa"  # voluntary: the truth, not a refusal
     with env.db.transaction("read") as tx:
         assert len(tx.session.scalars(select(UserSession)).all()) >= 2
+
+
+def _once_only_rp(env: Env) -> tuple[RelyingParty, str]:
+    """An application requiring a custom strength: a one-time pass or a passkey, never a multi-use pass."""
+    with env.db.transaction() as tx:
+        policy = StrengthService(tx, env, operator()).create(
+            "One-time pass or passkey", "", ["temporaryAccessPassOneTime", "fido2"]
+        )
+        created = ApplicationService(tx, env, operator()).register(
+            "Payroll", permissions=[], redirect_uris=[CALLBACK], public=True, required_strength=policy.id
+        )
+    return RelyingParty(created.application.app_id, None), policy.id
+
+
+def test_an_app_requiring_a_one_time_pass_steps_up_and_then_refuses_a_multi_use_pass(
+    env: Env, browser: Browser, ada: User
+) -> None:
+    once_only, _ = _once_only_rp(env)
+    reusable = issue_pass(env, ADA)
+    browser.sign_in("/login?return_to=/apps", ADA, reusable)  # a multi-use pass session
+    first, _ = browser.authorize(once_only)
+    assert first.status_code == 303 and first.headers["location"].startswith("/login?flow=")  # step up
+    resumed = browser.client.get(browser.sign_in(first.headers["location"], ADA, reusable))
+    answer = query_of(resumed.headers["location"])
+    assert answer["error"] == "access_denied" and "One-time pass or passkey" in answer["error_description"]
+
+
+def test_an_app_requiring_a_one_time_pass_admits_one_and_the_id_token_says_so(
+    env: Env, browser: Browser, ada: User
+) -> None:
+    once_only, _ = _once_only_rp(env)
+    code, auth = browser.code_for(once_only, ADA, issue_pass(env, ADA, one_time=True))
+    claims = claims_of(env, browser.redeem(once_only, code, auth).json()["id_token"])
+    assert (claims["amr"], claims["acr"]) == (["tap", "tap-one-time", "mfa"], "mfa")
+
+
+def test_acr_values_may_name_a_custom_strength_by_id(
+    env: Env, browser: Browser, public_rp: RelyingParty, ada: User
+) -> None:
+    _, strength_id = _once_only_rp(env)
+    browser.sign_in("/login?return_to=/apps", ADA, issue_pass(env, ADA))  # multi-use
+    first, auth = browser.authorize(public_rp, acr_values=strength_id)
+    assert first.status_code == 303 and first.headers["location"].startswith("/login?flow=")
+    resumed = browser.client.get(
+        browser.sign_in(first.headers["location"], ADA, issue_pass(env, ADA, one_time=True))
+    )
+    claims = claims_of(
+        env, browser.redeem(public_rp, browser.code_from(resumed, auth), auth).json()["id_token"]
+    )
+    assert claims["amr"] == ["tap", "tap-one-time", "mfa"]

@@ -67,12 +67,21 @@ def test_pass_sign_in_creates_a_session_with_tap_amr_and_mfa_strength(env: Env, 
     current = SessionService(env).current(signed.cookie_value)
     assert current is not None
     assert current.user_principal_name == ada
-    assert current.amr == ("tap", "mfa")
+    assert current.amr == ("tap", "tap-multi-use", "mfa")
     assert current.acr == "mfa"
     assert signed.needs_setup is True
     [entry] = log_entries(env)
     assert (entry.error_code, entry.user_principal_name, entry.ip_address) == (0, ada, IP)
     assert entry.authentication_details[0]["authenticationMethod"] == "Temporary Access Pass"
+
+
+def test_the_session_says_whether_a_one_time_or_a_multi_use_pass_proved_it(env: Env, ada: str) -> None:
+    once = sign_in(env, ada, issue(env, ada, is_usable_once=True).value)
+    current = SessionService(env).current(once.cookie_value)
+    assert current is not None and current.amr == ("tap", "tap-one-time", "mfa")
+    again = sign_in(env, ada, issue(env, ada, is_usable_once=False).value)
+    current = SessionService(env).current(again.cookie_value)
+    assert current is not None and current.amr == ("tap", "tap-multi-use", "mfa")
 
 
 def test_username_is_matched_case_insensitively_and_trimmed(env: Env, ada: str) -> None:

@@ -246,7 +246,7 @@ def test_a_global_administrator_registers_an_application_and_its_tile_opens_its_
     page.get_by_role("textbox", name="Name").fill("Expenses")
     page.get_by_role("textbox", name="Redirect URIs").fill("https://expenses.contoso.example/callback")
     page.get_by_role("textbox", name="Home page").fill("https://expenses.contoso.example/")
-    page.get_by_label("Sign-in strength it requires").select_option("phishing-resistant-mfa")
+    page.get_by_label("Sign-in strength it requires").select_option(label="Phishing resistant MFA (passkey)")
     w.shot("register-app")
     page.get_by_role("button", name="Register").click()
     secret = page.get_by_label("Client secret", exact=True)

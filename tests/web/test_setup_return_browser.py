@@ -182,7 +182,7 @@ def test_passkey_set_up_during_an_app_sign_in_continues_into_the_app(
         add_passkey(w, "This laptop")
         continue_into(w, rp, name)
     claims = rp.signed_in[0]
-    assert (claims["amr"], claims["iss"]) == (["tap", "mfa"], rp.authority)
+    assert (claims["amr"], claims["iss"]) == (["tap", "tap-one-time", "mfa"], rp.authority)
 
 
 def test_authenticator_app_set_up_during_an_app_sign_in_continues_into_the_app(

@@ -16,6 +16,7 @@ from passbridge.cli import (  # noqa: F401  (registers the commands)
     provisioning,
     recovery,
     server,
+    strengths,
     taps,
 )
 from passbridge.cli.base import main, root

@@ -10,10 +10,10 @@ from passbridge.directory.rules import Role, check_display_name, parse_permissio
 from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
 from passbridge.ids import new_guid
 from passbridge.logs import audit
-from passbridge.logs.audit import TargetRef
+from passbridge.logs.audit import ModifiedProperty, TargetRef
+from passbridge.methods import strength_policies
 from passbridge.security.secrets import new_client_secret
 from passbridge.services.context import Env, Principal
-from passbridge.signin.rules import Strength
 from passbridge.store.models import Application
 from passbridge.store.tx import Tx
 
@@ -73,7 +73,7 @@ class ApplicationService:
         permissions: list[str],
         redirect_uris: list[str],
         public: bool = False,
-        required_strength: Strength | None = None,
+        required_strength: str | None = None,
         home_page: str | None = None,
     ) -> NewApplication:
         """A confidential client gets a secret; a public client (a browser or native app, which could
@@ -91,6 +91,8 @@ class ApplicationService:
             )
         if public and not uris:
             raise InvalidInput("A public client needs at least one redirect URI (--redirect-uri).")
+        # By id or name (methods/strength_policies.py); the id is what is stored.
+        strength = strength_policies.resolve(self.tx, required_strength) if required_strength else None
         secret = None if public else new_client_secret()
         app = Application(
             id=new_guid(),
@@ -101,7 +103,7 @@ class ApplicationService:
             permissions=perms,
             created_at=self.env.clock.now(),
             is_public_client=public,
-            required_strength=required_strength.value if required_strength else None,
+            required_strength=strength.id if strength else None,
             home_page_url=home,
         )
         self.tx.session.add(app)
@@ -155,3 +157,24 @@ class ApplicationService:
             details={"AppId": app.app_id},
         )
         return NewApplication(app, secret)
+
+    def require_strength(self, app_id: str, reference: str | None) -> Application:
+        """Require an authentication strength (by id or name) of every sign-in to the app, or none."""
+        app = self.get(app_id)
+        self._require(MANAGERS, "change applications")
+        strength = strength_policies.resolve(self.tx, reference) if reference else None
+        new = strength.id if strength else None
+        if new != app.required_strength:
+            change = ModifiedProperty("RequiredStrength", app.required_strength, new)
+            audit.record(
+                self.tx,
+                now=self.env.clock.now(),
+                principal=self.principal,
+                activity="Update application",
+                category="ApplicationManagement",
+                operation_type="Update",
+                targets=[TargetRef("Application", app.id, app.display_name, modified_properties=(change,))],
+                details={"AppId": app.app_id},
+            )
+            app.required_strength = new
+        return app

@@ -19,6 +19,7 @@ from passbridge.graph import (
     policies,
     sessions,
     signins,
+    strengths,
     users,
 )
 from passbridge.graph.auth import caller
@@ -37,6 +38,7 @@ def install(app: FastAPI) -> None:
             sessions,
             groups,
             policies,
+            strengths,
             audit,
             signins,
             batch,

@@ -27,6 +27,7 @@ from authlib.oidc.core.errors import LoginRequiredError
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from passbridge.methods import strength_policies
 from passbridge.oidc.grants import OidcClient, OidcServer
 from passbridge.oidc.pages import NO_STORE, error_page
 from passbridge.oidc.provider import FormPayload, Unit, bound, oauth_error, quoted
@@ -153,14 +154,18 @@ def authorize(
             max_age=max_age,
             resumed_at=resumed_at,
             now=env.clock.now(),
-            wanted=rules.wanted_strength(client.client.required_strength, data.get("acr_values")),
+            wanted=rules.wanted_strength(
+                client.client.required_strength,
+                data.get("acr_values"),
+                lambda reference: strength_policies.find(tx, reference),
+            ),
         )
     if decision.too_weak is not None:
         refused = AccessDeniedError(redirect_uri=data["redirect_uri"])
         refused.aadsts = 53003
         refused.description = (
-            f"Access has been blocked: this application requires the {decision.too_weak.value} "
-            "authentication strength (a passkey), and the sign-in did not reach it."
+            f"Access has been blocked: this application requires the authentication strength "
+            f"'{decision.too_weak.display_name}', and the method used to sign in does not satisfy it."
         )
         return error_redirect(refused, state)
     if decision.sign_in:

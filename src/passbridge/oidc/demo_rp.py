@@ -57,9 +57,12 @@ _LAYOUT = (
     '<h1 id="page-title">{title}</h1>{body}</main>'
     '<footer class="site-footer">A separate application, signing in with Passbridge</footer></body></html>'
 )
-# RFC 8176 values and ours ("tap"), in words (methods/strength.py says which sign-in gives which).
+# RFC 8176 values and ours ("tap" and its kind), in words (methods/strength.py says which sign-in gives
+# which).
 AMR_WORDS = {
     "tap": "Temporary Access Pass",
+    "tap-one-time": "a one-time pass",
+    "tap-multi-use": "a multi-use pass",
     "hwk": "a key held in hardware (a device-bound passkey)",
     "swk": "a key held in software (a synced passkey)",
     "otp": "a one-time code (an authenticator app)",

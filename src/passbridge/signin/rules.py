@@ -65,7 +65,8 @@ class Proof:
 
 
 # A pass sign-in is multi-factor (Entra: it satisfies the built-in MFA strength, not passwordless or
-# phishing-resistant). RFC 8176 has no value for a pass; "tap" is ours and "mfa" is the registered one.
+# phishing-resistant). RFC 8176 has no value for a pass; "tap" is ours and "mfa" is the registered one. A
+# sign-in's amr also says which kind of pass it was (methods/strength.py `pass_amr`, used by Pass.commit).
 PROOFS: dict[Method, Proof] = {
     Method.TEMPORARY_ACCESS_PASS: Proof(("tap", "mfa"), Strength.MFA, "Temporary Access Pass"),
 }

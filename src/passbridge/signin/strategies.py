@@ -149,7 +149,7 @@ class Pass:
         if use is None:
             raise rules.SignInFailed("The one-time Temporary Access Pass was already used.")
         return Worth(
-            amr=_PASS_PROOF.amr,
+            amr=strength.pass_amr(one_time=current.is_usable_once),
             acr=_PASS_PROOF.strength.value,
             pass_id=current.id,
             pass_end=current.start_at + timedelta(minutes=current.lifetime_minutes),

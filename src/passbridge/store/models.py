@@ -774,3 +774,18 @@ class RecoveryLimit(Base):
     key: Mapped[str] = mapped_column(String(320), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime)
     count: Mapped[int] = mapped_column(Integer)
+
+
+class StrengthPolicyRow(Base):
+    """A custom authentication strength (methods/strength_policies.py); the built-in ones live in code.
+    `name_key` is the display name case-folded: Graph refuses a second policy of the same name."""
+
+    __tablename__ = "authentication_strength_policy"
+    id: Mapped[str] = mapped_column(Guid, primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(256))
+    name_key: Mapped[str] = mapped_column(String(256), unique=True)
+    description: Mapped[str] = mapped_column(Text)
+    # Graph's allowedCombinations, each a comma-joined set of modes, as methods/strength.py writes them.
+    allowed_combinations: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    modified_at: Mapped[datetime] = mapped_column(UTCDateTime)

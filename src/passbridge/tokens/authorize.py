@@ -19,13 +19,15 @@ it is sent to `/login?return_to=<the request plus its mark>`, a pending flow (si
 created on the first post, with the application and parameters read back from that mark-bearing
 `return_to` (`pending_request`), so a stream of anonymous requests writes nothing.
 
-Authentication strengths (methods/strength.py) step a session up the same way. An application registered
-with a required strength (`passbridge app add --require-strength`) gets a code only for a session that
-reached it; a weaker one is sent to sign in again, and if the sign-in made for this very request is still
-weaker (the person used a pass where a passkey is required), the request ends with `access_denied`
-instead of looping. `acr_values` in the request asks for a strength voluntarily (OpenID Connect Core
-3.1.2.1): a weaker session is asked to sign in again once, and whatever that sign-in reached is what the
-ID token's `acr` says.
+Authentication strengths (methods/strength.py, built-in or custom: methods/strength_policies.py) step a
+session up the same way. An application registered with a required strength (`passbridge app add
+--require-strength`) gets a code only for a session whose methods (its `amr`: a passkey, a one-time or a
+multi-use pass, an authenticator app) make one of the strength's allowed combinations; another is sent to
+sign in again, and if the sign-in made for this very request still does not (the person used a multi-use
+pass where only a one-time pass or a passkey will do), the request ends with `access_denied` instead of
+looping. `acr_values` in the request asks for strengths voluntarily (OpenID Connect Core 3.1.2.1), by a
+built-in name or any strength's id: a session that does not satisfy them all is asked to sign in again
+once, and whatever that sign-in reached is what the ID token's `acr` says.
 
 A session begun with an `enrol` or `recover` pass (docs/purpose-bound-passes.md) never gets a code: every
 request made with it is sent to sign in again, where the page says why.
@@ -34,15 +36,15 @@ request made with it is sent to sign in again, where the page says why.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from passbridge.methods.strength import ORDER, meets, strength_of_acr
+from passbridge.methods.strength import StrengthPolicy, built_in, modes_of
 from passbridge.passes.policy_rules import Purpose
 from passbridge.services.context import Env
-from passbridge.signin.rules import Strength
 from passbridge.signin.sessions import SessionView
 
 RESUME_PARAM = "pb_resume"
@@ -126,24 +128,47 @@ class Decision:
     sign_in: bool  # begin a sign-in flow (or, with prompt=none, answer login_required)
     force: bool  # the sign-in must happen even though a session exists
     # The application requires a strength that the sign-in made for this request did not reach.
-    too_weak: Strength | None = None
+    too_weak: StrengthPolicy | None = None
 
 
 @dataclass(frozen=True)
 class Wanted:
-    """The strength a request needs: `essential` when the application requires it."""
+    """The strengths a request needs, all of them: `essential` when the application requires it."""
 
-    strength: Strength
+    strengths: tuple[StrengthPolicy, ...]
     essential: bool
 
+    def unmet(self, signed_in: SessionView) -> StrengthPolicy | None:
+        modes = modes_of(signed_in.amr)
+        return next((s for s in self.strengths if not s.satisfied_by(modes)), None)
 
-def wanted_strength(required_by_app: str | None, acr_values: str | None) -> Wanted | None:
-    """The application's required strength, else the strongest built-in one `acr_values` names."""
-    required = strength_of_acr(required_by_app) if required_by_app else None
-    if required is not None:
-        return Wanted(required, essential=True)
-    asked = [s for s in (strength_of_acr(v) for v in (acr_values or "").split()) if s is not None]
-    return Wanted(max(asked, key=ORDER.index), essential=False) if asked else None
+
+def unknown_strength(reference: str) -> StrengthPolicy:
+    """A strength nothing satisfies, standing for a reference that names none."""
+    never = datetime.min.replace(tzinfo=UTC)
+    return StrengthPolicy(reference, f"unknown strength '{reference[:64]}'", "", "custom", (), never, never)
+
+
+Lookup = Callable[[str], "StrengthPolicy | None"]
+MAX_ACR_VALUES = 8  # a request naming more is not asking for anything sensible; the rest are ignored
+
+
+def wanted_strength(
+    required_by_app: str | None, acr_values: str | None, lookup: Lookup = built_in
+) -> Wanted | None:
+    """The application's required strength, else every strength `acr_values` names (a built-in name or a
+    strength's id; `lookup` finds custom ones, methods/strength_policies.py `find`). Unknown values are
+    ignored, as OpenID Connect says of voluntary `acr_values`."""
+    if required_by_app:
+        # A requirement naming no strength (one removed behind Passbridge's back) fails closed.
+        required = lookup(required_by_app) or unknown_strength(required_by_app)
+        return Wanted((required,), essential=True)
+    asked: dict[str, StrengthPolicy] = {}
+    for value in (acr_values or "").split()[:MAX_ACR_VALUES]:
+        found = lookup(value)
+        if found is not None:
+            asked.setdefault(found.id, found)
+    return Wanted(tuple(asked.values()), essential=False) if asked else None
 
 
 def decide(
@@ -172,9 +197,10 @@ def decide(
     fresh_since_request = resumed_at is not None and signed_in.auth_time >= resumed_at
     if (forcing or too_old) and not fresh_since_request:
         return Decision(sign_in=True, force=True)
-    if wanted is not None and not meets(signed_in.acr, wanted.strength):
+    unmet = wanted.unmet(signed_in) if wanted is not None else None
+    if wanted is not None and unmet is not None:
         if not fresh_since_request:
-            return Decision(sign_in=True, force=True)  # step up: sign in again, with a stronger method
+            return Decision(sign_in=True, force=True)  # step up: sign in again, with a method that does
         if wanted.essential:
-            return Decision(sign_in=False, force=False, too_weak=wanted.strength)
+            return Decision(sign_in=False, force=False, too_weak=unmet)
     return Decision(sign_in=False, force=False)

@@ -1,7 +1,7 @@
 """dual control for issuing passes: its settings and the requests awaiting a second administrator
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-06 15:50:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from passbridge.store.models import UTCDateTime
 
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
