@@ -1,14 +1,17 @@
 """Our one module over py_webauthn: registration and assertion ceremonies, nothing else imports it.
 
 Policy lives here so that every caller gets it: discoverable credentials (resident keys) and user
-verification are required, attestation is `none` (we trust no attestation roots and store the AAGUID only
-as a label), ES256, EdDSA and RS256 keys are accepted. The relying party's id and origin come from
-PASSBRIDGE_BASE_URL. Library exceptions become `CeremonyFailed`, whose message names what was wrong and
-never carries the response itself.
+verification are required, ES256, EdDSA and RS256 keys are accepted. Attestation is `none` unless the
+caller's passkey profile asks for it (`direct`); then the statement is verified and, where the caller
+passes trust roots, its certificate chain must end at one of them: only the roots given count, never
+the vendor roots py_webauthn carries, and nothing is fetched (no FIDO metadata service). The relying
+party's id and origin come from PASSBRIDGE_BASE_URL. Library exceptions become `CeremonyFailed`, whose
+message names what was wrong and never carries the response itself.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -27,14 +30,18 @@ from webauthn.helpers import (
     generate_challenge,
     parse_authentication_credential_json,
     parse_registration_credential_json,
+    validate_certificate_chain,
 )
 from webauthn.helpers.exceptions import WebAuthnException
+from webauthn.helpers.parse_attestation_object import parse_attestation_object
 from webauthn.helpers.structs import (
     AttestationConveyancePreference,
+    AttestationFormat,
     AuthenticatorSelectionCriteria,
     AuthenticatorTransport,
     CredentialDeviceType,
     PublicKeyCredentialDescriptor,
+    PublicKeyCredentialHint,
     ResidentKeyRequirement,
     UserVerificationRequirement,
 )
@@ -74,6 +81,8 @@ class NewCredential:
     backup_eligible: bool
     backed_up: bool
     attestation_format: str
+    # The statement verified and its chain ends at one of the trust roots the caller gave.
+    attested: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,9 +110,13 @@ def registration_options(
     user_name: str,
     display_name: str,
     exclude: list[tuple[str, tuple[str, ...]]],
+    direct_attestation: bool = False,
+    prefer_security_key: bool = False,
 ) -> dict[str, Any]:
     """PublicKeyCredentialCreationOptions as JSON-ready data; `exclude` lists (credential id, transports)
-    the person already has, so the same authenticator is not registered twice."""
+    the person already has, so the same authenticator is not registered twice. `direct_attestation`
+    asks for the authenticator's attestation statement; `prefer_security_key` hints the browser to
+    offer a security key first (WebAuthn has no way to demand a device-bound credential)."""
     options = generate_registration_options(
         rp_id=rp.id,
         rp_name=rp.name,
@@ -112,13 +125,18 @@ def registration_options(
         user_display_name=display_name,
         challenge=base64url_to_bytes(challenge),
         timeout=TIMEOUT_MS,
-        attestation=AttestationConveyancePreference.NONE,
+        attestation=(
+            AttestationConveyancePreference.DIRECT
+            if direct_attestation
+            else AttestationConveyancePreference.NONE
+        ),
         authenticator_selection=AuthenticatorSelectionCriteria(
             resident_key=ResidentKeyRequirement.REQUIRED,
             require_resident_key=True,
             user_verification=UserVerificationRequirement.REQUIRED,
         ),
         exclude_credentials=[_descriptor(cid, transports) for cid, transports in exclude],
+        hints=[PublicKeyCredentialHint.SECURITY_KEY] if prefer_security_key else None,
     )
     data: dict[str, Any] = json.loads(options_to_json(options))
     return data
@@ -140,8 +158,14 @@ def authentication_options(
     return data
 
 
-def verify_registration(rp: RelyingParty, response: str, *, challenge: str) -> NewCredential:
+def verify_registration(
+    rp: RelyingParty, response: str, *, challenge: str, trust_roots: tuple[str, ...] = ()
+) -> NewCredential:
+    """Verify a registration. With `trust_roots` (PEM), `attested` says whether the attestation
+    statement carries a certificate chain ending at one of them; a statement that fails to verify is
+    refused whatever the roots."""
     _check_size(response)
+    roots = [r.encode("ascii") for r in trust_roots]
     try:
         parsed = parse_registration_credential_json(response)
         verified = verify_registration_response(
@@ -150,7 +174,9 @@ def verify_registration(rp: RelyingParty, response: str, *, challenge: str) -> N
             expected_rp_id=rp.id,
             expected_origin=rp.origin,
             require_user_verification=True,
+            pem_root_certs_bytes_by_fmt={fmt: roots for fmt in AttestationFormat} if roots else None,
         )
+        attested = bool(roots) and _chains_to(verified.attestation_object, roots)
     except (WebAuthnException, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise CeremonyFailed(f"The passkey registration did not verify: {_reason(exc)}") from None
     transports = tuple(_text(t) for t in parsed.response.transports or ())
@@ -163,7 +189,36 @@ def verify_registration(rp: RelyingParty, response: str, *, challenge: str) -> N
         backup_eligible=verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE,
         backed_up=verified.credential_backed_up,
         attestation_format=_text(verified.fmt),
+        attested=attested,
     )
+
+
+def _chains_to(attestation_object: bytes, roots: list[bytes]) -> bool:
+    """Whether the statement's x5c chain ends at one of `roots` alone. py_webauthn has checked it
+    against `roots` plus the vendor roots it ships (Apple, Google); those are not ours to trust, and
+    self attestation and "none" carry no chain at all."""
+    statement = parse_attestation_object(attestation_object)
+    x5c = statement.att_stmt.x5c
+    if statement.fmt == AttestationFormat.NONE or not x5c:
+        return False
+    try:
+        return validate_certificate_chain(x5c=x5c, pem_root_certs_bytes=roots)
+    except WebAuthnException:
+        return False
+
+
+def certificate_chain_pem(response: str) -> list[str]:
+    """The attestation certificates (leaf first) of a registration answer as PEM, without verifying
+    anything: what an administrator (or a test) reads to learn an authenticator's chain."""
+    parsed = parse_registration_credential_json(response)
+    x5c = parse_attestation_object(parsed.response.attestation_object).att_stmt.x5c or []
+    return [_pem(cert) for cert in x5c]
+
+
+def _pem(der: bytes) -> str:
+    body = base64.b64encode(der).decode("ascii")
+    lines = "\n".join(body[i : i + 64] for i in range(0, len(body), 64))
+    return f"-----BEGIN CERTIFICATE-----\n{lines}\n-----END CERTIFICATE-----\n"
 
 
 def read_assertion(response: str) -> Assertion:
