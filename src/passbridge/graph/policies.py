@@ -96,7 +96,7 @@ def method_configuration_json(config_id: str, policy: MethodPolicy) -> dict[str,
         body["isAttestationEnforced"] = policy.is_attestation_enforced
         body["keyRestrictions"] = _restrictions_json(policy.key_restrictions)
         body["defaultPasskeyProfile"] = DEFAULT_PROFILE_ID
-        body["passkeyProfiles"] = [_profile_json(p) for p in policy.profiles]
+        body["passkeyProfiles"] = [passkey_profile_json(p) for p in policy.profiles]
         assigned = {a.target_id: a.profile_ids for a in policy.assignments}
         for target in body["includeTargets"]:
             target["allowedPasskeyProfiles"] = list(assigned.get(target["id"], (DEFAULT_PROFILE_ID,)))
@@ -113,7 +113,7 @@ def _restrictions_json(restrictions: KeyRestrictions) -> dict[str, Any]:
     }
 
 
-def _profile_json(profile: PasskeyProfile) -> dict[str, Any]:
+def passkey_profile_json(profile: PasskeyProfile) -> dict[str, Any]:
     return {
         "id": profile.id,
         "name": profile.name,

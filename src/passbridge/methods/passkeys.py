@@ -125,7 +125,9 @@ class PasskeyService(OwnMethodService):
             raise NotFound("This passkey set-up has expired. Start again.", kind="ceremony")
         rp = relying_party(self.env, tenant_name(self.tx))
         profile, roots = passkey_profile(self.tx, self.view.user_id)
-        new = webauthn.verify_registration(rp, response, challenge=found.challenge, trust_roots=roots)
+        new = webauthn.verify_registration(
+            rp, response, challenge=found.challenge, trust_roots=roots, now=now
+        )
         # The passkey profile's checks: the only ones between a verified answer and the stored passkey.
         refused = refusal(profile, Candidate(new.aaguid, new.backup_eligible, new.attested))
         if refused is not None:

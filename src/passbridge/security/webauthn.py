@@ -3,8 +3,8 @@
 Policy lives here so that every caller gets it: discoverable credentials (resident keys) and user
 verification are required, ES256, EdDSA and RS256 keys are accepted. Attestation is `none` unless the
 caller's passkey profile asks for it (`direct`); then the statement is verified and, where the caller
-passes trust roots, its certificate chain must end at one of them: only the roots given count, never
-the vendor roots py_webauthn carries, and nothing is fetched (no FIDO metadata service). The relying
+passes trust roots, its certificate chain must end at one of them (`_chains_to`): only the roots given
+count, and nothing is fetched (no FIDO metadata service). The relying
 party's id and origin come from PASSBRIDGE_BASE_URL. Library exceptions become `CeremonyFailed`, whose
 message names what was wrong and never carries the response itself.
 """
@@ -12,11 +12,15 @@ message names what was wrong and never carries the response itself.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
@@ -30,7 +34,6 @@ from webauthn.helpers import (
     generate_challenge,
     parse_authentication_credential_json,
     parse_registration_credential_json,
-    validate_certificate_chain,
 )
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.parse_attestation_object import parse_attestation_object
@@ -159,13 +162,17 @@ def authentication_options(
 
 
 def verify_registration(
-    rp: RelyingParty, response: str, *, challenge: str, trust_roots: tuple[str, ...] = ()
+    rp: RelyingParty,
+    response: str,
+    *,
+    challenge: str,
+    trust_roots: tuple[str, ...] = (),
+    now: datetime | None = None,
 ) -> NewCredential:
     """Verify a registration. With `trust_roots` (PEM), `attested` says whether the attestation
-    statement carries a certificate chain ending at one of them; a statement that fails to verify is
-    refused whatever the roots."""
+    statement carries a certificate chain ending at one of them, valid at `now`; a statement that fails
+    to verify is refused whatever the roots."""
     _check_size(response)
-    roots = [r.encode("ascii") for r in trust_roots]
     try:
         parsed = parse_registration_credential_json(response)
         verified = verify_registration_response(
@@ -174,9 +181,8 @@ def verify_registration(
             expected_rp_id=rp.id,
             expected_origin=rp.origin,
             require_user_verification=True,
-            pem_root_certs_bytes_by_fmt={fmt: roots for fmt in AttestationFormat} if roots else None,
         )
-        attested = bool(roots) and _chains_to(verified.attestation_object, roots)
+        attested = bool(trust_roots) and _chains_to(verified.attestation_object, trust_roots, now)
     except (WebAuthnException, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise CeremonyFailed(f"The passkey registration did not verify: {_reason(exc)}") from None
     transports = tuple(_text(t) for t in parsed.response.transports or ())
@@ -193,17 +199,48 @@ def verify_registration(
     )
 
 
-def _chains_to(attestation_object: bytes, roots: list[bytes]) -> bool:
-    """Whether the statement's x5c chain ends at one of `roots` alone. py_webauthn has checked it
-    against `roots` plus the vendor roots it ships (Apple, Google); those are not ours to trust, and
-    self attestation and "none" carry no chain at all."""
+def _chains_to(attestation_object: bytes, roots: tuple[str, ...], now: datetime | None) -> bool:
+    """Whether the statement's x5c chain (which py_webauthn has verified the statement's signature with)
+    ends at one of `roots`, every certificate valid at `now`. A root is a trust anchor in RFC 5280's
+    sense, a name and a key: the top certificate must be issued by it (or be it), which is also how a
+    vendor that re-issues its self-signed attestation certificate stays trusted. Our own check rather
+    than py_webauthn's `pem_root_certs_bytes_by_fmt`: that one uses OpenSSL, which trusts a self-signed
+    certificate only byte for byte, and adds the vendor roots py_webauthn ships, which are not ours."""
     statement = parse_attestation_object(attestation_object)
-    x5c = statement.att_stmt.x5c
-    if statement.fmt == AttestationFormat.NONE or not x5c:
+    if statement.fmt == AttestationFormat.NONE or not statement.att_stmt.x5c:
+        return False  # "none" or self attestation: nothing chains anywhere
+    return chain_ends_at(statement.att_stmt.x5c, roots, now or datetime.now(UTC))
+
+
+def chain_ends_at(x5c: list[bytes], roots: tuple[str, ...], when: datetime) -> bool:
+    """`_chains_to` for DER certificates, leaf first."""
+    if not x5c:
         return False
     try:
-        return validate_certificate_chain(x5c=x5c, pem_root_certs_bytes=roots)
-    except WebAuthnException:
+        chain = [x509.load_der_x509_certificate(der) for der in x5c]
+        anchors = [x509.load_pem_x509_certificate(pem.encode("ascii")) for pem in roots]
+    except ValueError:
+        return False
+    if any(not (c.not_valid_before_utc <= when <= c.not_valid_after_utc) for c in chain):
+        return False
+    for child, parent in itertools.pairwise(chain):
+        if not _issued_by(child, parent) or not _is_ca(parent):
+            return False
+    return any(_issued_by(chain[-1], anchor) for anchor in anchors)
+
+
+def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
+    try:
+        child.verify_directly_issued_by(parent)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
         return False
 
 
