@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, Page, Request, Route, expect
 
 from passbridge.security.webauthn import certificate_chain_pem
 from tests.servers import ServedStore, served_store
-from tests.web.browser import Watched, cli
+from tests.web.browser import SHOTS, Watched, cli, enter_username, issue_pass
 from tests.web.test_passwordless_browser import graph, new_person_with_pass, sign_in_with_pass
 
 ADD = "/security-info/passkeys"
@@ -104,6 +104,11 @@ class Person:
     def refused(self, words: str) -> None:
         expect(self.page.get_by_role("alert")).to_contain_text(words)
 
+    def doc_shot(self, name: str) -> None:
+        """A viewport-sized picture for docs/passkey-profiles.md (copied to docs/images by hand)."""
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"passkey-profiles-{name}.png"))
+
     def close(self) -> None:
         self.w.assert_clean()
         self.context.close()
@@ -163,6 +168,7 @@ def test_synced_passkey_refused_for_a_device_bound_only_group_and_accepted_elsew
     alice.add_passkey("Password manager")
     alice.refused("only accepts device-bound passkeys")
     alice.w.shot("synced-refused")
+    alice.doc_shot("refused")
     assert _fido2_methods(served, "alice@contoso.example") == []
     # The options steered the browser towards a security key (a hint: WebAuthn cannot demand one).
     assert alice.options[-1].get("hints") == ["security-key"]
@@ -249,3 +255,69 @@ def test_attestation_enforced_refuses_until_the_administrator_trusts_the_vendor_
     dave.add_passkey("Key")
     dave.added("Key")
     assert len(_fido2_methods(served, "dave@contoso.example")) == 1
+
+
+POLICY_ADMIN = "isaiah.langer@contoso.example"
+
+
+def test_policy_administrator_adds_edits_and_deletes_a_profile_in_the_portal(
+    people: Any, served: ServedStore
+) -> None:
+    cli(served, "group", "add", "Contractors")
+    cli(served, "user", "add", POLICY_ADMIN, "--display-name", "Isaiah Langer")
+    cli(served, "role", "assign", "Authentication Policy Administrator", POLICY_ADMIN)
+    admin = people("portal")
+    admin.w.allowed.add(("/admin/policy/passkey-profiles/new", 400))
+    page = admin.page
+    page.goto("/admin/policy")
+    enter_username(admin.w, POLICY_ADMIN)
+    page.get_by_label("Temporary Access Pass", exact=True).fill(
+        issue_pass(served, POLICY_ADMIN, one_time=False)
+    )
+    page.keyboard.press("Enter")
+    page.get_by_role("link", name="Continue").click()
+    expect(page.get_by_role("heading", name="Passkey profiles")).to_be_visible()
+    page.get_by_role("link", name="Manage passkey profiles").click()
+    expect(page.get_by_role("heading", name="Passkey profiles", level=1)).to_be_visible()
+    page.get_by_role("link", name="Add a passkey profile").click()
+
+    page.get_by_role("textbox", name="Name").fill("Contractors")
+    page.get_by_role("radio", name="Device-bound only").check()
+    page.get_by_role("radio", name="Only the models listed").check()
+    page.get_by_role("textbox", name="AAGUIDs, one per line").fill("yubikey 5")
+    page.get_by_role("checkbox", name="Contractors").check()
+    admin.w.shot("form")
+    admin.doc_shot("form")
+    page.get_by_role("button", name="Add profile").click()
+    expect(page.get_by_role("alert")).to_contain_text("AAGUIDs: 'yubikey' is not a GUID.")
+    expect(page.get_by_role("textbox", name="AAGUIDs, one per line")).to_have_value("yubikey 5")
+    expect(page.get_by_role("checkbox", name="Contractors")).to_be_checked()
+    admin.w.shot("refused")
+
+    page.get_by_role("textbox", name="AAGUIDs, one per line").fill("CB69481E-8FF7-4039-93EC-0A2729A154A8")
+    page.get_by_role("button", name="Add profile").click()
+    expect(page.get_by_role("status")).to_contain_text("The passkey profile was added.")
+    row = page.get_by_role("row").filter(has_text="Contractors")
+    expect(row).to_contain_text("Device-bound only")
+    expect(row).to_contain_text("Only 1 listed")
+    admin.w.shot("list")
+    admin.doc_shot("list")
+    listed = json.loads(cli(served, "policy", "passkey-profile", "list", "--json"))["value"]
+    [made] = [p for p in listed if p["name"] == "Contractors"]
+    assert (made["passkeyTypes"], made["groups"]) == ("deviceBound", ["Contractors"])
+    assert made["keyRestrictions"]["aaGuids"] == ["cb69481e-8ff7-4039-93ec-0a2729a154a8"]
+
+    page.get_by_role("link", name="Contractors").click()
+    page.get_by_role("radio", name="Device-bound and synced").check()
+    page.get_by_role("button", name="Save profile").click()
+    expect(page.get_by_role("status")).to_contain_text("The passkey profile was saved.")
+    expect(page.get_by_role("row").filter(has_text="Contractors")).to_contain_text("Device-bound and synced")
+
+    page.get_by_role("link", name="Contractors").click()
+    page.get_by_role("button", name="Delete this profile").click()
+    expect(page.get_by_role("status")).to_contain_text("The passkey profile was deleted.")
+    expect(page.get_by_role("link", name="Contractors")).to_have_count(0)
+    names = [
+        p["name"] for p in json.loads(cli(served, "policy", "passkey-profile", "list", "--json"))["value"]
+    ]
+    assert "Contractors" not in names
