@@ -306,3 +306,35 @@ def test_passkey_registration_also_needs_self_service_registration(
 def test_method_allowed_refuses_an_unknown_method_name(env: Env, ada: User) -> None:
     with pytest.raises(ValueError):
         _allowed(env, ada.id, "sms")
+
+
+def test_a_profile_left_out_of_a_patch_is_deleted_with_its_assignments(
+    api: TestClient, app_auth: TokenFactory, env: Env
+) -> None:
+    headers = app_auth(WRITE)
+    group = make_group(env, "Admins")
+    strict = "5e0c9a52-3c1d-4a8e-9f0b-2d5b7f1e6a10"
+    added = {
+        "passkeyProfiles": [
+            {"id": DEFAULT_PROFILE},
+            {"id": strict, "name": "Strict", "passkeyTypes": "deviceBound"},
+        ],
+        "includeTargets": [
+            {"targetType": "group", "id": "all_users"},
+            {"targetType": "group", "id": group.id, "allowedPasskeyProfiles": [strict.upper()]},
+        ],
+    }
+    assert api.patch(f"{CONFIGS}/Fido2", json=added, headers=headers).status_code == 204
+    stored = api.get(f"{CONFIGS}/Fido2", headers=headers).json()
+    assert [t["allowedPasskeyProfiles"] for t in stored["includeTargets"]] == [[DEFAULT_PROFILE], [strict]]
+    assert stored["passkeyProfiles"][1]["passkeyTypes"] == "deviceBound"
+    removed = api.patch(
+        f"{CONFIGS}/Fido2", json={"passkeyProfiles": [{"id": DEFAULT_PROFILE}]}, headers=headers
+    )
+    assert removed.status_code == 204, removed.text
+    stored = api.get(f"{CONFIGS}/Fido2", headers=headers).json()
+    assert [p["name"] for p in stored["passkeyProfiles"]] == ["Default passkey profile"]
+    assert [t["allowedPasskeyProfiles"] for t in stored["includeTargets"]] == [
+        [DEFAULT_PROFILE],
+        [DEFAULT_PROFILE],
+    ]

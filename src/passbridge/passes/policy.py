@@ -399,10 +399,15 @@ def _fido2_changes(current: Fido2Policy, changes: MethodChanges) -> dict[str, ob
     include = changes.include_targets
     if changes.allowed_profiles is not None:
         given["assignments"] = merge_assignments(current.assignments, changes.allowed_profiles)
-    elif include is not None:
-        # Targets a PATCH removed take their profiles with them.
-        kept = {_normalise(t).id for t in include}
-        given["assignments"] = tuple(a for a in current.assignments if a.target_id in kept)
+    elif include is not None or changes.passkey_profiles is not None:
+        # Targets a PATCH removed take their profiles with them, and profiles it removed leave their targets.
+        kept = {_normalise(t).id for t in include} if include is not None else None
+        ids = {p.id for p in profiles}
+        given["assignments"] = tuple(
+            Assignment(a.target_id, tuple(i for i in a.profile_ids if i in ids))
+            for a in current.assignments
+            if (kept is None or a.target_id in kept) and any(i in ids for i in a.profile_ids)
+        )
     if changes.attestation_trust_roots is not None:
         given["attestation_trust_roots"] = changes.attestation_trust_roots
     return given
