@@ -14,6 +14,7 @@ from passbridge.directory.service import DirectoryService
 from passbridge.graph.policies import passkey_profile_json
 from passbridge.methods.passkey_profile_admin import PasskeyProfileAdmin, ProfileSpec, ProfileView
 from passbridge.methods.passkey_profiles import (
+    DEFAULT_PROFILE_ID,
     AttestationEnforcement,
     KeyRestrictions,
     parse_passkey_types,
@@ -48,7 +49,7 @@ def _human(views: list[dict[str, Any]]) -> None:
             if restrictions["isEnforced"]
             else "any model"
         )
-        groups = ", ".join(data["groups"]) or ("everyone else" if data["id"].endswith("0001") else "-")
+        groups = ", ".join(data["groups"]) or ("everyone else" if data["id"] == DEFAULT_PROFILE_ID else "-")
         click.echo(f"{data['name']}  ({data['id']})")
         click.echo(f"  passkey types:  {data['passkeyTypes']}")
         click.echo(
