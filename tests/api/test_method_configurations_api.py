@@ -21,15 +21,28 @@ CONFIGS = "/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfig
 POLICY = "/v1.0/policies/authenticationMethodsPolicy"
 WRITE = "Policy.ReadWrite.AuthenticationMethod"
 ALL_USERS = [{"targetType": "group", "id": "all_users", "isRegistrationRequired": False}]
+DEFAULT_PROFILE = "00000000-0000-0000-0000-000000000001"
 FIDO2_DEFAULTS: dict[str, Any] = {
     "@odata.type": "#microsoft.graph.fido2AuthenticationMethodConfiguration",
     "id": "Fido2",
     "state": "enabled",
-    "includeTargets": ALL_USERS,
+    "includeTargets": [{**ALL_USERS[0], "allowedPasskeyProfiles": [DEFAULT_PROFILE]}],
     "excludeTargets": [],
     "isSelfServiceRegistrationAllowed": True,
     "isAttestationEnforced": False,
     "keyRestrictions": {"isEnforced": False, "enforcementType": "block", "aaGuids": []},
+    "defaultPasskeyProfile": DEFAULT_PROFILE,
+    "passkeyProfiles": [
+        {
+            "id": DEFAULT_PROFILE,
+            "name": "Default passkey profile",
+            "passkeyTypes": "deviceBound,synced",
+            "attestationEnforcement": "disabled",
+            "keyRestrictions": {"isEnforced": False, "enforcementType": "block", "aaGuids": []},
+            "attestationTrustRoots": [],
+        }
+    ],
+    "attestationTrustRoots": [],
 }
 OATH_DEFAULTS: dict[str, Any] = {
     "@odata.type": "#microsoft.graph.softwareOathAuthenticationMethodConfiguration",
@@ -83,7 +96,12 @@ def test_patch_fido2_is_204_stores_every_property_bumps_the_version_and_is_audit
     stored = api.get(f"{CONFIGS}/Fido2", headers=headers).json()
     assert stored["state"] == "disabled"
     assert stored["includeTargets"] == [
-        {"targetType": "group", "id": group.id, "isRegistrationRequired": False}
+        {
+            "targetType": "group",
+            "id": group.id,
+            "isRegistrationRequired": False,
+            "allowedPasskeyProfiles": [DEFAULT_PROFILE],
+        }
     ]
     assert stored["isSelfServiceRegistrationAllowed"] is False
     assert stored["keyRestrictions"] == {
@@ -94,7 +112,14 @@ def test_patch_fido2_is_204_stores_every_property_bumps_the_version_and_is_audit
     assert _version(api, headers) == before + 1
     [entry] = [e for e in audits_of(env, "Fido2") if e.activity_display_name.endswith("Update")]
     changed = {p["displayName"] for p in entry.target_resources[0]["modifiedProperties"]}
-    assert changed == {"state", "includeTargets", "isSelfServiceRegistrationAllowed", "keyRestrictions"}
+    # keyRestrictions is the default passkey profile's, so the profiles changed with it.
+    assert changed == {
+        "state",
+        "includeTargets",
+        "isSelfServiceRegistrationAllowed",
+        "keyRestrictions",
+        "passkeyProfiles",
+    }
 
 
 def test_patch_of_key_restrictions_keeps_what_it_omits(api: TestClient, app_auth: TokenFactory) -> None:
@@ -113,7 +138,37 @@ def test_patch_of_key_restrictions_keeps_what_it_omits(api: TestClient, app_auth
 @pytest.mark.parametrize(
     ("config_id", "body", "words"),
     [
-        ("Fido2", {"isAttestationEnforced": True}, "attestation 'none'"),
+        ("Fido2", {"passkeyProfiles": []}, "cannot be removed"),
+        ("Fido2", {"passkeyProfiles": [{"id": DEFAULT_PROFILE, "passkeyTypes": "roaming"}]}, "passkeyTypes"),
+        ("Fido2", {"passkeyProfiles": [{"id": DEFAULT_PROFILE, "passkeyTypes": ""}]}, "passkeyTypes"),
+        ("Fido2", {"passkeyProfiles": [{"id": DEFAULT_PROFILE}, {"id": "x1"}]}, "not a GUID"),
+        ("Fido2", {"passkeyProfiles": [{"id": DEFAULT_PROFILE}, {"passkeyTypes": "synced"}]}, "needs a name"),
+        ("Fido2", {"passkeyProfiles": [{"id": DEFAULT_PROFILE, "name": None}]}, "must not be null"),
+        (
+            "Fido2",
+            {"passkeyProfiles": [{"id": DEFAULT_PROFILE, "attestationEnforcement": "always"}]},
+            "attestation",
+        ),
+        ("Fido2", {"attestationTrustRoots": ["not a certificate"]}, "PEM"),
+        ("Fido2", {"defaultPasskeyProfile": "3c3b7a5e-0000-4000-8000-000000000000"}, "cannot change"),
+        (
+            "Fido2",
+            {
+                "includeTargets": [
+                    {
+                        "targetType": "group",
+                        "id": "all_users",
+                        "allowedPasskeyProfiles": ["3c3b7a5e-0000-4000-8000-000000000000"],
+                    }
+                ]
+            },
+            "no passkey profile",
+        ),
+        (
+            "Fido2",
+            {"passkeyProfiles": [{"id": DEFAULT_PROFILE, "name": "Default"}], "isAttestationEnforced": True},
+            "disagrees",
+        ),
         ("Fido2", {"keyRestrictions": {"enforcementType": "deny"}}, "enforcementType"),
         ("Fido2", {"keyRestrictions": {"aaGuids": ["yubikey"]}}, "not a GUID"),
         ("Fido2", {"keyRestrictions": {"isEnforced": None}}, "must not be null"),
@@ -251,3 +306,35 @@ def test_passkey_registration_also_needs_self_service_registration(
 def test_method_allowed_refuses_an_unknown_method_name(env: Env, ada: User) -> None:
     with pytest.raises(ValueError):
         _allowed(env, ada.id, "sms")
+
+
+def test_a_profile_left_out_of_a_patch_is_deleted_with_its_assignments(
+    api: TestClient, app_auth: TokenFactory, env: Env
+) -> None:
+    headers = app_auth(WRITE)
+    group = make_group(env, "Admins")
+    strict = "5e0c9a52-3c1d-4a8e-9f0b-2d5b7f1e6a10"
+    added = {
+        "passkeyProfiles": [
+            {"id": DEFAULT_PROFILE},
+            {"id": strict, "name": "Strict", "passkeyTypes": "deviceBound"},
+        ],
+        "includeTargets": [
+            {"targetType": "group", "id": "all_users"},
+            {"targetType": "group", "id": group.id, "allowedPasskeyProfiles": [strict.upper()]},
+        ],
+    }
+    assert api.patch(f"{CONFIGS}/Fido2", json=added, headers=headers).status_code == 204
+    stored = api.get(f"{CONFIGS}/Fido2", headers=headers).json()
+    assert [t["allowedPasskeyProfiles"] for t in stored["includeTargets"]] == [[DEFAULT_PROFILE], [strict]]
+    assert stored["passkeyProfiles"][1]["passkeyTypes"] == "deviceBound"
+    removed = api.patch(
+        f"{CONFIGS}/Fido2", json={"passkeyProfiles": [{"id": DEFAULT_PROFILE}]}, headers=headers
+    )
+    assert removed.status_code == 204, removed.text
+    stored = api.get(f"{CONFIGS}/Fido2", headers=headers).json()
+    assert [p["name"] for p in stored["passkeyProfiles"]] == ["Default passkey profile"]
+    assert [t["allowedPasskeyProfiles"] for t in stored["includeTargets"]] == [
+        [DEFAULT_PROFILE],
+        [DEFAULT_PROFILE],
+    ]

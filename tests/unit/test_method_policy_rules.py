@@ -60,9 +60,12 @@ def test_group_ids_are_needed_only_when_a_target_names_a_group() -> None:
     assert needs_group_ids((Target("group", ALL_USERS),), (Target("group", GROUP),), USER)
 
 
-def test_attestation_cannot_be_enforced_with_attestation_none() -> None:
-    with pytest.raises(InvalidInput, match="attestation 'none'"):
-        Fido2Policy().with_changes(is_attestation_enforced=True)
+def test_tenant_wide_attestation_and_key_restrictions_are_the_default_profiles() -> None:
+    restrictions = KeyRestrictions(True, "allow", ("cb69481e-8ff7-4039-93ec-0a2729a154a8",))
+    changed = Fido2Policy().with_changes(is_attestation_enforced=True, key_restrictions=restrictions)
+    assert isinstance(changed, Fido2Policy)
+    assert changed.default_profile.attestation_enforced and changed.is_attestation_enforced
+    assert changed.default_profile.key_restrictions == restrictions == changed.key_restrictions
 
 
 @pytest.mark.parametrize(

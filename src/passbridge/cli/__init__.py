@@ -12,6 +12,7 @@ from passbridge.cli import (  # noqa: F401  (registers the commands)
     keys,
     mail,
     methods,
+    passkey_profiles,
     policy,
     provisioning,
     recovery,

@@ -14,6 +14,16 @@ from passbridge.graph.common import in_unit
 from passbridge.graph.errors import GraphError
 from passbridge.graph.odata import context_url
 from passbridge.graph.openapi import body
+from passbridge.methods.passkey_profiles import (
+    DEFAULT_PROFILE_ID,
+    AttestationEnforcement,
+    KeyRestrictions,
+    PasskeyProfile,
+    ProfileChange,
+    RestrictionChange,
+    parse_passkey_types,
+    passkey_types_text,
+)
 from passbridge.methods.policy_rules import FIDO2, Fido2Policy, MethodPolicy
 from passbridge.passes.policy import (
     CONFIGURATION_IDS,
@@ -84,15 +94,38 @@ def method_configuration_json(config_id: str, policy: MethodPolicy) -> dict[str,
         "excludeTargets": [{"targetType": t.target_type, "id": t.id} for t in policy.exclude_targets],
     }
     if isinstance(policy, Fido2Policy):
-        restrictions = policy.key_restrictions
         body["isSelfServiceRegistrationAllowed"] = policy.is_self_service_registration_allowed
+        # Deprecated in Graph in favour of passkeyProfiles: the default profile's values.
         body["isAttestationEnforced"] = policy.is_attestation_enforced
-        body["keyRestrictions"] = {
-            "isEnforced": restrictions.is_enforced,
-            "enforcementType": restrictions.enforcement_type,
-            "aaGuids": list(restrictions.aa_guids),
-        }
+        body["keyRestrictions"] = _restrictions_json(policy.key_restrictions)
+        body["defaultPasskeyProfile"] = DEFAULT_PROFILE_ID
+        body["passkeyProfiles"] = [passkey_profile_json(p) for p in policy.profiles]
+        assigned = {a.target_id: a.profile_ids for a in policy.assignments}
+        for target in body["includeTargets"]:
+            target["allowedPasskeyProfiles"] = list(assigned.get(target["id"], (DEFAULT_PROFILE_ID,)))
+        # A Passbridge extension (docs/graph-compat.md): roots every profile trusts.
+        body["attestationTrustRoots"] = list(policy.attestation_trust_roots)
     return body
+
+
+def _restrictions_json(restrictions: KeyRestrictions) -> dict[str, Any]:
+    return {
+        "isEnforced": restrictions.is_enforced,
+        "enforcementType": restrictions.enforcement_type,
+        "aaGuids": list(restrictions.aa_guids),
+    }
+
+
+def passkey_profile_json(profile: PasskeyProfile) -> dict[str, Any]:
+    return {
+        "id": profile.id,
+        "name": profile.name,
+        "passkeyTypes": passkey_types_text(profile.passkey_types),
+        "attestationEnforcement": profile.attestation.value,
+        "keyRestrictions": _restrictions_json(profile.key_restrictions),
+        # A Passbridge extension (docs/graph-compat.md): the PEM roots this profile trusts.
+        "attestationTrustRoots": list(profile.trust_roots),
+    }
 
 
 def configuration_json(config_id: str, policy: Configuration) -> dict[str, Any]:
@@ -226,15 +259,75 @@ class OathConfigurationPatch(BaseModel):
         )
 
 
+class PasskeyTargetIn(IncludeTargetIn):
+    """Graph's passkeyAuthenticationMethodTarget: an include target with the profiles it is allowed."""
+
+    allowedPasskeyProfiles: list[StrictStr] | None = None
+
+
+class PasskeyProfileIn(_Target):
+    """Graph's passkeyProfile in a PATCH: matched by id; what it omits keeps its value."""
+
+    id: StrictStr | None = None
+    name: StrictStr | None = None
+    # Graph writes the flags as one string ("deviceBound,synced"); a list is read too.
+    passkeyTypes: StrictStr | list[StrictStr] | None = None
+    attestationEnforcement: Literal["disabled", "registrationOnly"] | None = None
+    keyRestrictions: KeyRestrictionsIn | None = None
+    attestationTrustRoots: list[StrictStr] | None = None
+
+    def change(self) -> ProfileChange:
+        _refuse_nulls(self)
+        restrictions = None
+        if self.keyRestrictions is not None:
+            given = self.keyRestrictions
+            _refuse_nulls(given)
+            aa_guids = tuple(given.aaGuids) if given.aaGuids is not None else None
+            restrictions = RestrictionChange(given.isEnforced, given.enforcementType, aa_guids)
+        return ProfileChange(
+            id=self.id,
+            name=self.name,
+            passkey_types=parse_passkey_types(self.passkeyTypes) if self.passkeyTypes is not None else None,
+            attestation=(
+                AttestationEnforcement(self.attestationEnforcement) if self.attestationEnforcement else None
+            ),
+            key_restrictions=restrictions,
+            trust_roots=tuple(self.attestationTrustRoots) if self.attestationTrustRoots is not None else None,
+        )
+
+
 class Fido2ConfigurationPatch(OathConfigurationPatch):
     """A PATCH of the Fido2 configuration (passkeys)."""
 
     isSelfServiceRegistrationAllowed: StrictBool | None = None
     isAttestationEnforced: StrictBool | None = None
     keyRestrictions: KeyRestrictionsIn | None = None
+    includeTargets: list[PasskeyTargetIn] | None = None  # type: ignore[assignment]
+    defaultPasskeyProfile: StrictStr | None = None
+    passkeyProfiles: list[PasskeyProfileIn] | None = None
+    attestationTrustRoots: list[StrictStr] | None = None
 
     def changes(self, config_id: str) -> MethodChanges:
         common = super().changes(config_id)
+        if (
+            self.defaultPasskeyProfile is not None
+            and self.defaultPasskeyProfile.lower() != DEFAULT_PROFILE_ID
+        ):
+            raise GraphError(
+                400,
+                "badRequest",
+                f"defaultPasskeyProfile is always '{DEFAULT_PROFILE_ID}'; it cannot change.",
+            )
+        profiles = (
+            tuple(p.change() for p in self.passkeyProfiles) if self.passkeyProfiles is not None else None
+        )
+        allowed = None
+        if self.includeTargets is not None:
+            allowed = tuple(
+                (t.id, tuple(t.allowedPasskeyProfiles) if t.allowedPasskeyProfiles is not None else None)
+                for t in self.includeTargets
+            )
+        roots = tuple(self.attestationTrustRoots) if self.attestationTrustRoots is not None else None
         restrictions = None
         if self.keyRestrictions is not None:
             given = self.keyRestrictions
@@ -251,6 +344,9 @@ class Fido2ConfigurationPatch(OathConfigurationPatch):
             is_self_service_registration_allowed=self.isSelfServiceRegistrationAllowed,
             is_attestation_enforced=self.isAttestationEnforced,
             key_restrictions=restrictions,
+            passkey_profiles=profiles,
+            allowed_profiles=allowed,
+            attestation_trust_roots=roots,
         )
 
 

@@ -8,10 +8,19 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
+from passbridge.methods.passkey_profiles import (
+    DEFAULT_PROFILE_ID,
+    DEFAULT_PROFILE_NAME,
+    Assignment,
+    AttestationEnforcement,
+    KeyRestrictions,
+    PasskeyProfile,
+    parse_passkey_types,
+    passkey_types_text,
+)
 from passbridge.methods.policy_rules import (
     FIDO2,
     Fido2Policy,
-    KeyRestrictions,
     MethodPolicy,
     SoftwareOathPolicy,
     default_policy,
@@ -50,31 +59,83 @@ def _policy(config_id: str, state: str, include: Any, exclude: Any, settings: di
     }
     if config_id != FIDO2:
         return SoftwareOathPolicy(**common)  # type: ignore[arg-type]
-    restrictions = settings.get("keyRestrictions", {})
     return Fido2Policy(
         **common,  # type: ignore[arg-type]
         is_self_service_registration_allowed=bool(settings.get("isSelfServiceRegistrationAllowed", True)),
-        is_attestation_enforced=bool(settings.get("isAttestationEnforced", False)),
-        key_restrictions=KeyRestrictions(
-            bool(restrictions.get("isEnforced", False)),
-            str(restrictions.get("enforcementType", "block")),
-            tuple(str(g) for g in restrictions.get("aaGuids", ())),
+        profiles=_profiles(settings),
+        assignments=tuple(
+            Assignment(str(target), tuple(str(p) for p in ids))
+            for target, ids in settings.get("allowedPasskeyProfiles", {}).items()
         ),
+        attestation_trust_roots=tuple(str(r) for r in settings.get("attestationTrustRoots", ())),
     )
+
+
+def _restrictions(data: dict[str, Any]) -> KeyRestrictions:
+    return KeyRestrictions(
+        bool(data.get("isEnforced", False)),
+        str(data.get("enforcementType", "block")),
+        tuple(str(g) for g in data.get("aaGuids", ())),
+    )
+
+
+def _profiles(settings: dict[str, Any]) -> tuple[PasskeyProfile, ...]:
+    # Rows saved before passkey profiles hold only the tenant-wide values: they become the default profile.
+    stored = settings.get("passkeyProfiles")
+    if stored is None:
+        enforced = bool(settings.get("isAttestationEnforced", False))
+        return (
+            PasskeyProfile(
+                DEFAULT_PROFILE_ID,
+                DEFAULT_PROFILE_NAME,
+                attestation=(
+                    AttestationEnforcement.REGISTRATION_ONLY if enforced else AttestationEnforcement.DISABLED
+                ),
+                key_restrictions=_restrictions(settings.get("keyRestrictions", {})),
+            ),
+        )
+    return tuple(
+        PasskeyProfile(
+            str(p["id"]),
+            str(p["name"]),
+            parse_passkey_types(str(p["passkeyTypes"])),
+            AttestationEnforcement(str(p["attestationEnforcement"])),
+            _restrictions(p.get("keyRestrictions", {})),
+            tuple(str(r) for r in p.get("attestationTrustRoots", ())),
+        )
+        for p in stored
+    )
+
+
+def _restrictions_json(restrictions: KeyRestrictions) -> dict[str, Any]:
+    return {
+        "isEnforced": restrictions.is_enforced,
+        "enforcementType": restrictions.enforcement_type,
+        "aaGuids": list(restrictions.aa_guids),
+    }
 
 
 def _settings(policy: MethodPolicy) -> dict[str, Any]:
     if not isinstance(policy, Fido2Policy):
         return {}
-    restrictions = policy.key_restrictions
     return {
         "isSelfServiceRegistrationAllowed": policy.is_self_service_registration_allowed,
+        # The default profile's values, kept where rows before passkey profiles had them.
         "isAttestationEnforced": policy.is_attestation_enforced,
-        "keyRestrictions": {
-            "isEnforced": restrictions.is_enforced,
-            "enforcementType": restrictions.enforcement_type,
-            "aaGuids": list(restrictions.aa_guids),
-        },
+        "keyRestrictions": _restrictions_json(policy.key_restrictions),
+        "passkeyProfiles": [
+            {
+                "id": p.id,
+                "name": p.name,
+                "passkeyTypes": passkey_types_text(p.passkey_types),
+                "attestationEnforcement": p.attestation.value,
+                "keyRestrictions": _restrictions_json(p.key_restrictions),
+                "attestationTrustRoots": list(p.trust_roots),
+            }
+            for p in policy.profiles
+        ],
+        "allowedPasskeyProfiles": {a.target_id: list(a.profile_ids) for a in policy.assignments},
+        "attestationTrustRoots": list(policy.attestation_trust_roots),
     }
 
 

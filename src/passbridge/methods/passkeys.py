@@ -9,6 +9,7 @@ and can be retried, and a replayed answer finds its challenge used.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,11 +18,13 @@ from typing import Any
 from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
 from passbridge.domain.text import check_storable
 from passbridge.ids import new_guid
+from passbridge.logs import audit
 from passbridge.methods import ceremonies
 from passbridge.methods import passkey_queries as store
+from passbridge.methods.passkey_profiles import Candidate, PasskeyProfile, refusal, steering
 from passbridge.methods.passkey_queries import PasskeyRecord
-from passbridge.methods.registration import OwnMethodService
-from passbridge.passes.policy import passkey_registration_allowed
+from passbridge.methods.registration import SERVICE, OwnMethodService, acting_user, own_ref
+from passbridge.passes.policy import passkey_profile, passkey_registration_allowed
 from passbridge.security import webauthn
 from passbridge.services.context import Env
 from passbridge.services.portal import tenant_name
@@ -32,6 +35,18 @@ SIGN_IN = "passkey-sign-in"
 # The browser gives up after webauthn.TIMEOUT_MS; the stored challenge outlives it by a little.
 CEREMONY_LIFETIME = timedelta(milliseconds=webauthn.TIMEOUT_MS) + timedelta(seconds=30)
 NAME_MAX = 64
+log = logging.getLogger("passbridge.passkeys")
+
+
+class PasskeyRefused(PermissionDenied):
+    """The passkey verified but the user's passkey profile does not accept it. Nothing was stored;
+    the edge records the refusal (`record_refusal`) in a transaction of its own."""
+
+    def __init__(self, message: str, profile: PasskeyProfile, aaguid: str, synced: bool) -> None:
+        super().__init__(message)
+        self.profile_name = profile.name
+        self.aaguid = aaguid
+        self.synced = synced
 
 
 @dataclass(frozen=True)
@@ -74,6 +89,7 @@ class PasskeyService(OwnMethodService):
         if not passkey_registration_allowed(self.tx, self.view.user_id):
             raise PermissionDenied("Your organisation does not let you add passkeys to your account.")
         self._begin()
+        steer = steering(passkey_profile(self.tx, self.view.user_id)[0])
         challenge = webauthn.new_challenge()
         ceremony_id = ceremonies.start(
             self.tx,
@@ -91,6 +107,8 @@ class PasskeyService(OwnMethodService):
             user_name=self.view.user_principal_name,
             display_name=self.view.display_name,
             exclude=[(p.credential_id, p.transports) for p in self.list()],
+            direct_attestation=steer.attestation == "direct",
+            prefer_security_key=steer.prefer_security_key,
         )
         return Started(ceremony_id, options)
 
@@ -107,7 +125,14 @@ class PasskeyService(OwnMethodService):
         if found is None:
             raise NotFound("This passkey set-up has expired. Start again.", kind="ceremony")
         rp = relying_party(self.env, tenant_name(self.tx))
-        new = webauthn.verify_registration(rp, response, challenge=found.challenge)
+        profile, roots = passkey_profile(self.tx, self.view.user_id)
+        new = webauthn.verify_registration(
+            rp, response, challenge=found.challenge, trust_roots=roots, now=now
+        )
+        # The passkey profile's checks: the only ones between a verified answer and the stored passkey.
+        refused = refusal(profile, Candidate(new.aaguid, new.backup_eligible, new.attested))
+        if refused is not None:
+            raise PasskeyRefused(refused, profile, new.aaguid, new.backup_eligible)
         if store.by_credential_id(self.tx, new.credential_id) is not None:
             raise webauthn.CeremonyFailed("This passkey is already registered.")
         if not ceremonies.use(self.tx, found.id, at=now):
@@ -133,6 +158,24 @@ class PasskeyService(OwnMethodService):
         added = store.by_credential_id(self.tx, new.credential_id)
         assert added is not None
         return added
+
+    def record_refusal(self, refused: PasskeyRefused) -> None:
+        """Audit a registration the passkey profile refused (a failure entry) and log it."""
+        kind = "synced" if refused.synced else "device-bound"
+        reason = f"Passkey profile '{refused.profile_name}' refused a {kind} passkey, AAGUID {refused.aaguid}"
+        audit.record(
+            self.tx,
+            now=self.env.clock.now(),
+            principal=acting_user(self.view),
+            activity="User registered security info",
+            category="UserManagement",
+            operation_type="Add",
+            logged_by_service=SERVICE,
+            result="failure",
+            result_reason=f"{reason}: {refused.message}"[:512],
+            targets=[own_ref(self.view)],
+        )
+        log.info("passkey refused for user %s: %s", self.view.user_id, reason)
 
     def rename(self, passkey_id: str, name: str) -> None:
         self._check()

@@ -3,12 +3,22 @@ policy: their values, validation, and whom they allow. Targeting is the TAP's (p
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from passbridge.domain.errors import InvalidInput
+from passbridge.methods.passkey_profiles import (
+    DEFAULT_PROFILE_ID,
+    DEFAULT_PROFILE_NAME,
+    Assignment,
+    AttestationEnforcement,
+    PasskeyProfile,
+    check_profiles,
+    check_roots,
+    profile_for,
+)
+from passbridge.methods.passkey_profiles import KeyRestrictions as KeyRestrictions
+from passbridge.methods.passkey_profiles import needs_group_ids as profiles_need_group_ids
 from passbridge.passes.policy_rules import (
     ALL_USERS,
     PolicyState,
@@ -27,37 +37,6 @@ class PasswordlessMethod(StrEnum):
 
     FIDO2 = "fido2"
     SOFTWARE_OATH = "softwareOath"
-
-
-ENFORCEMENT_TYPES = ("allow", "block")
-
-
-@dataclass(frozen=True)
-class KeyRestrictions:
-    """Graph's fido2KeyRestrictions. Stored and shown; Passbridge enforces none of it (attestation is
-    "none", so an AAGUID is the authenticator's own unverified claim)."""
-
-    is_enforced: bool = False
-    enforcement_type: str = "block"
-    aa_guids: tuple[str, ...] = ()
-
-    def validate(self) -> None:
-        if self.enforcement_type not in ENFORCEMENT_TYPES:
-            raise InvalidInput(
-                f"keyRestrictions.enforcementType must be 'allow' or 'block'; got '{self.enforcement_type}'."
-            )
-        for value in self.aa_guids:
-            try:
-                uuid.UUID(value)
-            except ValueError:
-                raise InvalidInput(f"keyRestrictions.aaGuids: '{value}' is not a GUID.") from None
-
-    def normalised(self) -> KeyRestrictions:
-        """AAGUIDs lower case, each once, in the order given."""
-        seen: dict[str, None] = {}
-        for value in self.aa_guids:
-            seen.setdefault(str(uuid.UUID(value)), None)
-        return replace(self, aa_guids=tuple(seen))
 
 
 @dataclass(frozen=True)
@@ -97,20 +76,66 @@ class SoftwareOathPolicy(MethodPolicy):
     pass
 
 
+def default_profile() -> PasskeyProfile:
+    return PasskeyProfile(DEFAULT_PROFILE_ID, DEFAULT_PROFILE_NAME)
+
+
 @dataclass(frozen=True)
 class Fido2Policy(MethodPolicy):
+    """Passkeys. `profiles` starts with the default profile, whose values Graph also shows as the
+    configuration's own isAttestationEnforced and keyRestrictions (methods/passkey_profiles.py)."""
+
     is_self_service_registration_allowed: bool = True
-    is_attestation_enforced: bool = False
-    key_restrictions: KeyRestrictions = KeyRestrictions()
+    profiles: tuple[PasskeyProfile, ...] = field(default=(default_profile(),))
+    assignments: tuple[Assignment, ...] = ()
+    # PEM roots every profile trusts (a Passbridge extension), besides each profile's own.
+    attestation_trust_roots: tuple[str, ...] = ()
+
+    @property
+    def default_profile(self) -> PasskeyProfile:
+        return self.profiles[0]
+
+    @property
+    def is_attestation_enforced(self) -> bool:
+        return self.default_profile.attestation_enforced
+
+    @property
+    def key_restrictions(self) -> KeyRestrictions:
+        return self.default_profile.key_restrictions
+
+    def with_changes(self, **changes: object) -> MethodPolicy:
+        """Also takes the tenant-wide `is_attestation_enforced` and `key_restrictions`: the default
+        profile's values."""
+        default = self.default_profile
+        if "is_attestation_enforced" in changes:
+            enforced = changes.pop("is_attestation_enforced")
+            default = replace(
+                default,
+                attestation=(
+                    AttestationEnforcement.REGISTRATION_ONLY if enforced else AttestationEnforcement.DISABLED
+                ),
+            )
+        if "key_restrictions" in changes:
+            default = replace(default, key_restrictions=changes.pop("key_restrictions"))  # type: ignore[arg-type]
+        if default != self.default_profile:
+            profiles = changes.get("profiles", self.profiles)
+            assert isinstance(profiles, tuple)
+            changes["profiles"] = (default, *profiles[1:])
+        return super().with_changes(**changes)
 
     def validate(self, known_group_ids: Iterable[str] | None = None) -> None:
         super().validate(known_group_ids)
-        if self.is_attestation_enforced:
-            raise InvalidInput(
-                "isAttestationEnforced cannot be true: Passbridge requests attestation 'none' when "
-                "registering passkeys, so it has no attestation to enforce."
-            )
-        self.key_restrictions.validate()
+        check_profiles(self.profiles, self.assignments, self.include_targets)
+        check_roots(self.attestation_trust_roots, "attestationTrustRoots")
+
+    def needs_group_ids(self, user_id: str) -> bool:
+        return super().needs_group_ids(user_id) or profiles_need_group_ids(self.assignments)
+
+    def profile_for(self, user_id: str, group_ids: Iterable[str]) -> PasskeyProfile:
+        return profile_for(self.profiles, self.assignments, user_id, group_ids)
+
+    def trust_roots(self, profile: PasskeyProfile) -> tuple[str, ...]:
+        return (*profile.trust_roots, *self.attestation_trust_roots)
 
 
 def default_policy(config_id: str) -> MethodPolicy:

@@ -16,11 +16,21 @@ from passbridge.domain.errors import InvalidInput, NotFound, PermissionDenied
 from passbridge.logs import audit
 from passbridge.logs.audit import ModifiedProperty, TargetRef
 from passbridge.methods import config_queries as method_config
+from passbridge.methods.passkey_profiles import (
+    Assignment,
+    AttestationEnforcement,
+    KeyRestrictions,
+    PasskeyProfile,
+    ProfileChange,
+    RestrictionChange,
+    merge_assignments,
+    merge_profiles,
+    passkey_types_text,
+)
 from passbridge.methods.policy_rules import (
     FIDO2,
     SOFTWARE_OATH,
     Fido2Policy,
-    KeyRestrictions,
     MethodPolicy,
     PasswordlessMethod,
     default_policy,
@@ -88,6 +98,11 @@ class MethodChanges:
     is_self_service_registration_allowed: bool | None = None
     is_attestation_enforced: bool | None = None
     key_restrictions: KeyRestrictionChanges | None = None
+    # Passkey profiles (methods/passkey_profiles.py): the whole collection, merged by id; per include
+    # target (in include_targets' order) its allowedPasskeyProfiles, None where a target omitted them.
+    passkey_profiles: tuple[ProfileChange, ...] | None = None
+    allowed_profiles: tuple[tuple[str, tuple[str, ...] | None], ...] | None = None
+    attestation_trust_roots: tuple[str, ...] | None = None
 
     def fido2_only(self) -> list[str]:
         """Graph's names of the given properties that only the Fido2 configuration has."""
@@ -97,6 +112,8 @@ class MethodChanges:
                 ("is_self_service_registration_allowed", "isSelfServiceRegistrationAllowed"),
                 ("is_attestation_enforced", "isAttestationEnforced"),
                 ("key_restrictions", "keyRestrictions"),
+                ("passkey_profiles", "passkeyProfiles"),
+                ("attestation_trust_roots", "attestationTrustRoots"),
             )
             if getattr(self, name) is not None
         ]
@@ -130,6 +147,9 @@ GRAPH_NAMES = {
     "is_self_service_registration_allowed": "isSelfServiceRegistrationAllowed",
     "is_attestation_enforced": "isAttestationEnforced",
     "key_restrictions": "keyRestrictions",
+    "profiles": "passkeyProfiles",
+    "assignments": "allowedPasskeyProfiles",
+    "attestation_trust_roots": "attestationTrustRoots",
 }
 
 
@@ -152,6 +172,12 @@ def _tap_id(config_id: str) -> str:
 
 
 def _graph_value(name: str, value: object) -> Any:
+    if name == "profiles" and isinstance(value, tuple):
+        return [_profile_value(p) for p in value if isinstance(p, PasskeyProfile)]
+    if name == "assignments" and isinstance(value, tuple):
+        return {a.target_id: list(a.profile_ids) for a in value if isinstance(a, Assignment)}
+    if name == "attestation_trust_roots" and isinstance(value, tuple):
+        return len(value)  # the count: certificates would swamp the audit entry
     if isinstance(value, tuple):
         return [{"targetType": t.target_type, "id": t.id} for t in value if isinstance(t, Target)]
     if isinstance(value, KeyRestrictions):
@@ -161,6 +187,17 @@ def _graph_value(name: str, value: object) -> Any:
             "aaGuids": list(value.aa_guids),
         }
     return value.value if isinstance(value, PolicyState) else value
+
+
+def _profile_value(profile: PasskeyProfile) -> dict[str, Any]:
+    return {
+        "id": profile.id,
+        "name": profile.name,
+        "passkeyTypes": passkey_types_text(profile.passkey_types),
+        "attestationEnforcement": profile.attestation.value,
+        "keyRestrictions": _graph_value("key_restrictions", profile.key_restrictions),
+        "attestationTrustRoots": len(profile.trust_roots),
+    }
 
 
 Configuration = TapPolicy | MethodPolicy
@@ -345,20 +382,48 @@ def _fido2_changes(current: Fido2Policy, changes: MethodChanges) -> dict[str, ob
     given: dict[str, object] = {}
     if changes.is_self_service_registration_allowed is not None:
         given["is_self_service_registration_allowed"] = changes.is_self_service_registration_allowed
+    profiles = current.profiles
+    if changes.passkey_profiles is not None:
+        profiles = merge_profiles(current.profiles, changes.passkey_profiles)
+    # The tenant-wide isAttestationEnforced and keyRestrictions are the default profile's. Sent with
+    # passkeyProfiles they must agree with it: one silently overwriting the other would surprise.
+    default = legacy = profiles[0]
     if changes.is_attestation_enforced is not None:
-        given["is_attestation_enforced"] = changes.is_attestation_enforced
-    wanted = changes.key_restrictions
-    if wanted is not None:
-        merged = current.key_restrictions
-        if wanted.is_enforced is not None:
-            merged = replace(merged, is_enforced=wanted.is_enforced)
-        if wanted.enforcement_type is not None:
-            merged = replace(merged, enforcement_type=wanted.enforcement_type)
-        if wanted.aa_guids is not None:
-            merged = replace(merged, aa_guids=wanted.aa_guids)
-        merged.validate()
-        given["key_restrictions"] = merged.normalised()
+        wanted = (
+            AttestationEnforcement.REGISTRATION_ONLY
+            if changes.is_attestation_enforced
+            else (AttestationEnforcement.DISABLED)
+        )
+        legacy = replace(legacy, attestation=wanted)
+    if changes.key_restrictions is not None:
+        merged = _merged_restrictions(legacy.key_restrictions, changes.key_restrictions)
+        legacy = replace(legacy, key_restrictions=merged)
+    if changes.passkey_profiles is not None and legacy != default:
+        raise InvalidInput(
+            "isAttestationEnforced or keyRestrictions disagrees with the default passkey profile in "
+            "passkeyProfiles; they are the same setting, so send one of them."
+        )
+    if changes.passkey_profiles is not None or legacy != default:
+        given["profiles"] = (legacy, *profiles[1:])
+    include = changes.include_targets
+    if changes.allowed_profiles is not None:
+        given["assignments"] = merge_assignments(current.assignments, changes.allowed_profiles)
+    elif include is not None or changes.passkey_profiles is not None:
+        # Targets a PATCH removed take their profiles with them, and profiles it removed leave their targets.
+        kept = {_normalise(t).id for t in include} if include is not None else None
+        ids = {p.id for p in profiles}
+        given["assignments"] = tuple(
+            Assignment(a.target_id, tuple(i for i in a.profile_ids if i in ids))
+            for a in current.assignments
+            if (kept is None or a.target_id in kept) and any(i in ids for i in a.profile_ids)
+        )
+    if changes.attestation_trust_roots is not None:
+        given["attestation_trust_roots"] = changes.attestation_trust_roots
     return given
+
+
+def _merged_restrictions(current: KeyRestrictions, wanted: KeyRestrictionChanges) -> KeyRestrictions:
+    return RestrictionChange(wanted.is_enforced, wanted.enforcement_type, wanted.aa_guids).applied_to(current)
 
 
 _CONFIG_OF_METHOD = {PasswordlessMethod.FIDO2: FIDO2, PasswordlessMethod.SOFTWARE_OATH: SOFTWARE_OATH}
@@ -381,3 +446,13 @@ def passkey_registration_allowed(tx: Tx, user_id: str) -> bool:
     policy = method_config.load(tx, FIDO2)
     self_service = not isinstance(policy, Fido2Policy) or policy.is_self_service_registration_allowed
     return self_service and method_allowed(tx, user_id, PasswordlessMethod.FIDO2)
+
+
+def passkey_profile(tx: Tx, user_id: str) -> tuple[PasskeyProfile, tuple[str, ...]]:
+    """The passkey profile that applies to this user (methods/passkey_profiles.py) and the attestation
+    roots it trusts (its own and the configuration's)."""
+    policy = method_config.load(tx, FIDO2)
+    assert isinstance(policy, Fido2Policy)
+    groups = tap_store.group_ids_of(tx, user_id) if policy.needs_group_ids(user_id) else ()
+    profile = policy.profile_for(user_id, groups)
+    return profile, policy.trust_roots(profile)

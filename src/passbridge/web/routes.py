@@ -18,6 +18,7 @@ from passbridge.web.admin import joiner as admin_joiner
 from passbridge.web.admin import logs as admin_logs
 from passbridge.web.admin import mail as admin_mail
 from passbridge.web.admin import passes as admin_passes
+from passbridge.web.admin import passkey_profiles as admin_passkey_profiles
 from passbridge.web.admin import policy as admin_policy
 from passbridge.web.admin import provisioning as admin_provisioning
 from passbridge.web.admin import recovery as admin_recovery
@@ -54,6 +55,7 @@ def install(app: FastAPI) -> None:
         admin_passes.router,
         admin_bulk.router,
         admin_approvals.router,
+        admin_passkey_profiles.router,
         admin_policy.router,
         admin_apps.router,
         admin_provisioning.router,

@@ -28,7 +28,7 @@ from fastapi.responses import JSONResponse, Response
 from passbridge.domain.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from passbridge.methods.aaguids import model_of
 from passbridge.methods.oath import AuthenticatorAppService, SetUp
-from passbridge.methods.passkeys import PasskeyService
+from passbridge.methods.passkeys import PasskeyRefused, PasskeyService
 from passbridge.methods.registration import (
     ReauthenticationRequired,
     SingleFactorSession,
@@ -251,6 +251,10 @@ async def add_passkey(request: Request) -> Response:
         return await _overview(
             request, view, status=400, error=f"{exc} Nothing was changed; try again.", return_to=return_to
         )
+    except PasskeyRefused as exc:
+        refused = exc
+        await _unit(request, lambda s, env: PasskeyService(s, env, view).record_refusal(refused))
+        return await _refused(request, view, exc, return_to)
     except DomainError as exc:
         return await _refused(request, view, exc, return_to)
     return see_other(_here(HOME, return_to, done="passkey"))
