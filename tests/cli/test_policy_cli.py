@@ -50,6 +50,8 @@ def test_show_json_uses_graph_names(initialised: Settings, capsys: pytest.Captur
         "isUsableOnce": False,
         "includeSymbols": False,
         "requireReason": False,
+        "enforcedPurpose": None,
+        "revokeMultiUseAfterPasskey": False,
         "includeTargets": [{"targetType": "group", "id": "all_users", "isRegistrationRequired": False}],
         "excludeTargets": [],
         "policyVersion": "1",
@@ -60,19 +62,21 @@ def test_show_prints_one_setting_a_line(initialised: Settings, capsys: pytest.Ca
     code, out, err = cli(capsys, "policy", "show")
     assert code == 0 and err == ""
     lines = out.splitlines()
-    assert lines[:10] == [
-        "state:                      enabled",
-        "defaultLifetimeInMinutes:   60",
-        "minimumLifetimeInMinutes:   60",
-        "maximumLifetimeInMinutes:   480",
-        "defaultLength:              8",
-        "isUsableOnce:               False",
-        "includeSymbols:             False",
-        "requireReason:              False",
-        "includeTargets:             all users",
-        "excludeTargets:             -",
+    assert lines[:12] == [
+        "state:                       enabled",
+        "defaultLifetimeInMinutes:    60",
+        "minimumLifetimeInMinutes:    60",
+        "maximumLifetimeInMinutes:    480",
+        "defaultLength:               8",
+        "isUsableOnce:                False",
+        "includeSymbols:              False",
+        "requireReason:               False",
+        "enforcedPurpose:             -",
+        "revokeMultiUseAfterPasskey:  False",
+        "includeTargets:              all users",
+        "excludeTargets:              -",
     ]
-    assert lines[10] == "policyVersion:              1"
+    assert lines[12] == "policyVersion:               1"
 
 
 def test_set_changes_given_values_and_keeps_the_rest(
@@ -89,7 +93,7 @@ def test_set_changes_given_values_and_keeps_the_rest(
         "--exclude-group", "Contractors",
     )  # fmt: skip
     assert code == 0 and err == "", err
-    assert "excludeTargets:             Contractors" in out.splitlines()
+    assert "excludeTargets:              Contractors" in out.splitlines()
     policy, version = stored_policy(initialised)
     assert (policy.default_length, policy.maximum_lifetime, policy.is_usable_once) == (12, 1440, True)
     assert (policy.state.value, policy.default_lifetime, version) == ("enabled", 60, 2)

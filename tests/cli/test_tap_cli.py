@@ -206,7 +206,7 @@ def test_issue_takes_a_reason_and_a_policy_set_to_require_one_refuses_without(
     ada: str, capsys: pytest.CaptureFixture[str], cli_env: Settings
 ) -> None:
     code, out, err = cli(capsys, "policy", "set", "--require-reason")
-    assert code == 0 and "requireReason:              True" in out.splitlines()
+    assert code == 0 and "requireReason:               True" in out.splitlines()
     before = state(cli_env)
     code, out, err = cli(capsys, "tap", "issue", ada)
     assert (code, out) == (1, "")

@@ -32,7 +32,7 @@ def describe(url: str) -> dict[str, Any]:
                     ],
                     "pk": found.get_pk_constraint(name),
                     "fks": sorted(found.get_foreign_keys(name), key=repr),
-                    "indexes": sorted(found.get_indexes(name), key=repr),
+                    "indexes": sorted((_plain(i) for i in found.get_indexes(name)), key=repr),
                     "unique": sorted(found.get_unique_constraints(name), key=repr),
                     "checks": sorted(found.get_check_constraints(name), key=repr),
                     "rows": conn.scalar(select(func.count()).select_from(table(name))),
@@ -44,6 +44,13 @@ def describe(url: str) -> dict[str, Any]:
         return {"tables": tables, "revision": revision}
     finally:
         db.dispose()
+
+
+def _plain(index: Any) -> dict[str, Any]:
+    """An index as reflected, its dialect options (a partial index's WHERE is a TextClause, compared by
+    identity) as their SQL text."""
+    options = {k: str(v) for k, v in index.get("dialect_options", {}).items()}
+    return {**index, "dialect_options": options}
 
 
 @contextmanager

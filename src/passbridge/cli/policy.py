@@ -37,12 +37,12 @@ def _show(data: dict[str, Any], names: dict[str, str]) -> None:
         "enforcedPurpose",
         "revokeMultiUseAfterPasskey",
     ):
-        click.echo(f"{key + ':':<27} {data[key]}")
+        click.echo(f"{key + ':':<28} {'-' if data[key] is None else data[key]}")
     for key in ("includeTargets", "excludeTargets"):
         shown = [names.get(t["id"], t["id"]) for t in data[key]]
-        click.echo(f"{key + ':':<27} {', '.join(shown) or '-'}")
-    click.echo(f"{'policyVersion:':<27} {data['policyVersion']}")
-    click.echo(f"{'lastModifiedDateTime:':<27} {data['lastModifiedDateTime']}")
+        click.echo(f"{key + ':':<28} {', '.join(shown) or '-'}")
+    click.echo(f"{'policyVersion:':<28} {data['policyVersion']}")
+    click.echo(f"{'lastModifiedDateTime:':<28} {data['lastModifiedDateTime']}")
 
 
 def _group_names(tx: Tx, env: Env, who: Principal) -> dict[str, str]:
