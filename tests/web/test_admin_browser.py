@@ -204,6 +204,10 @@ def test_an_authentication_administrator_is_refused_for_an_administrator_and_a_r
         ("/admin/mail", "Mail"),
         ("/admin/provisioning", "Provisioning (SCIM)"),
         ("/admin/joiner", "Joiner workflow"),
+        ("/admin/approvals", "Approvals"),
+        ("/admin/policy/dual-control", "Dual control for passes"),
+        ("/admin/policy/passkey-profiles", "Passkey profiles"),
+        ("/admin/recovery", "Recovery requests"),
     ):
         reader.page.goto(path)
         expect(reader.page.get_by_role("heading", name=heading, level=1)).to_be_visible()
