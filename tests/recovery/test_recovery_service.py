@@ -443,3 +443,18 @@ def test_under_dual_control_a_role_holders_recovery_is_approved_by_the_helpdesk_
     assert facts.state is State.APPROVED
     issued = _pass_of(env, boss)
     assert issued is not None and issued.purpose == Purpose.RECOVER.value
+
+
+def test_a_global_reader_sees_every_request_and_decides_none(env: Env, people: tuple[User, User]) -> None:
+    from passbridge.directory.rules import Role
+
+    ada, _ = people
+    reader_user = add_person(env, "reader@contoso.example", "Reader", roles=(Role.GLOBAL_READER.value,))
+    reader = _admin(reader_user, Role.GLOBAL_READER.value)
+    service.request(env, ADA, ip=None)
+    with env.db.transaction("read") as tx:
+        assert [f.user_principal_name for f in service.queue(tx, env, reader)] == [ADA]
+    [request] = _requests(env)
+    with env.db.transaction() as tx, pytest.raises(PermissionDenied):
+        service.decide_by_helpdesk(tx, env, reader, request.id, approve=True)
+    assert _pass_of(env, ada) is None

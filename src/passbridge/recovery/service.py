@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from passbridge.directory import queries as directory_store
 from passbridge.directory.base import user_ref
-from passbridge.directory.rules import upn_key
+from passbridge.directory.rules import Role, upn_key
 from passbridge.directory.service import DirectoryService
 from passbridge.domain.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from passbridge.ids import new_guid
@@ -367,12 +367,15 @@ def _issue(tx: Tx, env: Env, row: RecoveryRequest, user: User, name: str, via: V
 
 
 def queue(tx: Tx, env: Env, principal: Principal, *, only_open: bool = True, limit: int = 100) -> list[Facts]:
-    """The requests this principal may decide (the helpdesk's queue), newest first."""
-    _require_helpdesk(tx, principal, None)
+    """The requests this principal may decide (the helpdesk's queue), newest first; a Global Reader sees
+    every one (and decides none: decide_by_helpdesk still asks for the tier)."""
+    reader = principal.kind == "user" and Role.GLOBAL_READER in principal.roles
+    if not reader:
+        _require_helpdesk(tx, principal, None)
     now = env.clock.now()
     shown: list[Facts] = []
     for listed in store.listing(tx, only_open=only_open, now=now, limit=limit):
-        if principal.kind == "user":
+        if principal.kind == "user" and not reader:
             user_id = listed.user.id
             if principal.id == user_id or tier_refusal(principal.roles, _roles_of(tx, user_id)):
                 continue
