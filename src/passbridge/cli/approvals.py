@@ -13,7 +13,7 @@ from passbridge.cli.taps import tap
 from passbridge.clock import iso_z
 from passbridge.graph.approvals import request_json
 from passbridge.graph.shapes import tap_json
-from passbridge.passes.approval import ApprovalService, RequestView, expire_due
+from passbridge.passes.approval import ApprovalService, expire_due
 from passbridge.passes.approval_rules import (
     COLLECT_MAX,
     COLLECT_MIN,
@@ -22,6 +22,7 @@ from passbridge.passes.approval_rules import (
     THRESHOLD_MAX,
     THRESHOLD_MIN,
     ApprovalSettings,
+    RequestView,
     state_of,
 )
 

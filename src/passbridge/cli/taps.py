@@ -12,7 +12,8 @@ from passbridge.clock import iso_z
 from passbridge.directory.service import DirectoryService
 from passbridge.graph.approvals import request_json
 from passbridge.graph.shapes import tap_json
-from passbridge.passes.approval import ApprovalService, RequestView
+from passbridge.passes.approval import ApprovalService
+from passbridge.passes.approval_rules import RequestView
 from passbridge.passes.rules import PassRequest, Purpose, purpose_of
 from passbridge.passes.service import PassView, TapService
 

@@ -24,8 +24,8 @@ from passbridge.graph.common import in_unit
 from passbridge.graph.errors import GraphError
 from passbridge.graph.odata import context_url
 from passbridge.graph.shapes import tap_json
-from passbridge.passes.approval import ApprovalService, RequestView, expire_due
-from passbridge.passes.approval_rules import ApprovalSettings, RequestClosed, State, state_of
+from passbridge.passes.approval import ApprovalService, expire_due
+from passbridge.passes.approval_rules import ApprovalSettings, RequestClosed, RequestView, State, state_of
 from passbridge.services.context import Env
 from passbridge.store.tx import Tx
 

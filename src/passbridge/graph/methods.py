@@ -29,7 +29,8 @@ from passbridge.graph.shapes import tap_json
 from passbridge.methods.reads import AppSummary, PasskeySummary
 from passbridge.methods.service import MethodsService, MethodView
 from passbridge.passes import service as taps
-from passbridge.passes.approval import ApprovalService, RequestView
+from passbridge.passes.approval import ApprovalService
+from passbridge.passes.approval_rules import RequestView
 from passbridge.passes.rules import PassRequest, purpose_of
 from passbridge.passes.service import PassView, TapService
 from passbridge.services.context import Env, Principal

@@ -25,6 +25,7 @@ from passbridge.passes import approval_queries as store
 from passbridge.passes.approval_gate import ApprovalRequired
 from passbridge.passes.approval_rules import (
     ApprovalSettings,
+    RequestView,
     State,
     Timeline,
     closed,
@@ -52,35 +53,6 @@ SETTING_NAMES = {
 }
 # Who writes the entry when a request is found expired: no one decided it.
 EXPIRY = Principal(kind="operator", id=None, display_name="Dual control")
-
-
-@dataclass(frozen=True)
-class RequestView:
-    """A request as every edge shows it, read inside its unit of work (no ORM row leaves it)."""
-
-    id: str
-    state: State
-    requester_kind: str
-    requester_id: str | None
-    requester_name: str
-    user_id: str
-    user_principal_name: str
-    user_display_name: str
-    start_at: datetime | None
-    lifetime_minutes: int
-    is_usable_once: bool
-    reason: str | None
-    purpose: str
-    why: str
-    created_at: datetime
-    expires_at: datetime
-    decided_at: datetime | None
-    collect_by: datetime | None
-    approver_id: str | None
-    approver_name: str | None
-    decision_note: str | None
-    issued_at: datetime | None
-    pass_id: str | None
 
 
 def view_of(row: PassApprovalRequest, user: User, now: datetime) -> RequestView:

@@ -3,17 +3,13 @@ requester hears of the decision. Never a pass: none exists until the requester c
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from passbridge.directory import queries as directory_store
 from passbridge.mail.outbox import Mail, enqueue
 from passbridge.mail.templates import render
+from passbridge.passes.approval_rules import RequestView
 from passbridge.services.context import Env
 from passbridge.store.models import User
 from passbridge.store.tx import Tx
-
-if TYPE_CHECKING:
-    from passbridge.passes.approval import RequestView
 
 REQUESTED, DECIDED = "pass-approval-requested", "pass-approval-decided"
 PAGE = "/admin/approvals/"

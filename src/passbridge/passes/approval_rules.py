@@ -127,3 +127,32 @@ def state_of(text: str | None) -> State | None:
         if state.value == text.strip().lower():
             return state
     raise InvalidInput(f"Invalid state '{text}': it must be one of {', '.join(s.value for s in State)}.")
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """A request as every edge shows it, read inside its unit of work (no ORM row leaves it)."""
+
+    id: str
+    state: State
+    requester_kind: str
+    requester_id: str | None
+    requester_name: str
+    user_id: str
+    user_principal_name: str
+    user_display_name: str
+    start_at: datetime | None
+    lifetime_minutes: int
+    is_usable_once: bool
+    reason: str | None
+    purpose: str
+    why: str
+    created_at: datetime
+    expires_at: datetime
+    decided_at: datetime | None
+    collect_by: datetime | None
+    approver_id: str | None
+    approver_name: str | None
+    decision_note: str | None
+    issued_at: datetime | None
+    pass_id: str | None

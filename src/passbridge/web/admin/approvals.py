@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from passbridge.domain.errors import DomainError, NotFound, PermissionDenied
-from passbridge.passes.approval import SETTINGS_WRITERS, ApprovalService, RequestView, expire_due
+from passbridge.passes.approval import SETTINGS_WRITERS, ApprovalService, expire_due
 from passbridge.passes.approval_rules import (
     COLLECT_MAX,
     COLLECT_MIN,
@@ -21,6 +21,7 @@ from passbridge.passes.approval_rules import (
     THRESHOLD_MIN,
     ApprovalSettings,
     RequestClosed,
+    RequestView,
     State,
 )
 from passbridge.passes.service import IssuedPass

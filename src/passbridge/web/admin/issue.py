@@ -16,7 +16,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from passbridge.domain.errors import DomainError, NotFound
-from passbridge.passes.approval import ApprovalService, RequestView
+from passbridge.passes.approval import ApprovalService
+from passbridge.passes.approval_rules import RequestView
 from passbridge.passes.rules import PassRequest, Purpose, issue_reason, purpose_of
 from passbridge.passes.service import IssuedPass
 from passbridge.services import admin
